@@ -1,0 +1,1 @@
+"""Alert lifecycle: opening from scores and device faults, de-duplication, acknowledgement, escalation."""

@@ -1,0 +1,1 @@
+"""Core: domain types, settings, storage and broker plumbing shared by every package."""

@@ -1,0 +1,177 @@
+"""The one Settings object: environment (VAKTROM_*) plus an optional TOML config file; defaults run embedded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from core.types import CareSetting, Parameter
+
+__all__ = ["DEFAULT_MAX_AGE_S", "Settings", "load_settings"]
+
+# How long a value stays valid for live scoring, per care setting. Bedside monitors send every second, so a value
+# older than 15 minutes (5 for pulse/SpO2) means the sensor is off; home kits send spot checks a few times a day.
+DEFAULT_MAX_AGE_S: dict[CareSetting, dict[Parameter, float]] = {
+    CareSetting.BEDSIDE: {
+        Parameter.RESP_RATE: 900,
+        Parameter.SPO2: 300,
+        Parameter.SYSTOLIC_BP: 3600,  # cuffs cycle every 15-60 min
+        Parameter.DIASTOLIC_BP: 3600,
+        Parameter.PULSE: 300,
+        Parameter.TEMPERATURE: 4 * 3600,
+        Parameter.CONSCIOUSNESS: 12 * 3600,  # charted by a nurse each round
+        Parameter.SUPPLEMENTAL_O2: 12 * 3600,
+    },
+    CareSetting.HOME: {
+        Parameter.RESP_RATE: 12 * 3600,
+        Parameter.SPO2: 12 * 3600,
+        Parameter.SYSTOLIC_BP: 12 * 3600,
+        Parameter.DIASTOLIC_BP: 12 * 3600,
+        Parameter.PULSE: 12 * 3600,
+        Parameter.TEMPERATURE: 12 * 3600,
+        Parameter.CONSCIOUSNESS: 24 * 3600,
+        Parameter.SUPPLEMENTAL_O2: 24 * 3600,
+    },
+}
+
+_EMBEDDED_MQTT_PORT = 18830  # not 1883, so the demo never clashes with a system Mosquitto
+
+
+class Settings(BaseSettings):
+    """Every tunable of a vaktrom process. Read once in `vaktrom/`, handed to each part as needed."""
+
+    model_config = SettingsConfigDict(env_prefix="VAKTROM_", extra="forbid", frozen=True)
+
+    config_file: Path | None = Field(default=None, description="Optional TOML file with these settings (env wins).")
+    data_dir: Path = Field(default=Path("var"), description="Where the embedded store, secrets and logs live.")
+
+    mqtt_url: str | None = Field(
+        default=None,
+        description="mqtt://user:pass@host:1883 of an external broker; unset runs the embedded broker.",
+    )
+    mqtt_embedded_port: int = Field(default=_EMBEDDED_MQTT_PORT, ge=1, le=65535)
+    mqtt_client_id: str = Field(default="vaktrom-ingest-1", min_length=1, max_length=64)
+    mqtt_shared_group: str | None = Field(
+        default=None, description="MQTT 5 shared-subscription group, so several ingest workers split the load."
+    )
+    mqtt_receive_maximum: int = Field(default=1000, ge=1, le=65535, description="Unacked messages in flight.")
+    mqtt_topic_root: str = Field(default="vaktrom/v1", min_length=1)
+
+    database_url: str | None = Field(
+        default=None, description="postgresql://... of an external PostgreSQL; unset uses embedded SQLite."
+    )
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    auth_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for bearer tokens (>= 32 chars). Unset in embedded mode: generated into data_dir.",
+    )
+    token_ttl_s: int = Field(default=12 * 3600, gt=0, le=7 * 24 * 3600)
+
+    ingest_batch_max: int = Field(default=2000, ge=1, le=100_000, description="Messages per durable write.")
+    ingest_batch_wait_s: float = Field(default=0.05, gt=0, le=5, description="Longest a message waits for batch.")
+    future_tolerance_s: float = Field(default=120, ge=0, le=3600, description="Clock skew allowed on devices.")
+    max_age_bedside_s: dict[Parameter, float] = Field(
+        default_factory=lambda: dict(DEFAULT_MAX_AGE_S[CareSetting.BEDSIDE])
+    )
+    max_age_home_s: dict[Parameter, float] = Field(default_factory=lambda: dict(DEFAULT_MAX_AGE_S[CareSetting.HOME]))
+
+    device_silent_after_s: float = Field(default=120, gt=0, description="Bedside device quiet this long: alert.")
+    battery_low_percent: float = Field(default=15, ge=0, le=100)
+
+    model_path: Path | None = Field(default=None, description="ML risk artefact; unset uses the shipped default.")
+    risk_min_interval_s: float = Field(
+        default=60, ge=0, description="Recompute a patient's ML risk at most this often."
+    )
+
+    simulate: bool = Field(default=True, description="Run the simulated demo unit in `vaktrom run`.")
+    simulation_speed: float = Field(default=1.0, gt=0, le=1000, description="Demo clock speed-up for home checks.")
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file_from(init_settings, env_settings)
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url_is_mqtt(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError(f"VAKTROM_MQTT_URL must look like mqtt://user:pass@host:1883, not {_redact(value)!r}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_postgres(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if urlsplit(value).scheme not in ("postgresql", "postgres"):
+            raise ValueError(f"VAKTROM_DATABASE_URL must start with postgresql://, not {_redact(value)!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _enforce_secret_outside_embedded(self) -> Settings:
+        # A shared deployment must not fall back to a key generated on one node: tokens would fail on the others.
+        secret = self.auth_secret.get_secret_value() if self.auth_secret else None
+        if secret is not None and len(secret) < 32:
+            raise ValueError("VAKTROM_AUTH_SECRET must be at least 32 characters")
+        if secret is None and (self.mqtt_url or self.database_url):
+            raise ValueError("VAKTROM_AUTH_SECRET is required when VAKTROM_MQTT_URL or VAKTROM_DATABASE_URL is set")
+        return self
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.mqtt_url is None
+
+    @property
+    def embedded_store(self) -> bool:
+        return self.database_url is None
+
+    def max_age_s(self, setting: CareSetting) -> dict[Parameter, float]:
+        return self.max_age_bedside_s if setting is CareSetting.BEDSIDE else self.max_age_home_s
+
+    def effective_mqtt_url(self) -> str:
+        return self.mqtt_url or f"mqtt://127.0.0.1:{self.mqtt_embedded_port}"
+
+    def __repr_args__(self) -> Any:
+        # URLs may carry passwords: show them redacted.
+        for name, value in super().__repr_args__():
+            yield name, (_redact(value) if name in ("mqtt_url", "database_url") and value else value)
+
+
+def _config_file_from(*sources: PydanticBaseSettingsSource) -> Path | None:
+    for source in sources:
+        data = source()
+        if data.get("config_file"):
+            return Path(data["config_file"])
+    return None
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment (and the config file it names); overrides win. Raises ValidationError."""
+    return Settings(**overrides)

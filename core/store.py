@@ -1,0 +1,195 @@
+"""The Store protocol: everything vaktrom keeps. Two backends pass one contract suite (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from core.types import (
+    Alert,
+    AlertKind,
+    AlertSeverity,
+    AlertState,
+    AppendResult,
+    AuditEntry,
+    Bed,
+    CareTeamMember,
+    DeadLetter,
+    Device,
+    DeviceStatus,
+    LatestValue,
+    Pairing,
+    Parameter,
+    Patient,
+    PatientScore,
+    Reading,
+    RiskAssessment,
+    Site,
+    SpO2ScaleDecision,
+    Stay,
+    Ward,
+)
+
+__all__ = ["AlertChange", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    """Returned by `raise_alert`: the alert as stored, and whether this call opened or raised it."""
+
+    alert: Alert
+    changed: bool
+
+
+class Store(Protocol):
+    """All methods are coroutines; a backend raises StorageUnavailable when it cannot reach its storage.
+
+    Times are tz-aware UTC. Nothing here keeps state in process memory that another process would need.
+    """
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Connect and run pending schema migrations (versioned, idempotent)."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> bool:
+        """True when the store answers now (for readiness)."""
+
+    # --- reference data ------------------------------------------------------------------------------------
+    async def upsert_site(self, site: Site) -> None: ...
+    async def upsert_ward(self, ward: Ward) -> None: ...
+    async def upsert_bed(self, bed: Bed) -> None: ...
+    async def upsert_patient(self, patient: Patient) -> None: ...
+    async def list_sites(self) -> list[Site]: ...
+    async def list_wards(self, *, site_ids: Sequence[str] | None = None) -> list[Ward]: ...
+    async def get_ward(self, ward_id: str) -> Ward:
+        """Raises NotFound."""
+
+    async def list_beds(self, ward_id: str) -> list[Bed]: ...
+    async def get_patient(self, patient_id: str) -> Patient:
+        """Raises NotFound."""
+
+    async def set_spo2_scale(self, decision: SpO2ScaleDecision) -> None: ...
+    async def get_spo2_scale(self, patient_id: str) -> SpO2ScaleDecision | None:
+        """The latest decision, or None (scale 1)."""
+
+    async def add_stay(self, stay: Stay) -> None:
+        """Admit to a bed or enrol at home. A stay id that exists is replaced (idempotent seeding)."""
+
+    async def end_stay(self, stay_id: str, *, end_at: datetime) -> None: ...
+    async def list_stays(self, *, ward_id: str, at: datetime) -> list[Stay]:
+        """Stays in the ward open at `at`."""
+
+    async def stays_of_patients(self, patient_ids: Sequence[str], *, at: datetime) -> dict[str, Stay]:
+        """Each patient's stay open at `at` (patients without one are absent)."""
+
+    async def add_care_team_member(self, member: CareTeamMember) -> None: ...
+    async def list_care_team(self, patient_id: str, *, at: datetime) -> list[CareTeamMember]: ...
+
+    # --- devices -------------------------------------------------------------------------------------------
+    async def register_device(self, device: Device) -> None:
+        """Idempotent on device_id."""
+
+    async def get_device(self, device_id: str) -> Device:
+        """Raises NotFound."""
+
+    async def list_devices(self, *, site_ids: Sequence[str] | None = None) -> list[Device]: ...
+    async def pair_device(self, pairing: Pairing) -> None:
+        """Start a pairing; an open pairing of the same device is ended at `pairing.start_at` first."""
+
+    async def unpair_device(self, device_id: str, *, end_at: datetime) -> None:
+        """End the device's open pairing, if any."""
+
+    async def pairings_of_devices(self, device_ids: Sequence[str]) -> dict[str, list[Pairing]]:
+        """Every pairing (past and open) of each device, oldest first, for attribution by reading time."""
+
+    async def save_device_status(self, status: DeviceStatus) -> None:
+        """Keep the newest status per device (an older report never overwrites a newer one)."""
+
+    async def list_device_status(self, *, device_ids: Sequence[str] | None = None) -> list[DeviceStatus]: ...
+    async def last_reading_at(self, device_ids: Sequence[str]) -> dict[str, datetime]:
+        """Newest measured_at per device that has any reading."""
+
+    # --- observations --------------------------------------------------------------------------------------
+    async def append(self, readings: Sequence[Reading], dead_letters: Sequence[DeadLetter]) -> AppendResult:
+        """Durably store readings and dead letters in ONE transaction, then return.
+
+        A reading whose (device_id, parameter, measured_at) is already stored is not stored again: it comes back
+        in `duplicates` and is dead-lettered with reason "duplicate reading" in the same transaction. Also
+        updates each patient's latest value per parameter (only when newer). When this returns, the caller may
+        acknowledge the messages to the broker.
+        """
+
+    async def latest_values(self, patient_ids: Sequence[str]) -> dict[str, dict[Parameter, LatestValue]]:
+        """Newest value per parameter per patient (any age; the scorer applies max ages)."""
+
+    async def readings(
+        self,
+        patient_id: str,
+        *,
+        since: datetime,
+        until: datetime,
+        parameters: Sequence[Parameter] | None = None,
+        limit: int = 10_000,
+    ) -> list[Reading]:
+        """Observation history, oldest first."""
+
+    async def count_readings(self) -> int: ...
+    async def list_dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
+        """Newest first."""
+
+    async def count_dead_letters(self) -> int: ...
+
+    # --- scores --------------------------------------------------------------------------------------------
+    async def save_scores(self, scores: Sequence[PatientScore]) -> None:
+        """Append to history and set as current (only when newer than the current one)."""
+
+    async def current_scores(self, patient_ids: Sequence[str]) -> dict[str, PatientScore]: ...
+    async def save_risks(self, risks: Sequence[RiskAssessment]) -> None: ...
+    async def current_risks(self, patient_ids: Sequence[str]) -> dict[str, RiskAssessment]: ...
+
+    # --- alerts --------------------------------------------------------------------------------------------
+    async def raise_alert(
+        self,
+        *,
+        patient_id: str | None,
+        device_id: str | None,
+        ward_id: str | None,
+        kind: AlertKind,
+        severity: AlertSeverity,
+        message: str,
+        at: datetime,
+    ) -> AlertChange:
+        """Open an alert, or raise the one already open for this (patient or device, kind) in place.
+
+        At most one unresolved alert exists per (patient_id, device_id, kind), across processes (enforced by the
+        database). A higher severity raises it (and re-opens it if it was acknowledged); an equal or lower
+        severity changes nothing and returns changed=False.
+        """
+
+    async def acknowledge_alert(self, alert_id: int, *, by: str, at: datetime) -> Alert:
+        """Raises NotFound, or AlertAlreadyAcknowledged when it is not open."""
+
+    async def resolve_alert(self, alert_id: int, *, at: datetime) -> Alert:
+        """Raises NotFound. Resolving a resolved alert returns it unchanged."""
+
+    async def get_alert(self, alert_id: int) -> Alert:
+        """Raises NotFound."""
+
+    async def list_alerts(
+        self,
+        *,
+        ward_ids: Sequence[str] | None = None,
+        patient_ids: Sequence[str] | None = None,
+        states: Sequence[AlertState] = (AlertState.OPEN, AlertState.ACKNOWLEDGED),
+        limit: int = 500,
+    ) -> list[Alert]:
+        """Newest first."""
+
+    # --- audit ---------------------------------------------------------------------------------------------
+    async def audit(self, entry: AuditEntry) -> None: ...
+    async def list_audit(self, *, limit: int = 100) -> list[AuditEntry]:
+        """Newest first."""

@@ -1,0 +1,363 @@
+"""Domain types shared by every package: frozen dataclasses and enums, validated before they get here."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = [
+    "Alert",
+    "AlertKind",
+    "AlertSeverity",
+    "AlertState",
+    "AppendResult",
+    "AuditEntry",
+    "Bed",
+    "CareSetting",
+    "CareTeamMember",
+    "CareTeamRole",
+    "ClinicalRisk",
+    "Consciousness",
+    "DeadLetter",
+    "Device",
+    "DeviceKind",
+    "DeviceStatus",
+    "LatestValue",
+    "Pairing",
+    "Parameter",
+    "Patient",
+    "PatientScore",
+    "Reading",
+    "RiskAssessment",
+    "RiskLevel",
+    "Role",
+    "Site",
+    "SiteKind",
+    "SpO2Scale",
+    "SpO2ScaleDecision",
+    "Stay",
+    "Ward",
+]
+
+
+class Parameter(enum.StrEnum):
+    """A measured or charted quantity. Values are the canonical names used on the wire, in storage and in the API."""
+
+    RESP_RATE = "resp_rate"  # breaths/min
+    SPO2 = "spo2"  # percent
+    SYSTOLIC_BP = "systolic_bp"  # mmHg
+    DIASTOLIC_BP = "diastolic_bp"  # mmHg, shown but not scored by NEWS2
+    PULSE = "pulse"  # beats/min (heart rate)
+    TEMPERATURE = "temperature"  # degrees Celsius
+    CONSCIOUSNESS = "consciousness"  # ACVPU, stored as Consciousness.code
+    SUPPLEMENTAL_O2 = "supplemental_o2"  # 1.0 on oxygen, 0.0 on air
+
+
+# The seven NEWS2 parameters; DIASTOLIC_BP is displayed only.
+NEWS2_PARAMETERS: tuple[Parameter, ...] = (
+    Parameter.RESP_RATE,
+    Parameter.SPO2,
+    Parameter.SUPPLEMENTAL_O2,
+    Parameter.SYSTOLIC_BP,
+    Parameter.PULSE,
+    Parameter.CONSCIOUSNESS,
+    Parameter.TEMPERATURE,
+)
+__all__ += ["NEWS2_PARAMETERS"]
+
+
+class Consciousness(enum.IntEnum):
+    """ACVPU. Stored as the integer code so every reading has a numeric value."""
+
+    ALERT = 0
+    NEW_CONFUSION = 1
+    VOICE = 2
+    PAIN = 3
+    UNRESPONSIVE = 4
+
+    @property
+    def letter(self) -> str:
+        return "ACVPU"[self.value]
+
+    @classmethod
+    def from_letter(cls, letter: str) -> Consciousness:
+        """'A', 'C', 'V', 'P' or 'U' (case-insensitive); raises ValueError otherwise."""
+        index = "ACVPU".find(letter.strip().upper())
+        if index < 0 or len(letter.strip()) != 1:
+            raise ValueError(f"consciousness must be one of A, C, V, P, U, not {letter!r}")
+        return cls(index)
+
+
+class SpO2Scale(enum.IntEnum):
+    SCALE_1 = 1
+    SCALE_2 = 2  # only for confirmed hypercapnic respiratory failure, prescribed by a clinician
+
+
+class ClinicalRisk(enum.StrEnum):
+    LOW = "low"
+    LOW_MEDIUM = "low-medium"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class SiteKind(enum.StrEnum):
+    SYKESTUE = "sykestue"  # cottage hospital
+    KAD = "kad"  # municipal acute beds (KAD/ØHD)
+    HOME_PROGRAMME = "home_programme"  # digital hjemmeoppfølging
+
+
+class CareSetting(enum.StrEnum):
+    BEDSIDE = "bedside"  # continuous monitoring in a bed
+    HOME = "home"  # spot checks at home
+
+
+class Role(enum.StrEnum):
+    NURSE = "nurse"
+    DOCTOR = "doctor"  # the unit's supervising doctor or the out-of-hours doctor
+    SPECIALIST = "specialist"  # hospital specialist on remote call
+    COORDINATOR = "coordinator"  # home-monitoring coordinator
+    TECHNICIAN = "technician"
+    ADMIN = "admin"
+
+
+class CareTeamRole(enum.StrEnum):
+    GP = "gp"
+    MUNICIPAL_NURSE = "municipal_nurse"
+    SUPERVISING_DOCTOR = "supervising_doctor"
+    HOSPITAL_SPECIALIST = "hospital_specialist"
+    FACT_TEAM = "fact_team"
+    DIGITAL_FACT_TEAM = "digital_fact_team"
+    PSHT = "psht"  # patient-centred health team
+    LAR_TEAM = "lar_team"  # opioid agonist treatment group
+    HOME_COORDINATOR = "home_coordinator"
+    RELATIVE = "relative"
+
+
+class DeviceKind(enum.StrEnum):
+    BEDSIDE_MONITOR = "bedside_monitor"
+    PULSE_OXIMETER = "pulse_oximeter"
+    BP_CUFF = "bp_cuff"
+    THERMOMETER = "thermometer"
+    HOME_KIT = "home_kit"
+    NURSE_TABLET = "nurse_tablet"  # manual entry of ACVPU and oxygen
+
+
+class AlertKind(enum.StrEnum):
+    NEWS2 = "news2"
+    ML_RISK = "ml_risk"
+    DEVICE_SILENT = "device_silent"
+    DEVICE_BATTERY_LOW = "device_battery_low"
+
+
+class AlertSeverity(enum.IntEnum):
+    """Ordered: an open alert is only ever raised in place, never lowered."""
+
+    INFO = 0
+    LOW_MEDIUM = 1  # NEWS2: 3 in a single parameter
+    MEDIUM = 2  # NEWS2 5-6
+    HIGH = 3  # NEWS2 >= 7
+
+
+class AlertState(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class RiskLevel(enum.StrEnum):
+    UNKNOWN = "unknown"  # too little data to say
+    LOW = "low"
+    RAISED = "raised"  # above the model's operating threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    site_id: str
+    name: str
+    kind: SiteKind
+
+
+@dataclass(frozen=True, slots=True)
+class Ward:
+    ward_id: str
+    site_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bed:
+    bed_id: str
+    ward_id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """`display_name` is shown to authorised staff only; never logged."""
+
+    patient_id: str
+    display_name: str
+    birth_year: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpO2ScaleDecision:
+    """Scale 2 is a clinical decision: who set it and when is part of the record."""
+
+    patient_id: str
+    scale: SpO2Scale
+    set_by: str
+    set_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Stay:
+    """A patient in a ward: in a bed (bedside) or enrolled at home (bed_id None). Open while end_at is None."""
+
+    stay_id: str
+    patient_id: str
+    ward_id: str
+    setting: CareSetting
+    start_at: datetime
+    bed_id: str | None = None
+    end_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CareTeamMember:
+    patient_id: str
+    member_id: str  # a staff user id or a team id
+    role: CareTeamRole
+    organisation: str  # e.g. "Hammerfest kommune", "UNN Tromsø", "FACT Vest-Finnmark"
+    start_at: datetime
+    end_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    device_id: str
+    site_id: str
+    kind: DeviceKind
+    model: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Pairing:
+    """Device -> patient for [start_at, end_at). Readings are attributed by their own timestamp, never by now."""
+
+    device_id: str
+    patient_id: str
+    start_at: datetime
+    bed_id: str | None = None
+    end_at: datetime | None = None
+
+    def covers(self, at: datetime) -> bool:
+        return self.start_at <= at and (self.end_at is None or at < self.end_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One stored measurement. `value` is numeric for every parameter (ACVPU as its code, oxygen as 0/1)."""
+
+    device_id: str
+    patient_id: str
+    parameter: Parameter
+    value: float
+    measured_at: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Something that could not become a reading, kept with the reason so nothing is silently lost."""
+
+    topic: str
+    payload: bytes
+    reason: str
+    received_at: datetime
+    device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What a durable append did: readings stored, and readings refused as duplicates (also dead-lettered)."""
+
+    stored: int
+    duplicates: tuple[Reading, ...] = ()
+    dead_lettered: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LatestValue:
+    parameter: Parameter
+    value: float
+    measured_at: datetime
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientScore:
+    """A patient's NEWS2 at one moment. When incomplete, `total` is a lower bound of the full score."""
+
+    patient_id: str
+    computed_at: datetime
+    total: int
+    complete: bool
+    risk: ClinicalRisk
+    single_param_3: bool
+    parameter_scores: dict[Parameter, int] = field(default_factory=dict)
+    missing: tuple[Parameter, ...] = ()
+    spo2_scale: SpO2Scale = SpO2Scale.SCALE_1
+
+
+@dataclass(frozen=True, slots=True)
+class RiskAssessment:
+    """The ML deterioration flag for one patient at one moment."""
+
+    patient_id: str
+    computed_at: datetime
+    probability: float | None  # None when there is too little data
+    level: RiskLevel
+    reasons: tuple[str, ...] = ()  # top contributors, in words a nurse understands
+    model_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    alert_id: int
+    patient_id: str | None  # None for a device alert with no paired patient
+    ward_id: str | None
+    kind: AlertKind
+    severity: AlertSeverity
+    state: AlertState
+    message: str
+    opened_at: datetime
+    updated_at: datetime
+    device_id: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    device_id: str
+    online: bool
+    reported_at: datetime
+    battery_percent: float | None = None
+    signal_dbm: float | None = None
+    firmware: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """Who looked at or changed what. `subject` is a patient, ward or alert id, never a name."""
+
+    at: datetime
+    user_id: str
+    role: Role
+    action: str  # e.g. "read.patient", "read.observations", "ack.alert", "ws.ward"
+    subject: str
+    detail: str = ""

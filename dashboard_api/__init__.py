@@ -1,0 +1,1 @@
+"""FastAPI REST and WebSocket API with auth and audit; reads the store and the event stream."""

@@ -1,0 +1,1 @@
+"""Device registry, onboarding, pairing, silence/battery tracking and simulators."""

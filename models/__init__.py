@@ -1,0 +1,1 @@
+"""ML deterioration risk: features, training, evaluation, artefacts and prediction."""

@@ -1,0 +1,1 @@
+"""NEWS2 scoring as pure functions (no I/O, no clock)."""

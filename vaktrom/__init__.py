@@ -1,0 +1,1 @@
+"""Composition root: CLI, one-process mode, wiring."""
