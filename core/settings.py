@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     mqtt_url: str | None = Field(
         default=None,
         description="mqtt://user:pass@host:1883 of an external broker; unset runs the embedded broker.",
+    )
+    mqtt_protocol: Literal["5", "3.1.1"] = Field(
+        default="5", description="MQTT version to an external broker (the embedded broker speaks 3.1.1 only)."
     )
     mqtt_embedded_port: int = Field(default=_EMBEDDED_MQTT_PORT, ge=1, le=65535)
     mqtt_client_id: str = Field(default="vaktrom-ingest-1", min_length=1, max_length=64)
@@ -147,6 +150,10 @@ class Settings(BaseSettings):
 
     def max_age_s(self, setting: CareSetting) -> dict[Parameter, float]:
         return self.max_age_bedside_s if setting is CareSetting.BEDSIDE else self.max_age_home_s
+
+    @property
+    def mqtt_v5(self) -> bool:
+        return self.mqtt_url is not None and self.mqtt_protocol == "5"
 
     def effective_mqtt_url(self) -> str:
         return self.mqtt_url or f"mqtt://127.0.0.1:{self.mqtt_embedded_port}"

@@ -1,0 +1,272 @@
+"""A small asyncio face on paho-mqtt 2.x: manual acks, persistent sessions, re-subscribe on every connect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from core.errors import BrokerAuthFailed, VaktromError
+
+__all__ = ["BrokerUnavailable", "MqttClient", "MqttOptions", "RawMessage", "parse_mqtt_url"]
+
+logger = logging.getLogger(__name__)
+
+# Reconnect backoff: quick first retry for a broker restart, capped so a long outage costs little.
+RECONNECT_MIN_DELAY_S = 1
+RECONNECT_MAX_DELAY_S = 30
+# Unacked QoS 1 publishes we allow in flight; Mosquitto's C clients reach ~45k msg/s with 1000 (LIMITS.md).
+PUBLISH_INFLIGHT_MAX = 1000
+# A persistent session outlives a crash or deploy of an ingest worker by this long (MQTT 5 session expiry).
+SESSION_EXPIRY_S = 7 * 24 * 3600
+_AUTH_FAILURES = {"Bad user name or password", "Not authorized", "Client identifier not valid", "Banned"}
+
+
+class BrokerUnavailable(VaktromError):
+    def __init__(self, url: str, *, detail: str) -> None:
+        self.url = url
+        self.detail = detail
+        super().__init__(f"MQTT broker at {url} unavailable: {detail}")
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """Bytes as they came off the wire; `mid` and `qos` are what `ack` needs."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    retain: bool
+    received_at: float  # time.time() when paho handed it over
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOptions:
+    url: str
+    client_id: str
+    protocol_v5: bool = True
+    clean_start: bool = False  # persistent session: the broker keeps our subscriptions and unacked messages
+    manual_ack: bool = False  # consumers that store before acking set this
+    receive_maximum: int = 1000
+    will_topic: str | None = None
+    will_payload: bytes = b""
+    will_retain: bool = True
+    keepalive_s: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class _BrokerAddress:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+
+def parse_mqtt_url(url: str) -> _BrokerAddress:
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(f"not an mqtt:// URL: {url!r}")
+    tls = parts.scheme == "mqtts"
+    return _BrokerAddress(
+        host=parts.hostname,
+        port=parts.port or (8883 if tls else 1883),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        tls=tls,
+    )
+
+
+class MqttClient:
+    """Owns one paho client and its network thread. Create, `subscribe`, `await connect()`, read `inbox`."""
+
+    def __init__(self, options: MqttOptions, *, inbox_maxsize: int = 0) -> None:
+        self._options = options
+        self._address = parse_mqtt_url(options.url)
+        self._subscriptions: list[tuple[str, int]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connected = asyncio.Event()
+        self._auth_error: BrokerAuthFailed | None = None
+        self._pending: dict[int, asyncio.Future[None]] = {}
+        # Unbounded on purpose: flow control is the broker's Receive Maximum plus manual acks, never dropping.
+        self.inbox: asyncio.Queue[RawMessage] = asyncio.Queue(inbox_maxsize)
+        self._client = self._build_client()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        """Remember a subscription; it is (re-)made on every connect, and now if connected."""
+        self._subscriptions.append((topic_filter, qos))
+        if self.connected:
+            self._client.subscribe(topic_filter, qos)
+
+    async def connect(self, *, timeout_s: float = 10.0) -> None:
+        """Start the network thread and wait for the first CONNACK. Raises BrokerAuthFailed / BrokerUnavailable."""
+        self._loop = asyncio.get_running_loop()
+        address = self._address
+        try:
+            self._client.connect_async(address.host, address.port, self._options.keepalive_s, **self._connect_args())
+        except (OSError, ValueError) as exc:
+            raise BrokerUnavailable(self._options.url, detail=str(exc)) from exc
+        self._client.loop_start()
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not self._connected.is_set():
+                    if self._auth_error is not None:
+                        raise self._auth_error
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(0.05):
+                            await self._connected.wait()
+        except TimeoutError:
+            self._client.loop_stop()
+            raise BrokerUnavailable(_redacted(self._options.url), detail=f"no CONNACK in {timeout_s} s") from None
+        except BrokerAuthFailed:
+            self._client.loop_stop()
+            raise
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    def ack(self, message: RawMessage) -> None:
+        """Acknowledge a QoS 1 message (only after it is stored or dead-lettered)."""
+        if self._options.manual_ack and message.qos > 0:
+            self._client.ack(message.mid, message.qos)
+
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, timeout_s: float = 10.0
+    ) -> None:
+        """Publish and, for QoS 1, wait for the broker's PUBACK."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if qos == 0:
+            return
+        if info.rc == mqtt.MQTT_ERR_NO_CONN:
+            # paho queues it and sends it after reconnect; we still wait for the PUBACK below.
+            logger.debug("Publish on %s queued while disconnected", topic)
+        # No race with _publish_done: it runs on this loop, which cannot run it before we register the future.
+        assert self._loop is not None, "connect() first"
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._pending[info.mid] = future
+        try:
+            async with asyncio.timeout(timeout_s):
+                await future
+        except TimeoutError:
+            raise BrokerUnavailable(_redacted(self._options.url), detail=f"no PUBACK for {topic}") from None
+        finally:
+            self._pending.pop(info.mid, None)
+
+    def publish_nowait(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Fire and forget (paho still retries QoS 1 across reconnects); for simulators and event fan-out."""
+        self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    async def disconnect(self) -> None:
+        self._client.disconnect()
+        await asyncio.to_thread(self._client.loop_stop)
+        self._connected.clear()
+
+    # --- paho's network thread below: copy, hand over, return ---------------------------------------------
+
+    def _build_client(self) -> mqtt.Client:
+        options = self._options
+        protocol = mqtt.MQTTv5 if options.protocol_v5 else mqtt.MQTTv311
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=options.client_id,
+            protocol=protocol,
+            clean_session=None if options.protocol_v5 else options.clean_start,
+            manual_ack=options.manual_ack,
+        )
+        client.suppress_exceptions = True
+        client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
+        client.max_inflight_messages_set(PUBLISH_INFLIGHT_MAX)
+        client.max_queued_messages_set(0)
+        if self._address.username is not None:
+            client.username_pw_set(self._address.username, self._address.password)
+        if self._address.tls:
+            client.tls_set_context(ssl.create_default_context())
+        if options.will_topic:
+            client.will_set(options.will_topic, options.will_payload, qos=1, retain=options.will_retain)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        return client
+
+    def _connect_args(self) -> dict[str, Any]:
+        if not self._options.protocol_v5:
+            return {}
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.ReceiveMaximum = self._options.receive_maximum
+        properties.SessionExpiryInterval = 0 if self._options.clean_start else SESSION_EXPIRY_S
+        return {"clean_start": self._options.clean_start, "properties": properties}
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: Any, reason: ReasonCode, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            if str(reason) in _AUTH_FAILURES:
+                self._auth_error = BrokerAuthFailed(_redacted(self._options.url), detail=str(reason))
+                client.disconnect()  # stop retrying with credentials that will not work
+            logger.error("MQTT connect to %s refused: %s", _redacted(self._options.url), reason)
+            return
+        for topic_filter, qos in self._subscriptions:
+            client.subscribe(topic_filter, qos)
+        logger.info("MQTT connected to %s as %s", _redacted(self._options.url), self._options.client_id)
+        self._call_in_loop(self._connected.set)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: Any, reason: ReasonCode, properties: Any
+    ) -> None:
+        logger.warning("MQTT disconnected from %s: %s (reconnecting)", _redacted(self._options.url), reason)
+        self._call_in_loop(self._connected.clear)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        raw = RawMessage(
+            topic=msg.topic,
+            payload=bytes(msg.payload),
+            mid=msg.mid,
+            qos=msg.qos,
+            retain=bool(msg.retain),
+            received_at=time.time(),
+        )
+        self._call_in_loop(self.inbox.put_nowait, raw)
+
+    def _on_publish(self, client: mqtt.Client, userdata: object, mid: int, reason: ReasonCode, properties: Any) -> None:
+        self._call_in_loop(self._publish_done, mid)
+
+    def _publish_done(self, mid: int) -> None:
+        future = self._pending.get(mid)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def _call_in_loop(self, callback: Any, *args: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(callback, *args)
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    return url.replace(f":{parts.password}@", ":***@", 1) if parts.password else url
+
+
+def topic_filters(filters: Iterable[str], *, shared_group: str | None) -> list[str]:
+    """Prefix each filter with `$share/{group}/` when workers split the load (MQTT 5 shared subscriptions)."""
+    return [f"$share/{shared_group}/{f}" if shared_group else f for f in filters]
+
+
+__all__ += ["topic_filters"]
