@@ -51,6 +51,10 @@ class RawMessage:
     qos: int
     retain: bool
     received_at: float  # time.time() when paho handed it over
+    # Which connection delivered it. After a reconnect the broker redelivers unacked messages with the same packet
+    # ids and may reuse acked ids for new messages, so an ack for an older connection's copy could acknowledge a
+    # different, not yet stored message. `ack` skips those; the redelivered copy gets acked instead.
+    connection: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +103,10 @@ class MqttClient:
         self._subscriptions: list[tuple[str, int]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
+        self._closing = False
         self._auth_error: BrokerAuthFailed | None = None
         self._pending: dict[int, asyncio.Future[None]] = {}
+        self._connection = 0  # counts successful CONNACKs; written on paho's thread only
         # Unbounded on purpose: flow control is the broker's Receive Maximum plus manual acks, never dropping.
         self.inbox: asyncio.Queue[RawMessage] = asyncio.Queue(inbox_maxsize)
         self._client = self._build_client()
@@ -122,7 +128,7 @@ class MqttClient:
         try:
             self._client.connect_async(address.host, address.port, self._options.keepalive_s, **self._connect_args())
         except (OSError, ValueError) as exc:
-            raise BrokerUnavailable(self._options.url, detail=str(exc)) from exc
+            raise BrokerUnavailable(_redacted(self._options.url), detail=str(exc)) from exc
         self._client.loop_start()
         try:
             async with asyncio.timeout(timeout_s):
@@ -145,6 +151,9 @@ class MqttClient:
     def ack(self, message: RawMessage) -> None:
         """Acknowledge a QoS 1 message (only after it is stored or dead-lettered)."""
         if self._options.manual_ack and message.qos > 0:
+            if message.connection != self._connection:
+                logger.debug("Not acking mid %s from an earlier connection (the broker redelivers it)", message.mid)
+                return
             self._client.ack(message.mid, message.qos)
 
     async def publish(
@@ -174,6 +183,7 @@ class MqttClient:
         self._client.publish(topic, payload, qos=qos, retain=retain)
 
     async def disconnect(self) -> None:
+        self._closing = True
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
         self._connected.clear()
@@ -223,6 +233,7 @@ class MqttClient:
                 client.disconnect()  # stop retrying with credentials that will not work
             logger.error("MQTT connect to %s refused: %s", _redacted(self._options.url), reason)
             return
+        self._connection += 1
         for topic_filter, qos in self._subscriptions:
             client.subscribe(topic_filter, qos)
         logger.info("MQTT connected to %s as %s", _redacted(self._options.url), self._options.client_id)
@@ -231,7 +242,10 @@ class MqttClient:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: Any, reason: ReasonCode, properties: Any
     ) -> None:
-        logger.warning("MQTT disconnected from %s: %s (reconnecting)", _redacted(self._options.url), reason)
+        if self._closing:
+            logger.info("MQTT disconnected from %s", _redacted(self._options.url))
+        else:
+            logger.warning("MQTT disconnected from %s: %s (reconnecting)", _redacted(self._options.url), reason)
         self._call_in_loop(self._connected.clear)
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
@@ -242,6 +256,7 @@ class MqttClient:
             qos=msg.qos,
             retain=bool(msg.retain),
             received_at=time.time(),
+            connection=self._connection,
         )
         self._call_in_loop(self.inbox.put_nowait, raw)
 

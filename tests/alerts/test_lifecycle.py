@@ -1,0 +1,114 @@
+"""NEWS2 scores becoming alerts in a real (embedded SQLite) store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from alerts.lifecycle import apply_score
+from core.store_sqlite import SqliteStore
+from core.types import (
+    NEWS2_PARAMETERS,
+    AlertKind,
+    AlertSeverity,
+    AlertState,
+    Parameter,
+    Patient,
+    PatientScore,
+    Site,
+    SiteKind,
+    Ward,
+)
+from scoring.news2 import clinical_risk
+
+AT = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
+RR, SPO2, OXY, SBP, HR, ACVPU, TEMP = NEWS2_PARAMETERS
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(tmp_path / "vaktrom.db")
+    await store.open()
+    await store.upsert_site(Site(site_id="s1", name="Sykestua", kind=SiteKind.SYKESTUE))
+    await store.upsert_ward(Ward(ward_id="w1", site_id="s1", name="Avdeling 1"))
+    await store.upsert_patient(Patient(patient_id="p1", display_name="Test Pasient"))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def _score(scores: dict[Parameter, int], *, missing: tuple[Parameter, ...] = ()) -> PatientScore:
+    full = {p: scores.get(p, 0) for p in NEWS2_PARAMETERS if p not in missing}
+    total = sum(full.values())
+    single_param_3 = 3 in full.values()
+    return PatientScore(
+        patient_id="p1",
+        computed_at=AT,
+        total=total,
+        complete=not missing,
+        risk=clinical_risk(total, single_param_3=single_param_3),
+        single_param_3=single_param_3,
+        parameter_scores=full,
+        missing=missing,
+    )
+
+
+_SEVEN = {RR: 2, SPO2: 1, OXY: 2, SBP: 1, HR: 1}
+_FIVE = {RR: 2, HR: 2, TEMP: 1}
+
+
+async def test_high_score_opens_an_alert_the_ward_sees(store: SqliteStore) -> None:
+    change = await apply_score(store, _score(_SEVEN), ward_id="w1", at=AT)
+    assert change is not None
+    assert change.changed
+    [alert] = await store.list_alerts(ward_ids=["w1"])
+    assert alert == change.alert
+    assert (alert.patient_id, alert.ward_id, alert.kind) == ("p1", "w1", AlertKind.NEWS2)
+    assert (alert.severity, alert.state) == (AlertSeverity.HIGH, AlertState.OPEN)
+    assert alert.message == "NEWS2 7 (high risk) — emergency response"
+
+
+async def test_low_score_raises_no_alert(store: SqliteStore) -> None:
+    assert await apply_score(store, _score({RR: 2, HR: 2}), ward_id="w1", at=AT) is None
+    assert await store.list_alerts(ward_ids=["w1"]) == []
+
+
+async def test_same_severity_again_changes_nothing(store: SqliteStore) -> None:
+    first = await apply_score(store, _score(_FIVE), ward_id="w1", at=AT)
+    again = await apply_score(store, _score(_FIVE), ward_id="w1", at=AT + timedelta(minutes=1))
+    assert first is not None and again is not None
+    assert not again.changed
+    assert [a.alert_id for a in await store.list_alerts(ward_ids=["w1"])] == [first.alert.alert_id]
+
+
+async def test_rising_score_raises_the_open_alert_in_place(store: SqliteStore) -> None:
+    first = await apply_score(store, _score(_FIVE), ward_id="w1", at=AT)
+    raised = await apply_score(store, _score(_SEVEN), ward_id="w1", at=AT + timedelta(minutes=5))
+    assert first is not None and raised is not None
+    assert raised.changed
+    [alert] = await store.list_alerts(ward_ids=["w1"])
+    assert alert.alert_id == first.alert.alert_id
+    assert alert.severity is AlertSeverity.HIGH
+
+
+async def test_falling_score_leaves_the_alert_at_its_severity(store: SqliteStore) -> None:
+    await apply_score(store, _score(_SEVEN), ward_id="w1", at=AT)
+    lower = await apply_score(store, _score(_FIVE), ward_id="w1", at=AT + timedelta(minutes=5))
+    assert lower is not None
+    assert not lower.changed
+    [alert] = await store.list_alerts(ward_ids=["w1"])
+    assert alert.severity is AlertSeverity.HIGH
+
+
+async def test_incomplete_score_that_reaches_a_threshold_alerts(store: SqliteStore) -> None:
+    change = await apply_score(store, _score(_FIVE, missing=(SPO2, OXY)), ward_id="w1", at=AT)
+    assert change is not None
+    [alert] = await store.list_alerts(ward_ids=["w1"])
+    assert alert.severity is AlertSeverity.MEDIUM
+    assert alert.message == (
+        "NEWS2 ≥5 (medium risk; incomplete: no SpO2, no air or oxygen) — urgent response: inform the doctor now"
+    )

@@ -1,0 +1,178 @@
+"""`vaktrom` command line: run the whole system, or one part of it, plus batch tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.errors import VaktromError
+from core.logging import setup_logging
+from core.settings import Settings
+from core.types import Role
+
+__all__ = ["main"]
+
+logger = logging.getLogger(__name__)
+
+_DESCRIPTION = """\
+vaktrom: remote monitoring for municipal bed units (sykestuer, KAD beds, home monitoring).
+Vital signs arrive over MQTT as SenML, are NEWS2- and ML-risk-scored, become alerts, and stream to
+live ward dashboards over WebSocket.
+
+With no environment set, everything runs embedded in one process (`vaktrom run`): an MQTT broker on
+127.0.0.1:18830, a SQLite store under ./var, the API on http://127.0.0.1:8080 and a simulated ward.
+"""
+
+
+def _settings_epilog() -> str:
+    lines = ["settings (environment variables; also keys of the TOML file named by VAKTROM_CONFIG_FILE):"]
+    for name, field in Settings.model_fields.items():
+        default = field.default if field.default_factory is None else "(per parameter)"
+        description = field.description or ""
+        lines.append(f"  VAKTROM_{name.upper():<28} {description} [default: {default}]")
+    return "\n".join(lines)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vaktrom",
+        description=_DESCRIPTION,
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file (same as VAKTROM_CONFIG_FILE)")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_service_commands(subparsers)
+    _add_token_command(subparsers)
+    from vaktrom import model_command, score_command
+
+    score_command.add_parser(subparsers)
+    model_command.add_parser(subparsers)
+    return parser
+
+
+def _add_service_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="run everything in one process (embedded broker and store by default, plus the demo ward)",
+        description="Run broker (embedded unless VAKTROM_MQTT_URL is set), store (SQLite unless "
+        "VAKTROM_DATABASE_URL is set), ingest, scoring, alerts, the API with the live ward page, and the "
+        "simulated demo unit (unless --no-simulate). Prints the dashboard URL and demo logins.",
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--no-simulate", action="store_true", help="do not run the simulated demo unit")
+    run.add_argument("--port", type=int, help="API port (VAKTROM_API_PORT)")
+    run.set_defaults(func=_cmd_run)
+    ingest = subparsers.add_parser(
+        "ingest",
+        help="run one ingest worker (MQTT -> store -> scores -> alerts); run several with a shared group",
+        description="Consume device topics from the broker, store readings durably (ack after commit), score, "
+        "alert and publish events. Set VAKTROM_MQTT_SHARED_GROUP and a distinct VAKTROM_MQTT_CLIENT_ID per "
+        "worker to scale out with MQTT 5 shared subscriptions.",
+    )
+    ingest.set_defaults(func=_cmd_ingest)
+    api = subparsers.add_parser("api", help="run one API node (REST, WebSocket, live ward page)")
+    api.add_argument("--port", type=int, help="API port (VAKTROM_API_PORT)")
+    api.set_defaults(func=_cmd_api)
+    simulate = subparsers.add_parser("simulate", help="seed the demo unit and publish its simulated devices")
+    simulate.set_defaults(func=_cmd_simulate)
+
+
+def _add_token_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    token = subparsers.add_parser(
+        "token",
+        help="issue a signed bearer token (demo logins; real deployments use their identity provider)",
+        description="Print a bearer token for USER with ROLE that may see SITES.",
+    )
+    token.add_argument("--user", required=True, help="user id, e.g. nurse.kari")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--site", action="append", required=True, dest="sites", help="site id (repeatable)")
+    token.add_argument("--ttl", type=int, help="lifetime in seconds (VAKTROM_TOKEN_TTL_S)")
+    token.set_defaults(func=_cmd_token)
+
+
+def _settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
+    if args.config:
+        overrides["config_file"] = args.config
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from vaktrom.one_process import run_one_process
+
+    settings = _settings_from(args, api_port=args.port, simulate=False if args.no_simulate else None)
+    asyncio.run(run_one_process(settings))
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from vaktrom.parts import run_ingest_only
+
+    asyncio.run(run_ingest_only(_settings_from(args)))
+    return 0
+
+
+def _cmd_api(args: argparse.Namespace) -> int:
+    from vaktrom.parts import run_api_only
+
+    asyncio.run(run_api_only(_settings_from(args, api_port=args.port)))
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from vaktrom.parts import run_simulator_only
+
+    asyncio.run(run_simulator_only(_settings_from(args)))
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from core.clock import utc_now
+    from dashboard_api.auth import issue_token
+    from vaktrom.wiring import auth_secret_of
+
+    settings = _settings_from(args)
+    token = issue_token(
+        auth_secret_of(settings),
+        user_id=args.user,
+        role=Role(args.role),
+        site_ids=args.sites,
+        ttl_s=args.ttl or settings.token_ttl_s,
+        now=utc_now(),
+    )
+    sys.stdout.write(token + "\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(os.environ.get("VAKTROM_LOG_LEVEL", "INFO"))
+    try:
+        code: int = args.func(args)
+    except ValidationError as exc:
+        sys.stderr.write(f"vaktrom: invalid settings:\n{_describe(exc)}\n")
+        return 2
+    except VaktromError as exc:
+        sys.stderr.write(f"vaktrom: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        name = f"VAKTROM_{where.upper()}" if where != "settings" else where
+        lines.append(f"  {name}: {error['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,35 @@
+"""The embedded MQTT broker for one-process mode (amqtt, pure Python: demo scale, a few thousand messages/s)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from amqtt.broker import Broker
+
+__all__ = ["embedded_broker"]
+
+logger = logging.getLogger(__name__)
+
+
+def _config(host: str, port: int) -> dict[str, Any]:
+    return {
+        "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
+        # Loopback only and anonymous: the embedded broker is for a demo on one machine, never for devices on a
+        # network (those go through Mosquitto with per-device credentials and ACLs, docs/MQTT.md).
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    }
+
+
+@asynccontextmanager
+async def embedded_broker(*, host: str = "127.0.0.1", port: int) -> AsyncIterator[str]:
+    """Run amqtt on host:port for the duration of the block; yields its mqtt:// URL."""
+    broker = Broker(_config(host, port))
+    await broker.start()
+    logger.info("Embedded MQTT broker listening on %s:%d (demo scale only)", host, port)
+    try:
+        yield f"mqtt://{host}:{port}"
+    finally:
+        await broker.shutdown()
