@@ -1,0 +1,556 @@
+"""One contract, two stores: every Store method behaves the same on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from core.errors import AlertAlreadyAcknowledged, NotFound, StorageUnavailable
+from core.migrations import load_migrations
+from core.store import Store
+from core.store_postgres import PostgresStore
+from core.store_sqlite import SqliteStore
+from core.types import (
+    AlertKind,
+    AlertSeverity,
+    AlertState,
+    AuditEntry,
+    Bed,
+    CareSetting,
+    CareTeamMember,
+    CareTeamRole,
+    ClinicalRisk,
+    DeadLetter,
+    Device,
+    DeviceKind,
+    DeviceStatus,
+    Pairing,
+    Parameter,
+    Patient,
+    PatientScore,
+    Reading,
+    RiskAssessment,
+    RiskLevel,
+    Role,
+    Site,
+    SiteKind,
+    SpO2Scale,
+    SpO2ScaleDecision,
+    Stay,
+    Ward,
+)
+from tests.fixtures.postgres import PostgresServer
+
+T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
+OSLO_WINTER = timezone(timedelta(hours=1))
+
+StoreFactory = Callable[[], Awaitable[Store]]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
+    """Builds (unopened) stores that all share one storage: one file, or one fresh database."""
+    if request.param == "sqlite":
+        return lambda: SqliteStore(tmp_path / "vaktrom.sqlite3")
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    return lambda: PostgresStore(dsn)
+
+
+@pytest.fixture
+async def open_store(make_store: Callable[[], Store]) -> AsyncIterator[StoreFactory]:
+    """Opens another store on the same storage, as a second vaktrom process would; all are closed afterwards."""
+    opened: list[Store] = []
+
+    async def factory() -> Store:
+        store = make_store()
+        await store.open()
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        await store.close()
+
+
+@pytest.fixture
+async def store(open_store: StoreFactory) -> Store:
+    return await open_store()
+
+
+def reading(
+    parameter: Parameter = Parameter.PULSE,
+    value: float = 80.0,
+    *,
+    at: datetime = T0,
+    device_id: str = "dev-1",
+    patient_id: str = "pat-1",
+) -> Reading:
+    return Reading(device_id, patient_id, parameter, value, measured_at=at, received_at=at + timedelta(seconds=1))
+
+
+async def raise_news2(store: Store, severity: AlertSeverity, *, at: datetime = T0, patient_id: str = "pat-1") -> int:
+    change = await store.raise_alert(
+        patient_id=patient_id,
+        device_id=None,
+        ward_id="ward-a",
+        kind=AlertKind.NEWS2,
+        severity=severity,
+        message=f"NEWS2 {severity.name}",
+        at=at,
+    )
+    return change.alert.alert_id
+
+
+# --- observations ----------------------------------------------------------------------------------------------
+async def test_appended_readings_are_stored_and_counted(store: Store) -> None:
+    batch = [reading(at=T0 + timedelta(seconds=i), value=70.0 + i) for i in range(5)]
+
+    result = await store.append(batch, [])
+
+    assert (result.stored, result.duplicates, result.dead_lettered) == (5, (), 0)
+    assert await store.count_readings() == 5
+    assert await store.readings("pat-1", since=T0, until=T0 + timedelta(minutes=1)) == batch
+
+
+async def test_duplicate_readings_are_refused_and_dead_lettered(store: Store) -> None:
+    first = reading(at=T0)
+    await store.append([first], [])
+    repeat_in_batch = reading(Parameter.SPO2, 97.0, at=T0)
+    fresh = reading(at=T0 + timedelta(seconds=1))
+
+    result = await store.append([first, repeat_in_batch, fresh, repeat_in_batch], [])
+
+    assert result.stored == 2
+    assert result.duplicates == (first, repeat_in_batch)
+    assert result.dead_lettered == 2
+    assert await store.count_readings() == 3
+    assert await store.count_dead_letters() == 2
+    letters = await store.list_dead_letters()
+    assert {(d.reason, d.device_id) for d in letters} == {("duplicate reading", "dev-1")}
+    assert b'"parameter":"spo2"' in b"".join(d.payload for d in letters)
+
+
+async def test_dead_letters_are_kept_with_their_bytes_newest_first(store: Store) -> None:
+    old = DeadLetter("vaktrom/v1/site/dev-9/obs", b"\x00not json", "invalid JSON", T0, device_id="dev-9")
+    new = DeadLetter("vaktrom/v1/site/dev-9/obs", b"[]", "empty pack", T0 + timedelta(seconds=5))
+
+    result = await store.append([reading()], [old, new])
+
+    assert (result.stored, result.dead_lettered) == (1, 2)
+    assert await store.list_dead_letters() == [new, old]
+    assert await store.list_dead_letters(limit=1) == [new]
+
+
+async def test_latest_value_only_moves_forward_in_time(store: Store) -> None:
+    await store.append([reading(value=90.0, at=T0 + timedelta(minutes=5), device_id="dev-2")], [])
+    await store.append([reading(value=70.0, at=T0), reading(Parameter.SPO2, 95.0, at=T0)], [])
+
+    latest = await store.latest_values(["pat-1", "pat-unknown"])
+
+    assert set(latest) == {"pat-1"}
+    pulse = latest["pat-1"][Parameter.PULSE]
+    assert (pulse.value, pulse.measured_at, pulse.device_id) == (90.0, T0 + timedelta(minutes=5), "dev-2")
+    assert latest["pat-1"][Parameter.SPO2].value == 95.0
+
+
+async def test_newest_reading_within_one_batch_becomes_the_latest_value(store: Store) -> None:
+    batch = [reading(value=60.0 + i, at=T0 + timedelta(seconds=i)) for i in (3, 1, 4, 2)]
+    await store.append(batch, [])
+    assert (await store.latest_values(["pat-1"]))["pat-1"][Parameter.PULSE].value == 64.0
+
+
+async def test_readings_come_back_oldest_first_in_utc_filtered_by_parameter(store: Store) -> None:
+    local = T0.astimezone(OSLO_WINTER)
+    batch = [
+        reading(Parameter.SPO2, 96.0, at=local + timedelta(seconds=2)),
+        reading(Parameter.PULSE, 81.0, at=local),
+        reading(Parameter.PULSE, 82.0, at=local + timedelta(hours=2)),
+        reading(Parameter.PULSE, 83.0, at=local, patient_id="pat-2", device_id="dev-2"),
+    ]
+    await store.append(batch, [])
+
+    history = await store.readings("pat-1", since=T0, until=T0 + timedelta(hours=1))
+    pulse_only = await store.readings("pat-1", since=T0, until=T0 + timedelta(hours=3), parameters=[Parameter.PULSE])
+
+    assert [r.value for r in history] == [81.0, 96.0]
+    assert all(r.measured_at.tzinfo == UTC and r.received_at.tzinfo == UTC for r in history)
+    assert history[0].measured_at == T0
+    assert [r.value for r in pulse_only] == [81.0, 82.0]
+    assert len(await store.readings("pat-1", since=T0, until=T0 + timedelta(hours=3), limit=1)) == 1
+
+
+async def test_last_reading_time_is_the_newest_per_device(store: Store) -> None:
+    await store.append(
+        [reading(at=T0), reading(at=T0 + timedelta(minutes=3)), reading(at=T0 + timedelta(minutes=1), device_id="d2")],
+        [],
+    )
+    assert await store.last_reading_at(["dev-1", "d2", "silent"]) == {
+        "dev-1": T0 + timedelta(minutes=3),
+        "d2": T0 + timedelta(minutes=1),
+    }
+
+
+# --- reference data --------------------------------------------------------------------------------------------
+async def test_sites_wards_beds_and_patients_are_upserted_and_listed(store: Store) -> None:
+    await store.upsert_site(Site("site-b", "Hjemmeoppfølging", SiteKind.HOME_PROGRAMME))
+    await store.upsert_site(Site("site-a", "Sykestua", SiteKind.SYKESTUE))
+    await store.upsert_ward(Ward("ward-a", "site-a", "KAD"))
+    await store.upsert_ward(Ward("ward-b", "site-b", "Hjemme"))
+    await store.upsert_ward(Ward("ward-a", "site-a", "KAD-senger"))
+    await store.upsert_bed(Bed("bed-2", "ward-a", "Seng 2"))
+    await store.upsert_bed(Bed("bed-1", "ward-a", "Seng 1"))
+    await store.upsert_patient(Patient("pat-1", "Kari Nordmann", 1941))
+    await store.upsert_patient(Patient("pat-1", "Kari Nordmann", 1942))
+
+    assert [s.site_id for s in await store.list_sites()] == ["site-a", "site-b"]
+    assert await store.list_wards(site_ids=["site-a"]) == [Ward("ward-a", "site-a", "KAD-senger")]
+    assert len(await store.list_wards()) == 2
+    assert await store.list_wards(site_ids=[]) == []
+    assert await store.get_ward("ward-b") == Ward("ward-b", "site-b", "Hjemme")
+    assert [b.label for b in await store.list_beds("ward-a")] == ["Seng 1", "Seng 2"]
+    assert await store.get_patient("pat-1") == Patient("pat-1", "Kari Nordmann", 1942)
+
+
+async def test_missing_ids_raise_not_found(store: Store) -> None:
+    with pytest.raises(NotFound, match="ward nope not found"):
+        await store.get_ward("nope")
+    with pytest.raises(NotFound, match="patient nope not found"):
+        await store.get_patient("nope")
+    with pytest.raises(NotFound, match="device nope not found"):
+        await store.get_device("nope")
+    with pytest.raises(NotFound, match="alert 4242 not found"):
+        await store.get_alert(4242)
+    with pytest.raises(NotFound, match="alert 4242 not found"):
+        await store.acknowledge_alert(4242, by="nurse-1", at=T0)
+    with pytest.raises(NotFound, match="alert 4242 not found"):
+        await store.resolve_alert(4242, at=T0)
+    with pytest.raises(NotFound, match="stay nope not found"):
+        await store.end_stay("nope", end_at=T0)
+
+
+async def test_spo2_scale_is_the_latest_decision(store: Store) -> None:
+    assert await store.get_spo2_scale("pat-1") is None
+    await store.set_spo2_scale(SpO2ScaleDecision("pat-1", SpO2Scale.SCALE_2, "doc-1", T0 + timedelta(hours=1)))
+    await store.set_spo2_scale(SpO2ScaleDecision("pat-1", SpO2Scale.SCALE_1, "doc-2", T0))
+    assert await store.get_spo2_scale("pat-1") == SpO2ScaleDecision(
+        "pat-1", SpO2Scale.SCALE_2, "doc-1", T0 + timedelta(hours=1)
+    )
+
+
+async def test_stays_are_found_by_the_time_asked_about(store: Store) -> None:
+    bedside = Stay("stay-1", "pat-1", "ward-a", CareSetting.BEDSIDE, T0, bed_id="bed-1")
+    home = Stay("stay-2", "pat-2", "ward-a", CareSetting.HOME, T0 + timedelta(hours=1))
+    await store.add_stay(bedside)
+    await store.add_stay(home)
+    await store.add_stay(home)  # seeding twice is harmless
+
+    assert await store.list_stays(ward_id="ward-a", at=T0 - timedelta(seconds=1)) == []
+    assert await store.list_stays(ward_id="ward-a", at=T0 + timedelta(hours=2)) == [bedside, home]
+    await store.end_stay("stay-1", end_at=T0 + timedelta(hours=3))
+    ended = Stay("stay-1", "pat-1", "ward-a", CareSetting.BEDSIDE, T0, bed_id="bed-1", end_at=T0 + timedelta(hours=3))
+
+    assert await store.list_stays(ward_id="ward-a", at=T0 + timedelta(hours=3)) == [home]
+    assert await store.stays_of_patients(["pat-1", "pat-2"], at=T0 + timedelta(hours=2)) == {
+        "pat-1": ended,
+        "pat-2": home,
+    }
+    assert await store.stays_of_patients(["pat-1"], at=T0 + timedelta(hours=4)) == {}
+
+
+async def test_care_team_is_listed_as_it_was_at_a_time(store: Store) -> None:
+    gp = CareTeamMember("pat-1", "gp-1", CareTeamRole.GP, "Hammerfest kommune", T0)
+    fact = CareTeamMember(
+        "pat-1", "fact-vf", CareTeamRole.FACT_TEAM, "FACT Vest-Finnmark", T0, end_at=T0 + timedelta(days=1)
+    )
+    await store.add_care_team_member(gp)
+    await store.add_care_team_member(fact)
+
+    assert await store.list_care_team("pat-1", at=T0 + timedelta(hours=1)) == [fact, gp]
+    assert await store.list_care_team("pat-1", at=T0 + timedelta(days=2)) == [gp]
+
+
+# --- devices ---------------------------------------------------------------------------------------------------
+async def test_devices_register_idempotently_and_list_by_site(store: Store) -> None:
+    monitor = Device("dev-1", "site-a", DeviceKind.BEDSIDE_MONITOR, "M100", T0)
+    kit = Device("dev-2", "site-b", DeviceKind.HOME_KIT, "K2", T0)
+    await store.register_device(monitor)
+    await store.register_device(monitor)
+    await store.register_device(kit)
+
+    assert await store.get_device("dev-1") == monitor
+    assert await store.list_devices(site_ids=["site-b"]) == [kit]
+    assert await store.list_devices() == [monitor, kit]
+
+
+async def test_pairings_are_kept_by_time_for_attribution(store: Store) -> None:
+    first = Pairing("dev-1", "pat-1", T0, bed_id="bed-1")
+    second = Pairing("dev-1", "pat-2", T0 + timedelta(hours=1), bed_id="bed-1")
+    await store.pair_device(first)
+    await store.pair_device(first)  # the same pairing again changes nothing
+    await store.pair_device(second)
+    await store.pair_device(Pairing("dev-2", "pat-3", T0))
+    await store.unpair_device("dev-2", end_at=T0 + timedelta(minutes=30))
+    await store.unpair_device("dev-never-paired", end_at=T0)
+
+    pairings = await store.pairings_of_devices(["dev-1", "dev-2", "dev-3"])
+
+    assert pairings["dev-1"] == [Pairing("dev-1", "pat-1", T0, "bed-1", end_at=second.start_at), second]
+    assert pairings["dev-2"] == [Pairing("dev-2", "pat-3", T0, end_at=T0 + timedelta(minutes=30))]
+    assert "dev-3" not in pairings
+    reading_at = T0 + timedelta(minutes=59)
+    assert [p.patient_id for p in pairings["dev-1"] if p.covers(reading_at)] == ["pat-1"]
+
+
+async def test_device_status_keeps_the_newest_report(store: Store) -> None:
+    newest = DeviceStatus("dev-1", online=True, reported_at=T0 + timedelta(minutes=5), battery_percent=40.0)
+    await store.save_device_status(newest)
+    await store.save_device_status(DeviceStatus("dev-1", online=False, reported_at=T0, battery_percent=90.0))
+    other = DeviceStatus("dev-2", online=False, reported_at=T0, signal_dbm=-71.0, firmware="1.2.3")
+    await store.save_device_status(other)
+
+    assert await store.list_device_status() == [newest, other]
+    assert await store.list_device_status(device_ids=["dev-2"]) == [other]
+
+
+# --- scores ----------------------------------------------------------------------------------------------------
+def score(total: int, at: datetime) -> PatientScore:
+    return PatientScore(
+        patient_id="pat-1",
+        computed_at=at,
+        total=total,
+        complete=False,
+        risk=ClinicalRisk.MEDIUM,
+        single_param_3=True,
+        parameter_scores={Parameter.RESP_RATE: 3, Parameter.PULSE: total - 3},
+        missing=(Parameter.CONSCIOUSNESS,),
+        spo2_scale=SpO2Scale.SCALE_2,
+    )
+
+
+async def test_current_score_is_the_newest_saved(store: Store) -> None:
+    await store.save_scores([score(6, T0 + timedelta(minutes=1))])
+    await store.save_scores([score(4, T0)])
+    assert await store.current_scores(["pat-1", "pat-2"]) == {"pat-1": score(6, T0 + timedelta(minutes=1))}
+
+
+async def test_current_risk_is_the_newest_saved(store: Store) -> None:
+    raised = RiskAssessment("pat-1", T0, 0.42, RiskLevel.RAISED, ("rising pulse",), "gbm-1")
+    await store.save_risks([raised])
+    await store.save_risks([RiskAssessment("pat-1", T0 - timedelta(minutes=1), None, RiskLevel.UNKNOWN)])
+    assert await store.current_risks(["pat-1"]) == {"pat-1": raised}
+
+
+# --- alerts ----------------------------------------------------------------------------------------------------
+async def test_alert_opens_then_is_raised_but_never_lowered(store: Store) -> None:
+    opened = await store.raise_alert(
+        patient_id="pat-1",
+        device_id=None,
+        ward_id="ward-a",
+        kind=AlertKind.NEWS2,
+        severity=AlertSeverity.MEDIUM,
+        message="NEWS2 5",
+        at=T0,
+    )
+    assert opened.changed
+    assert (opened.alert.state, opened.alert.severity, opened.alert.opened_at) == (
+        AlertState.OPEN,
+        AlertSeverity.MEDIUM,
+        T0,
+    )
+
+    same = await store.raise_alert(
+        patient_id="pat-1",
+        device_id=None,
+        ward_id="ward-a",
+        kind=AlertKind.NEWS2,
+        severity=AlertSeverity.MEDIUM,
+        message="NEWS2 6",
+        at=T0 + timedelta(minutes=1),
+    )
+    lower = await raise_news2(store, AlertSeverity.LOW_MEDIUM, at=T0 + timedelta(minutes=2))
+    higher = await store.raise_alert(
+        patient_id="pat-1",
+        device_id=None,
+        ward_id="ward-a",
+        kind=AlertKind.NEWS2,
+        severity=AlertSeverity.HIGH,
+        message="NEWS2 8",
+        at=T0 + timedelta(minutes=3),
+    )
+
+    assert not same.changed
+    assert same.alert == opened.alert
+    assert lower == opened.alert.alert_id
+    assert higher.changed
+    assert higher.alert.alert_id == opened.alert.alert_id
+    assert (higher.alert.severity, higher.alert.message) == (AlertSeverity.HIGH, "NEWS2 8")
+    assert (higher.alert.opened_at, higher.alert.updated_at) == (T0, T0 + timedelta(minutes=3))
+    assert await store.list_alerts() == [higher.alert]
+
+
+async def test_acknowledging_twice_says_who_already_did(store: Store) -> None:
+    alert_id = await raise_news2(store, AlertSeverity.MEDIUM)
+
+    acked = await store.acknowledge_alert(alert_id, by="nurse-1", at=T0 + timedelta(minutes=1))
+
+    assert (acked.state, acked.acknowledged_by, acked.acknowledged_at) == (
+        AlertState.ACKNOWLEDGED,
+        "nurse-1",
+        T0 + timedelta(minutes=1),
+    )
+    with pytest.raises(AlertAlreadyAcknowledged, match=f"Alert {alert_id} is already acknowledged by nurse-1"):
+        await store.acknowledge_alert(alert_id, by="nurse-2", at=T0 + timedelta(minutes=2))
+    assert await store.get_alert(alert_id) == acked
+
+
+async def test_higher_severity_reopens_an_acknowledged_alert(store: Store) -> None:
+    alert_id = await raise_news2(store, AlertSeverity.MEDIUM)
+    await store.acknowledge_alert(alert_id, by="nurse-1", at=T0 + timedelta(minutes=1))
+
+    unchanged = await raise_news2(store, AlertSeverity.MEDIUM, at=T0 + timedelta(minutes=2))
+    assert (await store.get_alert(unchanged)).state is AlertState.ACKNOWLEDGED
+    await raise_news2(store, AlertSeverity.HIGH, at=T0 + timedelta(minutes=3))
+
+    reopened = await store.get_alert(alert_id)
+    assert (reopened.state, reopened.severity) == (AlertState.OPEN, AlertSeverity.HIGH)
+    assert (await store.acknowledge_alert(alert_id, by="nurse-2", at=T0)).acknowledged_by == "nurse-2"
+
+
+async def test_resolved_alert_stays_resolved_and_a_new_one_can_open(store: Store) -> None:
+    alert_id = await raise_news2(store, AlertSeverity.HIGH)
+
+    resolved = await store.resolve_alert(alert_id, at=T0 + timedelta(minutes=10))
+    again = await store.resolve_alert(alert_id, at=T0 + timedelta(minutes=20))
+    with pytest.raises(AlertAlreadyAcknowledged):
+        await store.acknowledge_alert(alert_id, by="nurse-1", at=T0 + timedelta(minutes=30))
+    new_id = await raise_news2(store, AlertSeverity.LOW_MEDIUM, at=T0 + timedelta(minutes=40))
+
+    assert (resolved.state, resolved.resolved_at) == (AlertState.RESOLVED, T0 + timedelta(minutes=10))
+    assert again == resolved
+    assert new_id != alert_id
+    assert [a.alert_id for a in await store.list_alerts()] == [new_id]
+    assert [a.alert_id for a in await store.list_alerts(states=[AlertState.RESOLVED])] == [alert_id]
+
+
+async def test_alerts_are_separate_per_patient_device_and_kind_and_filterable(store: Store) -> None:
+    news2 = await raise_news2(store, AlertSeverity.MEDIUM)
+    other_patient = await raise_news2(store, AlertSeverity.MEDIUM, patient_id="pat-2", at=T0 + timedelta(seconds=1))
+    silent = await store.raise_alert(
+        patient_id=None,
+        device_id="dev-9",
+        ward_id=None,
+        kind=AlertKind.DEVICE_SILENT,
+        severity=AlertSeverity.LOW_MEDIUM,
+        message="dev-9 silent for 2 min",
+        at=T0 + timedelta(seconds=2),
+    )
+    silent_again = await store.raise_alert(
+        patient_id=None,
+        device_id="dev-9",
+        ward_id=None,
+        kind=AlertKind.DEVICE_SILENT,
+        severity=AlertSeverity.LOW_MEDIUM,
+        message="dev-9 silent for 3 min",
+        at=T0 + timedelta(seconds=3),
+    )
+
+    assert not silent_again.changed and silent_again.alert.alert_id == silent.alert.alert_id
+    assert silent.alert.patient_id is None and silent.alert.device_id == "dev-9"
+    assert [a.alert_id for a in await store.list_alerts()] == [silent.alert.alert_id, other_patient, news2]
+    assert [a.alert_id for a in await store.list_alerts(patient_ids=["pat-1"])] == [news2]
+    assert [a.alert_id for a in await store.list_alerts(ward_ids=["ward-a"], limit=1)] == [other_patient]
+
+
+async def test_concurrent_raises_from_two_processes_give_one_alert(open_store: StoreFactory) -> None:
+    first, second = await open_store(), await open_store()
+
+    changes = await asyncio.gather(
+        *(
+            raise_news2(s, AlertSeverity.MEDIUM, at=T0 + timedelta(milliseconds=i))
+            for i, s in enumerate([first, second] * 4)
+        )
+    )
+
+    assert len(set(changes)) == 1
+    assert len(await first.list_alerts()) == 1
+
+
+# --- audit, lifecycle ------------------------------------------------------------------------------------------
+async def test_audit_entries_are_listed_newest_first(store: Store) -> None:
+    read = AuditEntry(T0, "nurse-1", Role.NURSE, "read.patient", "pat-1")
+    ack = AuditEntry(T0 + timedelta(seconds=1), "nurse-1", Role.NURSE, "ack.alert", "7", detail="from dashboard")
+    await store.audit(read)
+    await store.audit(ack)
+    assert await store.list_audit() == [ack, read]
+    assert await store.list_audit(limit=1) == [ack]
+
+
+async def test_reopening_applies_no_migration_twice_and_keeps_data(open_store: StoreFactory) -> None:
+    first = await open_store()
+    await first.append([reading()], [])
+    await first.close()
+
+    reopened = await open_store()
+
+    assert await reopened.ping()
+    assert await reopened.count_readings() == 1
+
+
+async def test_two_processes_starting_at_once_both_open(open_store: StoreFactory) -> None:
+    stores = await asyncio.gather(open_store(), open_store())
+    assert [await s.ping() for s in stores] == [True, True]
+
+
+async def test_schema_version_lists_every_migration_once(store: Store, open_store: StoreFactory) -> None:
+    await open_store()
+    if isinstance(store, SqliteStore):
+        versions = [v for (v,) in await store._fetch("SELECT version FROM schema_version ORDER BY version")]
+        assert versions == [m.version for m in load_migrations("sqlite")]
+    else:
+        assert isinstance(store, PostgresStore)
+        versions = [v for (v,) in await store._fetch("SELECT version FROM schema_version ORDER BY version")]
+        assert versions == [m.version for m in load_migrations("postgres")]
+
+
+# --- storage unavailable ---------------------------------------------------------------------------------------
+async def test_sqlite_store_in_an_unusable_place_is_unavailable(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    store = SqliteStore(blocker / "vaktrom.sqlite3")
+
+    with pytest.raises(StorageUnavailable, match=r"storage unavailable at .*not-a-directory"):
+        await store.open()
+    assert not await store.ping()
+
+
+@pytest.mark.integration
+async def test_postgres_on_a_port_nobody_listens_on_is_unavailable(postgres_server: PostgresServer) -> None:
+    dead_port = (postgres_server.port or 5432) + 1
+    store = PostgresStore(postgres_server.dsn + f" port={dead_port}")
+
+    with pytest.raises(StorageUnavailable, match=f"storage unavailable at postgresql .*:{dead_port}/postgres"):
+        await store.open()
+    assert not await store.ping()
+
+
+@pytest.mark.integration
+async def test_postgres_store_reports_lost_connections_then_recovers(postgres_dsn: str) -> None:
+    store = PostgresStore(postgres_dsn, pool_min=1, pool_max=1)
+    await store.open()
+    try:
+        await store.append([reading()], [])
+        with psycopg.connect(postgres_dsn, autocommit=True) as admin:  # what a server restart does to clients
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with pytest.raises(StorageUnavailable, match="storage unavailable at postgresql"):
+            await store.count_readings()
+        assert await store.count_readings() == 1
+    finally:
+        await store.close()
