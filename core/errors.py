@@ -6,6 +6,7 @@ __all__ = [
     "AlertAlreadyAcknowledged",
     "BrokerAuthFailed",
     "ConfigError",
+    "DatasetError",
     "InvalidPayload",
     "ModelArtefactError",
     "NotFound",
@@ -61,5 +62,41 @@ class ConfigError(VaktromError):
     """A setting that is missing, malformed or unsafe. The message names the variable and what to do."""
 
 
+class DatasetError(VaktromError):
+    """A training or evaluation data file that is missing, unreadable or not in the expected schema."""
+
+    def __init__(self, path: str, *, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot use data file {path}: {reason}")
+
+
 class ModelArtefactError(VaktromError):
     """A model artefact that cannot be loaded safely (wrong features, wrong library version, untrusted types)."""
+
+
+class InvalidIdentifier(VaktromError):
+    """An id that cannot be used as an MQTT topic level (core.topics.is_valid_id): the API answers 422."""
+
+    def __init__(self, kind: str, value: str) -> None:
+        self.kind = kind
+        self.value = value
+        super().__init__(
+            f"{kind} id {value!r} is not valid: use 1-64 letters, digits, '_', '.', ':' or '-', starting with a letter"
+            " or digit"
+        )
+
+
+class Conflict(VaktromError):
+    """A request that contradicts what is stored (e.g. pairing a device to a patient on another site): API 409.
+
+    `subject` is the id the request was about; the message says what is in the way and what to do.
+    """
+
+    def __init__(self, subject: str, *, reason: str) -> None:
+        self.subject = subject
+        self.reason = reason
+        super().__init__(reason)
+
+
+__all__ += ["Conflict", "InvalidIdentifier"]

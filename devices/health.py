@@ -1,0 +1,253 @@
+"""Device silence, Last Will and battery tracking: raises and resolves device alerts, and the technician's report."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.store import AlertChange, Store
+from core.types import (
+    Alert,
+    AlertKind,
+    AlertSeverity,
+    AlertState,
+    CareSetting,
+    Device,
+    DeviceKind,
+    DeviceStatus,
+    Pairing,
+    Stay,
+)
+
+__all__ = [
+    "BATTERY_RESOLVE_MARGIN_PERCENT",
+    "HOME_SILENT_AFTER_S",
+    "DeviceHealth",
+    "check_device_health",
+    "device_health_report",
+]
+
+logger = logging.getLogger(__name__)
+
+# A home kit sends a few spot checks a day, often at irregular times (a patient measures late, skips an evening).
+# 26 h is one missed daily check plus two hours of slack, so a kit is called silent only when a whole day passed.
+HOME_SILENT_AFTER_S = 26 * 3600
+# A battery alert resolves only when the battery is this far above the threshold, so a reading that wobbles
+# around the threshold (batteries report in steps, and drop under load) does not open and close alerts all day.
+BATTERY_RESOLVE_MARGIN_PERCENT = 5.0
+# A silent bedside monitor means an unmonitored patient: NEWS2 cannot alert for them, so a nurse should look
+# within the hour, like a single-parameter 3 (low-medium). A silent home kit is followed up in office hours.
+SILENT_SEVERITY = {CareSetting.BEDSIDE: AlertSeverity.LOW_MEDIUM, CareSetting.HOME: AlertSeverity.INFO}
+# A low battery is a chore, not a clinical event; if nobody charges it, it becomes a silent-device alert.
+BATTERY_LOW_SEVERITY = AlertSeverity.INFO
+# Manual-entry devices send only when a nurse charts something: their quiet is not a fault.
+_NOT_CONTINUOUS = frozenset({DeviceKind.NURSE_TABLET})
+_DEVICE_KINDS = (AlertKind.DEVICE_SILENT, AlertKind.DEVICE_BATTERY_LOW)
+_UNRESOLVED = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
+_ALERT_LIST_LIMIT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceHealth:
+    """One row of the technician's view. `silent_for_s` counts from the last reading (None: never sent one)."""
+
+    device_id: str
+    site_id: str
+    kind: DeviceKind
+    model: str
+    online: bool | None  # None: no status message received yet
+    last_reading_at: datetime | None
+    silent_for_s: float | None
+    battery_percent: float | None
+    signal_dbm: float | None
+    firmware: str | None
+    status_reported_at: datetime | None
+    patient_id: str | None
+    bed_id: str | None
+    ward_id: str | None
+    paired_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Watched:
+    """A device paired at `now`, with what the checks need."""
+
+    device: Device
+    pairing: Pairing
+    stay: Stay | None
+    status: DeviceStatus | None
+    last_reading_at: datetime | None
+
+
+async def check_device_health(
+    store: Store,
+    *,
+    now: datetime,
+    silent_after_s: float,
+    battery_low_percent: float,
+    home_silent_after_s: float = HOME_SILENT_AFTER_S,
+) -> list[AlertChange]:
+    """Raise DEVICE_SILENT / DEVICE_BATTERY_LOW for paired devices and resolve those that recovered.
+
+    Silent: nothing measured for `silent_after_s` (bedside) or `home_silent_after_s` (home stay), counted from the
+    later of the last reading and the pairing start; or the last status says offline (Last Will) and no reading
+    came after it. Alerts of devices no longer paired are resolved too. Returns the alerts that changed.
+    """
+    watched = await _watched_devices(store, now)
+    open_alerts = await _open_device_alerts(store)
+    changes: list[AlertChange] = []
+    silent: set[tuple[str, str | None]] = set()  # (device, patient) pairs that are still silent
+    battery_low: set[tuple[str, str | None]] = set()
+    for item in watched:
+        key = (item.device.device_id, item.pairing.patient_id)
+        silence = _silence_problem(item, now, silent_after_s=silent_after_s, home_silent_after_s=home_silent_after_s)
+        if silence is not None:
+            silent.add(key)
+            changes.append(await _raise(store, item, AlertKind.DEVICE_SILENT, _silent_severity(item), silence, now))
+        battery = item.status.battery_percent if item.status is not None else None
+        alert = open_alerts.get((*key, AlertKind.DEVICE_BATTERY_LOW))
+        if battery is not None and battery < battery_low_percent:
+            battery_low.add(key)
+            message = f"{_label(item)}: battery at {battery:.0f} %, charge or replace it"
+            changes.append(await _raise(store, item, AlertKind.DEVICE_BATTERY_LOW, BATTERY_LOW_SEVERITY, message, now))
+        elif alert is not None and (battery is None or battery < battery_low_percent + BATTERY_RESOLVE_MARGIN_PERCENT):
+            battery_low.add(key)  # unknown or not clearly recovered: keep the alert open
+    for (device_id, patient_id, kind), alert in open_alerts.items():
+        still_bad = silent if kind is AlertKind.DEVICE_SILENT else battery_low
+        if (device_id, patient_id) not in still_bad:
+            resolved = await store.resolve_alert(alert.alert_id, at=now)
+            logger.info("Resolved %s alert %d of device %s", kind.value, alert.alert_id, device_id)
+            changes.append(AlertChange(alert=resolved, changed=True))
+    return [change for change in changes if change.changed]
+
+
+async def device_health_report(store: Store, site_ids: Sequence[str], now: datetime) -> list[DeviceHealth]:
+    """Every device of the sites, with its status, silence and pairing at `now`, ordered by device id."""
+    devices = sorted(await store.list_devices(site_ids=list(site_ids)), key=lambda d: d.device_id)
+    ids = [d.device_id for d in devices]
+    pairings = await store.pairings_of_devices(ids)
+    statuses = {s.device_id: s for s in await store.list_device_status(device_ids=ids)}
+    last_readings = await store.last_reading_at(ids)
+    paired = {i: p for i in ids if (p := _pairing_now(pairings.get(i, []), now)) is not None}
+    stays = await store.stays_of_patients(sorted({p.patient_id for p in paired.values()}), at=now)
+    rows: list[DeviceHealth] = []
+    for device in devices:
+        status = statuses.get(device.device_id)
+        pairing = paired.get(device.device_id)
+        stay = stays.get(pairing.patient_id) if pairing is not None else None
+        last = last_readings.get(device.device_id)
+        rows.append(
+            DeviceHealth(
+                device_id=device.device_id,
+                site_id=device.site_id,
+                kind=device.kind,
+                model=device.model,
+                online=status.online if status is not None else None,
+                last_reading_at=last,
+                silent_for_s=(now - last).total_seconds() if last is not None else None,
+                battery_percent=status.battery_percent if status is not None else None,
+                signal_dbm=status.signal_dbm if status is not None else None,
+                firmware=status.firmware if status is not None else None,
+                status_reported_at=status.reported_at if status is not None else None,
+                patient_id=pairing.patient_id if pairing is not None else None,
+                bed_id=pairing.bed_id if pairing is not None else None,
+                ward_id=stay.ward_id if stay is not None else None,
+                paired_since=pairing.start_at if pairing is not None else None,
+            )
+        )
+    return rows
+
+
+async def _watched_devices(store: Store, now: datetime) -> list[_Watched]:
+    devices = await store.list_devices()
+    ids = [d.device_id for d in devices]
+    pairings = await store.pairings_of_devices(ids)
+    paired = {i: p for i in ids if (p := _pairing_now(pairings.get(i, []), now)) is not None}
+    if not paired:
+        return []
+    paired_ids = sorted(paired)
+    statuses = {s.device_id: s for s in await store.list_device_status(device_ids=paired_ids)}
+    last_readings = await store.last_reading_at(paired_ids)
+    stays = await store.stays_of_patients(sorted({p.patient_id for p in paired.values()}), at=now)
+    return [
+        _Watched(
+            device=device,
+            pairing=paired[device.device_id],
+            stay=stays.get(paired[device.device_id].patient_id),
+            status=statuses.get(device.device_id),
+            last_reading_at=last_readings.get(device.device_id),
+        )
+        for device in devices
+        if device.device_id in paired
+    ]
+
+
+def _pairing_now(pairings: Sequence[Pairing], now: datetime) -> Pairing | None:
+    covering = [p for p in pairings if p.covers(now)]
+    return covering[-1] if covering else None
+
+
+async def _open_device_alerts(store: Store) -> dict[tuple[str, str | None, AlertKind], Alert]:
+    alerts = await store.list_alerts(states=_UNRESOLVED, limit=_ALERT_LIST_LIMIT)
+    return {
+        (alert.device_id, alert.patient_id, alert.kind): alert
+        for alert in alerts
+        if alert.kind in _DEVICE_KINDS and alert.device_id is not None
+    }
+
+
+def _silence_problem(item: _Watched, now: datetime, *, silent_after_s: float, home_silent_after_s: float) -> str | None:
+    """Why the device counts as silent now, in words for the ward, or None when it does not."""
+    last = item.last_reading_at
+    status = item.status
+    if status is not None and not status.online and (last is None or last <= status.reported_at):
+        return f"{_label(item)} is offline (lost its connection)"
+    if item.device.kind in _NOT_CONTINUOUS:
+        return None
+    since = max(last, item.pairing.start_at) if last is not None else item.pairing.start_at
+    quiet_s = (now - since).total_seconds()
+    bound_s = home_silent_after_s if _setting(item) is CareSetting.HOME else silent_after_s
+    if quiet_s < bound_s:
+        return None
+    what = "nothing since pairing" if last is None or last < item.pairing.start_at else "no readings"
+    return f"{_label(item)}: {what} for more than {_duration(quiet_s)}"
+
+
+def _setting(item: _Watched) -> CareSetting:
+    return item.stay.setting if item.stay is not None else CareSetting.BEDSIDE
+
+
+def _silent_severity(item: _Watched) -> AlertSeverity:
+    return SILENT_SEVERITY[_setting(item)]
+
+
+def _label(item: _Watched) -> str:
+    where = f" in bed {item.pairing.bed_id}" if item.pairing.bed_id else ""
+    return f"Device {item.device.device_id}{where}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+async def _raise(
+    store: Store, item: _Watched, kind: AlertKind, severity: AlertSeverity, message: str, now: datetime
+) -> AlertChange:
+    change = await store.raise_alert(
+        patient_id=item.pairing.patient_id,
+        device_id=item.device.device_id,
+        ward_id=item.stay.ward_id if item.stay is not None else None,
+        kind=kind,
+        severity=severity,
+        message=message,
+        at=now,
+    )
+    if change.changed:
+        logger.warning("Device %s: %s alert %d raised", item.device.device_id, kind.value, change.alert.alert_id)
+    return change

@@ -1,0 +1,169 @@
+"""Device health: silent devices, Last Will offline and low batteries raise alerts the ward sees, and resolve."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from core.store import Store
+from core.types import AlertKind, AlertSeverity, AlertState, DeviceKind, DeviceStatus, Parameter, Reading
+from devices.health import HOME_SILENT_AFTER_S, check_device_health, device_health_report
+from devices.registry import pair_device, register_device, unpair_device
+from tests.devices.conftest import T0, seed_ward
+
+SILENT_AFTER_S = 120.0
+BATTERY_LOW_PERCENT = 15.0
+
+
+async def _paired(store: Store, device_id: str, patient_id: str, kind: DeviceKind = DeviceKind.BEDSIDE_MONITOR) -> None:
+    await register_device(store, device_id=device_id, site_id="site-a", kind=kind, model="M", at=T0)
+    await pair_device(store, device_id=device_id, patient_id=patient_id, at=T0)
+
+
+async def _reading(store: Store, device_id: str, patient_id: str, at: datetime) -> None:
+    reading = Reading(device_id, patient_id, Parameter.PULSE, 80.0, measured_at=at, received_at=at)
+    await store.append([reading], [])
+
+
+async def _check(store: Store, now: datetime) -> list[tuple[AlertKind, AlertSeverity, AlertState, str | None]]:
+    changes = await check_device_health(
+        store, now=now, silent_after_s=SILENT_AFTER_S, battery_low_percent=BATTERY_LOW_PERCENT
+    )
+    return [(c.alert.kind, c.alert.severity, c.alert.state, c.alert.device_id) for c in changes]
+
+
+async def _open_alerts(store: Store) -> list[tuple[AlertKind, str | None, str | None, str | None]]:
+    return [(a.kind, a.device_id, a.patient_id, a.ward_id) for a in await store.list_alerts()]
+
+
+async def test_silent_bedside_monitor_raises_an_alert_that_resolves_when_it_sends_again(store: Store) -> None:
+    await seed_ward(store)
+    await _paired(store, "mon-1", "p1")
+    await _reading(store, "mon-1", "p1", T0 + timedelta(seconds=10))
+
+    assert await _check(store, T0 + timedelta(seconds=10 + SILENT_AFTER_S - 1)) == []
+    raised = await _check(store, T0 + timedelta(seconds=10 + SILENT_AFTER_S))
+    assert raised == [(AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "mon-1")]
+    alert = (await store.list_alerts())[0]
+    assert (alert.patient_id, alert.ward_id) == ("p1", "ward-a1")
+    assert alert.message == "Device mon-1 in bed bed-1: no readings for more than 2 min"
+
+    assert await _check(store, T0 + timedelta(seconds=200)) == []  # still silent: nothing new, no duplicate
+    assert len(await store.list_alerts()) == 1
+
+    await _reading(store, "mon-1", "p1", T0 + timedelta(seconds=205))
+    resolved = await _check(store, T0 + timedelta(seconds=206))
+    assert resolved == [(AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.RESOLVED, "mon-1")]
+    assert await store.list_alerts() == []
+
+
+async def test_device_that_never_sent_anything_is_silent_counted_from_its_pairing(store: Store) -> None:
+    await seed_ward(store)
+    await _paired(store, "mon-1", "p1")
+    assert await _check(store, T0 + timedelta(seconds=60)) == []
+    assert await _check(store, T0 + timedelta(seconds=600)) == [
+        (AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "mon-1")
+    ]
+    assert (await store.list_alerts())[
+        0
+    ].message == "Device mon-1 in bed bed-1: nothing since pairing for more than 10 min"
+
+
+async def test_home_kit_is_silent_only_after_a_whole_day_without_a_check(store: Store) -> None:
+    await seed_ward(store)
+    await _paired(store, "kit-1", "h1", DeviceKind.HOME_KIT)
+    await _reading(store, "kit-1", "h1", T0)
+    assert await _check(store, T0 + timedelta(hours=8)) == []
+    silent_at = T0 + timedelta(seconds=HOME_SILENT_AFTER_S)
+    assert await _check(store, silent_at) == [(AlertKind.DEVICE_SILENT, AlertSeverity.INFO, AlertState.OPEN, "kit-1")]
+    assert await _open_alerts(store) == [(AlertKind.DEVICE_SILENT, "kit-1", "h1", "ward-a-home")]
+
+
+async def test_last_will_offline_raises_silent_alert_at_once_and_a_later_reading_resolves_it(store: Store) -> None:
+    await seed_ward(store)
+    await _paired(store, "mon-1", "p1")
+    await _reading(store, "mon-1", "p1", T0 + timedelta(seconds=30))
+    await store.save_device_status(DeviceStatus("mon-1", online=False, reported_at=T0 + timedelta(seconds=31)))
+
+    assert await _check(store, T0 + timedelta(seconds=40)) == [
+        (AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "mon-1")
+    ]
+    assert (await store.list_alerts())[0].message == ("Device mon-1 in bed bed-1 is offline (lost its connection)")
+
+    await _reading(store, "mon-1", "p1", T0 + timedelta(seconds=50))  # reconnected and measuring again
+    assert [s for _, _, s, _ in await _check(store, T0 + timedelta(seconds=51))] == [AlertState.RESOLVED]
+
+
+async def test_low_battery_raises_info_alert_and_resolves_only_when_clearly_charged(store: Store) -> None:
+    await seed_ward(store)
+    await _paired(store, "mon-1", "p1")
+    now = T0 + timedelta(seconds=10)
+    await _reading(store, "mon-1", "p1", now)
+
+    async def report(battery_percent: float, at: datetime) -> None:
+        await store.save_device_status(DeviceStatus("mon-1", True, at, battery_percent=battery_percent))
+
+    await report(16.0, now)
+    assert await _check(store, now) == []
+    await report(14.0, now + timedelta(seconds=1))
+    assert await _check(store, now + timedelta(seconds=1)) == [
+        (AlertKind.DEVICE_BATTERY_LOW, AlertSeverity.INFO, AlertState.OPEN, "mon-1")
+    ]
+    assert (await store.list_alerts())[0].message == "Device mon-1 in bed bed-1: battery at 14 %, charge or replace it"
+    await report(17.0, now + timedelta(seconds=2))  # wobbling just above the threshold: keep it open
+    assert await _check(store, now + timedelta(seconds=2)) == []
+    assert [a.kind for a in await store.list_alerts()] == [AlertKind.DEVICE_BATTERY_LOW]
+    await report(60.0, now + timedelta(seconds=3))
+    assert await _check(store, now + timedelta(seconds=3)) == [
+        (AlertKind.DEVICE_BATTERY_LOW, AlertSeverity.INFO, AlertState.RESOLVED, "mon-1")
+    ]
+
+
+async def test_unpairing_a_silent_device_resolves_its_alert(store: Store) -> None:
+    await seed_ward(store)
+    await _paired(store, "mon-1", "p1")
+    await _check(store, T0 + timedelta(minutes=10))
+    assert len(await store.list_alerts()) == 1
+    await unpair_device(store, device_id="mon-1", at=T0 + timedelta(minutes=11))
+    assert [s for _, _, s, _ in await _check(store, T0 + timedelta(minutes=12))] == [AlertState.RESOLVED]
+    assert await store.list_alerts() == []
+
+
+async def test_quiet_charting_tablet_is_not_silent_but_its_last_will_is_shown(store: Store) -> None:
+    await seed_ward(store)
+    await _paired(store, "chart-1", "p1", DeviceKind.NURSE_TABLET)
+    assert await _check(store, T0 + timedelta(hours=6)) == []
+    await store.save_device_status(DeviceStatus("chart-1", online=False, reported_at=T0 + timedelta(hours=6)))
+    assert await _check(store, T0 + timedelta(hours=6, seconds=1)) == [
+        (AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "chart-1")
+    ]
+
+
+@pytest.mark.parametrize("with_status", [True, False])
+async def test_health_report_shows_status_silence_and_pairing(store: Store, with_status: bool) -> None:
+    await seed_ward(store)
+    await _paired(store, "mon-1", "p1")
+    await register_device(store, device_id="mon-2", site_id="site-a", kind=DeviceKind.BEDSIDE_MONITOR, model="M", at=T0)
+    await register_device(store, device_id="mon-b", site_id="site-b", kind=DeviceKind.BEDSIDE_MONITOR, model="M", at=T0)
+    await _reading(store, "mon-1", "p1", T0 + timedelta(seconds=30))
+    if with_status:
+        status = DeviceStatus("mon-1", True, T0 + timedelta(seconds=20), 77.5, -61.0, "5.2.1")
+        await store.save_device_status(status)
+
+    report = await device_health_report(store, ["site-a"], T0 + timedelta(seconds=90))
+
+    assert [row.device_id for row in report] == ["mon-1", "mon-2"]  # site B's device is not shown
+    paired, spare = report
+    assert (paired.patient_id, paired.bed_id, paired.ward_id, paired.paired_since) == ("p1", "bed-1", "ward-a1", T0)
+    assert (paired.last_reading_at, paired.silent_for_s) == (T0 + timedelta(seconds=30), 60.0)
+    if with_status:
+        assert (paired.online, paired.battery_percent, paired.signal_dbm, paired.firmware) == (
+            True,
+            77.5,
+            -61.0,
+            "5.2.1",
+        )
+    else:
+        assert (paired.online, paired.battery_percent, paired.firmware) == (None, None, None)
+    assert (spare.patient_id, spare.last_reading_at, spare.silent_for_s, spare.online) == (None, None, None, None)
