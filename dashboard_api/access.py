@@ -1,0 +1,110 @@
+"""What every route needs: the injected parts (store, clock, publisher) and access checks that audit as they go."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, HTTPException, status
+from starlette.requests import HTTPConnection
+
+from core.clock import Clock
+from core.errors import NotFound, VaktromError
+from core.store import Store
+from core.types import AuditEntry, Stay, Ward
+from dashboard_api.auth import Principal, authorise_site
+
+__all__ = [
+    "ApiContext",
+    "Ctx",
+    "Publisher",
+    "audit",
+    "authorised_patient",
+    "authorised_ward",
+    "get_context",
+    "publish_or_warn",
+]
+
+logger = logging.getLogger(__name__)
+
+# A nurse waits on this: a broker that has not acknowledged in 2 s is treated as down (the change is stored anyway).
+PUBLISH_TIMEOUT_S = 2.0
+
+
+class Publisher(Protocol):
+    """Publishes one MQTT message (QoS 1) and returns once the broker has it. core.mqtt.MqttClient is one."""
+
+    async def publish(self, topic: str, payload: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    store: Store
+    clock: Clock
+    publisher: Publisher
+    topic_root: str
+
+
+def get_context(connection: HTTPConnection) -> ApiContext:
+    context: ApiContext = connection.app.state.context
+    return context
+
+
+Ctx = Annotated[ApiContext, Depends(get_context)]
+
+
+async def audit(ctx: ApiContext, principal: Principal, action: str, subject: str, detail: str = "") -> None:
+    """One audit row per read or change of patient data (and per denied attempt at it)."""
+    await ctx.store.audit(
+        AuditEntry(
+            at=ctx.clock(),
+            user_id=principal.user_id,
+            role=principal.role,
+            action=action,
+            subject=subject,
+            detail=detail,
+        )
+    )
+
+
+async def authorised_ward(ctx: ApiContext, principal: Principal, ward_id: str) -> Ward:
+    """The ward, or 404 / 403 naming what is missing."""
+    try:
+        ward = await ctx.store.get_ward(ward_id)
+    except NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Ward {ward_id} not found") from None
+    if not principal.may_see(ward.site_id):
+        await audit(ctx, principal, "denied.ward", ward_id, f"site {ward.site_id}")
+        authorise_site(principal, ward.site_id)
+    return ward
+
+
+async def authorised_patient(ctx: ApiContext, principal: Principal, patient_id: str, *, action: str) -> Stay:
+    """The patient's current stay, when its ward's site is one the token names; audits `action` on the patient.
+
+    A patient is reachable through a current stay only (admitted to a bed or enrolled at home), so the answer for
+    an unknown patient and a discharged one is the same 404, and ids of other sites' patients are not confirmed.
+    """
+    stays = await ctx.store.stays_of_patients([patient_id], at=ctx.clock())
+    stay = stays.get(patient_id)
+    if stay is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Patient {patient_id} has no current stay")
+    ward = await ctx.store.get_ward(stay.ward_id)
+    if not principal.may_see(ward.site_id):
+        await audit(ctx, principal, f"denied.{action}", patient_id, f"site {ward.site_id}")
+        authorise_site(principal, ward.site_id)
+    await audit(ctx, principal, action, patient_id)
+    return stay
+
+
+async def publish_or_warn(ctx: ApiContext, topic: str, payload: bytes, *, what: str) -> bool:
+    """Publish after a stored change; False (and a warning) when the broker did not take it in time."""
+    try:
+        async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+            await ctx.publisher.publish(topic, payload)
+    except (VaktromError, OSError, TimeoutError):
+        logger.warning("Could not publish %s on %s", what, topic, exc_info=True)
+        return False
+    return True

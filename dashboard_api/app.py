@@ -1,0 +1,105 @@
+"""The FastAPI application: REST and WebSocket under /api/v1, health probes, and the live ward page at /."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Response, status
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+
+from core.clock import Clock, utc_now
+from core.errors import StorageUnavailable
+from core.store import Store
+from dashboard_api import routes_devices, routes_patients, routes_wards, ws
+from dashboard_api.access import ApiContext, Publisher
+from dashboard_api.live import LiveHub
+
+__all__ = ["API_PREFIX", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).parent / "static"
+# HS256 keys shorter than the hash output weaken the signature (RFC 7518 §3.2); Settings enforces the same.
+_MIN_SECRET_LENGTH = 32
+
+
+class Health(BaseModel):
+    status: str
+
+
+def create_app(
+    *,
+    store: Store,
+    auth_secret: str,
+    live: LiveHub,
+    publisher: Publisher,
+    topic_root: str = "vaktrom/v1",
+    clock: Clock = utc_now,
+) -> FastAPI:
+    """The API over an opened store. The caller owns the store, the MQTT client and the hub's task.
+
+    `publisher` carries rescore requests and alert acknowledgements to the broker (core.mqtt.MqttClient fits).
+    """
+    if len(auth_secret) < _MIN_SECRET_LENGTH:
+        raise ValueError(f"auth_secret must be at least {_MIN_SECRET_LENGTH} characters")
+    app = FastAPI(
+        title="vaktrom dashboard API",
+        version="1",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    app.state.context = ApiContext(store=store, clock=clock, publisher=publisher, topic_root=topic_root)
+    app.state.auth_secret = auth_secret
+    app.state.clock = clock
+    app.state.live = live
+    for router in (routes_wards.router, routes_patients.router, routes_devices.router, ws.router):
+        app.include_router(router, prefix=API_PREFIX)
+    _add_probes(app, store)
+    _add_page(app)
+    return app
+
+
+def _add_probes(app: FastAPI, store: Store) -> None:
+    @app.get("/healthz", response_model=Health, include_in_schema=False)
+    async def healthz() -> Health:
+        """Liveness: the process answers. No data, no auth."""
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Health, include_in_schema=False)
+    async def readyz(response: Response) -> Health:
+        """Readiness: the store answers now."""
+        try:
+            ready = await store.ping()
+        except StorageUnavailable:
+            ready = False
+        if not ready:
+            response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+            return Health(status="store unavailable")
+        return Health(status="ok")
+
+
+def _add_page(app: FastAPI) -> None:
+    """The ward page: static files only, no data; it calls the API with the token the user gives it."""
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+# The page holds a bearer token in sessionStorage: allow scripts from ourselves only, and never be framed.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}

@@ -1,0 +1,189 @@
+"""Signed bearer tokens (HS256) and the FastAPI dependencies that authenticate and authorise every call."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
+
+from core.clock import Clock
+from core.types import Role
+
+__all__ = [
+    "ALL_SITES",
+    "CLINICAL_ROLES",
+    "DEVICE_ROLES",
+    "InvalidToken",
+    "Principal",
+    "authenticate",
+    "authorise_site",
+    "current_principal",
+    "issue_token",
+    "require_roles",
+    "verify_token",
+]
+
+ALGORITHM = "HS256"
+ALL_SITES = "*"  # only an admin token may carry it
+# Tokens are checked against the clock of the node that verifies them; allow a little skew between nodes.
+LEEWAY_S = 30
+_MAX_ID_LENGTH = 128
+_MAX_SITES = 500  # a token is sent with every call; a larger set belongs in a group claim (later: OIDC)
+
+# Who sees patient data, who manages devices (brief: role rules of the dashboard API).
+CLINICAL_ROLES: tuple[Role, ...] = (Role.NURSE, Role.DOCTOR, Role.SPECIALIST, Role.COORDINATOR)
+DEVICE_ROLES: tuple[Role, ...] = (Role.TECHNICIAN, Role.ADMIN)
+
+
+class InvalidToken(ValueError):
+    """The token is missing a claim, expired, forged or malformed. The message says which, never echoes the token."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: from a verified token."""
+
+    user_id: str
+    role: Role
+    site_ids: tuple[str, ...]
+    token_id: str
+    expires_at: datetime
+
+    @property
+    def all_sites(self) -> bool:
+        return self.role is Role.ADMIN and ALL_SITES in self.site_ids
+
+    def may_see(self, site_id: str) -> bool:
+        return self.all_sites or site_id in self.site_ids
+
+    def visible(self, site_ids: Sequence[str]) -> list[str]:
+        return [s for s in site_ids if self.may_see(s)]
+
+
+def issue_token(secret: str, *, user_id: str, role: Role, site_ids: Sequence[str], ttl_s: int, now: datetime) -> str:
+    """A signed HS256 token. `site_ids` may be ["*"] for an admin only; raises ValueError on unsafe claims."""
+    _check_claims(user_id, role, list(site_ids))
+    if ttl_s <= 0:
+        raise ValueError(f"ttl_s must be positive, not {ttl_s}")
+    issued_at = int(now.timestamp())
+    claims = {
+        "sub": user_id,
+        "role": role.value,
+        "sites": list(site_ids),
+        "iat": issued_at,
+        "exp": issued_at + ttl_s,
+        "jti": secrets.token_hex(16),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_token(secret: str, token: str, *, now: datetime) -> Principal:
+    """The principal a token names. Raises InvalidToken saying what is wrong."""
+    try:
+        # PyJWT would check `exp` against the wall clock; we check it against `now` in _principal_from.
+        claims = _decode(secret, token)
+    except jwt.MissingRequiredClaimError as exc:
+        raise InvalidToken(f"token lacks the {exc.claim!r} claim") from None
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken(f"token is invalid: {type(exc).__name__}") from None
+    return _principal_from(claims, now)
+
+
+def _decode(secret: str, token: str) -> dict[str, Any]:
+    return jwt.decode(
+        token,
+        secret,
+        algorithms=[ALGORITHM],
+        options={"require": ["sub", "role", "sites", "exp", "iat", "jti"], "verify_exp": False, "verify_iat": False},
+    )
+
+
+def _principal_from(claims: dict[str, Any], now: datetime) -> Principal:
+    timestamp = now.timestamp()
+    exp, iat = claims["exp"], claims["iat"]
+    if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+        raise InvalidToken("token times are not numbers")
+    if timestamp > exp + LEEWAY_S:
+        raise InvalidToken("token has expired")
+    if iat > timestamp + LEEWAY_S:
+        raise InvalidToken("token is issued in the future")
+    user_id, role_value, sites, jti = claims["sub"], claims["role"], claims["sites"], claims["jti"]
+    if not isinstance(user_id, str) or not isinstance(jti, str):
+        raise InvalidToken("token subject or id is not a string")
+    try:
+        role = Role(role_value)
+    except ValueError:
+        raise InvalidToken(f"token role {role_value!r} is not one of {[r.value for r in Role]}") from None
+    if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
+        raise InvalidToken("token sites is not a list of site ids")
+    try:
+        _check_claims(user_id, role, sites)
+    except ValueError as exc:
+        raise InvalidToken(str(exc)) from None
+    expires_at = datetime.fromtimestamp(exp, UTC)
+    return Principal(user_id=user_id, role=role, site_ids=tuple(sites), token_id=jti, expires_at=expires_at)
+
+
+def _check_claims(user_id: str, role: Role, site_ids: list[str]) -> None:
+    if not user_id or len(user_id) > _MAX_ID_LENGTH:
+        raise ValueError(f"user id must be 1-{_MAX_ID_LENGTH} characters")
+    if len(site_ids) > _MAX_SITES:
+        raise ValueError(f"a token names at most {_MAX_SITES} sites")
+    if ALL_SITES in site_ids and role is not Role.ADMIN:
+        raise ValueError(f"only an admin token may name all sites ('*'), not a {role.value} token")
+
+
+# --- FastAPI dependencies ---------------------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="A vaktrom token (`vaktrom token --user U --role nurse --site S`).")
+
+
+def _unauthenticated(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def authenticate(connection: HTTPConnection, token: str) -> Principal:
+    """Verify a token with the app's secret and clock (set by create_app). Raises InvalidToken."""
+    secret: str = connection.app.state.auth_secret
+    clock: Clock = connection.app.state.clock
+    return verify_token(secret, token, now=clock())
+
+
+async def current_principal(
+    connection: HTTPConnection,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """401 with `WWW-Authenticate: Bearer` when the token is missing or not valid."""
+    if credentials is None:
+        raise _unauthenticated("Missing bearer token: send 'Authorization: Bearer <token>'")
+    try:
+        return authenticate(connection, credentials.credentials)
+    except InvalidToken as exc:
+        raise _unauthenticated(f"Bearer token rejected: {exc}") from None
+
+
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the principal, or 403 naming the roles that may make this call."""
+    allowed = ", ".join(r.value for r in roles)
+
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"Role {principal.role.value} may not do this; it needs one of: {allowed}"
+            )
+        return principal
+
+    return dependency
+
+
+def authorise_site(principal: Principal, site_id: str) -> None:
+    """403 unless the token names this site."""
+    if not principal.may_see(site_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Your token does not grant access to site {site_id}")

@@ -1,0 +1,96 @@
+"""REST: who am I, sites, wards, the ward board, and alerts (list, acknowledge)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+
+from core.errors import AlertAlreadyAcknowledged, NotFound
+from core.events import alert_event
+from core.topics import events_topic
+from core.types import Alert, AlertState
+from dashboard_api.access import ApiContext, Ctx, audit, authorised_ward, publish_or_warn
+from dashboard_api.auth import CLINICAL_ROLES, Principal, authorise_site, current_principal, require_roles
+from dashboard_api.schemas import AlertOut, MeOut, SiteOut, WardOut, WardSnapshot
+from dashboard_api.snapshot import ward_snapshot
+
+__all__ = ["router"]
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+Anyone = Annotated[Principal, Depends(current_principal)]
+Clinician = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES))]
+
+MAX_ALERTS = 500
+
+
+@router.get("/me", response_model=MeOut, summary="The caller as the token names them")
+async def me(principal: Anyone) -> MeOut:
+    return MeOut(user_id=principal.user_id, role=principal.role.value, site_ids=list(principal.site_ids))
+
+
+@router.get("/sites", response_model=list[SiteOut], summary="Sites the token may see")
+async def list_sites(ctx: Ctx, principal: Anyone) -> list[SiteOut]:
+    return [SiteOut.of(s) for s in await ctx.store.list_sites() if principal.may_see(s.site_id)]
+
+
+@router.get("/sites/{site_id}/wards", response_model=list[WardOut], summary="Wards (units) of a site")
+async def list_wards(site_id: str, ctx: Ctx, principal: Anyone) -> list[WardOut]:
+    authorise_site(principal, site_id)
+    return [WardOut.of(w) for w in await ctx.store.list_wards(site_ids=[site_id])]
+
+
+@router.get("/wards/{ward_id}", response_model=WardSnapshot, summary="The ward board: beds, patients, vitals, scores")
+async def get_ward_board(ward_id: str, ctx: Ctx, principal: Clinician) -> WardSnapshot:
+    ward = await authorised_ward(ctx, principal, ward_id)
+    await audit(ctx, principal, "read.ward", ward_id)
+    return await ward_snapshot(ctx.store, ward, at=ctx.clock())
+
+
+@router.get("/alerts", response_model=list[AlertOut], summary="Alerts of a ward, newest first")
+async def list_alerts(
+    ctx: Ctx,
+    principal: Clinician,
+    ward_id: Annotated[str, Query(min_length=1, max_length=64)],
+    state: Annotated[
+        list[AlertState] | None, Query(description="Repeat for several; default open+acknowledged")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_ALERTS)] = 100,
+) -> list[AlertOut]:
+    await authorised_ward(ctx, principal, ward_id)
+    states = tuple(state) if state else (AlertState.OPEN, AlertState.ACKNOWLEDGED)
+    alerts = await ctx.store.list_alerts(ward_ids=[ward_id], states=states, limit=limit)
+    await audit(ctx, principal, "read.alerts", ward_id, f"{len(alerts)} alerts")
+    return [AlertOut.of(a) for a in alerts]
+
+
+@router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an open alert")
+async def acknowledge_alert(alert_id: int, ctx: Ctx, principal: Clinician) -> AlertOut:
+    try:
+        alert = await ctx.store.get_alert(alert_id)
+    except NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Alert {alert_id} not found") from None
+    if alert.ward_id is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Alert {alert_id} belongs to no ward; a technician handles it")
+    ward = await authorised_ward(ctx, principal, alert.ward_id)
+    try:
+        acked = await ctx.store.acknowledge_alert(alert_id, by=principal.user_id, at=ctx.clock())
+    except AlertAlreadyAcknowledged:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"Alert {alert_id} is already acknowledged") from None
+    await audit(ctx, principal, "ack.alert", str(alert_id), f"patient {alert.patient_id}")
+    await _announce(ctx, ward.site_id, acked)
+    return AlertOut.of(acked)
+
+
+async def _announce(ctx: ApiContext, site_id: str, alert: Alert) -> None:
+    """Tell every dashboard (on any API node) through the broker; the store already has it if this fails."""
+    assert alert.ward_id is not None
+    event = alert_event(site_id=site_id, ward_id=alert.ward_id, alert=alert, at=ctx.clock())
+    topic = events_topic(ctx.topic_root, site_id, alert.ward_id, "alert")
+    await publish_or_warn(
+        ctx, topic, event.model_dump_json().encode(), what=f"acknowledgement of alert {alert.alert_id}"
+    )

@@ -1,0 +1,172 @@
+"""WebSocket streams: a snapshot of the ward board, then every delta in order, each with the connection's seq."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from core.errors import NotFound, StorageUnavailable
+from core.types import Ward
+from dashboard_api.access import ApiContext, audit, get_context
+from dashboard_api.auth import CLINICAL_ROLES, InvalidToken, Principal, authenticate
+from dashboard_api.live import LiveHub, Subscription
+from dashboard_api.schemas import LiveSnapshot
+from dashboard_api.snapshot import ward_snapshot
+
+__all__ = ["MAX_WARDS_PER_STREAM", "CloseCode", "router"]
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+SUBPROTOCOL = "bearer"
+# A specialist covering several units watches a handful; each ward's snapshot is read from the store on connect.
+MAX_WARDS_PER_STREAM = 20
+# A close frame's reason is at most 123 bytes (RFC 6455 §5.5).
+_REASON_MAX_BYTES = 123
+# A stuck client may never read our close frame; give up on it after this long.
+CLOSE_TIMEOUT_S = 5.0
+
+
+class CloseCode(enum.IntEnum):
+    """Application close codes: 4000 + the HTTP status that means the same (docs/API.md)."""
+
+    BAD_REQUEST = 4400
+    UNAUTHENTICATED = 4401  # no token, bad token, or the token expired while connected
+    FORBIDDEN = 4403
+    NOT_FOUND = 4404
+    TOO_SLOW = 4429  # this client fell behind: reconnect for a fresh snapshot
+    UNAVAILABLE = 4503  # the store did not answer: reconnect with backoff
+
+
+@router.websocket("/ws/wards/{ward_id}")
+async def ward_stream(websocket: WebSocket, ward_id: str) -> None:
+    await _stream(websocket, [ward_id])
+
+
+@router.websocket("/ws/live")
+async def multi_ward_stream(websocket: WebSocket) -> None:
+    """Several wards on one socket: `?wards=a,b,c`."""
+    ward_ids = [w for w in websocket.query_params.get("wards", "").split(",") if w]
+    if not ward_ids or len(ward_ids) > MAX_WARDS_PER_STREAM:
+        principal = await _accept(websocket)
+        if principal is not None:
+            await _close(websocket, CloseCode.BAD_REQUEST, f"Give 1-{MAX_WARDS_PER_STREAM} ward ids as ?wards=a,b")
+        return
+    await _stream(websocket, list(dict.fromkeys(ward_ids)))
+
+
+async def _stream(websocket: WebSocket, ward_ids: list[str]) -> None:
+    ctx = get_context(websocket)
+    hub: LiveHub = websocket.app.state.live
+    principal = await _accept(websocket)
+    if principal is None:
+        return
+    wards = await _authorised_wards(websocket, ctx, principal, ward_ids)
+    if wards is None:
+        return
+    with hub.subscribe(ward_ids) as subscription:  # before the snapshot, so no delta falls between
+        at = ctx.clock()
+        try:
+            snapshot = LiveSnapshot(at=at, wards=[await ward_snapshot(ctx.store, w, at=at) for w in wards])
+        except StorageUnavailable:
+            logger.warning("No snapshot of wards %s: store unavailable", ",".join(ward_ids))
+            await _close(websocket, CloseCode.UNAVAILABLE, "Store unavailable; reconnect shortly")
+            return
+        for ward in wards:
+            await audit(ctx, principal, "ws.ward", ward.ward_id)
+        try:
+            await websocket.send_text(snapshot.model_dump_json())
+        except (WebSocketDisconnect, OSError):
+            return
+        expires_in_s = (principal.expires_at - ctx.clock()).total_seconds()
+        await _pump(websocket, subscription, expires_in_s=expires_in_s)
+
+
+async def _accept(websocket: WebSocket) -> Principal | None:
+    """Accept, then authenticate from `Sec-WebSocket-Protocol: bearer, <token>`; on failure close with 4401.
+
+    Accepting first lets the browser see the close code and reason (a refused handshake shows only "failed").
+    """
+    offered: list[str] = websocket.scope.get("subprotocols") or []
+    if len(offered) == 2 and offered[0] == SUBPROTOCOL:
+        await websocket.accept(subprotocol=SUBPROTOCOL)
+        try:
+            return authenticate(websocket, offered[1])
+        except InvalidToken as exc:
+            await _close(websocket, CloseCode.UNAUTHENTICATED, f"Token rejected: {exc}")
+            return None
+    await websocket.accept()
+    await _close(websocket, CloseCode.UNAUTHENTICATED, "Send the token as subprotocols ['bearer', <token>]")
+    return None
+
+
+async def _authorised_wards(
+    websocket: WebSocket, ctx: ApiContext, principal: Principal, ward_ids: list[str]
+) -> list[Ward] | None:
+    if principal.role not in CLINICAL_ROLES:
+        await _close(websocket, CloseCode.FORBIDDEN, f"Role {principal.role.value} may not watch wards")
+        return None
+    wards: list[Ward] = []
+    for ward_id in ward_ids:
+        try:
+            ward = await ctx.store.get_ward(ward_id)
+        except NotFound:
+            await _close(websocket, CloseCode.NOT_FOUND, f"Ward {ward_id} not found")
+            return None
+        if not principal.may_see(ward.site_id):
+            await audit(ctx, principal, "denied.ws.ward", ward_id, f"site {ward.site_id}")
+            await _close(websocket, CloseCode.FORBIDDEN, f"Your token does not grant access to site {ward.site_id}")
+            return None
+        wards.append(ward)
+    return wards
+
+
+async def _pump(websocket: WebSocket, subscription: Subscription, *, expires_in_s: float) -> None:
+    """Send deltas until the client leaves, falls behind (4429) or its token expires (4401)."""
+    sender = asyncio.create_task(_send_deltas(websocket, subscription), name="ws-send")
+    receiver = asyncio.create_task(_until_client_leaves(websocket), name="ws-receive")
+    overflow = asyncio.create_task(subscription.overflowed.wait(), name="ws-overflow")
+    expiry = asyncio.create_task(asyncio.sleep(max(expires_in_s, 0.0)), name="ws-expiry")
+    tasks = (sender, receiver, overflow, expiry)
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if overflow in done:
+        logger.warning("Closed a live stream of wards %s: client too slow", ",".join(subscription.ward_ids))
+        await _close(websocket, CloseCode.TOO_SLOW, "Too far behind; reconnect for a fresh snapshot")
+    elif expiry in done:
+        await _close(websocket, CloseCode.UNAUTHENTICATED, "Token expired; log in again")
+    elif sender in done and (exc := sender.exception()) is not None and not isinstance(exc, WebSocketDisconnect):
+        logger.error("Live stream of wards %s failed", ",".join(subscription.ward_ids), exc_info=exc)
+
+
+async def _send_deltas(websocket: WebSocket, subscription: Subscription) -> None:
+    seq = 0
+    while True:
+        message = await subscription.queue.get()
+        seq += 1
+        # The event is encoded once by the hub as a JSON object; each connection only prepends its own seq.
+        await websocket.send_text(f'{{"seq":{seq},{message[1:]}')
+
+
+async def _until_client_leaves(websocket: WebSocket) -> None:
+    """Clients have nothing to say after connecting; read (and ignore) until they disconnect."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    reason_bytes = reason.encode()[:_REASON_MAX_BYTES]
+    with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError, TimeoutError):
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await websocket.close(code, reason_bytes.decode(errors="ignore"))

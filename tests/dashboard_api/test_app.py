@@ -1,0 +1,63 @@
+"""Probes, the page, and what create_app refuses."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from core.store_sqlite import SqliteStore
+from dashboard_api.app import create_app
+from dashboard_api.live import LiveHub
+from tests.dashboard_api.conftest import offline_client
+
+
+async def test_healthz_answers_without_a_token_and_without_data(api: httpx.AsyncClient) -> None:
+    response = await api.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_is_ok_while_the_store_answers_and_503_when_it_does_not(
+    api: httpx.AsyncClient, store: SqliteStore
+) -> None:
+    ready = await api.get("/readyz")
+    assert (ready.status_code, ready.json()) == (200, {"status": "ok"})
+    await store.close()
+    unready = await api.get("/readyz")
+    assert (unready.status_code, unready.json()) == (503, {"status": "store unavailable"})
+
+
+async def test_page_is_served_with_a_strict_content_security_policy(api: httpx.AsyncClient) -> None:
+    response = await api.get("/")
+    assert response.status_code == 200
+    assert '<script src="/static/app.js" defer></script>' in response.text
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    script = await api.get("/static/app.js")
+    assert script.status_code == 200 and 'new WebSocket(url, ["bearer", state.token])' in script.text
+
+
+async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient) -> None:
+    paths = set((await api.get("/api/v1/openapi.json")).json()["paths"])
+    assert {
+        "/api/v1/me",
+        "/api/v1/sites",
+        "/api/v1/sites/{site_id}/wards",
+        "/api/v1/wards/{ward_id}",
+        "/api/v1/alerts",
+        "/api/v1/alerts/{alert_id}/ack",
+        "/api/v1/patients/{patient_id}",
+        "/api/v1/patients/{patient_id}/vitals",
+        "/api/v1/patients/{patient_id}/scores",
+        "/api/v1/patients/{patient_id}/observations",
+        "/api/v1/patients/{patient_id}/spo2-scale",
+        "/api/v1/devices",
+        "/api/v1/devices/{device_id}/pair",
+        "/api/v1/devices/{device_id}/unpair",
+    } == paths
+
+
+def test_a_short_auth_secret_is_refused(store: SqliteStore) -> None:
+    client = offline_client()
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        create_app(store=store, auth_secret="short", live=LiveHub(client, topic_root="r"), publisher=client)

@@ -1,0 +1,112 @@
+"""Sites, wards, the ward board and alerts, as a nurse of site s1 sees them."""
+
+from __future__ import annotations
+
+import httpx
+
+from core.store_sqlite import SqliteStore
+from core.types import AlertState, Role
+from tests.dashboard_api.conftest import NOW, Seeded, TokenFactory, auth
+
+
+async def test_me_shows_who_the_token_names(api: httpx.AsyncClient, token: TokenFactory) -> None:
+    response = await api.get("/api/v1/me", headers=auth(token(Role.NURSE, ("s1",))))
+    assert response.status_code == 200
+    assert response.json() == {"user_id": "nurse-anne", "role": "nurse", "site_ids": ["s1"]}
+
+
+async def test_sites_lists_only_the_sites_of_the_token(api: httpx.AsyncClient, token: TokenFactory) -> None:
+    response = await api.get("/api/v1/sites", headers=auth(token(Role.NURSE, ("s1",))))
+    assert response.status_code == 200
+    assert response.json() == [{"site_id": "s1", "name": "Demo sykestue", "kind": "sykestue"}]
+    admin = await api.get("/api/v1/sites", headers=auth(token(Role.ADMIN, ("*",), user="root")))
+    assert [s["site_id"] for s in admin.json()] == ["s1", "s2"]
+
+
+async def test_wards_of_a_site(api: httpx.AsyncClient, token: TokenFactory) -> None:
+    response = await api.get("/api/v1/sites/s1/wards", headers=auth(token()))
+    assert response.status_code == 200
+    assert response.json() == [{"ward_id": "w1", "site_id": "s1", "name": "Sykestua"}]
+
+
+async def test_ward_board_shows_each_bed_with_patient_vitals_score_alerts_and_devices(
+    api: httpx.AsyncClient, token: TokenFactory, seeded: Seeded, store: SqliteStore
+) -> None:
+    response = await api.get("/api/v1/wards/w1", headers=auth(token()))
+    assert response.status_code == 200
+    board = response.json()
+    assert board["ward"] == {"ward_id": "w1", "site_id": "s1", "name": "Sykestua"}
+    assert [(b["label"], b["patient"] and b["patient"]["display_name"]) for b in board["beds"]] == [
+        ("Seng 1", "Ola Nordmann"),
+        ("Seng 2", None),
+        ("Seng 10", None),
+        ("Home", "Kari Hansen"),
+    ]
+    ola = board["beds"][0]
+    assert ola["bed_id"] == "b1" and ola["setting"] == "bedside" and ola["stay_id"] == "st1"
+    vitals = {v["parameter"]: (v["value"], v["age_s"]) for v in ola["vitals"]}
+    assert vitals == {"pulse": (112.0, 30.0), "spo2": (93.0, 30.0), "resp_rate": (22.0, 7230.0)}
+    assert ola["news2"]["total"] == 5 and ola["news2"]["complete"] is False
+    assert ola["news2"]["risk"] == "medium" and ola["news2"]["missing"] == ["temperature"]
+    assert ola["risk"]["level"] == "raised" and ola["risk"]["probability"] == 0.42
+    assert [(a["alert_id"], a["state"], a["message"]) for a in ola["alerts"]] == [(seeded.alert_id, "open", "NEWS2 5")]
+    assert [(d["device_id"], d["online"], d["battery_percent"]) for d in ola["devices"]] == [("mon-1", True, 80.0)]
+    assert board["beds"][1]["vitals"] == [] and board["beds"][1]["news2"] is None
+    kari = board["beds"][3]
+    assert kari["bed_id"] is None and kari["setting"] == "home"
+    audit = await store.list_audit(limit=5)
+    assert [(a.user_id, a.role, a.action, a.subject) for a in audit] == [("nurse-anne", Role.NURSE, "read.ward", "w1")]
+
+
+async def test_unknown_ward_is_404(api: httpx.AsyncClient, token: TokenFactory) -> None:
+    response = await api.get("/api/v1/wards/nope", headers=auth(token()))
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Ward nope not found"}
+
+
+async def test_a_denied_ward_read_is_audited(api: httpx.AsyncClient, token: TokenFactory, store: SqliteStore) -> None:
+    response = await api.get("/api/v1/wards/w2", headers=auth(token(Role.DOCTOR, ("s1",), user="dr-berg")))
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Your token does not grant access to site s2"}
+    [entry] = await store.list_audit(limit=5)
+    assert (entry.user_id, entry.action, entry.subject, entry.detail) == ("dr-berg", "denied.ward", "w2", "site s2")
+
+
+async def test_alerts_of_a_ward_by_state(
+    api: httpx.AsyncClient, token: TokenFactory, seeded: Seeded, store: SqliteStore
+) -> None:
+    response = await api.get("/api/v1/alerts", params={"ward_id": "w1"}, headers=auth(token()))
+    assert response.status_code == 200
+    [alert] = response.json()
+    assert alert["alert_id"] == seeded.alert_id and alert["patient_id"] == "p1"
+    assert (alert["kind"], alert["severity"], alert["severity_name"], alert["state"]) == ("news2", 2, "medium", "open")
+    resolved = await api.get("/api/v1/alerts", params={"ward_id": "w1", "state": "resolved"}, headers=auth(token()))
+    assert resolved.status_code == 200 and resolved.json() == []
+    audit = await store.list_audit(limit=5)
+    assert [(a.action, a.subject, a.detail) for a in audit] == [
+        ("read.alerts", "w1", "0 alerts"),
+        ("read.alerts", "w1", "1 alerts"),
+    ]
+
+
+async def test_alerts_need_a_ward(api: httpx.AsyncClient, token: TokenFactory) -> None:
+    response = await api.get("/api/v1/alerts", headers=auth(token()))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "ward_id"]
+
+
+async def test_acknowledging_a_missing_alert_is_404(api: httpx.AsyncClient, token: TokenFactory) -> None:
+    response = await api.post("/api/v1/alerts/999/ack", headers=auth(token()))
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Alert 999 not found"}
+
+
+async def test_acknowledging_an_acknowledged_alert_is_409(
+    api: httpx.AsyncClient, token: TokenFactory, seeded: Seeded, store: SqliteStore
+) -> None:
+    await store.acknowledge_alert(seeded.alert_id, by="nurse-bea", at=NOW)
+    response = await api.post(f"/api/v1/alerts/{seeded.alert_id}/ack", headers=auth(token()))
+    assert response.status_code == 409
+    assert response.json() == {"detail": f"Alert {seeded.alert_id} is already acknowledged"}
+    alert = await store.get_alert(seeded.alert_id)
+    assert (alert.state, alert.acknowledged_by) == (AlertState.ACKNOWLEDGED, "nurse-bea")
