@@ -1,0 +1,92 @@
+"""`vaktrom run`: the whole system in one process, embedded broker and store by default, plus the demo unit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+
+from core.clock import utc_now
+from core.settings import Settings
+from core.types import Role
+from dashboard_api.auth import issue_token
+from devices.demo import demo_unit
+from ingest.risk import RiskAssessor
+from ingest.service import run_ingest
+from vaktrom.embedded_broker import embedded_broker
+from vaktrom.parts import open_store, run_device_health, serve_api, simulate
+from vaktrom.risk import load_risk_assessor
+from vaktrom.wiring import auth_secret_of
+
+__all__ = ["demo_logins", "run_one_process"]
+
+logger = logging.getLogger(__name__)
+
+# Who the demo lets you be: the night nurse on the unit, the supervising doctor, the specialist on remote call,
+# the home-monitoring coordinator and the device technician.
+_DEMO_USERS: tuple[tuple[str, Role], ...] = (
+    ("nurse.demo", Role.NURSE),
+    ("doctor.demo", Role.DOCTOR),
+    ("specialist.demo", Role.SPECIALIST),
+    ("coordinator.demo", Role.COORDINATOR),
+    ("technician.demo", Role.TECHNICIAN),
+)
+
+
+@contextlib.asynccontextmanager
+async def _broker(settings: Settings) -> AsyncIterator[None]:
+    if settings.embedded_broker:
+        async with embedded_broker(port=settings.mqtt_embedded_port):
+            yield
+    else:
+        yield
+
+
+async def run_one_process(settings: Settings, *, started: asyncio.Event | None = None) -> None:
+    """Run until cancelled (Ctrl-C). `started` is set once the API answers (tests wait on it)."""
+    risk_assessor: RiskAssessor | None = load_risk_assessor(settings)
+    api_started = asyncio.Event()
+    stop_simulator = asyncio.Event()
+    async with _broker(settings), open_store(settings) as store, asyncio.TaskGroup() as tasks:
+        tasks.create_task(run_ingest(settings, store, risk_assessor=risk_assessor), name="ingest")
+        tasks.create_task(serve_api(settings, store, started=api_started), name="api")
+        tasks.create_task(run_device_health(settings, store), name="device-health")
+        if settings.simulate:
+            tasks.create_task(simulate(settings, store, stop=stop_simulator), name="simulator")
+        await api_started.wait()
+        sys.stdout.write(_banner(settings))
+        sys.stdout.flush()
+        if started is not None:
+            started.set()
+
+
+def demo_logins(settings: Settings) -> list[tuple[str, Role, str]]:
+    """(user, role, token) for each demo role, valid for the demo sites."""
+    secret = auth_secret_of(settings)
+    sites = list(demo_unit().site_ids)
+    return [
+        (
+            user,
+            role,
+            issue_token(secret, user_id=user, role=role, site_ids=sites, ttl_s=settings.token_ttl_s, now=utc_now()),
+        )
+        for user, role in _DEMO_USERS
+    ]
+
+
+def _banner(settings: Settings) -> str:
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    lines = [
+        "",
+        f"vaktrom is running. Live ward page: {base}/",
+        f"  broker: {settings.effective_mqtt_url()}{' (embedded, demo scale)' if settings.embedded_broker else ''}",
+        f"  store:  {'SQLite in ' + str(settings.data_dir) if settings.embedded_store else 'PostgreSQL'}",
+        f"  API docs: {base}/api/v1/docs",
+        "Log in by opening one of these links (the token stays in your browser):",
+    ]
+    for user, role, token in demo_logins(settings):
+        lines.append(f"  {role.value:<12} {user:<18} {base}/#token={token}")
+    lines.append("Stop with Ctrl-C.\n")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,134 @@
+"""Each part as a coroutine over an opened store: ingest, API node, device-health checks, simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+import uvicorn
+
+from core.clock import utc_now
+from core.mqtt import MqttClient
+from core.settings import Settings
+from core.store import Store
+from dashboard_api.app import create_app
+from dashboard_api.live import LiveHub
+from devices.demo import DemoUnit, seed_demo_unit
+from devices.health import check_device_health
+from devices.simulator import run_simulator
+from ingest.metrics import IngestMetrics
+from ingest.publishing import EventPublisher
+from ingest.risk import RiskAssessor
+from ingest.service import run_ingest
+from vaktrom.wiring import auth_secret_of, build_store, event_client_options
+
+__all__ = [
+    "open_store",
+    "run_api_only",
+    "run_device_health",
+    "run_ingest_only",
+    "run_simulator_only",
+    "serve_api",
+    "simulate",
+]
+
+logger = logging.getLogger(__name__)
+
+# Device silence is judged in tens of seconds (VAKTROM_DEVICE_SILENT_AFTER_S, 120 s by default): checking every
+# 10 s keeps the alert within 10 % of the bound without loading the store.
+DEVICE_HEALTH_INTERVAL_S = 10.0
+
+
+@contextlib.asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[Store]:
+    store = build_store(settings)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def _event_client(settings: Settings, role: str) -> AsyncIterator[MqttClient]:
+    """A non-persistent client with a unique id, so any number of API nodes or health checkers can run."""
+    client = MqttClient(event_client_options(settings, client_id=f"vaktrom-{role}-{uuid.uuid4().hex[:8]}"))
+    yield client
+    await client.disconnect()
+
+
+async def serve_api(settings: Settings, store: Store, *, started: asyncio.Event | None = None) -> None:
+    """One API node: REST, WebSocket fan-out of broker events, and the live ward page."""
+    async with _event_client(settings, "api") as client:
+        hub = LiveHub(client, topic_root=settings.mqtt_topic_root)
+        await client.connect()
+        app = create_app(
+            store=store, auth_secret=auth_secret_of(settings), live=hub, publisher=client,
+            topic_root=settings.mqtt_topic_root,
+        )  # fmt: skip
+        config = uvicorn.Config(
+            app, host=settings.api_host, port=settings.api_port, log_level="warning", ws="websockets-sansio"
+        )
+        server = uvicorn.Server(config)
+        async with asyncio.TaskGroup() as tasks:
+            hub_task = tasks.create_task(hub.run(), name="api-live-hub")
+            serve_task = tasks.create_task(server.serve(), name="api-server")
+            while not server.started and not serve_task.done():  # noqa: ASYNC110 - uvicorn has no started event
+                await asyncio.sleep(0.05)
+            if started is not None and server.started:
+                started.set()
+            await serve_task
+            hub_task.cancel()
+
+
+async def run_device_health(settings: Settings, store: Store, *, interval_s: float = DEVICE_HEALTH_INTERVAL_S) -> None:
+    """Raise and resolve device-silent and battery-low alerts, and publish them to the dashboards."""
+    async with _event_client(settings, "health") as client:
+        await client.connect()
+        publisher = EventPublisher(
+            lambda topic, payload: client.publish_nowait(topic, payload, qos=1),
+            root=settings.mqtt_topic_root, store=store, metrics=IngestMetrics(),
+        )  # fmt: skip
+        while True:
+            now = utc_now()
+            try:
+                changes = await check_device_health(
+                    store, now=now, silent_after_s=settings.device_silent_after_s,
+                    battery_low_percent=settings.battery_low_percent,
+                )  # fmt: skip
+                for change in changes:
+                    await publisher.send_alert(change, at=now)
+            except Exception:
+                logger.exception("Device health check failed; trying again in %.0f s", interval_s)
+            await asyncio.sleep(interval_s)
+
+
+async def simulate(settings: Settings, store: Store, *, stop: asyncio.Event) -> DemoUnit:
+    """Seed the demo unit and publish its devices until `stop` is set."""
+    unit = await seed_demo_unit(store, now=utc_now())
+    async with _event_client(settings, "simulator") as client:
+        await client.connect()
+        await run_simulator(
+            client, unit, topic_root=settings.mqtt_topic_root, speed=settings.simulation_speed,
+            clock=utc_now, stop=stop,
+        )  # fmt: skip
+    return unit
+
+
+async def run_ingest_only(settings: Settings, *, risk_assessor: RiskAssessor | None = None) -> None:
+    async with open_store(settings) as store, asyncio.TaskGroup() as tasks:
+        tasks.create_task(run_ingest(settings, store, risk_assessor=risk_assessor), name="ingest")
+        tasks.create_task(run_device_health(settings, store), name="device-health")
+
+
+async def run_api_only(settings: Settings) -> None:
+    async with open_store(settings) as store:
+        await serve_api(settings, store)
+
+
+async def run_simulator_only(settings: Settings) -> None:
+    async with open_store(settings) as store:
+        await simulate(settings, store, stop=asyncio.Event())
