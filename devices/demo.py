@@ -196,17 +196,20 @@ async def _seed_stays(store: Store, unit: DemoUnit, now: datetime) -> None:
 
 async def _seed_devices(store: Store, unit: DemoUnit, now: datetime) -> None:
     registered_at = now - timedelta(days=30)
+    # Paired since admission: spot checks carry measurement times before the demo started, and those belong to
+    # the patient too (attribution is by the reading's own time).
+    paired_at = now - timedelta(days=2)
     for bed in unit.beds:
         monitor_model = "Demo VitalMonitor 500"
         await _device(store, bed.monitor_id, unit.site_id, DeviceKind.BEDSIDE_MONITOR, monitor_model, registered_at)
-        await pair_device(store, device_id=bed.monitor_id, patient_id=bed.patient_id, bed_id=bed.bed_id, at=now)
+        await pair_device(store, device_id=bed.monitor_id, patient_id=bed.patient_id, bed_id=bed.bed_id, at=paired_at)
         if bed.chart_id is not None:
             await _device(store, bed.chart_id, unit.site_id, DeviceKind.NURSE_TABLET, "Demo Kurve app", registered_at)
-            await pair_device(store, device_id=bed.chart_id, patient_id=bed.patient_id, bed_id=bed.bed_id, at=now)
+            await pair_device(store, device_id=bed.chart_id, patient_id=bed.patient_id, bed_id=bed.bed_id, at=paired_at)
     for home in unit.home_patients:
         assert unit.home_site_id is not None
         await _device(store, home.kit_id, unit.home_site_id, DeviceKind.HOME_KIT, "Demo HjemmeKit 2", registered_at)
-        await pair_device(store, device_id=home.kit_id, patient_id=home.patient_id, at=now)
+        await pair_device(store, device_id=home.kit_id, patient_id=home.patient_id, at=paired_at)
 
 
 async def _device(store: Store, device_id: str, site_id: str, kind: DeviceKind, model: str, at: datetime) -> None:

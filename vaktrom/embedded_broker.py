@@ -8,6 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from amqtt.broker import Broker
+from amqtt.errors import BrokerError
+
+from core.errors import ConfigError
 
 __all__ = ["embedded_broker"]
 
@@ -27,7 +30,13 @@ def _config(host: str, port: int) -> dict[str, Any]:
 async def embedded_broker(*, host: str = "127.0.0.1", port: int) -> AsyncIterator[str]:
     """Run amqtt on host:port for the duration of the block; yields its mqtt:// URL."""
     broker = Broker(_config(host, port))
-    await broker.start()
+    try:
+        await broker.start()
+    except BrokerError as exc:
+        raise ConfigError(
+            f"the embedded MQTT broker cannot listen on {host}:{port} ({exc}); "
+            "set VAKTROM_MQTT_EMBEDDED_PORT to a free port, or VAKTROM_MQTT_URL to use an external broker"
+        ) from exc
     logger.info("Embedded MQTT broker listening on %s:%d (demo scale only)", host, port)
     try:
         yield f"mqtt://{host}:{port}"

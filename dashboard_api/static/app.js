@@ -119,7 +119,9 @@ async function loadWards() {
   const sites = await api("GET", "/sites");
   const select = $("ward-select");
   select.replaceChildren();
-  for (const site of sites.body || []) {
+  // Bed units first, home programmes after: the night nurse's own ward is the likelier choice.
+  const ordered = (sites.body || []).slice().sort((a, b) => (a.kind === "home_programme") - (b.kind === "home_programme"));
+  for (const site of ordered) {
     const wards = await api("GET", "/sites/" + encodeURIComponent(site.site_id) + "/wards");
     const group = el("optgroup");
     group.label = site.name;
