@@ -196,9 +196,9 @@ async def _seed_stays(store: Store, unit: DemoUnit, now: datetime) -> None:
 
 async def _seed_devices(store: Store, unit: DemoUnit, now: datetime) -> None:
     registered_at = now - timedelta(days=30)
-    # Paired since admission: spot checks carry measurement times before the demo started, and those belong to
-    # the patient too (attribution is by the reading's own time).
-    paired_at = now - timedelta(days=2)
+    # Paired an hour ago: home spot checks carry measurement times from before the demo started, and those belong
+    # to the patient too (attribution is by the reading's own time); a home kit is not "silent" after one hour.
+    paired_at = now - timedelta(hours=1)
     for bed in unit.beds:
         monitor_model = "Demo VitalMonitor 500"
         await _device(store, bed.monitor_id, unit.site_id, DeviceKind.BEDSIDE_MONITOR, monitor_model, registered_at)

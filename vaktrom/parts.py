@@ -56,8 +56,10 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
 async def _event_client(settings: Settings, role: str) -> AsyncIterator[MqttClient]:
     """A non-persistent client with a unique id, so any number of API nodes or health checkers can run."""
     client = MqttClient(event_client_options(settings, client_id=f"vaktrom-{role}-{uuid.uuid4().hex[:8]}"))
-    yield client
-    await client.disconnect()
+    try:
+        yield client
+    finally:  # also on cancellation (Ctrl-C): else paho's network thread outlives the part and keeps reconnecting
+        await client.disconnect()
 
 
 async def serve_api(settings: Settings, store: Store, *, started: asyncio.Event | None = None) -> None:
@@ -75,13 +77,25 @@ async def serve_api(settings: Settings, store: Store, *, started: asyncio.Event 
         server = uvicorn.Server(config)
         async with asyncio.TaskGroup() as tasks:
             hub_task = tasks.create_task(hub.run(), name="api-live-hub")
-            serve_task = tasks.create_task(server.serve(), name="api-server")
+            serve_task = tasks.create_task(_serve(server), name="api-server")
             while not server.started and not serve_task.done():  # noqa: ASYNC110 - uvicorn has no started event
                 await asyncio.sleep(0.05)
             if started is not None and server.started:
                 started.set()
             await serve_task
             hub_task.cancel()
+
+
+async def _serve(server: uvicorn.Server) -> None:
+    """Run uvicorn until cancelled, then stop it the way it expects (`should_exit`): cancelling `serve()` itself
+    aborts its lifespan mid-await, and uvicorn logs that as a CancelledError traceback at ERROR."""
+    serving = asyncio.ensure_future(server.serve())
+    try:
+        await asyncio.shield(serving)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        await serving
+        raise
 
 
 async def run_device_health(settings: Settings, store: Store, *, interval_s: float = DEVICE_HEALTH_INTERVAL_S) -> None:
@@ -93,6 +107,8 @@ async def run_device_health(settings: Settings, store: Store, *, interval_s: flo
             root=settings.mqtt_topic_root, store=store, metrics=IngestMetrics(),
         )  # fmt: skip
         while True:
+            # Listen for one interval before judging silence: after a start, devices need a moment to report.
+            await asyncio.sleep(interval_s)
             now = utc_now()
             try:
                 changes = await check_device_health(
@@ -103,7 +119,6 @@ async def run_device_health(settings: Settings, store: Store, *, interval_s: flo
                     await publisher.send_alert(change, at=now)
             except Exception:
                 logger.exception("Device health check failed; trying again in %.0f s", interval_s)
-            await asyncio.sleep(interval_s)
 
 
 async def simulate(settings: Settings, store: Store, *, stop: asyncio.Event) -> DemoUnit:

@@ -80,7 +80,7 @@ async def test_seeding_again_keeps_stays_pairings_and_teams(store: Store) -> Non
 
     assert second == first
     pairings = await store.pairings_of_devices(list(first.device_ids))
-    assert all(len(p) == 1 and p[0].start_at == T0 - timedelta(days=2) for p in pairings.values())  # since admission
+    assert all(len(p) == 1 and p[0].start_at == T0 - timedelta(hours=1) for p in pairings.values())
     stays = await store.stays_of_patients(first.patient_ids, at=later)
     assert all(s.start_at == T0 - timedelta(days=2) for s in stays.values())
     for patient_id in first.patient_ids:
