@@ -1,0 +1,174 @@
+"""Judge risk scores against NEWS2 on the same hourly rows: AUROC, AUPRC, and alert burden at equal sensitivity."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from models.dataset import load_labelled_hours
+from models.features import FEATURE_NAMES, compute_features, has_enough_data
+from models.predict import RiskModel
+
+__all__ = [
+    "NEWS2_ALERT_TOTAL",
+    "Evaluation",
+    "evaluate_file",
+    "evaluate_scores",
+    "live_scores",
+    "matched_threshold",
+    "plot_curves",
+]
+
+logger = logging.getLogger(__name__)
+
+NEWS2_ALERT_TOTAL = 5  # the key threshold: urgent response by a clinician
+_HOURS_PER_DAY = 24.0
+_NEWS2_COLUMN = FEATURE_NAMES.index("news2_total")
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Metrics over eligible rows (not yet septic). An alert is an hourly row at or above the threshold; an onset
+    is an alert whose previous hour of the same patient was not one."""
+
+    rows: int
+    patients: int
+    positives: int
+    auroc: float
+    auprc: float
+    news2_auroc: float
+    news2_auprc: float
+    sensitivity: float  # of NEWS2 >= 5, and of the model at `matched_threshold`
+    matched_threshold: float
+    alerts_per_patient_day: float
+    news2_alerts_per_patient_day: float
+    alert_onsets_per_patient_day: float
+    news2_alert_onsets_per_patient_day: float
+    too_little_data_rows: int  # the model gives no risk here (live shows "unknown"); scored 0 above
+    auroc_enough_data: float
+    operating_threshold: float | None = None
+    operating_sensitivity: float | None = None
+    operating_alerts_per_patient_day: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def live_scores(probabilities: NDArray[np.float64], enough_data: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """What the live flag can act on: rows with too little data have no risk, so never alert (scored 0)."""
+    return np.where(enough_data, probabilities, 0.0)
+
+
+def matched_threshold(scores: NDArray[np.float64], label: NDArray[np.int8], *, sensitivity: float) -> float:
+    """The highest threshold at which at least `sensitivity` of the positive rows score >= it."""
+    positives = np.sort(scores[label == 1])[::-1]
+    if len(positives) == 0:
+        return float("inf")
+    needed = min(len(positives), max(1, int(np.ceil(sensitivity * len(positives) - 1e-9))))
+    return float(positives[needed - 1])
+
+
+def evaluate_scores(
+    scores: NDArray[np.float64],
+    news2_total: NDArray[np.float64],
+    label: NDArray[np.int8],
+    patient: NDArray[np.int64],
+    enough_data: NDArray[np.bool_],
+    *,
+    operating_threshold: float | None = None,
+) -> Evaluation:
+    """Scores of eligible rows in file order (`scores` already `live_scores`)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    both = bool(label.min() != label.max())
+    news2_alerts = news2_total >= NEWS2_ALERT_TOTAL
+    sensitivity = float(news2_alerts[label == 1].mean()) if label.any() else float("nan")
+    threshold = matched_threshold(scores, label, sensitivity=sensitivity)
+    model_alerts = scores >= threshold
+    days = len(scores) / _HOURS_PER_DAY
+
+    def metric(fn: Any, y: NDArray[np.int8], s: NDArray[np.float64]) -> float:
+        return float(fn(y, s)) if both and y.min() != y.max() else float("nan")
+
+    result = Evaluation(
+        rows=len(scores),
+        patients=len(np.unique(patient)),
+        positives=int(label.sum()),
+        auroc=metric(roc_auc_score, label, scores),
+        auprc=metric(average_precision_score, label, scores),
+        news2_auroc=metric(roc_auc_score, label, news2_total),
+        news2_auprc=metric(average_precision_score, label, news2_total),
+        sensitivity=sensitivity,
+        matched_threshold=threshold,
+        alerts_per_patient_day=float(model_alerts.sum() / days),
+        news2_alerts_per_patient_day=float(news2_alerts.sum() / days),
+        alert_onsets_per_patient_day=float(_onsets(model_alerts, patient) / days),
+        news2_alert_onsets_per_patient_day=float(_onsets(news2_alerts, patient) / days),
+        too_little_data_rows=int((~enough_data).sum()),
+        auroc_enough_data=metric(roc_auc_score, label[enough_data], scores[enough_data]),
+    )
+    if operating_threshold is None:
+        return result
+    at_operating = scores >= operating_threshold
+    return Evaluation(
+        **{
+            **result.as_json(),
+            "operating_threshold": operating_threshold,
+            "operating_sensitivity": float(at_operating[label == 1].mean()) if label.any() else float("nan"),
+            "operating_alerts_per_patient_day": float(at_operating.sum() / days),
+        }
+    )
+
+
+def evaluate_file(
+    data_path: Path, model: RiskModel, *, plot_path: Path | None = None, progress: bool = True
+) -> Evaluation:
+    """Score every eligible row of a PhysioNet 2019-schema file; raises DatasetError for a bad file."""
+    hours = load_labelled_hours(data_path)
+    rows = np.flatnonzero(hours.eligible)
+    features = compute_features(hours.grid, rows, progress=progress)
+    enough = has_enough_data(features)
+    scores = live_scores(model.probabilities(features), enough)
+    label = hours.label[rows]
+    news2_total = features[:, _NEWS2_COLUMN]
+    if plot_path is not None:
+        plot_curves(plot_path, label, scores, news2_total)
+    return evaluate_scores(scores, news2_total, label, hours.patient[rows], enough, operating_threshold=model.threshold)
+
+
+def plot_curves(
+    path: Path, label: NDArray[np.int8], scores: NDArray[np.float64], news2_total: NDArray[np.float64]
+) -> None:
+    """ROC and precision-recall curves of the model and NEWS2 side by side, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    figure, (roc_axes, pr_axes) = plt.subplots(1, 2, figsize=(11, 5))
+    for name, values in (("ML risk", scores), ("NEWS2", news2_total)):
+        fpr, tpr, _ = roc_curve(label, values)
+        precision, recall, _ = precision_recall_curve(label, values)
+        roc_axes.plot(fpr, tpr, label=name)
+        pr_axes.plot(recall, precision, label=name)
+    roc_axes.plot([0, 1], [0, 1], color="grey", linestyle=":")
+    roc_axes.set(xlabel="false positive rate", ylabel="sensitivity", title="ROC: sepsis within 6 h")
+    pr_axes.set(xlabel="sensitivity (recall)", ylabel="precision", title="Precision-recall")
+    roc_axes.legend()
+    pr_axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    logger.info("Wrote ROC and precision-recall curves to %s", path)
+
+
+def _onsets(alerts: NDArray[np.bool_], patient: NDArray[np.int64]) -> int:
+    continued = np.r_[False, alerts[:-1] & (patient[1:] == patient[:-1])]
+    return int((alerts & ~continued).sum())

@@ -1,0 +1,360 @@
+"""The one feature function of the risk model, shared by training (whole files) and live serving (one patient).
+
+Both paths first build an `HourlyGrid` (one row per patient-hour, NaN where nothing was measured) and then call
+`compute_features`, which only ever looks back `GRID_HOURS` rows inside the same patient. A live grid of that many
+rows ending now therefore yields exactly the features a training row gets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.types import Parameter
+from scoring.rounding import round_half_up_array
+
+FloatArray = NDArray[np.float64]
+
+__all__ = [
+    "CORE_VITALS",
+    "FEATURE_NAMES",
+    "GRID_HOURS",
+    "MIN_CORE_VITALS",
+    "VITALS",
+    "HourlyGrid",
+    "ReadingLike",
+    "compute_features",
+    "features_from_history",
+    "has_enough_data",
+    "hourly_grid_from_readings",
+]
+
+# Vital signs the model reads, as vaktrom receives them. MAP is left out on purpose: no device of a municipal unit
+# sends it (there is no Parameter for it), so a model leaning on it would see it missing on every live update.
+VITALS: tuple[Parameter, ...] = (
+    Parameter.PULSE,
+    Parameter.SPO2,
+    Parameter.TEMPERATURE,
+    Parameter.SYSTOLIC_BP,
+    Parameter.DIASTOLIC_BP,
+    Parameter.RESP_RATE,
+)
+# "Too little data": fewer than MIN_CORE_VITALS of these seen in the last RECENT_HOURS. Two, because one vital alone
+# (e.g. a pulse oximeter's pulse) says nothing about trends across systems.
+CORE_VITALS: tuple[Parameter, ...] = (
+    Parameter.PULSE,
+    Parameter.SPO2,
+    Parameter.TEMPERATURE,
+    Parameter.SYSTOLIC_BP,
+    Parameter.RESP_RATE,
+)
+MIN_CORE_VITALS = 2
+RECENT_HOURS = 12
+# Rolling windows: 3 h catches an acute change, 12 h a slow drift over a nursing shift and a half, and the 24 h mean
+# is the patient's own baseline that the last value is compared with.
+WINDOWS_H: tuple[int, ...] = (3, 6, 12, 24)
+BASELINE_HOURS = 24
+TREND_WINDOWS_H: tuple[int, ...] = (6, 12, 24)  # min, max and slope
+# A last value stays "current" for 12 h: hourly in the ICU, but a temperature is often charted only every 4-8 h.
+LAST_VALUE_HOURS = 12
+# "Hours since last measurement" saturates here; older is as good as never.
+SINCE_CAP_H = 24
+NEWS2_CHANGE_H = 6
+AGE_CENSOR_YEARS = 89.0  # PhysioNet censors ages >= 89 (set B writes 100): clip everyone to the same value
+# Rows a live grid needs: every look-back above (the NEWS2 change needs last values 6 h ago, which look back 12 h).
+GRID_HOURS = max(SINCE_CAP_H, BASELINE_HOURS, NEWS2_CHANGE_H + LAST_VALUE_HOURS) + 1
+_SECONDS_PER_HOUR = 3600.0
+
+_POINT_STATS: tuple[str, ...] = ("last", "hours_since")
+_WINDOW_STATS: tuple[str, ...] = (
+    *(f"mean_{w}h" for w in WINDOWS_H),
+    *(f"{kind}_{w}h" for w in TREND_WINDOWS_H for kind in ("min", "max")),
+    *(f"slope_{w}h" for w in TREND_WINDOWS_H),
+    f"std_{RECENT_HOURS}h",
+    f"change_from_{BASELINE_HOURS}h_mean",
+)
+# No "measurements per 12 h": in the ICU data how often a nurse charts says how worried she is, but a municipal
+# unit's devices send on a fixed schedule, so the model would learn a habit that does not exist where it is used.
+_NEWS2_SCORED: tuple[Parameter, ...] = (
+    Parameter.RESP_RATE,
+    Parameter.SPO2,
+    Parameter.SUPPLEMENTAL_O2,
+    Parameter.SYSTOLIC_BP,
+    Parameter.PULSE,
+    Parameter.TEMPERATURE,
+)
+_NEWS2_NUMERIC: tuple[Parameter, ...] = tuple(p for p in _NEWS2_SCORED if p is not Parameter.SUPPLEMENTAL_O2)
+# The NEWS2 chart (NEWS2.md): inclusive upper edge of each band on the charted value, and the band's score.
+_NEWS2_BANDS: dict[Parameter, tuple[FloatArray, FloatArray]] = {
+    p: (np.array(edges, dtype=np.float64), np.array(scores, dtype=np.float64))
+    for p, edges, scores in (
+        (Parameter.RESP_RATE, (8, 11, 20, 24), (3, 1, 0, 2, 3)),
+        (Parameter.SPO2, (91, 93, 95), (3, 2, 1, 0)),
+        (Parameter.SYSTOLIC_BP, (90, 100, 110, 219), (3, 2, 1, 0, 3)),
+        (Parameter.PULSE, (40, 50, 90, 110, 130), (3, 1, 0, 1, 2, 3)),
+        (Parameter.TEMPERATURE, (35.0, 36.0, 38.0, 39.0), (3, 1, 0, 1, 2)),
+    )
+}
+_WHOLE_NUMBER_ROWS: tuple[Parameter, ...] = (
+    Parameter.RESP_RATE,
+    Parameter.SPO2,
+    Parameter.SYSTOLIC_BP,
+    Parameter.PULSE,
+)
+
+# Point features need only each vital's latest value, so they are computed for every row of a grid at once.
+_POINT_FEATURES: tuple[str, ...] = (
+    *(f"{vital.value}_{stat}" for vital in VITALS for stat in _POINT_STATS),
+    "shock_index",
+    "pulse_pressure_mmhg",
+    *(f"news2_{p.value}" for p in _NEWS2_SCORED),
+    "news2_total",
+    "news2_parameters_present",
+    f"news2_total_change_{NEWS2_CHANGE_H}h",
+    *(f"news2_{p.value}_change_{NEWS2_CHANGE_H}h" for p in _NEWS2_NUMERIC),
+    "on_oxygen",
+    "age_years",
+    "male",
+    "hours_since_admission",
+    f"core_vitals_seen_{RECENT_HOURS}h",
+)
+# Window features look back GRID_HOURS rows: computed in chunks of rows (training) or for one row (live).
+_WINDOW_FEATURES: tuple[str, ...] = (
+    *(f"{vital.value}_{stat}" for stat in _WINDOW_STATS for vital in VITALS),
+    "shock_index_mean_6h",
+)
+FEATURE_NAMES: tuple[str, ...] = (*_POINT_FEATURES, *_WINDOW_FEATURES)
+_ENOUGH_DATA_COLUMN = FEATURE_NAMES.index(f"core_vitals_seen_{RECENT_HOURS}h")
+_CHUNK_ROWS = 32_768  # bounds the (rows, vitals, GRID_HOURS) look-back arrays to ~40 MB each
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyGrid:
+    """Patient-hours, patients stacked one after another, each patient's rows consecutive hours in time order."""
+
+    vitals: FloatArray  # (rows, len(VITALS)): mean of the hour's values; NaN when nothing was measured
+    on_oxygen: FloatArray  # (rows,): 1.0 oxygen, 0.0 air, NaN not charted that hour (carried forward later)
+    age_years: FloatArray  # (rows,)
+    male: FloatArray  # (rows,): 1.0 male, 0.0 female, NaN unknown
+    hours_since_admission: FloatArray  # (rows,): PhysioNet's ICULOS; 1 in the first hour
+    first_row: NDArray[np.int64]  # (rows,): index of the first row of the same patient
+
+
+class ReadingLike(Protocol):
+    @property
+    def parameter(self) -> Parameter: ...
+
+    @property
+    def value(self) -> float: ...
+
+    @property
+    def measured_at(self) -> datetime: ...
+
+
+def compute_features(grid: HourlyGrid, rows: NDArray[np.int64] | None = None, *, progress: bool = False) -> FloatArray:
+    """Features of `rows` of `grid` (default: all), shape (len(rows), len(FEATURE_NAMES)); NaN where unknown."""
+    wanted = np.arange(len(grid.first_row), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    point, last = _point_features(grid)
+    out = np.empty((len(wanted), len(FEATURE_NAMES)))
+    starts = range(0, len(wanted), _CHUNK_ROWS)
+    if progress:
+        from tqdm import tqdm  # only the offline commands show progress
+
+        starts = tqdm(starts, desc="features", unit="chunk")
+    for start in starts:
+        chunk = wanted[start : start + _CHUNK_ROWS]
+        out[start : start + len(chunk), : len(_POINT_FEATURES)] = point[chunk]
+        out[start : start + len(chunk), len(_POINT_FEATURES) :] = _window_features(grid, chunk, last[chunk])
+    out[~np.isfinite(out)] = np.nan  # a zero systolic BP must not become an infinite shock index
+    return out
+
+
+def has_enough_data(features: FloatArray) -> NDArray[np.bool_]:
+    """Per row: at least MIN_CORE_VITALS core vital signs seen in the last RECENT_HOURS hours."""
+    enough: NDArray[np.bool_] = np.atleast_2d(features)[:, _ENOUGH_DATA_COLUMN] >= MIN_CORE_VITALS
+    return enough
+
+
+def hourly_grid_from_readings(
+    samples: Sequence[ReadingLike],
+    *,
+    now: datetime,
+    age_years: float | None,
+    male: bool | None,
+    admitted_at: datetime,
+) -> HourlyGrid:
+    """The last GRID_HOURS hours before `now` as a one-patient grid; row r covers (now-(n-r) h, now-(n-1-r) h].
+
+    Several values in one hour are averaged. Oxygen is carried forward, so the latest oxygen reading before the
+    window counts too: pass it along with the readings of the last GRID_HOURS hours.
+    """
+    rows = GRID_HOURS
+    sums = np.zeros((rows, len(VITALS)))
+    counts = np.zeros((rows, len(VITALS)))
+    oxygen = np.full(rows, np.nan)
+    oxygen_at = np.full(rows, -np.inf)
+    seed_at, seed_value = -np.inf, math.nan
+    for sample in samples:
+        age_s = (now - sample.measured_at).total_seconds()
+        if age_s < 0 or not math.isfinite(sample.value):
+            continue  # from the future (clock skew): it belongs to a later update
+        row = rows - 1 - int(age_s // _SECONDS_PER_HOUR)
+        if sample.parameter is Parameter.SUPPLEMENTAL_O2:
+            if row < 0 and -age_s > seed_at:
+                seed_at, seed_value = -age_s, sample.value
+            elif row >= 0 and -age_s >= oxygen_at[row]:  # the hour's last charting wins
+                oxygen_at[row], oxygen[row] = -age_s, sample.value
+        elif row >= 0 and sample.parameter in _VITAL_COLUMN:
+            sums[row, _VITAL_COLUMN[sample.parameter]] += sample.value
+            counts[row, _VITAL_COLUMN[sample.parameter]] += 1
+    if np.isnan(oxygen[0]):
+        oxygen[0] = seed_value
+    with np.errstate(invalid="ignore"):
+        vitals = sums / counts
+    hours_now = max(1.0, math.ceil((now - admitted_at).total_seconds() / _SECONDS_PER_HOUR))
+    return HourlyGrid(
+        vitals=vitals,
+        on_oxygen=oxygen,
+        age_years=np.full(rows, math.nan if age_years is None else float(age_years)),
+        male=np.full(rows, math.nan if male is None else float(male)),
+        hours_since_admission=hours_now - np.arange(rows - 1, -1, -1, dtype=np.float64),
+        first_row=np.zeros(rows, dtype=np.int64),
+    )
+
+
+def features_from_history(
+    samples: Sequence[ReadingLike],
+    *,
+    now: datetime,
+    age_years: float | None,
+    male: bool | None,
+    admitted_at: datetime,
+) -> FloatArray:
+    """Features of one patient at `now` (shape (len(FEATURE_NAMES),)), the same as a training row at that hour."""
+    grid = hourly_grid_from_readings(samples, now=now, age_years=age_years, male=male, admitted_at=admitted_at)
+    last_row: FloatArray = compute_features(grid, np.array([GRID_HOURS - 1]))[0]
+    return last_row
+
+
+_VITAL_COLUMN: dict[Parameter, int] = {vital: j for j, vital in enumerate(VITALS)}
+
+
+def _point_features(grid: HourlyGrid) -> tuple[FloatArray, FloatArray]:
+    """The _POINT_FEATURES of every row, and each vital's last value (rows, len(VITALS))."""
+    n_rows = len(grid.first_row)
+    index = np.arange(n_rows, dtype=np.int64)[:, None]
+    latest = np.maximum.accumulate(np.where(np.isnan(grid.vitals), -1, index), axis=0)
+    measured = latest >= grid.first_row[:, None]
+    hours_ago = index - latest
+    columns = np.arange(len(VITALS))
+    last = np.where(measured & (hours_ago < LAST_VALUE_HOURS), grid.vitals[np.maximum(latest, 0), columns], np.nan)
+    hours_since = np.where(measured, np.minimum(hours_ago, SINCE_CAP_H), SINCE_CAP_H).astype(np.float64)
+    by_vital = {vital: last[:, j] for j, vital in enumerate(VITALS)}
+    on_oxygen = _carry_forward(grid.on_oxygen, grid.first_row)
+    core = [VITALS.index(v) for v in CORE_VITALS]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shock_index = by_vital[Parameter.PULSE] / by_vital[Parameter.SYSTOLIC_BP]
+    point = np.column_stack(
+        [
+            np.stack([last, hours_since], axis=2).reshape(n_rows, -1),  # vital by vital: last, hours_since
+            shock_index,
+            by_vital[Parameter.SYSTOLIC_BP] - by_vital[Parameter.DIASTOLIC_BP],
+            *_news2_columns(by_vital, on_oxygen, grid.first_row),
+            on_oxygen,
+            np.minimum(grid.age_years, AGE_CENSOR_YEARS),
+            grid.male,
+            grid.hours_since_admission,
+            (~np.isnan(last[:, core])).sum(axis=1).astype(np.float64),
+        ]
+    )
+    return point, last
+
+
+def _window_features(grid: HourlyGrid, rows: NDArray[np.int64], last: FloatArray) -> FloatArray:
+    """The _WINDOW_FEATURES of `rows`, from a (rows, vitals, GRID_HOURS) look-back where [.., k] is k hours ago."""
+    lag_rows = rows[:, None] - np.arange(GRID_HOURS, dtype=np.int64)[None, :]
+    inside = lag_rows >= grid.first_row[rows][:, None]
+    lagged = np.where(inside[:, None, :], grid.vitals[np.maximum(lag_rows, 0)].transpose(0, 2, 1), np.nan)
+    seen = ~np.isnan(lagged)
+    x = np.where(seen, lagged, 0.0)
+    t = np.where(seen, -np.arange(GRID_HOURS, dtype=np.float64), 0.0)  # hours relative to now
+    # Running sums along the look-back: column w-1 holds the sum over the last w hours.
+    n, sum_x, sum_t = np.cumsum(seen, axis=2, dtype=np.float64), np.cumsum(x, axis=2), np.cumsum(t, axis=2)
+    sum_tt, sum_tx, sum_xx = np.cumsum(t * t, axis=2), np.cumsum(t * x, axis=2), np.cumsum(x * x, axis=2)
+    running_min, running_max = np.fmin.accumulate(lagged, axis=2), np.fmax.accumulate(lagged, axis=2)
+    stats: dict[str, FloatArray] = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for w in sorted({*WINDOWS_H, *TREND_WINDOWS_H}):
+            k = w - 1
+            stats[f"mean_{w}h"] = np.where(n[..., k] > 0, sum_x[..., k] / n[..., k], np.nan)
+            stats[f"min_{w}h"], stats[f"max_{w}h"] = running_min[..., k], running_max[..., k]
+            denominator = n[..., k] * sum_tt[..., k] - sum_t[..., k] ** 2
+            slope = (n[..., k] * sum_tx[..., k] - sum_t[..., k] * sum_x[..., k]) / denominator
+            stats[f"slope_{w}h"] = np.where((n[..., k] >= 2) & (denominator > 0), slope, np.nan)  # per hour
+            variance = np.maximum(sum_xx[..., k] / n[..., k] - stats[f"mean_{w}h"] ** 2, 0.0)
+            stats[f"std_{w}h"] = np.where(n[..., k] >= 2, np.sqrt(variance), np.nan)
+        mean_6h = stats["mean_6h"]
+        shock_index_mean_6h = (
+            mean_6h[:, VITALS.index(Parameter.PULSE)] / mean_6h[:, VITALS.index(Parameter.SYSTOLIC_BP)]
+        )
+    stats[f"change_from_{BASELINE_HOURS}h_mean"] = last - stats[f"mean_{BASELINE_HOURS}h"]
+    return np.column_stack([*(stats[name] for name in _WINDOW_STATS), shock_index_mean_6h])
+
+
+def _carry_forward(values: FloatArray, first_row: NDArray[np.int64]) -> FloatArray:
+    """Each row's latest non-NaN value at or before it within the same patient (NaN if none)."""
+    index = np.where(np.isnan(values), -1, np.arange(len(values), dtype=np.int64))
+    latest = np.maximum.accumulate(index) if len(index) else index
+    carried: FloatArray = np.where(latest >= first_row, values[np.maximum(latest, 0)], np.nan)
+    return carried
+
+
+def _news2_columns(
+    last: dict[Parameter, FloatArray], on_oxygen: FloatArray, first_row: NDArray[np.int64]
+) -> list[FloatArray]:
+    """NEWS2 sub-scores of the last values (NaN when missing; consciousness is never known here), their partial
+    total (a lower bound, as on the ward), how many were present, and the changes over NEWS2_CHANGE_H hours."""
+    sub_scores = _news2_sub_scores(last, on_oxygen)
+    stacked = np.column_stack([sub_scores[p] for p in _NEWS2_SCORED])
+    present = (~np.isnan(stacked)).sum(axis=1).astype(np.float64)
+    total = np.where(np.isnan(stacked), 0.0, stacked).sum(axis=1)
+    known_total = np.where(present > 0, total, np.nan)  # no parameter at all is no score, not a score of 0
+    columns = [sub_scores[p] for p in _NEWS2_SCORED]
+    columns.extend([total, present, _change(known_total, first_row, NEWS2_CHANGE_H)])
+    columns.extend(_change(sub_scores[p], first_row, NEWS2_CHANGE_H) for p in _NEWS2_NUMERIC)
+    return columns
+
+
+def _news2_sub_scores(last: dict[Parameter, FloatArray], on_oxygen: FloatArray) -> dict[Parameter, FloatArray]:
+    """NEWS2 chart rows (SpO2 scale 1) of the given values, NaN where missing. The same chart as
+    scoring.news2.score_batch (a test holds them equal) without its per-call validation, which would cost a
+    third of the live budget for a one-patient grid."""
+    whole = round_half_up_array(np.column_stack([_non_negative(last[p]) for p in _WHOLE_NUMBER_ROWS]), decimals=0)
+    charted = {p: whole[:, i] for i, p in enumerate(_WHOLE_NUMBER_ROWS)}
+    charted[Parameter.TEMPERATURE] = round_half_up_array(_non_negative(last[Parameter.TEMPERATURE]), decimals=1)
+    scores: dict[Parameter, FloatArray] = {}
+    for parameter, (upper_edges, band_scores) in _NEWS2_BANDS.items():
+        band = np.searchsorted(upper_edges, charted[parameter], side="left")
+        values = band_scores[np.minimum(band, len(band_scores) - 1)]
+        scores[parameter] = np.where(np.isnan(charted[parameter]), np.nan, values)
+    scores[Parameter.SUPPLEMENTAL_O2] = np.where(on_oxygen == 1.0, 2.0, np.where(on_oxygen == 0.0, 0.0, np.nan))
+    return scores
+
+
+def _change(values: FloatArray, first_row: NDArray[np.int64], hours: int) -> FloatArray:
+    """values[i] - values[i - hours] within the same patient; NaN when the earlier row does not exist."""
+    earlier = np.arange(len(values), dtype=np.int64) - hours
+    before = np.where(earlier >= first_row, values[np.maximum(earlier, 0)], np.nan)
+    change: FloatArray = values - before
+    return change
+
+
+def _non_negative(values: FloatArray) -> FloatArray:
+    # A negative vital is a recording error: unknown, not a score.
+    return np.where(values >= 0, values, np.nan)

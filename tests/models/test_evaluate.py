@@ -1,0 +1,50 @@
+"""Evaluation beside NEWS2: matched sensitivity, alerts per patient-day, and a run on a slice of the real set A."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.dataset import REQUIRED_COLUMNS
+from models.evaluate import evaluate_file, evaluate_scores, matched_threshold
+from models.predict import RiskModel
+from tests.models.conftest import SETA_PATH
+
+
+def test_matched_threshold_reaches_the_requested_sensitivity() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.1, 0.2])
+    label = np.array([1, 1, 1, 1, 0, 0], dtype=np.int8)
+    assert matched_threshold(scores, label, sensitivity=0.5) == 0.8
+    assert matched_threshold(scores, label, sensitivity=0.75) == 0.7
+
+
+def test_alerts_per_patient_day_count_hourly_rows_and_onsets_count_new_alerts() -> None:
+    # One patient, 48 eligible hours: NEWS2 >= 5 in 12 scattered hours, the model in 6 consecutive hours.
+    label = np.zeros(48, dtype=np.int8)
+    label[40:46] = 1
+    news2 = np.where(np.arange(48) % 4 == 0, 5.0, 1.0)
+    news2[40:46] = [5, 1, 5, 1, 1, 1]
+    scores = np.where((np.arange(48) >= 40) & (np.arange(48) < 46), 0.9, 0.01)
+    result = evaluate_scores(scores, news2, label, np.zeros(48, dtype=np.int64), np.ones(48, dtype=bool))
+    assert result.sensitivity == pytest.approx(2 / 6)
+    assert result.news2_alerts_per_patient_day == pytest.approx(news2.__ge__(5).sum() / 2)
+    assert result.alerts_per_patient_day == pytest.approx(6 / 2)  # matched threshold 0.9 flags the 6 hours
+    assert result.alert_onsets_per_patient_day == pytest.approx(1 / 2)
+    assert result.auroc == 1.0
+    assert result.rows == 48 and result.patients == 1
+
+
+def test_evaluate_runs_on_a_slice_of_setA_beside_news2(tmp_path: Path) -> None:
+    if not SETA_PATH.is_file():
+        pytest.skip(f"PhysioNet set A not present at {SETA_PATH}")
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(SETA_PATH, columns=list(REQUIRED_COLUMNS)).slice(0, 20_000)
+    pq.write_table(table, tmp_path / "slice.parquet")  # a temporary copy, outside the repository
+    result = evaluate_file(tmp_path / "slice.parquet", RiskModel.load(), progress=False)
+    assert result.rows == int((table.column("SepsisLabel").to_numpy() == 0).sum())
+    assert result.positives > 0
+    assert 0.5 < result.auroc <= 1 and 0.4 < result.news2_auroc < 0.9
+    assert result.alerts_per_patient_day < result.news2_alerts_per_patient_day
