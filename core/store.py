@@ -19,6 +19,7 @@ from core.types import (
     DeadLetter,
     Device,
     DeviceStatus,
+    HourlyMean,
     LatestValue,
     Pairing,
     Parameter,
@@ -136,6 +137,14 @@ class Store(Protocol):
         limit: int = 10_000,
     ) -> list[Reading]:
         """Observation history, oldest first."""
+
+    async def hourly_means(
+        self, patient_id: str, *, until: datetime, hours: int, parameters: Sequence[Parameter]
+    ) -> list[HourlyMean]:
+        """Per parameter and hour bucket (see HourlyMean) over the last `hours` hours: one row per non-empty bucket.
+
+        The ML risk model reads trends this way; at one reading a second, raw history would be 90k rows a day.
+        """
 
     async def count_readings(self) -> int: ...
     async def list_dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:

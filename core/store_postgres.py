@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -29,6 +29,7 @@ from core.types import (
     DeadLetter,
     Device,
     DeviceStatus,
+    HourlyMean,
     LatestValue,
     Pairing,
     Parameter,
@@ -496,6 +497,24 @@ class PostgresStore:
             },
         )
         return [codec.reading_from_row(row, utc) for row in rows]
+
+    async def hourly_means(
+        self, patient_id: str, *, until: datetime, hours: int, parameters: Sequence[Parameter]
+    ) -> list[HourlyMean]:
+        rows = await self._fetch(
+            "SELECT parameter, floor(extract(epoch FROM (%(until)s - measured_at)) / 3600)::int AS hours_ago, "
+            "avg(value), count(*) FROM observations "
+            "WHERE patient_id = %(patient)s AND measured_at > %(since)s AND measured_at <= %(until)s "
+            "AND parameter = ANY(%(parameters)s::text[]) "
+            "GROUP BY parameter, hours_ago ORDER BY parameter, hours_ago",
+            {
+                "patient": patient_id,
+                "until": require_utc(until),
+                "since": require_utc(until) - timedelta(hours=hours),
+                "parameters": [p.value for p in parameters],
+            },
+        )
+        return [HourlyMean(Parameter(row[0]), int(row[1]), float(row[2]), int(row[3])) for row in rows]
 
     async def count_readings(self) -> int:
         rows = await self._fetch("SELECT count(*) FROM observations")

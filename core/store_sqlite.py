@@ -29,6 +29,7 @@ from core.types import (
     DeadLetter,
     Device,
     DeviceStatus,
+    HourlyMean,
     LatestValue,
     Pairing,
     Parameter,
@@ -462,6 +463,18 @@ class SqliteStore:
             [*params, limit],
         )
         return [codec.reading_from_row(row, from_us) for row in rows]
+
+    async def hourly_means(
+        self, patient_id: str, *, until: datetime, hours: int, parameters: Sequence[Parameter]
+    ) -> list[HourlyMean]:
+        until_us = to_us(until)
+        rows = await self._fetch(
+            "SELECT parameter, (? - measured_at) / 3600000000 AS hours_ago, avg(value), count(*) FROM observations "
+            f"WHERE patient_id = ? AND measured_at > ? AND measured_at <= ? AND parameter IN ({_marks(parameters)}) "
+            "GROUP BY parameter, hours_ago ORDER BY parameter, hours_ago",
+            [until_us, patient_id, until_us - hours * 3_600_000_000, until_us, *(p.value for p in parameters)],
+        )
+        return [HourlyMean(Parameter(row[0]), int(row[1]), float(row[2]), int(row[3])) for row in rows]
 
     async def count_readings(self) -> int:
         rows = await self._fetch("SELECT count(*) FROM observations")

@@ -23,6 +23,7 @@ __all__ = [
     "Device",
     "DeviceKind",
     "DeviceStatus",
+    "HourlyMean",
     "LatestValue",
     "Pairing",
     "Parameter",
@@ -295,6 +296,17 @@ class LatestValue:
     value: float
     measured_at: datetime
     device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyMean:
+    """Mean of one parameter's readings in one hour-long bucket counted back from a moment: bucket 0 holds
+    readings measured in (until - 1 h, until], bucket k those in (until - (k+1) h, until - k h]."""
+
+    parameter: Parameter
+    hours_ago: int
+    mean: float
+    count: int
 
 
 @dataclass(frozen=True, slots=True)

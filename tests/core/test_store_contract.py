@@ -184,6 +184,30 @@ async def test_readings_come_back_oldest_first_in_utc_filtered_by_parameter(stor
     assert len(await store.readings("pat-1", since=T0, until=T0 + timedelta(hours=3), limit=1)) == 1
 
 
+async def test_hourly_means_bucket_by_hours_before_until_and_skip_other_patients(store: Store) -> None:
+    until = T0 + timedelta(hours=3)
+    batch = [
+        reading(Parameter.PULSE, 80.0, at=until),  # age 0: bucket 0
+        reading(Parameter.PULSE, 90.0, at=until - timedelta(minutes=59)),  # bucket 0
+        reading(Parameter.PULSE, 70.0, at=until - timedelta(hours=1)),  # exactly 1 h old: bucket 1
+        reading(Parameter.RESP_RATE, 20.0, at=until - timedelta(hours=2, minutes=30)),  # bucket 2
+        reading(Parameter.PULSE, 50.0, at=until - timedelta(hours=3)),  # outside a 3 h window
+        reading(Parameter.PULSE, 99.0, at=until + timedelta(seconds=1)),  # after `until`
+        reading(Parameter.SPO2, 91.0, at=until),  # not asked for
+        reading(Parameter.PULSE, 120.0, at=until, patient_id="pat-2", device_id="dev-2"),
+    ]
+    await store.append(batch, [])
+
+    means = await store.hourly_means("pat-1", until=until, hours=3, parameters=[Parameter.PULSE, Parameter.RESP_RATE])
+
+    got = {(m.parameter, m.hours_ago): (m.mean, m.count) for m in means}
+    assert got == {
+        (Parameter.PULSE, 0): (85.0, 2),
+        (Parameter.PULSE, 1): (70.0, 1),
+        (Parameter.RESP_RATE, 2): (20.0, 1),
+    }
+
+
 async def test_last_reading_time_is_the_newest_per_device(store: Store) -> None:
     await store.append(
         [reading(at=T0), reading(at=T0 + timedelta(minutes=3)), reading(at=T0 + timedelta(minutes=1), device_id="d2")],
