@@ -107,6 +107,7 @@ class MqttClient:
         self._auth_error: BrokerAuthFailed | None = None
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._connection = 0  # counts successful CONNACKs; written on paho's thread only
+        self._awaiting_suback: set[int] = set()  # paho's thread only
         # Unbounded on purpose: flow control is the broker's Receive Maximum plus manual acks, never dropping.
         self.inbox: asyncio.Queue[RawMessage] = asyncio.Queue(inbox_maxsize)
         self._client = self._build_client()
@@ -211,6 +212,7 @@ class MqttClient:
         if options.will_topic:
             client.will_set(options.will_topic, options.will_payload, qos=1, retain=options.will_retain)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
@@ -234,10 +236,23 @@ class MqttClient:
             logger.error("MQTT connect to %s refused: %s", _redacted(self._options.url), reason)
             return
         self._connection += 1
-        for topic_filter, qos in self._subscriptions:
-            client.subscribe(topic_filter, qos)
+        # "Connected" means subscribed: a publish made before the broker has our SUBSCRIBE would pass us by.
+        mids = (client.subscribe(topic_filter, qos)[1] for topic_filter, qos in self._subscriptions)
+        self._awaiting_suback = {mid for mid in mids if mid is not None}
         logger.info("MQTT connected to %s as %s", _redacted(self._options.url), self._options.client_id)
-        self._call_in_loop(self._connected.set)
+        if not self._awaiting_suback:
+            self._call_in_loop(self._connected.set)
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: object, mid: int, reasons: list[ReasonCode], properties: Any
+    ) -> None:
+        refused = [str(reason) for reason in reasons if reason.is_failure]
+        if refused:
+            logger.error("MQTT broker %s refused a subscription: %s", _redacted(self._options.url), refused)
+        if mid in self._awaiting_suback:
+            self._awaiting_suback.discard(mid)
+            if not self._awaiting_suback:
+                self._call_in_loop(self._connected.set)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: Any, reason: ReasonCode, properties: Any

@@ -69,7 +69,7 @@ MEASUREMENTS: tuple[Measurement, ...] = (
     Measurement(
         "heart-rate", Parameter.PULSE, ValueKind.NUMBER, "beat/min",
         MappingProxyType({"beat/min": _same, "1/min": _same, "/min": _same}),
-        15, 300, "8867-4", "MDC_PULS_RATE (149530); MDC_ECG_HEART_RATE (147842)",
+        15, 300, "8867-4", "MDC_PULS_RATE (149514); MDC_PULS_OXIM_PULS_RATE (149530); MDC_ECG_HEART_RATE (147842)",
         aliases=("pulse",),
     ),
     Measurement(

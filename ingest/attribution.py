@@ -1,0 +1,133 @@
+"""Candidate readings -> patients, by the pairing that covers each reading's own timestamp."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from core.errors import NotFound
+from core.store import Store
+from core.types import DeadLetter, Device, Reading
+from devices.registry import pairing_at
+from ingest.validation import Candidate
+
+__all__ = [
+    "REASON_NO_PATIENT",
+    "REASON_UNKNOWN_DEVICE",
+    "Attribution",
+    "DeviceDirectory",
+    "TopicCandidate",
+    "attribute",
+    "device_problem",
+]
+
+REASON_UNKNOWN_DEVICE = "unknown device"
+REASON_NO_PATIENT = "no patient paired"
+# A device's site changes only when a technician re-registers it; a minute of staleness costs nothing.
+DEVICE_CACHE_TTL_S = 60.0
+# An unregistered device is asked about again after this long, so a flood of unknown ids costs one query each
+# per few seconds, while a device registered just now is accepted almost at once.
+UNKNOWN_DEVICE_CACHE_TTL_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class TopicCandidate:
+    """A candidate with the topic it arrived on (the only source of its device and site)."""
+
+    topic: str
+    site_id: str
+    candidate: Candidate
+
+
+@dataclass(slots=True)
+class Attribution:
+    readings: list[Reading] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+class DeviceDirectory:
+    """Which site each device is registered at, cached briefly: readings arrive every second from each device."""
+
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._store = store
+        self._clock = clock
+        self._known: dict[str, tuple[float, Device | None]] = {}
+
+    async def devices(self, device_ids: Sequence[str]) -> dict[str, Device | None]:
+        """Each device, or None when it is not registered."""
+        now = self._clock()
+        result: dict[str, Device | None] = {}
+        for device_id in device_ids:
+            cached = self._known.get(device_id)
+            if cached is None or cached[0] < now:
+                cached = await self._fetch(device_id, now)
+            result[device_id] = cached[1]
+        return result
+
+    def forget(self, device_id: str) -> None:
+        self._known.pop(device_id, None)
+
+    async def _fetch(self, device_id: str, now: float) -> tuple[float, Device | None]:
+        try:
+            device: Device | None = await self._store.get_device(device_id)
+        except NotFound:
+            device = None
+        ttl_s = DEVICE_CACHE_TTL_S if device is not None else UNKNOWN_DEVICE_CACHE_TTL_S
+        entry = (now + ttl_s, device)
+        self._known[device_id] = entry
+        return entry
+
+
+async def attribute(store: Store, directory: DeviceDirectory, items: Sequence[TopicCandidate]) -> Attribution:
+    """Readings for candidates whose device is registered at the topic's site and paired at the reading's time.
+
+    Everything else becomes a dead letter with its reason. One pairing query for the whole batch.
+    """
+    result = Attribution()
+    if not items:
+        return result
+    device_ids = sorted({item.candidate.device_id for item in items})
+    devices = await directory.devices(device_ids)
+    pairings = await store.pairings_of_devices([d for d in device_ids if devices.get(d) is not None])
+    for item in items:
+        candidate = item.candidate
+        reason = device_problem(devices.get(candidate.device_id), item.site_id)
+        patient_id = None
+        if reason is None:
+            pairing = pairing_at(pairings.get(candidate.device_id, ()), candidate.measured_at)
+            patient_id = pairing.patient_id if pairing is not None else None
+            reason = REASON_NO_PATIENT if patient_id is None else None
+        if patient_id is None:
+            result.dead_letters.append(_dead_letter(item, reason or REASON_NO_PATIENT))
+            continue
+        result.readings.append(
+            Reading(
+                device_id=candidate.device_id,
+                patient_id=patient_id,
+                parameter=candidate.parameter,
+                value=candidate.value,
+                measured_at=candidate.measured_at,
+                received_at=candidate.received_at,
+            )
+        )
+    return result
+
+
+def device_problem(device: Device | None, topic_site_id: str) -> str | None:
+    if device is None:
+        return REASON_UNKNOWN_DEVICE
+    if device.site_id != topic_site_id:
+        return f"device registered at site {device.site_id!r}, not at the topic's site {topic_site_id!r}"
+    return None
+
+
+def _dead_letter(item: TopicCandidate, reason: str) -> DeadLetter:
+    candidate = item.candidate
+    return DeadLetter(
+        topic=item.topic,
+        payload=candidate.record_bytes(),
+        reason=f"{reason} ({candidate.parameter.value} at {candidate.measured_at.isoformat()})",
+        received_at=candidate.received_at,
+        device_id=candidate.device_id,
+    )

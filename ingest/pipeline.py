@@ -1,0 +1,218 @@
+"""One batch of MQTT messages -> one durable store write: parse, validate, attribute, append (retrying outages)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from core.errors import InvalidPayload, StorageUnavailable
+from core.events import RescoreRequest
+from core.mqtt import RawMessage
+from core.store import Store
+from core.topics import parse_device_topic, rescore_topic
+from core.types import DeadLetter, DeviceStatus, Parameter, Reading
+from ingest.attribution import DeviceDirectory, TopicCandidate, attribute, device_problem
+from ingest.metrics import IngestMetrics
+from ingest.senml import first_error
+from ingest.status import parse_status
+from ingest.validation import ValidationLimits, validate_pack
+
+__all__ = [
+    "REASON_DUPLICATE",
+    "REASON_INTERNAL_ERROR",
+    "BatchOutcome",
+    "ParsedBatch",
+    "StatusReport",
+    "parse_batch",
+    "retry_storage",
+    "store_batch",
+]
+
+logger = logging.getLogger(__name__)
+
+REASON_INTERNAL_ERROR = "internal error"
+REASON_DUPLICATE = "duplicate reading"
+# Store outage backoff: the first retry is quick (a failover or a lock), later ones capped so a long outage costs a
+# query every few seconds. Messages stay unacknowledged meanwhile; the broker holds the rest.
+RETRY_MIN_DELAY_S = 0.1
+RETRY_MAX_DELAY_S = 5.0
+# A dead letter keeps at most this much of a payload: enough to debug a device, not a way to fill the database.
+DEAD_LETTER_MAX_BYTES = 64 * 1024
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    topic: str
+    site_id: str
+    status: DeviceStatus
+    payload: bytes
+
+
+@dataclass(slots=True)
+class ParsedBatch:
+    candidates: list[TopicCandidate] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    statuses: list[StatusReport] = field(default_factory=list)
+    rescore_patient_ids: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    readings: tuple[Reading, ...]  # stored now (duplicates excluded)
+    statuses: tuple[StatusReport, ...]  # stored now
+    dead_lettered: int
+    duplicates: int
+
+
+def dead_letter(message: RawMessage, reason: str, *, device_id: str | None) -> DeadLetter:
+    return DeadLetter(
+        topic=message.topic,
+        payload=message.payload[:DEAD_LETTER_MAX_BYTES],
+        reason=reason,
+        received_at=datetime.fromtimestamp(message.received_at, UTC),
+        device_id=device_id,
+    )
+
+
+def parse_batch(messages: Sequence[RawMessage], *, root: str, limits: ValidationLimits) -> ParsedBatch:
+    """Pure CPU work: never raises. A bug on one message dead-letters that message as "internal error"."""
+    batch = ParsedBatch()
+    control_topic = rescore_topic(root)
+    for message in messages:
+        try:
+            if message.topic == control_topic:
+                _parse_rescore(message, batch)
+            else:
+                _parse_device_message(message, batch, root=root, limits=limits)
+        except Exception:
+            logger.exception("Unexpected failure parsing a message on %s", message.topic)
+            batch.dead_letters.append(dead_letter(message, REASON_INTERNAL_ERROR, device_id=None))
+    return batch
+
+
+def _parse_rescore(message: RawMessage, batch: ParsedBatch) -> None:
+    try:
+        request = RescoreRequest.model_validate_json(message.payload)
+    except ValidationError as exc:
+        batch.dead_letters.append(dead_letter(message, first_error(exc), device_id=None))
+        return
+    batch.rescore_patient_ids.update(request.patient_ids)
+
+
+def _parse_device_message(message: RawMessage, batch: ParsedBatch, *, root: str, limits: ValidationLimits) -> None:
+    topic = parse_device_topic(root, message.topic)
+    if topic is None:
+        batch.dead_letters.append(dead_letter(message, "topic: not a vaktrom device topic", device_id=None))
+        return
+    received_at = datetime.fromtimestamp(message.received_at, UTC)
+    try:
+        if topic.kind == "status":
+            status = parse_status(
+                topic.device_id, message.payload, received_at=received_at, future_tolerance_s=limits.future_tolerance_s
+            )
+            batch.statuses.append(StatusReport(message.topic, topic.site_id, status, message.payload))
+            return
+        candidates, rejections = validate_pack(topic.device_id, message.payload, received_at=received_at, limits=limits)
+    except InvalidPayload as exc:
+        logger.warning("Dead-lettered message on %s: %s", message.topic, exc.reason)
+        batch.dead_letters.append(dead_letter(message, exc.reason, device_id=topic.device_id))
+        return
+    batch.candidates.extend(TopicCandidate(message.topic, topic.site_id, c) for c in candidates)
+    batch.dead_letters.extend(
+        DeadLetter(message.topic, r.record, r.reason, received_at, topic.device_id) for r in rejections
+    )
+
+
+async def retry_storage(operation: Callable[[], Awaitable[_T]], *, what: str, metrics: IngestMetrics) -> _T:
+    """Run `operation` until the store takes it: capped, jittered backoff; never gives up, never drops.
+
+    An unexpected exception is retried too (and logged with its traceback): losing the batch would be worse.
+    """
+    delay_s = RETRY_MIN_DELAY_S
+    while True:
+        try:
+            result = await operation()
+        except StorageUnavailable as exc:
+            logger.warning("Store unavailable during %s (%s); retrying in up to %.1f s", what, exc, delay_s)
+        except Exception:
+            logger.exception("Unexpected store failure during %s; retrying in up to %.1f s", what, delay_s)
+        else:
+            metrics.storage_ok = True
+            return result
+        metrics.storage_ok = False
+        metrics.storage_retries += 1
+        await asyncio.sleep(random.uniform(delay_s / 2, delay_s))  # backoff, not a synchronisation
+        delay_s = min(delay_s * 2, RETRY_MAX_DELAY_S)
+
+
+async def store_batch(
+    store: Store, directory: DeviceDirectory, batch: ParsedBatch, *, metrics: IngestMetrics
+) -> BatchOutcome:
+    """Attribute and durably store the batch (ONE append); returns once it is stored, however long that takes."""
+    candidates, in_batch_duplicates = _split_duplicates(batch.candidates)
+    attribution = await retry_storage(
+        lambda: attribute(store, directory, candidates), what="attribution", metrics=metrics
+    )
+    statuses, status_rejects = await retry_storage(
+        lambda: _check_statuses(directory, batch.statuses), what="status lookup", metrics=metrics
+    )
+    readings = attribution.readings
+    dead_letters = [*batch.dead_letters, *attribution.dead_letters, *in_batch_duplicates, *status_rejects]
+    result = await retry_storage(lambda: store.append(readings, dead_letters), what="append", metrics=metrics)
+    duplicates = set(result.duplicates)
+    stored = tuple(r for r in readings if r not in duplicates) if duplicates else tuple(readings)
+    for report in statuses:
+        save = functools.partial(store.save_device_status, report.status)
+        await retry_storage(save, what="device status", metrics=metrics)
+    return BatchOutcome(
+        readings=stored,
+        statuses=tuple(statuses),
+        dead_lettered=len(dead_letters) + len(result.duplicates),
+        duplicates=len(in_batch_duplicates) + len(result.duplicates),
+    )
+
+
+def _split_duplicates(items: Sequence[TopicCandidate]) -> tuple[list[TopicCandidate], list[DeadLetter]]:
+    """The same (device, parameter, time) twice in one batch (a redelivery): keep the first, dead-letter the rest."""
+    seen: set[tuple[str, Parameter, datetime]] = set()
+    unique: list[TopicCandidate] = []
+    duplicates: list[DeadLetter] = []
+    for item in items:
+        c = item.candidate
+        key = (c.device_id, c.parameter, c.measured_at)
+        if key in seen:
+            duplicates.append(DeadLetter(item.topic, c.record_bytes(), REASON_DUPLICATE, c.received_at, c.device_id))
+        else:
+            seen.add(key)
+            unique.append(item)
+    return unique, duplicates
+
+
+async def _check_statuses(
+    directory: DeviceDirectory, reports: Sequence[StatusReport]
+) -> tuple[list[StatusReport], list[DeadLetter]]:
+    """Status reports of devices registered at their topic's site; the others as dead letters."""
+    if not reports:
+        return [], []
+    devices = await directory.devices(sorted({r.status.device_id for r in reports}))
+    accepted: list[StatusReport] = []
+    rejected: list[DeadLetter] = []
+    for report in reports:
+        device = devices.get(report.status.device_id)
+        reason = device_problem(device, report.site_id)
+        if reason is None:
+            accepted.append(report)
+        else:
+            rejected.append(
+                DeadLetter(report.topic, report.payload, reason, report.status.reported_at, report.status.device_id)
+            )
+    return accepted, rejected

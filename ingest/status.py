@@ -1,0 +1,43 @@
+"""Device status messages (battery, signal, firmware, online; the Last Will is `{"online": false}`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from core.errors import InvalidPayload
+from core.types import DeviceStatus
+from devices.packs import StatusPayload
+from ingest.senml import first_error
+
+__all__ = ["MAX_STATUS_BYTES", "parse_status"]
+
+# A status is a handful of fields; anything near this size is not a status message.
+MAX_STATUS_BYTES = 4096
+
+
+def parse_status(device_id: str, raw: bytes, *, received_at: datetime, future_tolerance_s: float) -> DeviceStatus:
+    """The device's status as reported; a report without `t` (a Last Will) is dated when the broker delivered it.
+
+    Raises InvalidPayload naming the field and rule.
+    """
+    if len(raw) > MAX_STATUS_BYTES:
+        raise InvalidPayload(device_id, reason=f"payload: {len(raw)} bytes is over the limit of {MAX_STATUS_BYTES}")
+    try:
+        payload = StatusPayload.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidPayload(device_id, reason=first_error(exc)) from None
+    reported_at = received_at
+    if payload.t is not None:
+        if payload.t > received_at.timestamp() + future_tolerance_s:
+            raise InvalidPayload(device_id, reason="t: the status report is dated in the future")
+        reported_at = datetime.fromtimestamp(payload.t, UTC)
+    return DeviceStatus(
+        device_id=device_id,
+        online=payload.online,
+        reported_at=reported_at,
+        battery_percent=payload.battery_percent,
+        signal_dbm=payload.signal_dbm,
+        firmware=payload.firmware,
+    )

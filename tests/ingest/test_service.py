@@ -1,0 +1,243 @@
+"""The ingest worker end to end: real Mosquitto, both stores, readings in, rows and events out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import orjson
+import pytest
+
+from core.errors import StorageUnavailable
+from core.events import RescoreRequest, ScoreEvent, decode_event
+from core.mqtt import MqttClient
+from core.store import Store
+from core.topics import events_filter, obs_topic, rescore_topic, status_topic
+from core.types import AppendResult, DeadLetter, Pairing, Parameter, Reading
+from tests.fixtures.mosquitto import MosquittoBroker
+from tests.ingest.conftest import SITE, epoch, ingest_settings, next_message, seed_ward, vitals_pack, wait_until
+
+pytestmark = pytest.mark.integration
+
+Start = Callable[..., Any]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+async def _publish(client: MqttClient, topic: str, pack: object) -> None:
+    await client.publish(topic, pack if isinstance(pack, bytes) else orjson.dumps(pack), qos=1)
+
+
+async def _dead_letters(store: Store, count: int) -> list[DeadLetter]:
+    async def enough() -> list[DeadLetter] | None:
+        letters = await store.list_dead_letters(limit=1000)
+        return letters if len(letters) >= count else None
+
+    result: list[DeadLetter] = await wait_until(enough, what=f"{count} dead letters")
+    return result
+
+
+async def _readings(store: Store, count: int) -> int:
+    async def enough() -> int | None:
+        stored = await store.count_readings()
+        return stored if stored >= count else None
+
+    result: int = await wait_until(enough, what=f"{count} stored readings")
+    return result
+
+
+async def test_published_vitals_are_stored_and_a_score_event_follows(
+    store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
+) -> None:
+    root = unique_topic_root
+    await seed_ward(store)
+    mqtt_client.subscribe(events_filter(root))
+    await mqtt_client.wait_connected()
+    await start_ingest(ingest_settings(mqtt_url, root), store)
+    at = _now()
+
+    await _publish(mqtt_client, obs_topic(root, SITE, "dev-1"), vitals_pack(at, pulse=135, spo2=90))
+
+    score = await _next_score_event(mqtt_client, patient_id="p-1")
+    assert await store.count_readings() == 5
+    history = await store.readings("p-1", since=at - timedelta(seconds=1), until=at + timedelta(seconds=1))
+    assert {(r.parameter, r.value) for r in history} >= {(Parameter.PULSE, 135.0), (Parameter.SPO2, 90.0)}
+    assert (score.ward_id, score.site_id, score.bed_id) == ("ward-1", SITE, "bed-1")
+    # pulse 135 scores 3 and SpO2 90 on scale 1 scores 3 (NEWS2.md); consciousness and oxygen were never charted
+    assert score.parameter_scores["pulse"] == 3
+    assert score.parameter_scores["spo2"] == 3
+    assert score.complete is False
+    assert set(score.missing) == {"consciousness", "supplemental_o2"}
+
+
+async def _next_score_event(client: MqttClient, *, patient_id: str) -> ScoreEvent:
+    async with asyncio.timeout(30):
+        while True:
+            event = decode_event((await next_message(client, topic_part="/events/")).payload)
+            if isinstance(event, ScoreEvent) and event.patient_id == patient_id:
+                return event
+
+
+async def test_bad_input_is_dead_lettered_with_its_reason_and_good_records_still_stored(
+    store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
+) -> None:
+    root = unique_topic_root
+    await seed_ward(store)
+    await start_ingest(ingest_settings(mqtt_url, root), store)
+    at = epoch(_now())
+
+    await _publish(mqtt_client, obs_topic(root, SITE, "dev-1"), b'[{"n": "spo2", "v": 97')
+    await _publish(mqtt_client, obs_topic(root, SITE, "dev-unknown"), [{"bt": at, "n": "spo2", "v": 97}])
+    await _publish(mqtt_client, obs_topic(root, "site-2", "dev-2"), [{"bt": at, "n": "spo2", "v": 97}])
+    await _publish(
+        mqtt_client,
+        obs_topic(root, SITE, "dev-1"),
+        [{"bt": at, "n": "heart-rate", "v": 70}, {"n": "glucose", "v": 5}, {"n": "spo2", "v": 140}],
+    )
+
+    letters = await _dead_letters(store, 5)
+    reasons = sorted(letter.reason for letter in letters)
+    assert reasons[0].startswith("device registered at site 'site-1', not at the topic's site 'site-2'")
+    assert reasons[1].startswith("payload: malformed JSON")
+    assert reasons[2] == "record 1: n: unknown measurement name 'glucose'"
+    assert reasons[3].startswith("record 2: v: 140 % is outside the physiological range 40-100 for spo2")
+    assert reasons[4].startswith("unknown device")
+    assert await _readings(store, 1) == 1
+    assert {letter.device_id for letter in letters} == {"dev-1", "dev-2", "dev-unknown"}
+
+
+async def test_a_redelivered_pack_is_stored_once_and_its_copy_dead_lettered_as_duplicate(
+    store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
+) -> None:
+    root = unique_topic_root
+    await seed_ward(store)
+    await start_ingest(ingest_settings(mqtt_url, root), store)
+    pack = vitals_pack(_now())
+
+    await _publish(mqtt_client, obs_topic(root, SITE, "dev-1"), pack)
+    await _readings(store, 5)
+    await _publish(mqtt_client, obs_topic(root, SITE, "dev-1"), pack)
+
+    letters = await _dead_letters(store, 5)
+    assert {letter.reason for letter in letters} == {"duplicate reading"}
+    assert await store.count_readings() == 5
+
+
+async def test_a_reading_goes_to_the_patient_paired_at_its_own_timestamp(
+    store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
+) -> None:
+    root = unique_topic_root
+    await seed_ward(store)
+    moved_at = _now() - timedelta(minutes=10)
+    await store.pair_device(Pairing("dev-1", "p-2", moved_at, bed_id="bed-2"))  # moved from bed 1 to bed 2
+    await start_ingest(ingest_settings(mqtt_url, root), store)
+    before, after = moved_at - timedelta(minutes=5), moved_at + timedelta(minutes=5)
+    long_ago = _now() - timedelta(days=3)  # before the device was ever paired
+
+    topic = obs_topic(root, SITE, "dev-1")
+    for at, pulse in ((before, 61), (after, 62), (long_ago, 63)):
+        await _publish(mqtt_client, topic, [{"bt": epoch(at), "n": "heart-rate", "v": pulse}])
+
+    await _readings(store, 2)
+    since, until = long_ago - timedelta(hours=1), _now()
+    assert [r.value for r in await store.readings("p-1", since=since, until=until)] == [61.0]
+    assert [r.value for r in await store.readings("p-2", since=since, until=until)] == [62.0]
+    (letter,) = await _dead_letters(store, 1)
+    assert letter.reason.startswith("no patient paired (pulse at ")
+
+
+async def test_status_reports_and_the_last_will_mark_a_device_online_then_offline(
+    store: Store, start_ingest: Start, mqtt_client: MqttClient, mosquitto: MosquittoBroker, unique_topic_root: str
+) -> None:
+    root = unique_topic_root
+    await seed_ward(store)
+    mqtt_client.subscribe(events_filter(root))
+    await start_ingest(ingest_settings(mosquitto.url(), root), store)
+    topic = status_topic(root, SITE, "dev-1")
+    status = {"online": True, "battery_percent": 81.5, "signal_dbm": -67, "firmware": "2.1.0", "t": epoch(_now())}
+    await _publish(mqtt_client, topic, status)
+    online = await wait_until(lambda: store.list_device_status(device_ids=["dev-1"]), what="a stored status")
+    assert (online[0].online, online[0].battery_percent, online[0].firmware) == (True, 81.5, "2.1.0")
+
+    await _die_leaving_a_last_will(mosquitto, topic)
+
+    async def offline() -> bool:
+        return [s.online for s in await store.list_device_status(device_ids=["dev-1"])] == [False]
+
+    await wait_until(offline, what="the Last Will stored")
+    event = decode_event((await next_message(mqtt_client, topic_part="/device_status")).payload)
+    assert event.type == "device_status"
+
+
+async def _die_leaving_a_last_will(mosquitto: MosquittoBroker, topic: str) -> None:
+    """A device client that connects with a retained Last Will and is then killed (no DISCONNECT)."""
+    device = await asyncio.create_subprocess_exec(
+        "stdbuf", "-oL", "mosquitto_sub",
+        "-h", mosquitto.host, "-p", str(mosquitto.port), "-V", "5", "-t", "nothing/here", "-d",
+        "--will-topic", topic, "--will-payload", '{"online": false}', "--will-retain", "--will-qos", "1",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert device.stdout is not None
+    try:
+        async with asyncio.timeout(30):
+            while b"SUBACK" not in await device.stdout.readline():  # connected: the will is registered
+                pass
+    finally:
+        device.kill()
+        await device.wait()
+
+
+async def test_a_rescore_request_publishes_a_fresh_score(
+    store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
+) -> None:
+    root = unique_topic_root
+    await seed_ward(store)
+    await store.append(
+        [Reading("dev-1", "p-1", Parameter.RESP_RATE, 26.0, _now(), _now())], []
+    )  # e.g. a nurse's manual entry stored by the API
+    mqtt_client.subscribe(events_filter(root))
+    await start_ingest(ingest_settings(mqtt_url, root), store)
+
+    await _publish(mqtt_client, rescore_topic(root), RescoreRequest(patient_ids=["p-1"]).model_dump_json().encode())
+
+    score = await _next_score_event(mqtt_client, patient_id="p-1")
+    assert score.parameter_scores["resp_rate"] == 3  # >= 25 breaths/min
+
+
+class _FailingDisk:
+    """The real store, except that `append` fails the first `failures` times (fault injection)."""
+
+    def __init__(self, store: Store, failures: int) -> None:
+        self._store = store
+        self.failures_left = failures
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def append(self, readings: Sequence[Reading], dead_letters: Sequence[DeadLetter]) -> AppendResult:
+        if self.failures_left > 0:
+            self.failures_left -= 1
+            raise StorageUnavailable("test disk", detail="I/O error")
+        return await self._store.append(readings, dead_letters)
+
+
+async def test_a_store_outage_delays_readings_but_loses_none(
+    store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
+) -> None:
+    root = unique_topic_root
+    await seed_ward(store)
+    failing = _FailingDisk(store, failures=4)
+    worker = await start_ingest(ingest_settings(mqtt_url, root), cast(Store, failing))
+    start = _now() - timedelta(minutes=5)
+
+    for n in range(20):
+        await _publish(mqtt_client, obs_topic(root, SITE, "dev-1"), vitals_pack(start + timedelta(seconds=n)))
+
+    assert await _readings(store, 100) == 100
+    assert failing.failures_left == 0
+    assert worker.metrics.storage_retries >= 4
+    assert await store.count_dead_letters() == 0

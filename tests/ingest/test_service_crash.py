@@ -1,0 +1,159 @@
+"""Must show: kill -9 of the ingest process mid-stream loses no reading the broker accepted, and stores none twice.
+
+Also: the broker's ACL keeps one device from publishing as another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from core.mqtt import MqttClient, MqttOptions
+from core.store import Store
+from core.store_postgres import PostgresStore
+from core.topics import obs_filter, obs_topic
+from tests.fixtures.mosquitto import AUTH_USERS, MosquittoBroker
+from tests.fixtures.postgres import PostgresServer
+from tests.ingest.conftest import SITE, TEST_SECRET, next_message, seed_ward, vitals_pack, wait_until
+
+pytestmark = pytest.mark.integration
+
+_REPO = Path(__file__).resolve().parents[2]
+PACKS = 4000  # x 5 readings = 20,000 readings
+DEVICES = 4
+PUBLISH_WINDOW = 500  # QoS 1 publishes awaited together
+
+
+@pytest.fixture
+async def pg_store(postgres_dsn: str) -> AsyncIterator[Store]:
+    store = PostgresStore(postgres_dsn)
+    await store.open()
+    yield store
+    await store.close()
+
+
+class _IngestProcess:
+    """`python -m tests.ingest.ingest_main` (what `vaktrom ingest` does), ready once it logs that it subscribed."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self._env = env
+        self.process: asyncio.subprocess.Process | None = None
+        self._drain: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.ingest.ingest_main",
+            cwd=_REPO, env=self._env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        running = asyncio.Event()
+        self._drain = asyncio.create_task(self._read_log(running))
+        async with asyncio.timeout(60):
+            await running.wait()
+        assert self.process.returncode is None, "ingest exited at start"
+
+    async def _read_log(self, running: asyncio.Event) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        async for line in self.process.stderr:
+            if b"subscribed and running" in line:
+                running.set()
+        running.set()  # exited: let the waiter see it
+
+    async def kill_9(self) -> None:
+        assert self.process is not None
+        self.process.kill()  # SIGKILL: no clean-up, no DISCONNECT, nothing flushed
+        await self.process.wait()
+        if self._drain is not None:
+            await self._drain
+
+
+async def _publish_stream(client: MqttClient, root: str, start: datetime) -> None:
+    """PACKS packs of 5 readings at QoS 1, each with its own timestamp, round-robin over the devices."""
+    for first in range(0, PACKS, PUBLISH_WINDOW):
+        publishes = []
+        for n in range(first, min(first + PUBLISH_WINDOW, PACKS)):
+            topic = obs_topic(root, SITE, f"dev-{n % DEVICES + 1}")
+            pack = vitals_pack(start + timedelta(seconds=n // DEVICES), pulse=60 + n % 40)
+            publishes.append(client.publish(topic, orjson.dumps(pack), qos=1, timeout_s=60))
+        await asyncio.gather(*publishes)
+
+
+@pytest.mark.timeout(300)
+async def test_kill_9_mid_stream_loses_no_reading_and_stores_none_twice(
+    pg_store: Store,
+    postgres_dsn: str,
+    postgres_server: PostgresServer,
+    mosquitto: MosquittoBroker,
+    unique_topic_root: str,
+    tmp_path: Path,
+) -> None:
+    await seed_ward(pg_store, patients=DEVICES)
+    env = os.environ | {
+        "VAKTROM_MQTT_URL": mosquitto.url(),
+        "VAKTROM_DATABASE_URL": postgres_server.url_for(str(conninfo_to_dict(postgres_dsn)["dbname"])),
+        "VAKTROM_AUTH_SECRET": TEST_SECRET,
+        "VAKTROM_MQTT_CLIENT_ID": f"ingest-kill9-{uuid.uuid4().hex[:8]}",
+        "VAKTROM_MQTT_TOPIC_ROOT": unique_topic_root,
+        "VAKTROM_DATA_DIR": str(tmp_path),
+    }
+    ingest = _IngestProcess(env)
+    await ingest.start()
+    publisher = MqttClient(MqttOptions(url=mosquitto.url(), client_id=f"pub-{uuid.uuid4().hex[:8]}", clean_start=True))
+    await publisher.connect()
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    stream = asyncio.create_task(_publish_stream(publisher, unique_topic_root, start))
+
+    async def some_stored() -> bool:
+        return await pg_store.count_readings() >= 2000
+
+    await wait_until(some_stored, what="the first readings stored")
+    await ingest.kill_9()
+    stored_at_kill = await pg_store.count_readings()
+    await ingest.start()  # same client id: the broker hands over the session and redelivers what was not acked
+    await stream
+    await publisher.disconnect()
+
+    async def all_stored() -> bool:
+        return await pg_store.count_readings() >= PACKS * 5
+
+    await wait_until(all_stored, what="every published reading stored", timeout_s=180)
+    await ingest.kill_9()
+    assert stored_at_kill < PACKS * 5, "the kill came after the stream: it proved nothing"
+    assert await pg_store.count_readings() == PACKS * 5
+    since, until = start - timedelta(seconds=1), start + timedelta(hours=1)
+    per_patient = [
+        len(await pg_store.readings(f"p-{n}", since=since, until=until, limit=100_000)) for n in range(1, DEVICES + 1)
+    ]
+    assert per_patient == [PACKS * 5 // DEVICES] * DEVICES
+    reasons = {letter.reason for letter in await pg_store.list_dead_letters(limit=100_000)}
+    assert reasons <= {"duplicate reading"}  # redelivered copies of readings stored just before the kill
+
+
+async def test_a_device_cannot_publish_on_another_devices_topic(mosquitto_auth: MosquittoBroker) -> None:
+    site = f"site-{uuid.uuid4().hex[:8]}"  # the ACL pins the root to vaktrom/v1; the site keeps tests apart
+    ingest_url = mosquitto_auth.url(username="vaktrom-ingest", password=AUTH_USERS["vaktrom-ingest"])
+    subscriber = MqttClient(MqttOptions(url=ingest_url, client_id=f"ingest-{site}", clean_start=True))
+    subscriber.subscribe(obs_filter("vaktrom/v1"))
+    await subscriber.connect()
+    device_url = mosquitto_auth.url(username="dev-a", password=AUTH_USERS["dev-a"])
+    device = MqttClient(MqttOptions(url=device_url, client_id=f"dev-a-{site}", clean_start=True))
+    await device.connect()
+    try:
+        await device.publish(obs_topic("vaktrom/v1", site, "dev-b"), b'[{"n": "spo2", "v": 80}]', qos=1)
+        await device.publish(obs_topic("vaktrom/v1", site, "dev-a"), b'[{"n": "spo2", "v": 97}]', qos=1)
+
+        # The broker delivers one client's messages in order: had the first passed the ACL, it would come first.
+        first = await next_message(subscriber, topic_part=f"/{site}/")
+        assert (first.topic, first.payload) == (obs_topic("vaktrom/v1", site, "dev-a"), b'[{"n": "spo2", "v": 97}]')
+        assert subscriber.inbox.empty()
+    finally:
+        await device.disconnect()
+        await subscriber.disconnect()
