@@ -35,8 +35,8 @@ def _settings_epilog() -> str:
     lines = ["settings (environment variables; also keys of the TOML file named by VAKTROM_CONFIG_FILE):"]
     for name, field in Settings.model_fields.items():
         default = field.default if field.default_factory is None else "(per parameter)"
-        description = field.description or ""
-        lines.append(f"  VAKTROM_{name.upper():<28} {description} [default: {default}]")
+        description = f"{field.description} " if field.description else ""
+        lines.append(f"  VAKTROM_{name.upper():<28} {description}[default: {default}]")
     return "\n".join(lines)
 
 
@@ -166,13 +166,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except ExceptionGroup as group:
+        # A part that fails in a TaskGroup (the API cannot reach the broker, say) arrives wrapped in a group:
+        # say what went wrong, as for the same error outside one. Anything else is a bug: show its traceback.
+        errors, others = group.split(VaktromError)
+        if errors is None or others is not None:
+            raise
+        for error in _leaves(errors):
+            sys.stderr.write(f"vaktrom: {error}\n")
+        return 1
     return code
+
+
+def _leaves(group: BaseExceptionGroup[VaktromError]) -> list[VaktromError]:
+    leaves: list[VaktromError] = []
+    for exc in group.exceptions:
+        leaves += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return leaves
 
 
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "settings"
-        name = f"VAKTROM_{where.upper()}" if where != "settings" else where
-        lines.append(f"  {name}: {error['msg']}")
+        first, *rest = error["loc"] or ("",)
+        name = f"VAKTROM_{str(first).upper()}" + "".join(f"[{part}]" for part in rest) if first else ""
+        # Our validators' messages name the variable and say what to fix; pydantic only adds "Value error, ".
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  {message}" if not name or message.startswith(name) else f"  {name}: {message}")
     return "\n".join(lines)

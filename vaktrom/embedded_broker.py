@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,10 +27,24 @@ def _config(host: str, port: int) -> dict[str, Any]:
     }
 
 
+class _Broker(Broker):  # type: ignore[misc]  # amqtt ships no type information
+    """amqtt's broker, but every client's socket is closed when its connection ends."""
+
+    async def stream_connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
+    ) -> None:
+        # amqtt 0.12 leaves the socket open when the client hung up first (its close drains into the dead
+        # connection and gives up) or never sent CONNECT: each such client would leak a transport.
+        try:
+            await super().stream_connected(reader, writer, listener_name)
+        finally:
+            writer.close()
+
+
 @asynccontextmanager
 async def embedded_broker(*, host: str = "127.0.0.1", port: int) -> AsyncIterator[str]:
     """Run amqtt on host:port for the duration of the block; yields its mqtt:// URL."""
-    broker = Broker(_config(host, port))
+    broker = _Broker(_config(host, port))
     try:
         await broker.start()
     except BrokerError as exc:

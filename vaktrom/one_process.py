@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sys
 from collections.abc import AsyncIterator
 
@@ -12,11 +13,11 @@ from core.clock import utc_now
 from core.settings import Settings
 from core.types import Role
 from dashboard_api.auth import issue_token
-from devices.demo import demo_unit
+from devices.demo import demo_unit, seed_demo_unit
 from ingest.risk import RiskAssessor
 from ingest.service import run_ingest
 from vaktrom.embedded_broker import embedded_broker
-from vaktrom.parts import open_store, run_device_health, serve_api, simulate
+from vaktrom.parts import listen_socket, open_store, run_device_health, serve_api, simulate
 from vaktrom.risk import load_risk_assessor
 from vaktrom.wiring import auth_secret_of
 
@@ -46,20 +47,30 @@ async def _broker(settings: Settings) -> AsyncIterator[None]:
 
 async def run_one_process(settings: Settings, *, started: asyncio.Event | None = None) -> None:
     """Run until cancelled (Ctrl-C). `started` is set once the API answers (tests wait on it)."""
-    risk_assessor: RiskAssessor | None = load_risk_assessor(settings)
+    # The API port first: taken by another program, it is a clear error before anything starts.
+    with listen_socket(settings) as api_socket:
+        risk_assessor: RiskAssessor | None = load_risk_assessor(settings)
+        await _run_parts(settings, risk_assessor=risk_assessor, api_socket=api_socket, started=started)
+
+
+async def _run_parts(
+    settings: Settings, *, risk_assessor: RiskAssessor | None, api_socket: socket.socket, started: asyncio.Event | None
+) -> None:
     api_started = asyncio.Event()
-    stop_simulator = asyncio.Event()
-    async with _broker(settings), open_store(settings) as store, asyncio.TaskGroup() as tasks:
-        tasks.create_task(run_ingest(settings, store, risk_assessor=risk_assessor), name="ingest")
-        tasks.create_task(serve_api(settings, store, started=api_started), name="api")
-        tasks.create_task(run_device_health(settings, store), name="device-health")
-        if settings.simulate:
-            tasks.create_task(simulate(settings, store, stop=stop_simulator), name="simulator")
-        await api_started.wait()
-        sys.stdout.write(_banner(settings))
-        sys.stdout.flush()
-        if started is not None:
-            started.set()
+    async with _broker(settings), open_store(settings) as store:
+        # Seeded before anything starts: the demo links in the banner must open a ward with its patients in it.
+        unit = await seed_demo_unit(store, now=utc_now()) if settings.simulate else None
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(run_ingest(settings, store, risk_assessor=risk_assessor), name="ingest")
+            tasks.create_task(serve_api(settings, store, started=api_started, sock=api_socket), name="api")
+            tasks.create_task(run_device_health(settings, store), name="device-health")
+            if unit is not None:
+                tasks.create_task(simulate(settings, store, stop=asyncio.Event(), unit=unit), name="simulator")
+            await api_started.wait()
+            sys.stdout.write(_banner(settings))
+            sys.stdout.flush()
+            if started is not None:
+                started.set()
 
 
 def demo_logins(settings: Settings) -> list[tuple[str, Role, str]]:

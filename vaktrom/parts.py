@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
 
 import uvicorn
 
 from core.clock import utc_now
+from core.errors import ConfigError
 from core.mqtt import MqttClient
 from core.settings import Settings
 from core.store import Store
@@ -26,6 +29,7 @@ from ingest.service import run_ingest
 from vaktrom.wiring import auth_secret_of, build_store, event_client_options
 
 __all__ = [
+    "listen_socket",
     "open_store",
     "run_api_only",
     "run_device_health",
@@ -62,34 +66,50 @@ async def _event_client(settings: Settings, role: str) -> AsyncIterator[MqttClie
         await client.disconnect()
 
 
-async def serve_api(settings: Settings, store: Store, *, started: asyncio.Event | None = None) -> None:
-    """One API node: REST, WebSocket fan-out of broker events, and the live ward page."""
-    async with _event_client(settings, "api") as client:
-        hub = LiveHub(client, topic_root=settings.mqtt_topic_root)
-        await client.connect()
-        app = create_app(
-            store=store, auth_secret=auth_secret_of(settings), live=hub, publisher=client,
-            topic_root=settings.mqtt_topic_root,
-        )  # fmt: skip
-        config = uvicorn.Config(
-            app, host=settings.api_host, port=settings.api_port, log_level="warning", ws="websockets-sansio"
-        )
-        server = uvicorn.Server(config)
-        async with asyncio.TaskGroup() as tasks:
-            hub_task = tasks.create_task(hub.run(), name="api-live-hub")
-            serve_task = tasks.create_task(_serve(server), name="api-server")
-            while not server.started and not serve_task.done():  # noqa: ASYNC110 - uvicorn has no started event
-                await asyncio.sleep(0.05)
-            if started is not None and server.started:
-                started.set()
-            await serve_task
-            hub_task.cancel()
+def listen_socket(settings: Settings) -> socket.socket:
+    """The API's listening socket. Bound before anything starts: uvicorn would exit the process on a port in use."""
+    family = socket.AF_INET6 if ":" in settings.api_host else socket.AF_INET
+    try:
+        return socket.create_server((settings.api_host, settings.api_port), family=family)
+    except OSError as exc:
+        raise ConfigError(
+            f"the API cannot listen on {settings.api_host}:{settings.api_port} "
+            f"({os.strerror(exc.errno) if exc.errno else exc}); "
+            "set VAKTROM_API_PORT (or --port) to a free port"
+        ) from exc
 
 
-async def _serve(server: uvicorn.Server) -> None:
+async def serve_api(
+    settings: Settings, store: Store, *, started: asyncio.Event | None = None, sock: socket.socket | None = None
+) -> None:
+    """One API node: REST, WebSocket fan-out of broker events, and the live ward page, on `sock` if given."""
+    with sock or listen_socket(settings) as listening:
+        async with _event_client(settings, "api") as client:
+            hub = LiveHub(client, topic_root=settings.mqtt_topic_root)
+            await client.connect()
+            app = create_app(
+                store=store, auth_secret=auth_secret_of(settings), live=hub, publisher=client,
+                topic_root=settings.mqtt_topic_root,
+            )  # fmt: skip
+            config = uvicorn.Config(
+                app, host=settings.api_host, port=settings.api_port, log_level="warning", ws="websockets-sansio"
+            )
+            server = uvicorn.Server(config)
+            async with asyncio.TaskGroup() as tasks:
+                hub_task = tasks.create_task(hub.run(), name="api-live-hub")
+                serve_task = tasks.create_task(_serve(server, listening), name="api-server")
+                while not server.started and not serve_task.done():  # noqa: ASYNC110 - uvicorn has no started event
+                    await asyncio.sleep(0.05)
+                if started is not None and server.started:
+                    started.set()
+                await serve_task
+                hub_task.cancel()
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
     """Run uvicorn until cancelled, then stop it the way it expects (`should_exit`): cancelling `serve()` itself
     aborts its lifespan mid-await, and uvicorn logs that as a CancelledError traceback at ERROR."""
-    serving = asyncio.ensure_future(server.serve())
+    serving = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
         await asyncio.shield(serving)
     except asyncio.CancelledError:
@@ -121,9 +141,10 @@ async def run_device_health(settings: Settings, store: Store, *, interval_s: flo
                 logger.exception("Device health check failed; trying again in %.0f s", interval_s)
 
 
-async def simulate(settings: Settings, store: Store, *, stop: asyncio.Event) -> DemoUnit:
-    """Seed the demo unit and publish its devices until `stop` is set."""
-    unit = await seed_demo_unit(store, now=utc_now())
+async def simulate(settings: Settings, store: Store, *, stop: asyncio.Event, unit: DemoUnit | None = None) -> DemoUnit:
+    """Seed the demo unit (unless given the seeded `unit`) and publish its devices until `stop` is set."""
+    if unit is None:
+        unit = await seed_demo_unit(store, now=utc_now())
     async with _event_client(settings, "simulator") as client:
         await client.connect()
         await run_simulator(

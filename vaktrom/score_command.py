@@ -185,16 +185,19 @@ def _score_cells(scores: News2Batch, row: int) -> list[str]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `vaktrom score INPUT OUTPUT`; the parsed namespace's `func(args)` runs it and returns the exit status."""
+    """Add `vaktrom score --input IN.csv --output OUT.csv`; the namespace's `func(args)` runs it, returning the exit
+    status."""
     parser = subparsers.add_parser(
         "score",
         help="NEWS2-score a CSV of observation sets",
-        description="Score every row of INPUT with NEWS2 and write it to OUTPUT with columns news2, news2_complete, "
+        description="Score every row of IN.csv with NEWS2 and write it to OUT.csv with columns news2, news2_complete, "
         "risk and single_param_3. Input columns: " + ",".join(INPUT_COLUMNS) + ". An empty cell is a missing value; "
         "an incomplete row's news2 is a lower bound.",
     )
-    parser.add_argument("input", type=Path, help="CSV of observation sets")
-    parser.add_argument("output", type=Path, help="CSV to write (replaced if it exists)")
+    parser.add_argument("--input", required=True, type=Path, metavar="IN.csv", help="CSV of observation sets")
+    parser.add_argument(
+        "--output", required=True, type=Path, metavar="OUT.csv", help="CSV to write (replaced if it exists)"
+    )
     parser.set_defaults(func=run_score_command)
 
 

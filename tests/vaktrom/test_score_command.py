@@ -141,7 +141,9 @@ def _cli() -> argparse.ArgumentParser:
 
 def test_command_scores_and_reports_the_row_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out.csv"
-    args = _cli().parse_args(["score", str(_write_csv(tmp_path, HEADER, WORKED_EXAMPLE)), str(out)])
+    args = _cli().parse_args(
+        ["score", "--input", str(_write_csv(tmp_path, HEADER, WORKED_EXAMPLE)), "--output", str(out)]
+    )
     assert args.func(args) == 0
     assert capsys.readouterr().out == f"Scored 1 row into {out}\n"
     assert _read_csv(out)[0]["news2"] == "9"
@@ -151,7 +153,7 @@ def test_command_reports_a_bad_row_in_one_line_without_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = _write_csv(tmp_path, HEADER, "p1,t,22,94,1,maybe,105,115,A,38.4")
-    args = _cli().parse_args(["score", str(source), str(tmp_path / "out.csv")])
+    args = _cli().parse_args(["score", "--input", str(source), "--output", str(tmp_path / "out.csv")])
     assert args.func(args) == 2
     captured = capsys.readouterr()
     assert (
@@ -162,6 +164,6 @@ def test_command_reports_a_bad_row_in_one_line_without_traceback(
 
 def test_command_reports_a_missing_input_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.csv"
-    args = _cli().parse_args(["score", str(missing), str(tmp_path / "out.csv")])
+    args = _cli().parse_args(["score", "--input", str(missing), "--output", str(tmp_path / "out.csv")])
     assert args.func(args) == 1
     assert capsys.readouterr().err == f"vaktrom score: No such file or directory: {missing}\n"
