@@ -115,8 +115,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from vaktrom.parts import run_ingest_only
+    from vaktrom.risk import load_risk_assessor
 
-    asyncio.run(run_ingest_only(_settings_from(args)))
+    settings = _settings_from(args)
+    asyncio.run(run_ingest_only(settings, risk_assessor=load_risk_assessor(settings)))
     return 0
 
 

@@ -42,7 +42,7 @@ async def pg_store(postgres_dsn: str) -> AsyncIterator[Store]:
 
 
 class _IngestProcess:
-    """`python -m tests.ingest.ingest_main` (what `vaktrom ingest` does), ready once it logs that it subscribed."""
+    """`python -m vaktrom ingest`, ready once it logs that it subscribed."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self._env = env
@@ -51,7 +51,7 @@ class _IngestProcess:
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.ingest.ingest_main",
+            sys.executable, "-m", "vaktrom", "ingest",
             cwd=_REPO, env=self._env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         running = asyncio.Event()
