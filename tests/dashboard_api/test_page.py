@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import ConsoleMessage, Page, expect
 
 from core.clock import utc_now
 from core.events import ScoreEvent
@@ -22,17 +22,6 @@ from tests.dashboard_api.conftest import SECRET, Seeded, Served, build_app, conn
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = Path("/tmp/vaktrom-ward-page.png")
 UI_TIMEOUT_MS = 10_000
 
@@ -53,24 +42,6 @@ async def live_server(
         hub_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await hub_task
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: sudo apt-get install -y chromium", pytrace=False)
-    return CHROMIUM
-
-
-@pytest.fixture
-async def page(chromium: Path) -> AsyncIterator[Page]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = await browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="dark")
-            yield await context.new_page()
-        finally:
-            await browser.close()
 
 
 async def test_bed_score_updates_live_and_alert_is_acknowledged(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import ConsoleMessage, Page, expect
 
 from core.clock import utc_now
 from core.mqtt import MqttClient, MqttOptions
@@ -120,38 +120,9 @@ async def test_cancelling_stops_every_part_cleanly(
 
 # --- the live ward page in real headless Chromium ------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGE_TIMEOUT_MS = 10_000  # first load: page, token check, ward list, socket snapshot
 LIVE_TIMEOUT_MS = 5_000  # a reading's effect on the page: well under a second normally ("within a few seconds")
 DETERIORATING = UNIT.beds[2]  # Seng 3, Ola Simulert
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: sudo apt-get install -y chromium", pytrace=False)
-    return CHROMIUM
-
-
-@pytest.fixture
-async def page(chromium: Path) -> AsyncIterator[Page]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = await browser.new_context(viewport={"width": 1280, "height": 900})
-            yield await context.new_page()
-        finally:
-            await browser.close()
 
 
 @pytest.fixture
