@@ -111,6 +111,13 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
 
+    @field_validator("config_file")
+    @classmethod
+    def _config_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"config file {str(value)!r} does not exist or is not a file")
+        return value
+
     @field_validator("mqtt_url")
     @classmethod
     def _mqtt_url_is_mqtt(cls, value: str | None) -> str | None:

@@ -1,0 +1,104 @@
+"""Settings: embedded defaults, environment over config file, and clear refusals of unsafe or malformed values."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from core.settings import Settings
+from core.types import CareSetting, Parameter
+
+SECRET = "s" * 40
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("VAKTROM_"):
+            monkeypatch.delenv(name)
+
+
+def _error_of(exc: pytest.ExceptionInfo[ValidationError]) -> tuple[str, str]:
+    error = exc.value.errors()[0]
+    return ".".join(str(part) for part in error["loc"]), error["msg"]
+
+
+def test_no_environment_runs_everything_embedded() -> None:
+    settings = Settings()
+    assert settings.embedded_broker and settings.embedded_store
+    assert settings.effective_mqtt_url() == "mqtt://127.0.0.1:18830"
+    assert settings.mqtt_v5 is False  # the embedded broker speaks MQTT 3.1.1
+
+
+def test_config_file_is_read_and_the_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "vaktrom.toml"
+    config.write_text('api_port = 9999\nmqtt_topic_root = "helse-nord/v1"\n')
+    monkeypatch.setenv("VAKTROM_CONFIG_FILE", str(config))
+    monkeypatch.setenv("VAKTROM_API_PORT", "7777")
+
+    settings = Settings()
+
+    assert settings.api_port == 7777
+    assert settings.mqtt_topic_root == "helse-nord/v1"
+
+
+def test_missing_config_file_is_refused_not_ignored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VAKTROM_CONFIG_FILE", str(tmp_path / "nope.toml"))
+    with pytest.raises(ValidationError) as exc:
+        Settings()
+    assert _error_of(exc)[0] == "config_file"
+    assert "does not exist" in _error_of(exc)[1]
+
+
+def test_unknown_key_in_config_file_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "vaktrom.toml"
+    config.write_text("api_prot = 9999\n")
+    with pytest.raises(ValidationError) as exc:
+        Settings(config_file=config)
+    assert _error_of(exc)[0] == "api_prot"
+
+
+@pytest.mark.parametrize("url", ["http://broker:1883", "broker:1883", "mqtt://"])
+def test_mqtt_url_must_be_an_mqtt_url(url: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        Settings(mqtt_url=url, auth_secret=SECRET)
+    assert _error_of(exc)[0] == "mqtt_url"
+
+
+def test_database_url_must_be_postgresql_and_its_password_is_not_echoed() -> None:
+    with pytest.raises(ValidationError) as exc:
+        Settings(database_url="mysql://u:hunter2@db/v", auth_secret=SECRET)
+    assert "hunter2" not in _error_of(exc)[1]
+
+
+def test_external_services_need_a_shared_signing_key() -> None:
+    with pytest.raises(ValidationError) as exc:
+        Settings(database_url="postgresql://db/vaktrom")
+    assert "VAKTROM_AUTH_SECRET is required" in str(exc.value)
+
+
+def test_short_signing_key_is_refused() -> None:
+    with pytest.raises(ValidationError) as exc:
+        Settings(auth_secret="too-short")
+    assert "at least 32 characters" in str(exc.value)
+
+
+def test_passwords_and_secrets_never_show_in_repr() -> None:
+    settings = Settings(
+        mqtt_url="mqtt://ingest:brokerpass@broker:1883",
+        database_url="postgresql://vaktrom:dbpass@db/vaktrom",
+        auth_secret=SECRET,
+    )
+    shown = repr(settings)
+    assert "brokerpass" not in shown and "dbpass" not in shown and SECRET not in shown
+    assert settings.mqtt_v5 is True
+
+
+def test_max_ages_differ_by_care_setting() -> None:
+    settings = Settings()
+    assert (
+        settings.max_age_s(CareSetting.BEDSIDE)[Parameter.SPO2] < settings.max_age_s(CareSetting.HOME)[Parameter.SPO2]
+    )
