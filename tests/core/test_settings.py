@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from core.settings import Settings
 from core.types import CareSetting, Parameter
@@ -64,13 +64,13 @@ def test_unknown_key_in_config_file_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("url", ["http://broker:1883", "broker:1883", "mqtt://"])
 def test_mqtt_url_must_be_an_mqtt_url(url: str) -> None:
     with pytest.raises(ValidationError) as exc:
-        Settings(mqtt_url=url, auth_secret=SECRET)
+        Settings(mqtt_url=url, auth_secret=SecretStr(SECRET))
     assert _error_of(exc)[0] == "mqtt_url"
 
 
 def test_database_url_must_be_postgresql_and_its_password_is_not_echoed() -> None:
     with pytest.raises(ValidationError) as exc:
-        Settings(database_url="mysql://u:hunter2@db/v", auth_secret=SECRET)
+        Settings(database_url="mysql://u:hunter2@db/v", auth_secret=SecretStr(SECRET))
     assert "hunter2" not in _error_of(exc)[1]
 
 
@@ -82,7 +82,7 @@ def test_external_services_need_a_shared_signing_key() -> None:
 
 def test_short_signing_key_is_refused() -> None:
     with pytest.raises(ValidationError) as exc:
-        Settings(auth_secret="too-short")
+        Settings(auth_secret=SecretStr("too-short"))
     assert "at least 32 characters" in str(exc.value)
 
 
@@ -90,7 +90,7 @@ def test_passwords_and_secrets_never_show_in_repr() -> None:
     settings = Settings(
         mqtt_url="mqtt://ingest:brokerpass@broker:1883",
         database_url="postgresql://vaktrom:dbpass@db/vaktrom",
-        auth_secret=SECRET,
+        auth_secret=SecretStr(SECRET),
     )
     shown = repr(settings)
     assert "brokerpass" not in shown and "dbpass" not in shown and SECRET not in shown
