@@ -22,6 +22,7 @@ from core.types import (
     Device,
     DeviceKind,
     DeviceStatus,
+    HourlyMean,
     LatestValue,
     Pairing,
     Parameter,
@@ -31,6 +32,7 @@ from core.types import (
     RiskLevel,
     Role,
     SpO2Scale,
+    SpO2ScaleDecision,
     Stay,
 )
 
@@ -41,10 +43,12 @@ __all__ = [
     "alert_from_row",
     "audit_from_row",
     "care_team_from_row",
+    "dead_letter_from_row",
     "device_from_row",
     "device_status_from_row",
     "duplicate_dead_letter",
     "from_us",
+    "hourly_mean_from_row",
     "latest_by_patient",
     "newest_per_patient_parameter",
     "pairing_from_row",
@@ -55,6 +59,7 @@ __all__ = [
     "score_from_row",
     "score_json",
     "split_duplicates",
+    "spo2_decision_from_row",
     "stay_from_row",
     "to_us",
     "utc",
@@ -143,6 +148,23 @@ def duplicate_dead_letter(reading: Reading) -> DeadLetter:
         received_at=reading.received_at,
         device_id=reading.device_id,
     )
+
+
+def dead_letter_from_row(row: Sequence[Any], decode: TimeDecoder) -> DeadLetter:
+    """Row: topic, payload, reason, received_at, device_id."""
+    topic, payload, reason, received_at, device_id = row
+    return DeadLetter(topic, bytes(payload), reason, decode(received_at), device_id)
+
+
+def hourly_mean_from_row(row: Sequence[Any]) -> HourlyMean:
+    """Row: parameter, hours_ago, mean value, count."""
+    return HourlyMean(Parameter(row[0]), int(row[1]), float(row[2]), int(row[3]))
+
+
+def spo2_decision_from_row(row: Sequence[Any], decode: TimeDecoder) -> SpO2ScaleDecision:
+    """Row: patient_id, scale, set_by, set_at."""
+    patient_id, scale, set_by, set_at = row
+    return SpO2ScaleDecision(patient_id, SpO2Scale(scale), set_by, decode(set_at))
 
 
 def reading_from_row(row: Sequence[Any], decode: TimeDecoder) -> Reading:
