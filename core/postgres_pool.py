@@ -16,7 +16,6 @@ from core.migrations import apply_postgres_migrations
 
 __all__: list[str] = []  # parts of PostgresStore: import it from core.store_postgres
 
-# Named for PostgresStore's public module, as before the split: operators see this name in the log format.
 logger = logging.getLogger(__name__)
 
 _Conn = psycopg.AsyncConnection[tuple[Any, ...]]

@@ -15,7 +15,6 @@ from core.migrations import apply_sqlite_migrations
 
 __all__: list[str] = []  # parts of SqliteStore: import it from core.store_sqlite
 
-# Named for SqliteStore's public module, as before the split: operators see this name in the log format.
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
