@@ -22,6 +22,7 @@ from scoring.rounding import round_half_up_array
 FloatArray = NDArray[np.float64]
 
 __all__ = [
+    "ADMISSION_HOURS_CAP",
     "CORE_VITALS",
     "FEATURE_NAMES",
     "GRID_HOURS",
@@ -66,9 +67,33 @@ LAST_VALUE_HOURS = 12
 # "Hours since last measurement" saturates here; older is as good as never.
 SINCE_CAP_H = 24
 NEWS2_CHANGE_H = 6
+# The patient's own earlier state: the first, lowest and highest value of the last two days (the admission values
+# while the stay is younger). Deviation from one's own baseline transfers across hospitals better than absolute
+# values, which differ with case mix and devices.
+LONG_BASELINE_HOURS = 48
+# Worst (and best) NEWS2 over recent windows: a score that touched 5 an hour ago still counts.
+NEWS2_WINDOWS_H: tuple[int, ...] = (6, 12, 24)
+SHOCK_INDEX_TREND_H = 12  # hour-by-hour pulse / systolic BP: its slope and highest value
+# Time since admission counts only the first day. In setA it is a record-length artefact beyond that: non-septic
+# records stop by hour 60 (99 % by hour 59, median 39) while septic ones run for weeks, so "still here at hour 50"
+# all but says "septic". A model that learnt it (cap 72 h) flagged a stable patient with normal vital signs after
+# 64 h in the unit: in a municipal bed with stays of weeks, nearly every patient. Capped at one day it keeps only
+# "just admitted" (often admitted because unwell); grouped cross-validated AUROC falls from 0.767 to 0.710, which is
+# what that artefact was worth.
+ADMISSION_HOURS_CAP = 24.0
 AGE_CENSOR_YEARS = 89.0  # PhysioNet censors ages >= 89 (set B writes 100): clip everyone to the same value
 # Rows a live grid needs: every look-back above (the NEWS2 change needs last values 6 h ago, which look back 12 h).
-GRID_HOURS = max(SINCE_CAP_H, BASELINE_HOURS, NEWS2_CHANGE_H + LAST_VALUE_HOURS) + 1
+# Rows a live grid needs: every look-back above. A NEWS2 k hours ago rests on last values up to 11 h before it.
+GRID_HOURS = (
+    max(
+        SINCE_CAP_H,
+        BASELINE_HOURS,
+        LONG_BASELINE_HOURS,
+        NEWS2_CHANGE_H + LAST_VALUE_HOURS,
+        max(NEWS2_WINDOWS_H) + LAST_VALUE_HOURS - 1,
+    )
+    + 1
+)
 _SECONDS_PER_HOUR = 3600.0
 
 _POINT_STATS: tuple[str, ...] = ("last", "hours_since")
@@ -79,8 +104,10 @@ _WINDOW_STATS: tuple[str, ...] = (
     f"std_{RECENT_HOURS}h",
     f"change_from_{BASELINE_HOURS}h_mean",
 )
-# No "measurements per 12 h": in the ICU data how often a nurse charts says how worried she is, but a municipal
-# unit's devices send on a fixed schedule, so the model would learn a habit that does not exist where it is used.
+# No "measurements per 12 h": in the ICU data how often a nurse charts says how worried she is, but a bedside monitor
+# sends on a fixed schedule, so the model would learn a habit that does not exist where it is used (at home a spot
+# check's timing does carry concern, but the ICU's charting habit is not that signal). It did not help anyway: 0.764
+# against 0.767 without, in patient-grouped cross-validation on setA's training patients.
 _NEWS2_SCORED: tuple[Parameter, ...] = (
     Parameter.RESP_RATE,
     Parameter.SPO2,
@@ -124,14 +151,28 @@ _POINT_FEATURES: tuple[str, ...] = (
     "hours_since_admission",
     f"core_vitals_seen_{RECENT_HOURS}h",
 )
+_LONG_STATS: tuple[str, ...] = (
+    f"mean_{LONG_BASELINE_HOURS}h",
+    *(f"change_from_{kind}_{LONG_BASELINE_HOURS}h" for kind in ("first", "min", "max")),
+)
+_NEWS2_WINDOW_STATS: tuple[str, ...] = (
+    *(f"max_{w}h" for w in NEWS2_WINDOWS_H),
+    f"min_{max(NEWS2_WINDOWS_H)}h",
+    f"mean_{max(NEWS2_WINDOWS_H)}h",
+)
 # Window features look back GRID_HOURS rows: computed in chunks of rows (training) or for one row (live).
 _WINDOW_FEATURES: tuple[str, ...] = (
     *(f"{vital.value}_{stat}" for stat in _WINDOW_STATS for vital in VITALS),
     "shock_index_mean_6h",
+    *(f"{vital.value}_{stat}" for stat in _LONG_STATS for vital in VITALS),
+    f"shock_index_slope_{SHOCK_INDEX_TREND_H}h",
+    f"shock_index_max_{SHOCK_INDEX_TREND_H}h",
+    *(f"news2_total_{stat}" for stat in _NEWS2_WINDOW_STATS),
+    *(f"news2_{p.value}_max_{max(NEWS2_WINDOWS_H)}h" for p in _NEWS2_NUMERIC),
 )
 FEATURE_NAMES: tuple[str, ...] = (*_POINT_FEATURES, *_WINDOW_FEATURES)
 _ENOUGH_DATA_COLUMN = FEATURE_NAMES.index(f"core_vitals_seen_{RECENT_HOURS}h")
-_CHUNK_ROWS = 32_768  # bounds the (rows, vitals, GRID_HOURS) look-back arrays to ~40 MB each
+_CHUNK_ROWS = 8_192  # bounds the (rows, series, GRID_HOURS) look-back arrays to ~40 MB each
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +201,7 @@ class ReadingLike(Protocol):
 def compute_features(grid: HourlyGrid, rows: NDArray[np.int64] | None = None, *, progress: bool = False) -> FloatArray:
     """Features of `rows` of `grid` (default: all), shape (len(rows), len(FEATURE_NAMES)); NaN where unknown."""
     wanted = np.arange(len(grid.first_row), dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
-    point, last = _point_features(grid)
+    point, last, series = _point_features(grid)
     out = np.empty((len(wanted), len(FEATURE_NAMES)))
     starts = range(0, len(wanted), _CHUNK_ROWS)
     if progress:
@@ -170,7 +211,7 @@ def compute_features(grid: HourlyGrid, rows: NDArray[np.int64] | None = None, *,
     for start in starts:
         chunk = wanted[start : start + _CHUNK_ROWS]
         out[start : start + len(chunk), : len(_POINT_FEATURES)] = point[chunk]
-        out[start : start + len(chunk), len(_POINT_FEATURES) :] = _window_features(grid, chunk, last[chunk])
+        out[start : start + len(chunk), len(_POINT_FEATURES) :] = _window_features(grid, chunk, last[chunk], series)
     out[~np.isfinite(out)] = np.nan  # a zero systolic BP must not become an infinite shock index
     return out
 
@@ -195,8 +236,8 @@ def hourly_grid_from_readings(
     window counts too: pass it along with the readings of the last GRID_HOURS hours.
     """
     rows = GRID_HOURS
-    sums = np.zeros((rows, len(VITALS)))
-    counts = np.zeros((rows, len(VITALS)))
+    cells: list[int] = []  # row * len(VITALS) + column of each vital sign's value, in the order given
+    values: list[float] = []
     oxygen = np.full(rows, np.nan)
     oxygen_at = np.full(rows, -np.inf)
     seed_at, seed_value = -np.inf, math.nan
@@ -210,13 +251,17 @@ def hourly_grid_from_readings(
                 seed_at, seed_value = -age_s, sample.value
             elif row >= 0 and -age_s >= oxygen_at[row]:  # the hour's last charting wins
                 oxygen_at[row], oxygen[row] = -age_s, sample.value
-        elif row >= 0 and sample.parameter in _VITAL_COLUMN:
-            sums[row, _VITAL_COLUMN[sample.parameter]] += sample.value
-            counts[row, _VITAL_COLUMN[sample.parameter]] += 1
+        elif row >= 0 and (column := _VITAL_COLUMN.get(sample.parameter)) is not None:
+            cells.append(row * len(VITALS) + column)
+            values.append(sample.value)
     if np.isnan(oxygen[0]):
         oxygen[0] = seed_value
-    with np.errstate(invalid="ignore"):
-        vitals = sums / counts
+    # bincount adds each cell's values in the order given, as a loop would: the same float sums as training.
+    size = rows * len(VITALS)
+    sums = np.bincount(np.array(cells, dtype=np.int64), weights=np.array(values), minlength=size)
+    counts = np.bincount(np.array(cells, dtype=np.int64), minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vitals = (sums / counts).reshape(rows, len(VITALS))
     hours_now = max(1.0, math.ceil((now - admitted_at).total_seconds() / _SECONDS_PER_HOUR))
     return HourlyGrid(
         vitals=vitals,
@@ -245,8 +290,9 @@ def features_from_history(
 _VITAL_COLUMN: dict[Parameter, int] = {vital: j for j, vital in enumerate(VITALS)}
 
 
-def _point_features(grid: HourlyGrid) -> tuple[FloatArray, FloatArray]:
-    """The _POINT_FEATURES of every row, and each vital's last value (rows, len(VITALS))."""
+def _point_features(grid: HourlyGrid) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The _POINT_FEATURES of every row, each vital's last value (rows, len(VITALS)), and the hourly series the
+    window features summarise (rows, len(_SERIES)): the vitals, the hour's shock index, NEWS2 and its sub-scores."""
     n_rows = len(grid.first_row)
     index = np.arange(n_rows, dtype=np.int64)[:, None]
     latest = np.maximum.accumulate(np.where(np.isnan(grid.vitals), -1, index), axis=0)
@@ -258,53 +304,132 @@ def _point_features(grid: HourlyGrid) -> tuple[FloatArray, FloatArray]:
     by_vital = {vital: last[:, j] for j, vital in enumerate(VITALS)}
     on_oxygen = _carry_forward(grid.on_oxygen, grid.first_row)
     core = [VITALS.index(v) for v in CORE_VITALS]
+    sub_scores = _news2_sub_scores(by_vital, on_oxygen)
+    news2, known_total = _news2_columns(sub_scores, grid.first_row)
     with np.errstate(divide="ignore", invalid="ignore"):
         shock_index = by_vital[Parameter.PULSE] / by_vital[Parameter.SYSTOLIC_BP]
+        hourly_shock_index = (
+            grid.vitals[:, _VITAL_COLUMN[Parameter.PULSE]] / grid.vitals[:, _VITAL_COLUMN[Parameter.SYSTOLIC_BP]]
+        )
     point = np.column_stack(
         [
             np.stack([last, hours_since], axis=2).reshape(n_rows, -1),  # vital by vital: last, hours_since
             shock_index,
             by_vital[Parameter.SYSTOLIC_BP] - by_vital[Parameter.DIASTOLIC_BP],
-            *_news2_columns(by_vital, on_oxygen, grid.first_row),
+            *news2,
             on_oxygen,
             np.minimum(grid.age_years, AGE_CENSOR_YEARS),
             grid.male,
-            grid.hours_since_admission,
+            np.minimum(grid.hours_since_admission, ADMISSION_HOURS_CAP),
             (~np.isnan(last[:, core])).sum(axis=1).astype(np.float64),
         ]
     )
-    return point, last
+    series = np.column_stack(
+        [
+            grid.vitals,
+            np.where(np.isfinite(hourly_shock_index), hourly_shock_index, np.nan),
+            known_total,
+            *(sub_scores[p] for p in _NEWS2_NUMERIC),
+        ]
+    )
+    return point, last, series
 
 
-def _window_features(grid: HourlyGrid, rows: NDArray[np.int64], last: FloatArray) -> FloatArray:
-    """The _WINDOW_FEATURES of `rows`, from a (rows, vitals, GRID_HOURS) look-back where [.., k] is k hours ago."""
+# What _window_stats computes per series: the vital signs' statistics (mean_6h also for the shock index of the means).
+_VITAL_WINDOW_STATS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        [
+            *(name for name in _WINDOW_STATS if not name.startswith("change_from")),
+            "mean_6h",
+            f"mean_{BASELINE_HOURS}h",
+            *(f"{kind}_{LONG_BASELINE_HOURS}h" for kind in ("mean", "first", "min", "max")),
+        ]
+    )
+)
+_SHOCK_WINDOW_STATS: tuple[str, ...] = (f"slope_{SHOCK_INDEX_TREND_H}h", f"max_{SHOCK_INDEX_TREND_H}h")
+# Columns of the hourly series: the vitals first (as in VITALS), then these.
+_SHOCK_SERIES = len(VITALS)
+_NEWS2_SERIES = len(VITALS) + 1
+
+
+def _window_features(grid: HourlyGrid, rows: NDArray[np.int64], last: FloatArray, series: FloatArray) -> FloatArray:
+    """The _WINDOW_FEATURES of `rows`, from a (rows, series, GRID_HOURS) look-back where [.., k] is k hours ago."""
     lag_rows = rows[:, None] - np.arange(GRID_HOURS, dtype=np.int64)[None, :]
     inside = lag_rows >= grid.first_row[rows][:, None]
-    lagged = np.where(inside[:, None, :], grid.vitals[np.maximum(lag_rows, 0)].transpose(0, 2, 1), np.nan)
-    seen = ~np.isnan(lagged)
-    x = np.where(seen, lagged, 0.0)
-    t = np.where(seen, -np.arange(GRID_HOURS, dtype=np.float64), 0.0)  # hours relative to now
-    # Running sums along the look-back: column w-1 holds the sum over the last w hours.
-    n, sum_x, sum_t = np.cumsum(seen, axis=2, dtype=np.float64), np.cumsum(x, axis=2), np.cumsum(t, axis=2)
-    sum_tt, sum_tx, sum_xx = np.cumsum(t * t, axis=2), np.cumsum(t * x, axis=2), np.cumsum(x * x, axis=2)
-    running_min, running_max = np.fmin.accumulate(lagged, axis=2), np.fmax.accumulate(lagged, axis=2)
-    stats: dict[str, FloatArray] = {}
+    lagged = np.where(inside[:, None, :], series[np.maximum(lag_rows, 0)].transpose(0, 2, 1), np.nan)
+    longest = max(NEWS2_WINDOWS_H)
+    # Each series only as far back as its features look: the cumulative sums below are most of the cost.
+    stats = _window_stats(lagged[:, : len(VITALS)], _VITAL_WINDOW_STATS)
+    shock = _window_stats(lagged[:, _SHOCK_SERIES : _SHOCK_SERIES + 1, :SHOCK_INDEX_TREND_H], _SHOCK_WINDOW_STATS)
+    news2 = _window_stats(lagged[:, _NEWS2_SERIES:, :longest], (*_NEWS2_WINDOW_STATS, f"max_{longest}h"))
+    stats[f"change_from_{BASELINE_HOURS}h_mean"] = last - stats[f"mean_{BASELINE_HOURS}h"]
+    for kind in ("first", "min", "max"):
+        name = f"change_from_{kind}_{LONG_BASELINE_HOURS}h"
+        stats[name] = last - stats[f"{kind}_{LONG_BASELINE_HOURS}h"]
+    mean_6h = stats["mean_6h"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        for w in sorted({*WINDOWS_H, *TREND_WINDOWS_H}):
-            k = w - 1
-            stats[f"mean_{w}h"] = np.where(n[..., k] > 0, sum_x[..., k] / n[..., k], np.nan)
-            stats[f"min_{w}h"], stats[f"max_{w}h"] = running_min[..., k], running_max[..., k]
-            denominator = n[..., k] * sum_tt[..., k] - sum_t[..., k] ** 2
-            slope = (n[..., k] * sum_tx[..., k] - sum_t[..., k] * sum_x[..., k]) / denominator
-            stats[f"slope_{w}h"] = np.where((n[..., k] >= 2) & (denominator > 0), slope, np.nan)  # per hour
-            variance = np.maximum(sum_xx[..., k] / n[..., k] - stats[f"mean_{w}h"] ** 2, 0.0)
-            stats[f"std_{w}h"] = np.where(n[..., k] >= 2, np.sqrt(variance), np.nan)
-        mean_6h = stats["mean_6h"]
         shock_index_mean_6h = (
             mean_6h[:, VITALS.index(Parameter.PULSE)] / mean_6h[:, VITALS.index(Parameter.SYSTOLIC_BP)]
         )
-    stats[f"change_from_{BASELINE_HOURS}h_mean"] = last - stats[f"mean_{BASELINE_HOURS}h"]
-    return np.column_stack([*(stats[name] for name in _WINDOW_STATS), shock_index_mean_6h])
+    return np.column_stack(
+        [
+            *(stats[name] for name in _WINDOW_STATS),
+            shock_index_mean_6h,
+            *(stats[name] for name in _LONG_STATS),
+            shock[f"slope_{SHOCK_INDEX_TREND_H}h"][:, 0],
+            shock[f"max_{SHOCK_INDEX_TREND_H}h"][:, 0],
+            *(news2[name][:, 0] for name in _NEWS2_WINDOW_STATS),
+            news2[f"max_{longest}h"][:, 1:],
+        ]
+    )
+
+
+def _window_stats(lagged: FloatArray, wanted: Sequence[str]) -> dict[str, FloatArray]:
+    """The `wanted` statistics ("{kind}_{w}h": mean, min, max, least-squares slope per hour, SD, or the first, i.e.
+    earliest, value in the last w hours, now included), each of shape (rows, series). Only what is asked for is
+    computed: for one live row the cost is the number of numpy calls, not their size."""
+    kinds = {name.rsplit("_", 1)[0] for name in wanted}
+    seen = ~np.isnan(lagged)
+    x = np.where(seen, lagged, 0.0)
+    # Running sums along the look-back: column w-1 holds the sum over the last w hours.
+    n, sum_x = np.cumsum(seen, axis=2, dtype=np.float64), np.cumsum(x, axis=2)
+    if "slope" in kinds:
+        t = np.where(seen, -np.arange(lagged.shape[2], dtype=np.float64), 0.0)  # hours relative to now
+        sum_t, sum_tt, sum_tx = np.cumsum(t, axis=2), np.cumsum(t * t, axis=2), np.cumsum(t * x, axis=2)
+    if "std" in kinds:
+        sum_xx = np.cumsum(x * x, axis=2)
+    if "min" in kinds:
+        running_min = np.fmin.accumulate(lagged, axis=2)
+    if "max" in kinds:
+        running_max = np.fmax.accumulate(lagged, axis=2)
+    if "first" in kinds:  # the earliest value seen so far along the look-back
+        oldest_seen = np.maximum.accumulate(np.where(seen, np.arange(lagged.shape[2], dtype=np.int64), -1), axis=2)
+        earliest = np.take_along_axis(lagged, np.maximum(oldest_seen, 0), axis=2)
+        earliest = np.where(oldest_seen >= 0, earliest, np.nan)
+    stats: dict[str, FloatArray] = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name in wanted:
+            kind, hours = name.rsplit("_", 1)
+            k = int(hours.removesuffix("h")) - 1
+            if kind == "mean":
+                stats[name] = np.where(n[..., k] > 0, sum_x[..., k] / n[..., k], np.nan)
+            elif kind == "min":
+                stats[name] = running_min[..., k]
+            elif kind == "max":
+                stats[name] = running_max[..., k]
+            elif kind == "first":
+                stats[name] = earliest[..., k]
+            elif kind == "slope":
+                denominator = n[..., k] * sum_tt[..., k] - sum_t[..., k] ** 2
+                slope = (n[..., k] * sum_tx[..., k] - sum_t[..., k] * sum_x[..., k]) / denominator
+                stats[name] = np.where((n[..., k] >= 2) & (denominator > 0), slope, np.nan)  # per hour
+            elif kind == "std":
+                mean = sum_x[..., k] / n[..., k]
+                variance = np.maximum(sum_xx[..., k] / n[..., k] - mean**2, 0.0)
+                stats[name] = np.where(n[..., k] >= 2, np.sqrt(variance), np.nan)
+            else:
+                raise ValueError(f"unknown window statistic {name!r}")
+    return stats
 
 
 def _carry_forward(values: FloatArray, first_row: NDArray[np.int64]) -> FloatArray:
@@ -316,11 +441,11 @@ def _carry_forward(values: FloatArray, first_row: NDArray[np.int64]) -> FloatArr
 
 
 def _news2_columns(
-    last: dict[Parameter, FloatArray], on_oxygen: FloatArray, first_row: NDArray[np.int64]
-) -> list[FloatArray]:
+    sub_scores: dict[Parameter, FloatArray], first_row: NDArray[np.int64]
+) -> tuple[list[FloatArray], FloatArray]:
     """NEWS2 sub-scores of the last values (NaN when missing; consciousness is never known here), their partial
-    total (a lower bound, as on the ward), how many were present, and the changes over NEWS2_CHANGE_H hours."""
-    sub_scores = _news2_sub_scores(last, on_oxygen)
+    total (a lower bound, as on the ward), how many were present, and the changes over NEWS2_CHANGE_H hours; and
+    the total as a series that is NaN where no parameter at all is known."""
     stacked = np.column_stack([sub_scores[p] for p in _NEWS2_SCORED])
     present = (~np.isnan(stacked)).sum(axis=1).astype(np.float64)
     total = np.where(np.isnan(stacked), 0.0, stacked).sum(axis=1)
@@ -328,7 +453,7 @@ def _news2_columns(
     columns = [sub_scores[p] for p in _NEWS2_SCORED]
     columns.extend([total, present, _change(known_total, first_row, NEWS2_CHANGE_H)])
     columns.extend(_change(sub_scores[p], first_row, NEWS2_CHANGE_H) for p in _NEWS2_NUMERIC)
-    return columns
+    return columns, known_total
 
 
 def _news2_sub_scores(last: dict[Parameter, FloatArray], on_oxygen: FloatArray) -> dict[Parameter, FloatArray]:

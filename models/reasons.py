@@ -6,7 +6,7 @@ import math
 import re
 
 from core.types import Parameter
-from models.features import VITALS
+from models.features import ADMISSION_HOURS_CAP, VITALS
 
 __all__ = ["describe_feature", "feature_subject"]
 
@@ -24,6 +24,7 @@ _VITAL_FEATURE = re.compile(
 )
 _NOT_VITAL = frozenset({"pulse_pressure_mmhg"})  # starts with "pulse_" but is about blood pressure
 _NEWS2_FEATURE = re.compile(r"^news2_(?P<what>[a-z0-9_]+?)(?:_change_(?P<window>\d+)h)?$")
+_NEWS2_WINDOW_FEATURE = re.compile(r"^news2_(?P<what>[a-z0-9_]+?)_(?P<stat>max|min|mean)_(?P<window>\d+)h$")
 
 
 def feature_subject(name: str) -> str:
@@ -46,6 +47,9 @@ def describe_feature(name: str, value: float, reference: float) -> str | None:
     vital = _VITAL_FEATURE.match(name)
     if vital and name not in _NOT_VITAL:
         return _describe_vital(vital["vital"], vital["stat"], vital["window"], value, reference)
+    news2_window = _NEWS2_WINDOW_FEATURE.match(name)
+    if news2_window:
+        return _describe_news2_window(news2_window["what"], news2_window["stat"], news2_window["window"], value)
     news2 = _NEWS2_FEATURE.match(name)
     if news2:
         return _describe_news2(news2["what"], news2["window"], value)
@@ -60,6 +64,12 @@ def _describe_vital(vital: str, stat: str, window: str | None, value: float, ref
         return f"{words} {'rising' if value > 0 else 'falling'} over {window} h"
     if stat == "change_from":
         return f"{words} {'up' if value > 0 else 'down'} {abs(value):{fmt}} {unit} from its 24 h average"
+    if stat == "change_from_first":
+        return f"{words} {'up' if value > 0 else 'down'} {abs(value):{fmt}} {unit} since admission or {window} h ago"
+    if stat == "change_from_min":
+        return f"{words} {abs(value):{fmt}} {unit} above its lowest in {window} h"
+    if stat == "change_from_max":
+        return f"{words} {abs(value):{fmt}} {unit} below its highest in {window} h"
     if stat == "std":
         return f"{words} {'unsteady' if value > reference else 'steady'} over {window} h"
     if stat == "hours_since":
@@ -80,6 +90,15 @@ def _describe_news2(what: str, window: str | None, value: float) -> str:
     return f"{subject} {value:.0f}"
 
 
+def _describe_news2_window(what: str, stat: str, window: str, value: float) -> str:
+    subject = "NEWS2" if what == "total" else f"NEWS2 {_WORDS.get(what, (what.replace('_', ' '),))[0]} score"
+    if stat == "max":
+        return f"{subject} up to {value:.0f} in the last {window} h"
+    if stat == "min":
+        return f"{subject} at least {value:.0f} throughout the last {window} h"
+    return f"{subject} {value:.1f} on average over {window} h"
+
+
 def _describe_other(name: str, value: float, reference: float) -> str:
     if name == "on_oxygen":
         return "on oxygen" if value >= 0.5 else "on room air"
@@ -87,8 +106,13 @@ def _describe_other(name: str, value: float, reference: float) -> str:
         return f"age {value:.0f}"
     if name == "male":
         return "male" if value >= 0.5 else "female"
-    if name == "hours_since_admission":
+    if name == "hours_since_admission":  # counted up to the cap only: beyond it, say no more than that
+        if value >= ADMISSION_HOURS_CAP:
+            return f"admitted more than {ADMISSION_HOURS_CAP:.0f} h ago"
         return f"{value:.0f} h since admission"
+    if name.startswith("shock_index_slope"):
+        rising = "rising" if value > 0 else "falling"
+        return f"heart rate {rising} relative to blood pressure over {name.rsplit('_', 1)[-1].removesuffix('h')} h"
     if name.startswith("shock_index"):
         relation = "high" if value > reference else "low"
         return f"heart rate {relation} relative to blood pressure (shock index {value:.2f})"

@@ -10,6 +10,7 @@ import pytest
 from core.types import Parameter
 from models.dataset import REQUIRED_COLUMNS, labelled_hours
 from models.features import (
+    ADMISSION_HOURS_CAP,
     FEATURE_NAMES,
     HourlyGrid,
     compute_features,
@@ -82,7 +83,7 @@ def test_rising_respiration_rate_gives_a_positive_slope_and_a_rising_news2() -> 
     assert features[FEATURE_NAMES.index("resp_rate_last")] == 26.0
     assert features[FEATURE_NAMES.index("news2_resp_rate")] == 3.0
     assert features[FEATURE_NAMES.index("news2_resp_rate_change_6h")] == 3.0  # 14/min scored 0 six hours ago
-    assert features[FEATURE_NAMES.index("hours_since_admission")] == 30.0
+    assert features[FEATURE_NAMES.index("hours_since_admission")] == 24.0  # counted up to ADMISSION_HOURS_CAP
 
 
 def test_a_patient_with_only_a_pulse_has_too_little_data() -> None:
@@ -156,3 +157,43 @@ def test_news2_sub_scores_equal_the_scoring_package_on_every_band_edge() -> None
         want = np.where(scores == MISSING_SCORE, np.nan, scores.astype(np.float64))
         np.testing.assert_array_equal(features[:, FEATURE_NAMES.index(f"news2_{parameter.value}")], want)
     np.testing.assert_array_equal(features[:, FEATURE_NAMES.index("news2_total")], expected.total)
+
+
+def test_change_from_the_patients_own_first_value_spans_two_days_of_history() -> None:
+    now = ADMITTED_AT + timedelta(hours=40)
+    readings = [Reading(Parameter.PULSE, 70.0, ADMITTED_AT + timedelta(minutes=30))]  # admission, 40 h ago
+    readings += [Reading(Parameter.PULSE, 80.0 + k, now - timedelta(hours=k, minutes=30)) for k in range(3)]
+    readings += [Reading(Parameter.RESP_RATE, 18.0, now - timedelta(minutes=30))]
+    features = features_from_history(readings, now=now, age_years=70, male=False, admitted_at=ADMITTED_AT)
+    assert features[FEATURE_NAMES.index("pulse_last")] == 80.0
+    assert features[FEATURE_NAMES.index("pulse_change_from_first_48h")] == 10.0  # 80 now against 70 at admission
+    assert features[FEATURE_NAMES.index("pulse_change_from_max_48h")] == -2.0  # 82 two hours ago
+    assert features[FEATURE_NAMES.index("pulse_change_from_min_48h")] == 10.0
+
+
+def test_worst_news2_of_the_last_day_is_remembered_after_the_patient_settles() -> None:
+    now = ADMITTED_AT + timedelta(hours=30)
+    # Eight hours ago: respiration 26/min (3) and pulse 125/min (2); since then normal values (0 and 0).
+    readings = [
+        Reading(Parameter.RESP_RATE, 26.0, now - timedelta(hours=8, minutes=30)),
+        Reading(Parameter.PULSE, 125.0, now - timedelta(hours=8, minutes=30)),
+    ]
+    for k in range(8):
+        readings += [
+            Reading(Parameter.RESP_RATE, 16.0, now - timedelta(hours=k, minutes=30)),
+            Reading(Parameter.PULSE, 80.0, now - timedelta(hours=k, minutes=30)),
+        ]
+    features = features_from_history(readings, now=now, age_years=70, male=True, admitted_at=ADMITTED_AT)
+    assert features[FEATURE_NAMES.index("news2_total")] == 0.0
+    assert features[FEATURE_NAMES.index("news2_total_max_6h")] == 0.0
+    assert features[FEATURE_NAMES.index("news2_total_max_12h")] == 5.0
+    assert features[FEATURE_NAMES.index("news2_total_max_24h")] == 5.0
+    assert features[FEATURE_NAMES.index("news2_resp_rate_max_24h")] == 3.0
+    assert features[FEATURE_NAMES.index("news2_total_min_24h")] == 0.0
+
+
+def test_time_since_admission_counts_only_the_first_day() -> None:
+    now = ADMITTED_AT + timedelta(hours=200)
+    readings = [Reading(Parameter.PULSE, 80.0, now - timedelta(minutes=10))]
+    features = features_from_history(readings, now=now, age_years=70, male=True, admitted_at=ADMITTED_AT)
+    assert features[FEATURE_NAMES.index("hours_since_admission")] == ADMISSION_HOURS_CAP == 24.0

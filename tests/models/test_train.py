@@ -55,3 +55,38 @@ def test_threshold_gives_about_the_sensitivity_of_news2_at_5(tiny_artefact: Mode
     metrics = tiny_artefact.metadata["test_metrics"]
     assert abs(metrics["operating_sensitivity"] - metrics["sensitivity"]) < 0.15
     assert metrics["operating_alerts_per_patient_day"] < metrics["news2_alerts_per_patient_day"]
+
+
+def _probability_as(model: RiskModel, row: np.ndarray, name: str, values: np.ndarray) -> np.ndarray:
+    rows = np.repeat(row[None, :], len(values), axis=0)
+    rows[:, FEATURE_NAMES.index(name)] = values
+    return model.probabilities(rows)
+
+
+def test_worse_vital_signs_never_lower_the_risk(tiny_model: RiskModel) -> None:
+    rows = compute_features(synthetic_hours(30, seed=11).grid)[::17]
+    rising = {
+        "news2_total": np.arange(0, 15, dtype=np.float64),
+        "pulse_last": np.linspace(50, 160, 23),
+        "resp_rate_slope_6h": np.linspace(-3, 3, 13),
+        "shock_index": np.linspace(0.4, 1.6, 13),
+    }
+    falling = {"systolic_bp_last": np.linspace(70, 180, 23), "spo2_min_12h": np.linspace(80, 100, 21)}
+    for row in rows:
+        for name, values in rising.items():
+            assert np.all(np.diff(_probability_as(tiny_model, row, name, values)) >= 0), name
+        for name, values in falling.items():
+            assert np.all(np.diff(_probability_as(tiny_model, row, name, values)) <= 0), name
+
+
+def test_time_since_admission_shifts_the_risk_but_never_changes_how_vitals_are_read(tiny_model: RiskModel) -> None:
+    stable, sliding = compute_features(synthetic_hours(30, seed=12).grid)[[40, 41]]
+    stable[FEATURE_NAMES.index("pulse_last")], sliding[FEATURE_NAMES.index("pulse_last")] = 75.0, 125.0
+    stable[FEATURE_NAMES.index("news2_total")], sliding[FEATURE_NAMES.index("news2_total")] = 0.0, 7.0
+
+    def log_odds(row: np.ndarray, hours: float) -> float:
+        probability = _probability_as(tiny_model, row, "hours_since_admission", np.array([hours]))[0]
+        return float(np.log(probability / (1 - probability)))
+
+    gaps = [log_odds(sliding, hours) - log_odds(stable, hours) for hours in (2.0, 20.0, 38.0, 72.0)]
+    np.testing.assert_allclose(gaps, gaps[0], atol=1e-6)
