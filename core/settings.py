@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     mqtt_shared_group: str | None = Field(
         default=None, description="MQTT 5 shared-subscription group, so several ingest workers split the load."
     )
-    mqtt_receive_maximum: int = Field(default=1000, ge=1, le=65535, description="Unacked messages in flight.")
+    # 2x ingest_batch_max: while one batch is being stored (unacked), the broker can send the next one to be parsed.
+    mqtt_receive_maximum: int = Field(default=4000, ge=1, le=65535, description="Unacked messages in flight.")
     mqtt_topic_root: str = Field(default="vaktrom/v1", min_length=1)
 
     database_url: str | None = Field(

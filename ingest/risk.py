@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from core.errors import StorageUnavailable
 from core.events import risk_event
 from core.store import Store
 from core.types import AlertKind, AlertSeverity, RiskAssessment, RiskLevel, Stay
@@ -18,6 +21,11 @@ logger = logging.getLogger(__name__)
 
 # A model's flag asks a nurse to look again, like a single NEWS2 parameter scoring 3; it never outranks NEWS2 5+.
 ML_RISK_SEVERITY = AlertSeverity.LOW_MEDIUM
+# Patients assessed per step before the loop gets a turn: each costs a few queries and a prediction (~1-3 ms), so
+# a chunk holds scoring back by well under the 250 ms latency budget even when all beds fall due at once.
+RISK_CHUNK = 20
+# After a store outage the queued patients are dropped back to "due" and the task pauses this long.
+RETRY_DELAY_S = 1.0
 
 
 class RiskAssessor(Protocol):
@@ -27,6 +35,12 @@ class RiskAssessor(Protocol):
 
 
 class RiskStep:
+    """Its own task: scoring hands over patients (`submit`, never waits); `run` assesses those that are due.
+
+    The model reads hours of history per patient (several queries and a prediction each), so it must never hold up
+    NEWS2 scoring or ingest: it works through due patients in chunks, yielding to the loop between them.
+    """
+
     def __init__(
         self, assessor: RiskAssessor, *, store: Store, publisher: EventPublisher, min_interval_s: float
     ) -> None:
@@ -35,6 +49,12 @@ class RiskStep:
         self._publisher = publisher
         self._min_interval_s = min_interval_s
         self._last_at: dict[str, datetime] = {}
+        self._queued: dict[str, tuple[Stay | None, datetime]] = {}  # due patients (stay, when), oldest first
+        self._wake = asyncio.Event()
+
+    @property
+    def backlog(self) -> int:
+        return len(self._queued)
 
     def due(self, patient_ids: Sequence[str], now: datetime) -> list[str]:
         """Patients not assessed within `min_interval_s` (the model reads hours of history: once a minute will do)."""
@@ -44,15 +64,40 @@ class RiskStep:
             if (last := self._last_at.get(p)) is None or (now - last).total_seconds() >= self._min_interval_s
         ]
 
-    async def run(self, patient_ids: Sequence[str], stays: dict[str, Stay], now: datetime) -> None:
-        """Raises StorageUnavailable; the caller retries those patients later."""
-        due = self.due(patient_ids, now)
-        if not due:
-            return
-        risks = await self._assessor(self._store, due, now)
-        await self._store.save_risks(risks)
-        for patient_id in due:
+    def submit(self, patient_ids: Sequence[str], stays: dict[str, Stay], now: datetime) -> None:
+        """Queue the patients that are due; returns at once. A queued patient counts as assessed at `now`."""
+        for patient_id in self.due(patient_ids, now):
             self._last_at[patient_id] = now
+            self._queued[patient_id] = (stays.get(patient_id), now)
+        if self._queued:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Forever: assess queued patients, RISK_CHUNK at a time. Never raises; outages retried after a pause."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queued:
+                chunk = dict(itertools.islice(self._queued.items(), RISK_CHUNK))
+                for patient_id in chunk:
+                    del self._queued[patient_id]
+                stays = {patient_id: stay for patient_id, (stay, _) in chunk.items()}
+                now = max(at for _, at in chunk.values())
+                try:
+                    await self.assess(list(chunk), stays, now)
+                except StorageUnavailable as exc:
+                    logger.warning("ML risk of %d patients postponed: %s", len(chunk), exc)
+                    for patient_id in chunk:
+                        self._last_at.pop(patient_id, None)  # due again at the next scoring cycle
+                    await asyncio.sleep(RETRY_DELAY_S)  # backoff
+                except Exception:
+                    logger.exception("Unexpected failure assessing ML risk of %d patients", len(chunk))
+                await asyncio.sleep(0)  # let ingest and scoring run between chunks
+
+    async def assess(self, patient_ids: Sequence[str], stays: Mapping[str, Stay | None], now: datetime) -> None:
+        """Assess, store, alert and publish for these patients. Raises StorageUnavailable."""
+        risks = await self._assessor(self._store, patient_ids, now)
+        await self._store.save_risks(risks)
         for risk in risks:
             stay = stays.get(risk.patient_id)
             ward_id = stay.ward_id if stay is not None else None

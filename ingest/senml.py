@@ -19,6 +19,7 @@ __all__ = [
     "ResolvedRecord",
     "SenMLRecord",
     "first_error",
+    "is_valid_name",
     "load_pack",
     "resolve_records",
 ]
@@ -135,6 +136,11 @@ def _validate(pack: list[Any]) -> list[SenMLRecord | str]:
     return results
 
 
+def is_valid_name(name: str) -> bool:
+    """A non-empty SenML name of the allowed characters, starting with a letter or digit (RFC 8428 §4.5.1)."""
+    return bool(name) and name[0].isalnum() and _NAME_CHARS.issuperset(name)
+
+
 def _resolve(
     index: int, raw: Any, record: SenMLRecord, base: tuple[str, float, str, float], now_s: float
 ) -> ResolvedRecord | RecordError:
@@ -142,7 +148,7 @@ def _resolve(
     name = base_name + (record.name or "")
     if not name:
         return RecordError(index=index, reason="n: a record needs a name (n, or bn of the pack)", raw=raw)
-    if not (name[0].isalnum() and _NAME_CHARS.issuperset(name)):
+    if not is_valid_name(name):
         return RecordError(index=index, reason=f"n: {name!r} is not a valid SenML name (RFC 8428 §4.5.1)", raw=raw)
     values = [v for v in (record.value, record.string_value, record.bool_value) if v is not None]
     if len(values) > 1:

@@ -18,7 +18,15 @@ from core.topics import obs_filter, rescore_topic, status_filter
 from ingest.attribution import DeviceDirectory
 from ingest.live_scoring import LiveScorer
 from ingest.metrics import IngestMetrics
-from ingest.pipeline import REASON_INTERNAL_ERROR, dead_letter, parse_batch, retry_storage, store_batch
+from ingest.pipeline import (
+    REASON_INTERNAL_ERROR,
+    PreparedBatch,
+    commit_batch,
+    dead_letter,
+    parse_batch,
+    prepare_batch,
+    retry_storage,
+)
 from ingest.publishing import EventPublisher
 from ingest.risk import RiskAssessor, RiskStep
 from ingest.validation import ValidationLimits
@@ -65,7 +73,7 @@ async def run_ingest(
     risk = None
     if risk_assessor is not None:
         risk = RiskStep(risk_assessor, store=store, publisher=publisher, min_interval_s=settings.risk_min_interval_s)
-    scorer = LiveScorer(store, settings, publisher, metrics, risk=risk, clock=clock)
+    scorer = LiveScorer(store, settings, publisher, metrics, risk=risk, clock=clock, behind=lambda: worker.behind)
     worker = IngestWorker(settings, store, client, scorer, publisher, metrics)
     metrics.inbox_backlog = client.inbox.qsize
     metrics.scoring_backlog = lambda: scorer.backlog
@@ -75,6 +83,8 @@ async def run_ingest(
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(worker.run(), name="ingest-batches")
             tasks.create_task(scorer.run(), name="ingest-scoring")
+            if risk is not None:
+                tasks.create_task(risk.run(), name="ingest-risk")
     finally:
         with contextlib.suppress(Exception):
             await client.disconnect()
@@ -113,7 +123,11 @@ async def next_batch(inbox: asyncio.Queue[RawMessage], *, max_messages: int, wai
 
 
 class IngestWorker:
-    """The batch loop. Acks a message only after its batch is stored (readings and dead letters alike)."""
+    """The batch loop. Acks a message only after its batch is stored (readings and dead letters alike).
+
+    Two stages overlap: while batch N's append commits, batch N+1 is collected, parsed and attributed. At most one
+    batch is in the store and one being prepared; batches are committed, and their messages acked, in order.
+    """
 
     def __init__(
         self,
@@ -135,33 +149,52 @@ class IngestWorker:
         # More than Receive Maximum never arrives before we ack: waiting for it would only add latency.
         self._batch_max = min(settings.ingest_batch_max, settings.mqtt_receive_maximum)
         self._batch_wait_s = settings.ingest_batch_wait_s
+        self.behind = False  # the last batch came full: the broker holds a backlog for us
 
     async def run(self) -> None:
-        while True:
-            batch = await next_batch(self._client.inbox, max_messages=self._batch_max, wait_s=self._batch_wait_s)
-            try:
-                await self.process(batch)
-            except Exception:
-                logger.exception("Unexpected failure on a batch of %d messages", len(batch))
-                await self._dead_letter_all(batch)
+        async with asyncio.TaskGroup() as tasks:
+            committing: asyncio.Task[None] | None = None
+            while True:
+                batch = await next_batch(self._client.inbox, max_messages=self._batch_max, wait_s=self._batch_wait_s)
+                self.behind = len(batch) >= self._batch_max
+                prepared = await self._prepare(batch)
+                if committing is not None:
+                    await committing  # never raises: _commit dead-letters what it cannot store
+                committing = tasks.create_task(self._commit(batch, prepared), name="ingest-commit")
 
-    async def process(self, batch: Sequence[RawMessage]) -> None:
+    async def _prepare(self, batch: Sequence[RawMessage]) -> PreparedBatch | None:
+        """None after an unexpected failure: the commit stage then dead-letters the whole batch."""
         self._metrics.messages_in += len(batch)
-        parsed = parse_batch(batch, root=self._root, limits=self._limits)
-        outcome = await store_batch(self._store, self._directory, parsed, metrics=self._metrics)
+        try:
+            parsed = parse_batch(batch, root=self._root, limits=self._limits)
+            return await prepare_batch(self._store, self._directory, parsed, metrics=self._metrics)
+        except Exception:
+            logger.exception("Unexpected failure preparing a batch of %d messages", len(batch))
+            return None
+
+    async def _commit(self, batch: Sequence[RawMessage], prepared: PreparedBatch | None) -> None:
+        try:
+            if prepared is None:
+                await self._dead_letter_all(batch)
+                return
+            outcome = await commit_batch(self._store, prepared, metrics=self._metrics)
+        except Exception:
+            logger.exception("Unexpected failure storing a batch of %d messages", len(batch))
+            await self._dead_letter_all(batch)
+            return
         self._ack(batch)
         self._metrics.readings_stored += len(outcome.readings)
         self._metrics.dead_lettered += outcome.dead_lettered
         self._metrics.duplicates += outcome.duplicates
-        self._scorer.add_readings(outcome.readings)
-        if parsed.rescore_patient_ids:
-            self._scorer.add_patients(sorted(parsed.rescore_patient_ids), refresh_scale=True)
-        if outcome.statuses:
-            try:
+        try:  # stored and acked: a failure from here on costs a live update, never a reading
+            self._scorer.add_readings(outcome.readings)
+            if prepared.rescore_patient_ids:
+                self._scorer.add_patients(sorted(prepared.rescore_patient_ids), refresh_scale=True)
+            if outcome.statuses:
                 statuses = [report.status for report in outcome.statuses]
                 await self._publisher.send_device_statuses(statuses, at=utc_now())
-            except Exception:
-                logger.exception("Device status events not published")
+        except Exception:
+            logger.exception("Live updates of a stored batch of %d messages failed", len(batch))
 
     def _ack(self, batch: Sequence[RawMessage]) -> None:
         for message in batch:

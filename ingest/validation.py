@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
 from core.types import Consciousness, Parameter
 from core.vocabulary import Measurement, ValueKind, measurement_for
-from ingest.senml import RecordError, ResolvedRecord, load_pack, resolve_records
+from ingest.senml import (
+    ABSOLUTE_TIME_MIN_S,
+    RecordError,
+    ResolvedRecord,
+    is_valid_name,
+    load_pack,
+    resolve_records,
+)
 
-__all__ = ["MAX_PAST_S", "Candidate", "Rejection", "ValidationLimits", "dump_record", "validate_pack"]
+__all__ = ["MAX_PAST_S", "Candidate", "Rejection", "ValidationLimits", "dump_record", "record_time_s", "validate_pack"]
 
 # Oldest reading accepted. A home kit that was offline for a week (a cabin trip, a dead phone) may upload its
 # backlog, and the broker keeps a worker's session as long (core/mqtt.py SESSION_EXPIRY_S). Anything older is not
 # clinically actionable and is most often a device whose clock reset to 1970.
 MAX_PAST_S = 7 * 24 * 3600.0
+# The fast path remembers what each (device, resolved name, unit) means. A ward sends a handful of names per device,
+# so 1000 beds need ~5000 entries; past this many (a misbehaving fleet) the memo starts over rather than grow.
+FAST_PATH_MEMO_MAX = 50_000
+# Fields of the common pack shape: numbers with a name and unit, absolute times (RFC 8428 §4). Anything else goes
+# the full (pydantic) way, which also words every rejection.
+_FAST_FIELDS = frozenset(("bn", "bt", "n", "u", "v", "t"))
+_SENML_NAME_MAX = 256
+_SENML_UNIT_MAX = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +53,7 @@ class Candidate:
     measured_at: datetime
     received_at: datetime
     record: object  # the record as sent (decoded JSON), for a dead letter if attribution fails
+    measured_us: int  # measured_at in microseconds since the epoch: a cheap key for duplicate checks
 
     def record_bytes(self) -> bytes:
         return dump_record(self.record)
@@ -56,6 +75,9 @@ def validate_pack(
     """
     pack = load_pack(device_id, raw)
     now_s = received_at.timestamp()
+    fast = _fast_candidates(device_id, pack, received_at=received_at, now_s=now_s, limits=limits)
+    if fast is not None:
+        return fast, []
     candidates: list[Candidate] = []
     rejections: list[Rejection] = []
     for item in resolve_records(pack, now_s=now_s):
@@ -67,8 +89,93 @@ def validate_pack(
             rejections.append(Rejection(f"record {item.index}: {result}", dump_record(item.raw)))
         else:
             parameter, value, measured_at = result
-            candidates.append(Candidate(device_id, parameter, value, measured_at, received_at, item.raw))
+            measured_us = round(record_time_s(item.time_s) * 1_000_000)
+            candidates.append(Candidate(device_id, parameter, value, measured_at, received_at, item.raw, measured_us))
     return candidates, rejections
+
+
+def record_time_s(time_s: float) -> float:
+    """A resolved time at the microsecond resolution readings are stored with."""
+    return round(time_s, 6)
+
+
+# (device, resolved name, unit) -> (parameter, unit conversion, plausible min, plausible max), or None when the
+# combination needs the full path (an unknown name, another device's name, a unit not accepted, not a number).
+_Meaning = tuple[Parameter, Callable[[float], float], float, float] | None
+_memo: dict[tuple[str, str, str], _Meaning] = {}
+
+
+def _meaning(device_id: str, name: str, unit: str) -> _Meaning:
+    key = (device_id, name, unit)
+    try:
+        return _memo[key]
+    except KeyError:
+        pass
+    meaning: _Meaning = None
+    measurement_name = _measurement_name(device_id, name) if name and is_valid_name(name) else None
+    measurement = measurement_for(measurement_name) if measurement_name is not None else None
+    if measurement is not None and measurement.kind is ValueKind.NUMBER:
+        convert = measurement.units.get(unit or measurement.canonical_unit)
+        if convert is not None:
+            meaning = (measurement.parameter, convert, measurement.plausible_min, measurement.plausible_max)
+    if len(_memo) >= FAST_PATH_MEMO_MAX:
+        _memo.clear()
+    _memo[key] = meaning
+    return meaning
+
+
+def _fast_candidates(
+    device_id: str, pack: list[Any], *, received_at: datetime, now_s: float, limits: ValidationLimits
+) -> list[Candidate] | None:
+    """Candidates for a pack where every record is a plain valid number with an absolute time; None otherwise.
+
+    The same rules as `resolve_records` + `_check`, for the shape devices send every second. It accepts only
+    what the full path accepts, with the same values; on anything else (including every rejection) the caller
+    runs the full path, so a rejection is always worded by it.
+    """
+    base_name, base_time = "", 0.0
+    newest_s, oldest_s = now_s + limits.future_tolerance_s, now_s - limits.max_past_s
+    candidates: list[Candidate] = []
+    last_time_s, last_at = math.nan, received_at
+    for raw in pack:
+        if type(raw) is not dict or not _FAST_FIELDS.issuperset(raw) or "v" not in raw:
+            return None
+        bn, bt, n, u, v, t = (raw.get(k) for k in ("bn", "bt", "n", "u", "v", "t"))
+        if bn is not None:
+            if type(bn) is not str or len(bn) > _SENML_NAME_MAX:
+                return None
+            base_name = bn
+        if bt is not None:
+            if type(bt) is not float and type(bt) is not int:
+                return None
+            base_time = float(bt)
+        if type(v) is not float and type(v) is not int:
+            return None
+        if n is None:
+            n = ""
+        elif type(n) is not str or len(n) > _SENML_NAME_MAX:
+            return None
+        if u is None:
+            u = ""
+        elif type(u) is not str or len(u) > _SENML_UNIT_MAX:
+            return None
+        if t is None:
+            t = 0.0
+        elif type(t) is not float and type(t) is not int:
+            return None
+        meaning = _meaning(device_id, base_name + n, u)
+        time_s = base_time + float(t)
+        if meaning is None or not (time_s >= ABSOLUTE_TIME_MIN_S and oldest_s <= time_s <= newest_s):
+            return None
+        parameter, convert, plausible_min, plausible_max = meaning
+        value = convert(float(v) + 0.0)
+        if not (math.isfinite(value) and plausible_min <= value <= plausible_max):
+            return None
+        if time_s != last_time_s:  # a pack's records mostly share one time: one datetime for them all
+            last_time_s, last_at = time_s, datetime.fromtimestamp(record_time_s(time_s), UTC)
+        measured_us = round(record_time_s(time_s) * 1_000_000)
+        candidates.append(Candidate(device_id, parameter, value, last_at, received_at, raw, measured_us))
+    return candidates
 
 
 def dump_record(raw: object) -> bytes:
@@ -100,7 +207,7 @@ def _check(
         return f"t: {ahead_s:.0f} s in the future (clock skew allowed: {limits.future_tolerance_s:g} s)"
     if record.time_s < now_s - limits.max_past_s:
         return f"t: older than {limits.max_past_s / 86400:g} days ({_iso(record.time_s)})"
-    return measurement.parameter, value, datetime.fromtimestamp(round(record.time_s, 6), UTC)
+    return measurement.parameter, value, datetime.fromtimestamp(record_time_s(record.time_s), UTC)
 
 
 def _iso(time_s: float) -> str:

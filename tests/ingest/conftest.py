@@ -31,6 +31,7 @@ from core.types import (
     Ward,
 )
 from ingest.metrics import IngestMetrics
+from ingest.risk import RiskAssessor
 from ingest.service import run_ingest
 
 SITE = "site-1"
@@ -90,12 +91,13 @@ class RunningIngest:
 
 @pytest.fixture
 async def start_ingest() -> AsyncIterator[Callable[..., Any]]:
-    """start(settings, store) -> RunningIngest, subscribed before it returns; stopped after the test."""
+    """start(settings, store[, risk_assessor=]) -> RunningIngest, subscribed before it returns; stopped after."""
     running: list[RunningIngest] = []
 
-    async def start(settings: Settings, store: Store) -> RunningIngest:
+    async def start(settings: Settings, store: Store, *, risk_assessor: RiskAssessor | None = None) -> RunningIngest:
         metrics = IngestMetrics()
-        task = asyncio.create_task(run_ingest(settings, store, metrics=metrics), name="test-ingest")
+        run = run_ingest(settings, store, metrics=metrics, risk_assessor=risk_assessor)
+        task = asyncio.create_task(run, name="test-ingest")
         worker = RunningIngest(settings, metrics, task)
         running.append(worker)
         await wait_until(lambda: metrics.broker_connected() or task.done(), what="ingest subscribed")

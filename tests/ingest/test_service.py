@@ -11,11 +11,21 @@ import orjson
 import pytest
 
 from core.errors import StorageUnavailable
-from core.events import RescoreRequest, ScoreEvent, decode_event
+from core.events import RescoreRequest, RiskEvent, ScoreEvent, decode_event
 from core.mqtt import MqttClient
 from core.store import Store
 from core.topics import events_filter, obs_topic, rescore_topic, status_topic
-from core.types import AppendResult, DeadLetter, Pairing, Parameter, Reading
+from core.types import (
+    AlertKind,
+    AlertSeverity,
+    AppendResult,
+    DeadLetter,
+    Pairing,
+    Parameter,
+    Reading,
+    RiskAssessment,
+    RiskLevel,
+)
 from tests.fixtures.mosquitto import MosquittoBroker
 from tests.ingest.conftest import SITE, epoch, ingest_settings, next_message, seed_ward, vitals_pack, wait_until
 
@@ -241,3 +251,83 @@ async def test_a_store_outage_delays_readings_but_loses_none(
     assert failing.failures_left == 0
     assert worker.metrics.storage_retries >= 4
     assert await store.count_dead_letters() == 0
+
+
+class _StuckModel:
+    """A risk model that never answers (a hung prediction): NEWS2 must not wait for it."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+
+    async def __call__(self, store: Store, patient_ids: Sequence[str], now: datetime) -> list[RiskAssessment]:
+        self.asked.set()
+        await asyncio.Event().wait()
+        return []
+
+
+class _WorriedModel:
+    """A risk model that flags every patient it is asked about."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def __call__(self, store: Store, patient_ids: Sequence[str], now: datetime) -> list[RiskAssessment]:
+        self.asked.extend(patient_ids)
+        return [
+            RiskAssessment(p, now, 0.8, RiskLevel.RAISED, reasons=("respiration rate rising",), model_version="t")
+            for p in patient_ids
+        ]
+
+
+async def test_a_hung_risk_model_never_holds_up_news2_scores(
+    store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
+) -> None:
+    root = unique_topic_root
+    await seed_ward(store)
+    mqtt_client.subscribe(events_filter(root))
+    await mqtt_client.wait_connected()
+    model = _StuckModel()
+    await start_ingest(ingest_settings(mqtt_url, root), store, risk_assessor=model)
+    start = _now() - timedelta(seconds=30)
+
+    await _publish(mqtt_client, obs_topic(root, SITE, "dev-1"), vitals_pack(start, pulse=72))
+    await model.asked.wait()
+    await _publish(mqtt_client, obs_topic(root, SITE, "dev-1"), vitals_pack(start + timedelta(seconds=1), pulse=135))
+
+    while (score := await _next_score_event(mqtt_client, patient_id="p-1")).parameter_scores["pulse"] != 3:
+        pass  # the first pack's score (pulse 72 scores 0) comes first
+    assert score.parameter_scores["pulse"] == 3  # pulse 135 (NEWS2.md)
+    assert await store.count_readings() == 10
+
+
+async def test_a_raised_ml_risk_opens_an_alert_and_publishes_a_risk_event_once_per_interval(
+    store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
+) -> None:
+    root = unique_topic_root
+    await seed_ward(store)
+    mqtt_client.subscribe(events_filter(root))
+    await mqtt_client.wait_connected()
+    model = _WorriedModel()
+    await start_ingest(ingest_settings(mqtt_url, root, risk_min_interval_s=3600), store, risk_assessor=model)
+    start = _now() - timedelta(seconds=30)
+
+    for n in range(3):
+        await _publish(mqtt_client, obs_topic(root, SITE, "dev-1"), vitals_pack(start + timedelta(seconds=n)))
+
+    event = await _next_risk_event(mqtt_client)
+    assert (event.patient_id, event.level, event.reasons) == ("p-1", "raised", ["respiration rate rising"])
+    await _readings(store, 15)
+    alerts = await wait_until(lambda: store.list_alerts(ward_ids=["ward-1"]), what="the ML risk alert")
+    assert [(a.patient_id, a.kind, a.severity) for a in alerts] == [
+        ("p-1", AlertKind.ML_RISK, AlertSeverity.LOW_MEDIUM)
+    ]
+    assert alerts[0].message == "Raised deterioration risk (80%): respiration rate rising"
+    assert model.asked == ["p-1"]  # three packs, one assessment: at most once per risk_min_interval_s
+
+
+async def _next_risk_event(client: MqttClient) -> RiskEvent:
+    async with asyncio.timeout(30):
+        while True:
+            event = decode_event((await next_message(client, topic_part="/events/")).payload)
+            if isinstance(event, RiskEvent):
+                return event

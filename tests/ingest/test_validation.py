@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.types import Consciousness, Parameter
-from ingest.validation import MAX_PAST_S, ValidationLimits, validate_pack
+from ingest.validation import MAX_PAST_S, Candidate, ValidationLimits, validate_pack
 
 RECEIVED_AT = datetime(2025, 10, 9, 12, 0, tzinfo=UTC)
 NOW_S = RECEIVED_AT.timestamp()
@@ -103,3 +105,58 @@ def test_a_rejected_record_keeps_its_own_bytes_for_the_dead_letter() -> None:
         "dev-a", orjson.dumps([{"n": "spo2", "v": 300}]), received_at=RECEIVED_AT, limits=LIMITS
     )
     assert orjson.loads(rejections[0].record) == {"n": "spo2", "v": 300}
+
+
+_UNITS = {
+    "heart-rate": ["beat/min", "/min", None, "bpm"],
+    "spo2": ["%", "/", None],
+    "resp-rate": ["/min", "breaths/min"],
+    "sys-bp": ["mmHg", "kPa"],
+    "body-temp": ["Cel", "K", "degF"],
+    "glucose": ["mmol/L"],
+}
+
+
+@st.composite
+def _packs(draw: st.DrawFn) -> list[dict[str, object]]:
+    """Packs as devices send them every second (absolute bt, name, unit, number), with some bad values mixed in."""
+    records: list[dict[str, object]] = []
+    for index in range(draw(st.integers(1, 6))):
+        name = draw(st.sampled_from(sorted(_UNITS)))
+        record: dict[str, object] = {}
+        if index == 0 or draw(st.booleans()):
+            record["bt"] = NOW_S + draw(st.sampled_from([-MAX_PAST_S - 5, -3600, -1.5, 0, 60, 600]))
+        if draw(st.booleans()):
+            record["bn"] = draw(st.sampled_from(["dev-a/", "urn:dev:vaktrom:dev-a:", "dev-b/"]))
+        record["n"] = name
+        unit = draw(st.sampled_from(_UNITS[name]))
+        if unit is not None:
+            record["u"] = unit
+        record["v"] = draw(st.one_of(st.integers(-10, 400), st.floats(-10, 400)))
+        if draw(st.booleans()):
+            record["t"] = draw(st.sampled_from([0, 1, 0.25, -2]))
+        records.append(record)
+    return records
+
+
+@given(pack=_packs())
+@settings(max_examples=300)
+def test_common_packs_are_read_the_same_as_any_other_pack(pack: list[dict[str, object]]) -> None:
+    # "bver" is valid SenML that every pack may carry; a pack with it is always read record by record, in full.
+    with_version = [{"bver": 10, **pack[0]}, *pack[1:]]
+    plain = validate_pack("dev-a", orjson.dumps(pack), received_at=RECEIVED_AT, limits=LIMITS)
+    full = validate_pack("dev-a", orjson.dumps(with_version), received_at=RECEIVED_AT, limits=LIMITS)
+
+    def readings(candidates: list[Candidate]) -> list[tuple[object, ...]]:
+        return [(c.parameter, c.value, c.measured_at, c.measured_us, c.received_at) for c in candidates]
+
+    assert readings(plain[0]) == readings(full[0])
+    assert [r.reason for r in plain[1]] == [r.reason for r in full[1]]
+    assert [orjson.loads(r.record) for r in plain[1]] == [_without_version(r.record) for r in full[1]]
+
+
+def _without_version(record: bytes) -> object:
+    decoded = orjson.loads(record)
+    if isinstance(decoded, dict):
+        decoded.pop("bver", None)
+    return decoded
