@@ -17,6 +17,7 @@ class MetricsSnapshot:
     batches: int
     inbox_backlog: int
     scoring_backlog: int
+    risk_backlog: int
     last_batch_latency_s: float  # oldest message's receive time -> its batch acknowledged
     last_batch_size: int
     storage_retries: int
@@ -43,6 +44,7 @@ class IngestMetrics:
     storage_ok: bool = True
     inbox_backlog: Callable[[], int] = field(default=lambda: 0)
     scoring_backlog: Callable[[], int] = field(default=lambda: 0)
+    risk_backlog: Callable[[], int] = field(default=lambda: 0)
     broker_connected: Callable[[], bool] = field(default=lambda: False)
 
     @property
@@ -59,6 +61,7 @@ class IngestMetrics:
             batches=self.batches,
             inbox_backlog=self.inbox_backlog(),
             scoring_backlog=self.scoring_backlog(),
+            risk_backlog=self.risk_backlog(),
             last_batch_latency_s=self.last_batch_latency_s,
             last_batch_size=self.last_batch_size,
             storage_retries=self.storage_retries,

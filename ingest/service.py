@@ -77,6 +77,7 @@ async def run_ingest(
     worker = IngestWorker(settings, store, client, scorer, publisher, metrics)
     metrics.inbox_backlog = client.inbox.qsize
     metrics.scoring_backlog = lambda: scorer.backlog
+    metrics.risk_backlog = lambda: risk.backlog if risk is not None else 0
     metrics.broker_connected = lambda: client.connected
     await _connect(client, settings.mqtt_client_id)
     try:
