@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 
 from core.errors import ConfigError
-from core.mqtt import MqttClient, MqttOptions
+from core.mqtt import MqttOptions
 from core.settings import Settings
 from core.store import Store
 
@@ -62,10 +62,3 @@ def event_client_options(settings: Settings, *, client_id: str) -> MqttOptions:
         protocol_v5=settings.mqtt_v5,
         clean_start=True,
     )
-
-
-def new_client(options: MqttOptions) -> MqttClient:
-    return MqttClient(options)
-
-
-__all__ += ["new_client"]
