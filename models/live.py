@@ -8,26 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.store import Store
-from core.types import HourlyMean, LatestValue, Parameter, Patient, Reading, RiskAssessment, Stay
-from models.features import GRID_HOURS, VITALS
+from core.types import LatestValue, Parameter, Patient, Reading, RiskAssessment, Stay
+from models.features import GRID_HOURS, VITALS, PatientHistory
 from models.predict import RiskModel
 
-__all__ = ["StoreRiskAssessor", "hourly_samples"]
+__all__ = ["StoreRiskAssessor"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class _Sample:
+class _Charted:
     parameter: Parameter
     value: float
     measured_at: datetime
-
-
-def hourly_samples(means: Sequence[HourlyMean], *, now: datetime) -> list[_Sample]:
-    """One sample per hour bucket, in the middle of its hour, so the model's hourly grid puts it in the same hour
-    and averages it exactly as it would have averaged the raw readings."""
-    return [_Sample(m.parameter, m.mean, now - timedelta(hours=m.hours_ago) - timedelta(minutes=30)) for m in means]
 
 
 class StoreRiskAssessor:
@@ -39,31 +33,27 @@ class StoreRiskAssessor:
     async def __call__(self, store: Store, patient_ids: Sequence[str], now: datetime) -> list[RiskAssessment]:
         stays = await store.stays_of_patients(patient_ids, at=now)
         latest = await store.latest_values([p for p in patient_ids if p in stays])
-        risks = []
+        histories = []
         for patient_id, stay in stays.items():
             patient = await store.get_patient(patient_id)
-            history = await self._history(store, patient_id, now, latest.get(patient_id, {}))
-            risks.append(self._assess(patient, stay, history, now))
-        return risks
+            history = await self._history(store, patient, stay, now, latest.get(patient_id, {}))
+            histories.append((patient_id, history))
+        return self._model.assess_many(histories)  # one numpy pass for the whole chunk
 
     async def _history(
-        self, store: Store, patient_id: str, now: datetime, latest: dict[Parameter, LatestValue]
-    ) -> list[_Sample | Reading]:
+        self, store: Store, patient: Patient, stay: Stay, now: datetime, latest: dict[Parameter, LatestValue]
+    ) -> PatientHistory:
+        patient_id = patient.patient_id
         means = await store.hourly_means(patient_id, until=now, hours=GRID_HOURS, parameters=VITALS)
         since = now - timedelta(hours=GRID_HOURS)
-        oxygen: list[_Sample | Reading] = list(
+        oxygen: list[_Charted | Reading] = list(
             await store.readings(patient_id, since=since, until=now, parameters=[Parameter.SUPPLEMENTAL_O2])
         )
         charted = latest.get(Parameter.SUPPLEMENTAL_O2)
         if charted is not None and charted.measured_at <= since:
             # Oxygen is carried forward: the last charting before the window still says what the patient is on.
-            oxygen.append(_Sample(Parameter.SUPPLEMENTAL_O2, charted.value, charted.measured_at))
-        return [*hourly_samples(means, now=now), *oxygen]
-
-    def _assess(
-        self, patient: Patient, stay: Stay, history: Sequence[_Sample | Reading], now: datetime
-    ) -> RiskAssessment:
+            oxygen.append(_Charted(Parameter.SUPPLEMENTAL_O2, charted.value, charted.measured_at))
         age_years = None if patient.birth_year is None else float(now.year - patient.birth_year)
-        return self._model.assess(
-            patient.patient_id, history, now, age_years=age_years, male=None, admitted_at=stay.start_at
+        return PatientHistory.from_hourly_means(
+            means, oxygen, now=now, age_years=age_years, male=None, admitted_at=stay.start_at
         )

@@ -9,7 +9,7 @@ import pytest
 
 from core.types import Consciousness, Parameter, RiskLevel
 from models.artefact import DEFAULT_ARTEFACT_PATH
-from models.features import FEATURE_NAMES, compute_features
+from models.features import FEATURE_NAMES, PatientHistory, compute_features
 from models.predict import TOO_LITTLE_DATA, RiskModel
 from scoring.news2 import Observation, score
 from tests.models.conftest import ADMITTED_AT, Reading, synthetic_hours
@@ -120,6 +120,28 @@ def test_raised_risk_names_deteriorating_vitals_in_plain_words(tiny_model: RiskM
     words = ("heart rate", "respiration rate", "temperature", "SpO2", "blood pressure", "NEWS2", "oxygen")
     assert all(any(w in reason for w in words) for reason in risk.reasons), risk.reasons
     assert risk.model_version == "news_risk_v1"
+
+
+def test_a_chunk_of_patients_is_assessed_exactly_as_each_one_alone(tiny_model: RiskModel) -> None:
+    now = ADMITTED_AT + timedelta(hours=60)
+    deteriorating = [r for r in _deteriorating(61) if r.measured_at <= now]
+    stable = [
+        Reading(p, v, ADMITTED_AT + timedelta(hours=h, minutes=30)) for h in range(40, 60) for p, v in _STABLE.items()
+    ]
+    too_little = [Reading(Parameter.SPO2, 95.0, now - timedelta(minutes=20))]
+    patients = {"p-det": deteriorating, "p-sparse": too_little, "p-stable": stable}
+    histories = [
+        (patient_id, PatientHistory.from_readings(r, now=now, age_years=72, male=True, admitted_at=ADMITTED_AT))
+        for patient_id, r in patients.items()
+    ]
+    together = tiny_model.assess_many(histories)
+    alone = [
+        tiny_model.assess(patient_id, r, now, age_years=72, male=True, admitted_at=ADMITTED_AT)
+        for patient_id, r in patients.items()
+    ]
+    assert together == alone
+    assert [r.level for r in together] == [RiskLevel.RAISED, RiskLevel.UNKNOWN, RiskLevel.LOW]
+    assert tiny_model.assess_many([]) == []
 
 
 def test_features_row_of_wrong_length_is_not_silently_accepted(tiny_model: RiskModel) -> None:
