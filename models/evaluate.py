@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from models.features import FEATURE_NAMES, compute_features, has_enough_data
 from models.predict import RiskModel
 
 __all__ = [
+    "ADMISSION_BANDS_H",
     "NEWS2_ALERT_TOTAL",
     "Evaluation",
     "evaluate_file",
@@ -27,6 +28,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 NEWS2_ALERT_TOTAL = 5  # the key threshold: urgent response by a clinician
+# Bands of time since admission for the stratified AUROC: the first day, the second, and beyond, where PhysioNet 2019
+# keeps almost only the records of patients who become septic.
+ADMISSION_BANDS_H: tuple[tuple[float, float], ...] = ((0, 24), (24, 48), (48, float("inf")))
 _HOURS_PER_DAY = 24.0
 _NEWS2_COLUMN = FEATURE_NAMES.index("news2_total")
 
@@ -51,6 +55,13 @@ class Evaluation:
     news2_alert_onsets_per_patient_day: float
     too_little_data_rows: int  # the model gives no risk here (live shows "unknown"); scored 0 above
     auroc_enough_data: float
+    # Who, or when? Among the rows of patients who do become septic, how well the hours just before onset stand out
+    # from their earlier hours: near 0.5 means the score tells septic patients from others, not when.
+    auroc_within_septic_patients: float
+    news2_auroc_within_septic_patients: float
+    # AUROC inside bands of time since admission, when given: in PhysioNet 2019 only septic records run past ~60 h,
+    # so a score that rises with the length of stay gains pooled AUROC that no band shows.
+    by_hours_since_admission: list[dict[str, Any]] = field(default_factory=list)
     operating_threshold: float | None = None
     operating_sensitivity: float | None = None
     operating_alerts_per_patient_day: float | None = None
@@ -81,6 +92,7 @@ def evaluate_scores(
     enough_data: NDArray[np.bool_],
     *,
     operating_threshold: float | None = None,
+    hours_since_admission: NDArray[np.float64] | None = None,
 ) -> Evaluation:
     """Scores of eligible rows in file order (`scores` already `live_scores`)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
@@ -91,6 +103,7 @@ def evaluate_scores(
     threshold = matched_threshold(scores, label, sensitivity=sensitivity)
     model_alerts = scores >= threshold
     days = len(scores) / _HOURS_PER_DAY
+    septic = np.isin(patient, patient[label == 1])
 
     def metric(fn: Any, y: NDArray[np.int8], s: NDArray[np.float64]) -> float:
         return float(fn(y, s)) if both and y.min() != y.max() else float("nan")
@@ -111,6 +124,11 @@ def evaluate_scores(
         news2_alert_onsets_per_patient_day=float(_onsets(news2_alerts, patient) / days),
         too_little_data_rows=int((~enough_data).sum()),
         auroc_enough_data=metric(roc_auc_score, label[enough_data], scores[enough_data]),
+        auroc_within_septic_patients=metric(roc_auc_score, label[septic], scores[septic]),
+        news2_auroc_within_septic_patients=metric(roc_auc_score, label[septic], news2_total[septic]),
+        by_hours_since_admission=[]
+        if hours_since_admission is None
+        else _by_admission_band(scores, news2_total, label, hours_since_admission),
     )
     if operating_threshold is None:
         return result
@@ -138,7 +156,15 @@ def evaluate_file(
     news2_total = features[:, _NEWS2_COLUMN]
     if plot_path is not None:
         plot_curves(plot_path, label, scores, news2_total)
-    return evaluate_scores(scores, news2_total, label, hours.patient[rows], enough, operating_threshold=model.threshold)
+    return evaluate_scores(
+        scores,
+        news2_total,
+        label,
+        hours.patient[rows],
+        enough,
+        operating_threshold=model.threshold,
+        hours_since_admission=hours.grid.hours_since_admission[rows],
+    )
 
 
 def plot_curves(
@@ -167,6 +193,31 @@ def plot_curves(
     figure.savefig(path, dpi=100)
     plt.close(figure)
     logger.info("Wrote ROC and precision-recall curves to %s", path)
+
+
+def _by_admission_band(
+    scores: NDArray[np.float64],
+    news2_total: NDArray[np.float64],
+    label: NDArray[np.int8],
+    hours_since_admission: NDArray[np.float64],
+) -> list[dict[str, Any]]:
+    from sklearn.metrics import roc_auc_score
+
+    bands = []
+    for low, high in ADMISSION_BANDS_H:
+        member = (hours_since_admission > low) & (hours_since_admission <= high)
+        y = label[member]
+        both = len(y) > 0 and y.min() != y.max()
+        bands.append(
+            {
+                "hours": f"{low:.0f}-{high:.0f}" if np.isfinite(high) else f"{low:.0f}+",
+                "rows": int(member.sum()),
+                "positives": int(y.sum()),
+                "auroc": float(roc_auc_score(y, scores[member])) if both else None,
+                "news2_auroc": float(roc_auc_score(y, news2_total[member])) if both else None,
+            }
+        )
+    return bands
 
 
 def _onsets(alerts: NDArray[np.bool_], patient: NDArray[np.int64]) -> int:

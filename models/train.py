@@ -146,7 +146,13 @@ def train_on(
     threshold = matched_threshold(cal_scores, label[calibration], sensitivity=news2_sensitivity)
     test_scores = live_scores(model.probabilities(features[test]), enough[test])
     evaluation = evaluate_scores(
-        test_scores, news2[test], label[test], hours.patient[test], enough[test], operating_threshold=threshold
+        test_scores,
+        news2[test],
+        label[test],
+        hours.patient[test],
+        enough[test],
+        operating_threshold=threshold,
+        hours_since_admission=hours.grid.hours_since_admission[test],
     )
     metadata.update(
         {

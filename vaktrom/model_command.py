@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from core.errors import DatasetError, ModelArtefactError
 
@@ -87,9 +88,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
         f"At the model's own threshold {e.operating_threshold:.4f}: sensitivity {e.operating_sensitivity:.3f}, "
         f"{e.operating_alerts_per_patient_day:.2f} alerts per patient-day\n"
         f"Rows with too little data for the model (scored as no risk): {e.too_little_data_rows}\n"
+        f"AUROC within the rows of patients who become septic (when, not who):"
+        f"{e.auroc_within_septic_patients:>10.3f}{e.news2_auroc_within_septic_patients:>10.3f}\n"
+        + _bands_table(e.by_hours_since_admission)
         + (f"Wrote {args.plot}\n" if args.plot else "")
     )
     return 0
+
+
+def _bands_table(bands: list[dict[str, Any]]) -> str:
+    lines = ["AUROC by hours since admission:"]
+    for band in bands:
+        model, news2 = (f"{band[k]:>10.3f}" if band[k] is not None else f"{'-':>10}" for k in ("auroc", "news2_auroc"))
+        lines.append(f"  {band['hours'] + ' h':10}{band['rows']:>9} rows {band['positives']:>6} positive{model}{news2}")
+    return "\n".join(lines) + "\n"
 
 
 def _ci(interval: list[float]) -> str:

@@ -36,6 +36,29 @@ def test_alerts_per_patient_day_count_hourly_rows_and_onsets_count_new_alerts() 
     assert result.rows == 48 and result.patients == 1
 
 
+def test_a_score_that_only_tells_who_becomes_septic_is_exposed_by_the_within_patient_and_band_aurocs() -> None:
+    # Patient 0 becomes septic after a 72 h stay (its last 6 eligible hours are positive); patient 1 leaves at 40 h.
+    # A score that is simply "long stay" ranks every positive above every row of patient 1: a high pooled AUROC.
+    hours = np.r_[np.arange(1, 73), np.arange(1, 41)].astype(np.float64)
+    patient = np.r_[np.zeros(72), np.ones(40)].astype(np.int64)
+    label = np.zeros(112, dtype=np.int8)
+    label[66:72] = 1
+    scores = np.where(hours > 48, 0.9, 0.1)
+    news2 = np.ones(112)
+    result = evaluate_scores(scores, news2, label, patient, np.ones(112, dtype=bool), hours_since_admission=hours)
+    assert result.auroc > 0.85
+    assert result.auroc_within_septic_patients == pytest.approx(
+        (6 * 48 + 0.5 * 6 * 18) / (6 * 66)  # positives above the first 48 h, tied with hours 49-66
+    )
+    assert result.news2_auroc_within_septic_patients == 0.5
+    first_day, second_day, later = result.by_hours_since_admission
+    assert (first_day["hours"], first_day["rows"], first_day["positives"]) == ("0-24", 48, 0)
+    assert first_day["auroc"] is None  # no positives: nothing to rank
+    assert (later["hours"], later["rows"], later["positives"]) == ("48+", 24, 6)
+    assert later["auroc"] == 0.5  # inside the band the score is flat: it knew only the length of stay
+    assert second_day["rows"] == 40
+
+
 def test_evaluate_runs_on_a_slice_of_setA_beside_news2(tmp_path: Path) -> None:
     if not SETA_PATH.is_file():
         pytest.skip(f"PhysioNet set A not present at {SETA_PATH}")
@@ -48,3 +71,6 @@ def test_evaluate_runs_on_a_slice_of_setA_beside_news2(tmp_path: Path) -> None:
     assert result.positives > 0
     assert 0.5 < result.auroc <= 1 and 0.4 < result.news2_auroc < 0.9
     assert result.alerts_per_patient_day < result.news2_alerts_per_patient_day
+    assert [band["hours"] for band in result.by_hours_since_admission] == ["0-24", "24-48", "48+"]
+    assert sum(band["rows"] for band in result.by_hours_since_admission) == result.rows
+    assert 0 < result.auroc_within_septic_patients < 1

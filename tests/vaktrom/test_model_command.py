@@ -72,3 +72,19 @@ def test_evaluate_json_prints_one_object_with_the_agreed_keys(
     assert keys | {"news2_alerts_per_patient_day", "sensitivity"} <= result.keys()
     assert result["patients"] == 40
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_table_shows_the_model_beside_news2_within_patients_and_by_time_since_admission(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not DEFAULT_ARTEFACT_PATH.is_file():
+        pytest.skip(f"no shipped artefact at {DEFAULT_ARTEFACT_PATH}")
+    data = _synthetic_parquet(tmp_path / "cohort.parquet")
+    code = _run("model", "evaluate", "--data", str(data))
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "ML risk     NEWS2" in out
+    assert "AUROC within the rows of patients who become septic (when, not who):" in out
+    band_lines = [line.split() for line in out.splitlines() if line.startswith("  ") and " rows " in line]
+    assert [line[0] for line in band_lines] == ["0-24", "24-48", "48+"]
+    assert sum(int(line[2]) for line in band_lines) == int(out.split(" eligible hourly rows")[0])
