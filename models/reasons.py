@@ -1,4 +1,4 @@
-"""Model features in words a nurse understands: "respiration rate rising over 6 h", "SpO2 low (91 %)", "on oxygen"."""
+"""Model features in words a nurse understands: "respiration rate rising over 6 h", "SpO2 91 % now", "on oxygen"."""
 
 from __future__ import annotations
 
@@ -58,7 +58,6 @@ def describe_feature(name: str, value: float, reference: float) -> str | None:
 
 def _describe_vital(vital: str, stat: str, window: str | None, value: float, reference: float) -> str:
     words, unit, fmt = _WORDS[vital]
-    high_low = "high" if value > reference else "low"
     shown = f"{value:{fmt}} {unit}".strip()
     if stat == "slope":
         return f"{words} {'rising' if value > 0 else 'falling'} over {window} h"
@@ -74,11 +73,21 @@ def _describe_vital(vital: str, stat: str, window: str | None, value: float, ref
         return f"{words} {'unsteady' if value > reference else 'steady'} over {window} h"
     if stat == "hours_since":
         return f"no {words} for {value:.0f} h" if value >= 1 else f"{words} measured this hour"
-    if stat == "count":
-        return f"{words} measured {value:.0f} times in {window} h"
+    # Levels as facts, not as "high" or "low": the model compares with ICU patients, and "respiration rate high" for
+    # 16/min would read as a false alarm. Which side of typical decides the wording of a window's lowest or highest.
     if stat == "last":
-        return f"{words} {high_low} ({shown})"
-    return f"{words} {high_low} over {window} h ({stat} {shown})"  # mean, min, max
+        return f"{words} {shown} now"
+    if stat == "min":
+        return (
+            f"{words} not below {shown} in {window} h"
+            if value > reference
+            else f"{words} down to {shown} in {window} h"
+        )
+    if stat == "max":
+        return (
+            f"{words} up to {shown} in {window} h" if value > reference else f"{words} not above {shown} in {window} h"
+        )
+    return f"{words} {shown} on average over {window} h"  # mean
 
 
 def _describe_news2(what: str, window: str | None, value: float) -> str:
