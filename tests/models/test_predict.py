@@ -87,6 +87,25 @@ def test_steadily_deteriorating_patient_is_flagged_before_news2_reaches_7(tiny_m
     assert 1 <= len(reasons) <= 3
 
 
+def test_shipped_models_risk_rises_with_a_steady_slide_before_news2_reaches_7() -> None:
+    # Issue 3: "a synthetic steadily deteriorating patient's risk rises before NEWS2 reaches 7".
+    if not DEFAULT_ARTEFACT_PATH.is_file():
+        pytest.skip(f"no shipped artefact at {DEFAULT_ARTEFACT_PATH}")
+    model = RiskModel.load()
+    readings = _deteriorating(72)
+
+    def at(hour: int) -> tuple[float, int]:
+        now = ADMITTED_AT + timedelta(hours=hour)
+        so_far = [r for r in readings if r.measured_at <= now]
+        risk = model.assess("p1", so_far, now, age_years=72, male=True, admitted_at=ADMITTED_AT)
+        assert risk.probability is not None
+        return risk.probability, _news2_at(so_far)
+
+    first_news2_7 = next(h for h in range(_STABLE_H, 72) if at(h)[1] >= 7)
+    stable_day = max(at(h)[0] for h in range(12, _STABLE_H + 1))
+    assert at(first_news2_7)[0] >= 2 * stable_day, (at(first_news2_7), stable_day)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="known failure mode (docs/MODEL_CARD.md): the shipped sepsis model's risk climbs steadily with the slide "
