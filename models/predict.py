@@ -98,12 +98,11 @@ class RiskModel:
             len(known), per_patient
         )
         results: list[tuple[float | None, RiskLevel, tuple[str, ...]]] = []
-        known_index = iter(range(len(known)))
-        for row, has_data in zip(features, enough, strict=True):
+        for row, has_data, known_row in zip(features, enough, np.cumsum(enough) - 1, strict=True):
             if not has_data:
                 results.append((None, RiskLevel.UNKNOWN, (TOO_LITTLE_DATA,)))
                 continue
-            odds = log_odds[next(known_index)]
+            odds = log_odds[known_row]
             probability = float(1.0 / (1.0 + math.exp(-odds[0])))
             level = RiskLevel.RAISED if probability >= self.threshold else RiskLevel.LOW
             results.append((probability, level, self._reasons(row, odds[0] - odds[1:])))
