@@ -15,15 +15,20 @@ from core.store import Store
 from core.types import AlertKind, AlertSeverity, RiskAssessment, RiskLevel, Stay
 from ingest.publishing import EventPublisher
 
-__all__ = ["ML_RISK_SEVERITY", "RiskAssessor", "RiskStep"]
+__all__ = ["GATHER_S", "ML_RISK_SEVERITY", "RISK_CHUNK", "RiskAssessor", "RiskStep"]
 
 logger = logging.getLogger(__name__)
 
 # A model's flag asks a nurse to look again, like a single NEWS2 parameter scoring 3; it never outranks NEWS2 5+.
 ML_RISK_SEVERITY = AlertSeverity.LOW_MEDIUM
-# Patients assessed per step before the loop gets a turn: each costs a few queries and a prediction (~1-3 ms), so
-# a chunk holds scoring back by well under the 250 ms latency budget even when all beds fall due at once.
+# Patients assessed per step before the loop gets a turn: each costs a few queries, and the chunk's prediction one
+# numpy batch (~10-15 ms for 20), so a chunk holds scoring back by well under the 250 ms latency budget even when
+# all beds fall due at once.
 RISK_CHUNK = 20
+# Patients fall due one by one as their readings arrive. Waiting this long after the first gathers those that fall
+# due meanwhile into the same chunk: the model's cost per patient falls with the chunk size (bench/bench_model.py:
+# ~3x cheaper at 20 than alone), and a flag recomputed at most once a minute loses nothing by a second.
+GATHER_S = 1.0
 # After a store outage the queued patients are dropped back to "due" and the task pauses this long.
 RETRY_DELAY_S = 1.0
 
@@ -76,6 +81,8 @@ class RiskStep:
         """Forever: assess queued patients, RISK_CHUNK at a time. Never raises; outages retried after a pause."""
         while True:
             await self._wake.wait()
+            if len(self._queued) < RISK_CHUNK:
+                await asyncio.sleep(GATHER_S)
             self._wake.clear()
             while self._queued:
                 chunk = dict(itertools.islice(self._queued.items(), RISK_CHUNK))

@@ -1,0 +1,96 @@
+"""The ML risk task: patients falling due close together are assessed as one chunk; a full chunk never waits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import ingest.risk
+from core.store import Store
+from core.store_sqlite import SqliteStore
+from core.topics import events_topic
+from core.types import RiskAssessment, RiskLevel, Stay
+from ingest.metrics import IngestMetrics
+from ingest.publishing import EventPublisher
+from ingest.risk import RISK_CHUNK, RiskStep
+from tests.ingest.conftest import SITE, WAIT_TIMEOUT_S, WARD, seed_ward, wait_until
+
+
+class _RecordingAssessor:
+    """Answers "low" for every patient and records which patients each call was asked about."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.called = asyncio.Event()
+
+    async def __call__(self, store: Store, patient_ids: Sequence[str], now: datetime) -> list[RiskAssessment]:
+        self.calls.append(list(patient_ids))
+        self.called.set()
+        return [RiskAssessment(p, now, 0.01, RiskLevel.LOW, (), "test") for p in patient_ids]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(tmp_path / "vaktrom.sqlite3")
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def _running_step(
+    store: Store, assessor: _RecordingAssessor, published: list[str]
+) -> tuple[RiskStep, asyncio.Task[None]]:
+    publisher = EventPublisher(lambda topic, _: published.append(topic), root="t", store=store, metrics=IngestMetrics())
+    step = RiskStep(assessor, store=store, publisher=publisher, min_interval_s=60)
+    return step, asyncio.create_task(step.run(), name="test-risk")
+
+
+async def _stays(store: Store, patient_ids: list[str]) -> dict[str, Stay]:
+    return await store.stays_of_patients(patient_ids, at=datetime.now(UTC))
+
+
+async def test_patients_falling_due_within_the_gather_time_are_assessed_together(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest.risk, "GATHER_S", 0.5)
+    await seed_ward(store, patients=3)
+    patient_ids = [f"p-{n}" for n in range(1, 4)]
+    stays = await _stays(store, patient_ids)
+    assessor, published = _RecordingAssessor(), []
+    step, task = await _running_step(store, assessor, published)
+    try:
+        for patient_id in patient_ids:  # as three scoring cycles would, a moment apart
+            step.submit([patient_id], stays, datetime.now(UTC))
+            await asyncio.sleep(0.05)
+        async with asyncio.timeout(WAIT_TIMEOUT_S):
+            await assessor.called.wait()
+        await wait_until(lambda: len(published) == len(patient_ids), what="three risk events")
+        assert assessor.calls == [patient_ids]  # one chunk, not three
+        assert published == [events_topic("t", SITE, WARD, "risk")] * 3
+        assert set((await store.current_risks(patient_ids)).keys()) == set(patient_ids)
+    finally:
+        task.cancel()
+
+
+async def test_a_full_chunk_is_assessed_without_waiting(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest.risk, "GATHER_S", 3600.0)  # would time the test out if a full chunk waited
+    await seed_ward(store, patients=RISK_CHUNK + 5)
+    patient_ids = [f"p-{n}" for n in range(1, RISK_CHUNK + 6)]
+    stays = await _stays(store, patient_ids)
+    assessor, published = _RecordingAssessor(), []
+    step, task = await _running_step(store, assessor, published)
+    try:
+        step.submit(patient_ids, stays, datetime.now(UTC))
+        async with asyncio.timeout(WAIT_TIMEOUT_S):
+            while sum(len(call) for call in assessor.calls) < len(patient_ids):
+                assessor.called.clear()
+                await assessor.called.wait()
+        assert [len(call) for call in assessor.calls] == [RISK_CHUNK, 5]
+        assert [p for call in assessor.calls for p in call] == patient_ids  # oldest first, each once
+        assert step.backlog == 0
+    finally:
+        task.cancel()
