@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +25,24 @@ _Conn = sqlite3.Connection
 CACHE_SIZE_KIB = 32 * 1024
 # Another process holding the write lock (a second vaktrom on the same file) is waited for this long.
 BUSY_TIMEOUT_S = 10.0
+
+
+# Switching a new file to WAL needs it to itself, and SQLite answers "database is locked" at once, without its busy
+# handler, while another process is opening the same file: retry that switch for up to BUSY_TIMEOUT_S.
+_WAL_RETRY_S = 0.02
+
+
+def _switch_to_wal(conn: _Conn) -> None:
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            logger.debug("SQLite file busy while switching to WAL; retrying")
+            time.sleep(_WAL_RETRY_S)  # the worker thread, never the event loop
 
 
 def _marks(values: Sequence[object]) -> str:
@@ -106,7 +125,7 @@ class _SqliteWorker:
 
     @staticmethod
     def _prepare(conn: _Conn) -> None:
-        conn.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(conn)
         conn.execute("PRAGMA synchronous=FULL")  # a returned append is on disk: the caller acks the broker next
         conn.execute(f"PRAGMA cache_size=-{CACHE_SIZE_KIB}")
         apply_sqlite_migrations(conn)
