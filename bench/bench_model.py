@@ -23,7 +23,8 @@ import numpy as np
 
 from core.types import HourlyMean, Parameter
 from ingest.risk import RISK_CHUNK
-from models.features import GRID_HOURS, VITALS, PatientHistory, features_of_histories
+from models.features import GRID_HOURS, VITALS
+from models.history import PatientHistory, features_of_histories
 from models.predict import RiskModel
 
 BUDGET_US = 1000.0  # issue 3: under 1 ms per patient update on average

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from core.store import Store
 from core.types import LatestValue, Parameter, Patient, Reading, RiskAssessment, Stay
-from models.features import GRID_HOURS, VITALS, PatientHistory
+from models.features import GRID_HOURS, VITALS
+from models.history import PatientHistory
 from models.predict import RiskModel
 
 __all__ = ["StoreRiskAssessor"]

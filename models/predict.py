@@ -15,16 +15,8 @@ from numpy.typing import NDArray
 
 from core.types import RiskAssessment, RiskLevel
 from models.artefact import ModelArtefact, load_artefact
-from models.features import (
-    CORE_VITALS,
-    FEATURE_NAMES,
-    MIN_CORE_VITALS,
-    RECENT_HOURS,
-    PatientHistory,
-    ReadingLike,
-    features_of_histories,
-    has_enough_data,
-)
+from models.features import CORE_VITALS, FEATURE_NAMES, MIN_CORE_VITALS, RECENT_HOURS, has_enough_data
+from models.history import PatientHistory, ReadingLike, features_of_histories
 from models.reasons import describe_feature, feature_subject
 
 __all__ = ["MAX_REASONS", "TOO_LITTLE_DATA", "RiskModel"]

@@ -9,7 +9,8 @@ import pytest
 
 from core.types import Consciousness, Parameter, RiskLevel
 from models.artefact import DEFAULT_ARTEFACT_PATH
-from models.features import FEATURE_NAMES, PatientHistory, compute_features
+from models.features import FEATURE_NAMES, compute_features
+from models.history import PatientHistory
 from models.predict import TOO_LITTLE_DATA, RiskModel
 from scoring.news2 import Observation, score
 from tests.models.conftest import ADMITTED_AT, Reading, synthetic_hours
