@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from core.types import RiskAssessment, RiskLevel, Stay
 from ingest.metrics import IngestMetrics
 from ingest.publishing import EventPublisher
 from ingest.risk import RISK_CHUNK, RiskStep
-from tests.ingest.conftest import SITE, WAIT_TIMEOUT_S, WARD, seed_ward, wait_until
+from tests.ingest.conftest import SITE, WARD, seed_ward, wait_until
 
 
 class _RecordingAssessor:
@@ -25,11 +26,9 @@ class _RecordingAssessor:
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
-        self.called = asyncio.Event()
 
     async def __call__(self, store: Store, patient_ids: Sequence[str], now: datetime) -> list[RiskAssessment]:
         self.calls.append(list(patient_ids))
-        self.called.set()
         return [RiskAssessment(p, now, 0.01, RiskLevel.LOW, (), "test") for p in patient_ids]
 
 
@@ -41,12 +40,18 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     await store.close()
 
 
-async def _running_step(
-    store: Store, assessor: _RecordingAssessor, published: list[str]
-) -> tuple[RiskStep, asyncio.Task[None]]:
+@contextlib.asynccontextmanager
+async def _running_step(store: Store, assessor: _RecordingAssessor, published: list[str]) -> AsyncIterator[RiskStep]:
+    """A RiskStep with its task running, stopped (and awaited) afterwards."""
     publisher = EventPublisher(lambda topic, _: published.append(topic), root="t", store=store, metrics=IngestMetrics())
     step = RiskStep(assessor, store=store, publisher=publisher, min_interval_s=60)
-    return step, asyncio.create_task(step.run(), name="test-risk")
+    task = asyncio.create_task(step.run(), name="test-risk")
+    try:
+        yield step
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _stays(store: Store, patient_ids: list[str]) -> dict[str, Stay]:
@@ -61,19 +66,14 @@ async def test_patients_falling_due_within_the_gather_time_are_assessed_together
     patient_ids = [f"p-{n}" for n in range(1, 4)]
     stays = await _stays(store, patient_ids)
     assessor, published = _RecordingAssessor(), []
-    step, task = await _running_step(store, assessor, published)
-    try:
+    async with _running_step(store, assessor, published) as step:
         for patient_id in patient_ids:  # as three scoring cycles would, a moment apart
             step.submit([patient_id], stays, datetime.now(UTC))
             await asyncio.sleep(0.05)
-        async with asyncio.timeout(WAIT_TIMEOUT_S):
-            await assessor.called.wait()
         await wait_until(lambda: len(published) == len(patient_ids), what="three risk events")
-        assert assessor.calls == [patient_ids]  # one chunk, not three
-        assert published == [events_topic("t", SITE, WARD, "risk")] * 3
-        assert set((await store.current_risks(patient_ids)).keys()) == set(patient_ids)
-    finally:
-        task.cancel()
+    assert assessor.calls == [patient_ids]  # one chunk, not three
+    assert published == [events_topic("t", SITE, WARD, "risk")] * 3
+    assert set((await store.current_risks(patient_ids)).keys()) == set(patient_ids)
 
 
 async def test_a_full_chunk_is_assessed_without_waiting(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,15 +82,9 @@ async def test_a_full_chunk_is_assessed_without_waiting(store: SqliteStore, monk
     patient_ids = [f"p-{n}" for n in range(1, RISK_CHUNK + 6)]
     stays = await _stays(store, patient_ids)
     assessor, published = _RecordingAssessor(), []
-    step, task = await _running_step(store, assessor, published)
-    try:
+    async with _running_step(store, assessor, published) as step:
         step.submit(patient_ids, stays, datetime.now(UTC))
-        async with asyncio.timeout(WAIT_TIMEOUT_S):
-            while sum(len(call) for call in assessor.calls) < len(patient_ids):
-                assessor.called.clear()
-                await assessor.called.wait()
-        assert [len(call) for call in assessor.calls] == [RISK_CHUNK, 5]
-        assert [p for call in assessor.calls for p in call] == patient_ids  # oldest first, each once
+        await wait_until(lambda: len(published) == len(patient_ids), what="a risk event per patient")
         assert step.backlog == 0
-    finally:
-        task.cancel()
+    assert [len(call) for call in assessor.calls] == [RISK_CHUNK, 5]
+    assert [p for call in assessor.calls for p in call] == patient_ids  # oldest first, each once
