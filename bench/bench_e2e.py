@@ -53,7 +53,7 @@ from bench.common import (
     start_part,
 )
 from core.clock import utc_now
-from core.store_postgres import PostgresStore
+from core.store.postgres import PostgresStore
 from core.types import Role
 from dashboard_api.auth import issue_token
 from devices.demo import bench_monitor_id, seed_bench_unit

@@ -30,8 +30,8 @@ from pydantic import SecretStr
 
 from core.settings import Settings
 from core.store import Store
-from core.store_postgres import PostgresStore
-from core.store_sqlite import SqliteStore
+from core.store.postgres import PostgresStore
+from core.store.sqlite import SqliteStore
 from core.topics import obs_filter, obs_topic
 from core.types import Bed, CareSetting, Device, DeviceKind, Pairing, Patient, Site, SiteKind, Stay, Ward
 from ingest.metrics import IngestMetrics

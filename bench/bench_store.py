@@ -24,8 +24,8 @@ import psycopg
 from psycopg import sql
 
 from core.store import Store
-from core.store_postgres import PostgresStore
-from core.store_sqlite import SqliteStore
+from core.store.postgres import PostgresStore
+from core.store.sqlite import SqliteStore
 from core.types import Parameter, Reading
 
 TOTAL_READINGS = 100_000

@@ -22,11 +22,11 @@ _SECRET_FILE = "auth_secret"
 def build_store(settings: Settings) -> Store:
     """SQLite under data_dir (embedded default) or PostgreSQL when VAKTROM_DATABASE_URL is set. Not yet opened."""
     if settings.database_url is None:
-        from core.store_sqlite import SqliteStore
+        from core.store.sqlite import SqliteStore
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return SqliteStore(settings.data_dir / "vaktrom.sqlite3")
-    from core.store_postgres import PostgresStore
+    from core.store.postgres import PostgresStore
 
     return PostgresStore(settings.database_url)
 

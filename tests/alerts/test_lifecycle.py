@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from alerts.lifecycle import apply_score
-from core.store_sqlite import SqliteStore
+from core.store.sqlite import SqliteStore
 from core.types import (
     NEWS2_PARAMETERS,
     AlertKind,

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy as sa
+from psycopg.conninfo import make_conninfo
 
-from core.errors import AlertAlreadyAcknowledged, NotFound, StorageUnavailable
-from core.migrations import load_migrations
+from core.errors import AlertAlreadyAcknowledged, ConfigError, NotFound, StorageUnavailable
 from core.store import Store
-from core.store_postgres import PostgresStore
-from core.store_sqlite import SqliteStore
+from core.store.migrate import head_revision
+from core.store.postgres import PostgresStore
+from core.store.sqlite import SqliteStore
 from core.types import (
     AlertKind,
     AlertSeverity,
@@ -44,7 +46,7 @@ from core.types import (
     Stay,
     Ward,
 )
-from tests.fixtures.postgres import PostgresServer
+from tests.fixtures.postgres import SERVER_USER, PostgresServer
 
 T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 OSLO_WINTER = timezone(timedelta(hours=1))
@@ -543,15 +545,11 @@ async def test_sqlite_processes_starting_at_once_on_a_new_file_all_open(tmp_path
                 await store.close()
 
 
-async def test_schema_version_lists_every_migration_once(store: Store, open_store: StoreFactory) -> None:
+async def test_schema_is_at_the_newest_revision_once(store: Store, open_store: StoreFactory) -> None:
     await open_store()
-    if isinstance(store, SqliteStore):
-        versions = [v for (v,) in await store._fetch("SELECT version FROM schema_version ORDER BY version")]
-        assert versions == [m.version for m in load_migrations("sqlite")]
-    else:
-        assert isinstance(store, PostgresStore)
-        versions = [v for (v,) in await store._fetch("SELECT version FROM schema_version ORDER BY version")]
-        assert versions == [m.version for m in load_migrations("postgres")]
+    assert isinstance(store, SqliteStore | PostgresStore)
+    rows = await store._read(lambda c: c.execute(sa.text("SELECT version_num FROM alembic_version")).all())
+    assert [tuple(row) for row in rows] == [(head_revision(),)]
 
 
 # --- storage unavailable ---------------------------------------------------------------------------------------
@@ -581,13 +579,39 @@ async def test_postgres_store_reports_lost_connections_then_recovers(postgres_ds
     await store.open()
     try:
         await store.append([reading()], [])
-        with psycopg.connect(postgres_dsn, autocommit=True) as admin:  # what a server restart does to clients
+        # What a server restart does to clients; as the server's user, who may end any session.
+        with psycopg.connect(make_conninfo(postgres_dsn, user=SERVER_USER), autocommit=True) as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
             )
         with pytest.raises(StorageUnavailable, match="storage unavailable at postgresql"):
             await store.count_readings()
         assert await store.count_readings() == 1
     finally:
         await store.close()
+
+
+@pytest.mark.integration
+async def test_postgres_with_an_unknown_user_is_unavailable_in_one_line(postgres_dsn: str) -> None:
+    store = PostgresStore(make_conninfo(postgres_dsn, user="nobody_here"))
+
+    with pytest.raises(StorageUnavailable) as raised:
+        await store.open()
+    assert 'role "nobody_here" does not exist' in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.integration
+async def test_postgres_user_who_does_not_own_the_database_is_told_what_to_do(
+    postgres_dsn: str, postgres_server: PostgresServer
+) -> None:
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as admin:
+        if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'vaktrom_reader'").fetchone() is None:
+            admin.execute("CREATE ROLE vaktrom_reader LOGIN")
+    store = PostgresStore(make_conninfo(postgres_dsn, user="vaktrom_reader"))
+
+    with pytest.raises(ConfigError, match=r"^VAKTROM_DATABASE_URL: .* connect as the database's owner") as raised:
+        await store.open()
+    assert "permission denied" in str(raised.value)
+    assert "\n" not in str(raised.value)

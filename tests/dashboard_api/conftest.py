@@ -17,7 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from core.mqtt import MqttClient, MqttOptions
-from core.store_sqlite import SqliteStore
+from core.store.sqlite import SqliteStore
 from core.topics import events_topic
 from core.types import (
     AlertKind,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from core.store_sqlite import SqliteStore
+from core.store.sqlite import SqliteStore
 from dashboard_api.app import create_app
 from dashboard_api.live import LiveHub
 from tests.dashboard_api.conftest import offline_client

@@ -13,7 +13,7 @@ from playwright.async_api import ConsoleMessage, Page, expect
 from core.clock import utc_now
 from core.events import ScoreEvent
 from core.mqtt import MqttClient
-from core.store_sqlite import SqliteStore
+from core.store.sqlite import SqliteStore
 from core.topics import events_topic
 from core.types import AlertState, Role
 from dashboard_api.auth import issue_token

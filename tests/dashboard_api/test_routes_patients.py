@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from core.mqtt import MqttClient
-from core.store_sqlite import SqliteStore
+from core.store.sqlite import SqliteStore
 from core.topics import events_topic, rescore_topic
 from core.types import AlertState, Parameter, Role, SpO2Scale
 from tests.dashboard_api.conftest import NOW, FixedClock, Seeded, TokenFactory, auth, build_app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from core.store_sqlite import SqliteStore
+from core.store.sqlite import SqliteStore
 from core.types import AlertState, Role
 from tests.dashboard_api.conftest import NOW, Seeded, TokenFactory, auth
 

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from core.mqtt import MqttClient
-from core.store_sqlite import SqliteStore
+from core.store.sqlite import SqliteStore
 from core.topics import events_topic
 from core.types import Role
 from dashboard_api.auth import issue_token

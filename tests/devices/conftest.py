@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.store import Store
-from core.store_postgres import PostgresStore
-from core.store_sqlite import SqliteStore
+from core.store.postgres import PostgresStore
+from core.store.sqlite import SqliteStore
 from core.types import Bed, CareSetting, Patient, Site, SiteKind, Stay, Ward
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)

@@ -16,8 +16,8 @@ import pytest
 from core.mqtt import MqttClient, MqttOptions, RawMessage
 from core.settings import Settings
 from core.store import Store
-from core.store_postgres import PostgresStore
-from core.store_sqlite import SqliteStore
+from core.store.postgres import PostgresStore
+from core.store.sqlite import SqliteStore
 from core.types import (
     Bed,
     CareSetting,

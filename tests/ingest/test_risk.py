@@ -12,7 +12,7 @@ import pytest
 
 import ingest.risk
 from core.store import Store
-from core.store_sqlite import SqliteStore
+from core.store.sqlite import SqliteStore
 from core.topics import events_topic
 from core.types import RiskAssessment, RiskLevel, Stay
 from ingest.metrics import IngestMetrics

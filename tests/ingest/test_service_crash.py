@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from core.mqtt import MqttClient, MqttOptions
 from core.store import Store
-from core.store_postgres import PostgresStore
+from core.store.postgres import PostgresStore
 from core.topics import obs_filter, obs_topic
 from tests.fixtures.mosquitto import AUTH_USERS, MosquittoBroker
 from tests.fixtures.postgres import PostgresServer
@@ -98,7 +98,9 @@ async def test_kill_9_mid_stream_loses_no_reading_and_stores_none_twice(
     await seed_ward(pg_store, patients=DEVICES)
     env = os.environ | {
         "VAKTROM_MQTT_URL": mosquitto.url(),
-        "VAKTROM_DATABASE_URL": postgres_server.url_for(str(conninfo_to_dict(postgres_dsn)["dbname"])),
+        "VAKTROM_DATABASE_URL": postgres_server.url_for(
+            str(conninfo_to_dict(postgres_dsn)["dbname"]), user=str(conninfo_to_dict(postgres_dsn)["user"])
+        ),
         "VAKTROM_AUTH_SECRET": TEST_SECRET,
         "VAKTROM_MQTT_CLIENT_ID": f"ingest-kill9-{uuid.uuid4().hex[:8]}",
         "VAKTROM_MQTT_TOPIC_ROOT": unique_topic_root,

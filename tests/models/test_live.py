@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.store_sqlite import SqliteStore
+from core.store.sqlite import SqliteStore
 from core.types import CareSetting, Parameter, Patient, Reading, RiskLevel, Stay
 from models.live import StoreRiskAssessor
 from models.predict import RiskModel

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from core.store_sqlite import SqliteStore
+from core.store.sqlite import SqliteStore
 from core.types import Role
 from vaktrom.one_process import demo_logins, run_one_process
 

@@ -14,7 +14,7 @@ from playwright.async_api import ConsoleMessage, Page, expect
 from core.clock import utc_now
 from core.mqtt import MqttClient, MqttOptions
 from core.settings import Settings
-from core.store_sqlite import SqliteStore
+from core.store.sqlite import SqliteStore
 from core.topics import obs_topic
 from core.types import Consciousness, Parameter, Role
 from devices.demo import demo_unit, seed_demo_unit

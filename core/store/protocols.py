@@ -1,4 +1,4 @@
-"""The Store protocol: everything vaktrom keeps. Two backends pass one contract suite (SQLite and PostgreSQL)."""
+"""What vaktrom keeps, one interface per domain; `Store` is all of them. Both engines pass one contract suite."""
 
 from __future__ import annotations
 
@@ -33,7 +33,17 @@ from core.types import (
     Ward,
 )
 
-__all__ = ["AlertChange", "Store"]
+__all__ = [
+    "AlertChange",
+    "AlertStore",
+    "AuditStore",
+    "DeviceStore",
+    "ObservationStore",
+    "ReferenceStore",
+    "ScoreStore",
+    "Store",
+    "StoreLifecycle",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +54,7 @@ class AlertChange:
     changed: bool
 
 
-class Store(Protocol):
-    """All methods are coroutines; a backend raises StorageUnavailable when it cannot reach its storage.
-
-    Times are tz-aware UTC. Nothing here keeps state in process memory that another process would need.
-    """
-
-    # --- lifecycle -------------------------------------------------------------------------------------------
+class StoreLifecycle(Protocol):
     async def open(self) -> None:
         """Connect and run pending schema migrations (versioned, idempotent)."""
 
@@ -59,7 +63,10 @@ class Store(Protocol):
     async def ping(self) -> bool:
         """True when the store answers now (for readiness)."""
 
-    # --- reference data ------------------------------------------------------------------------------------
+
+class ReferenceStore(Protocol):
+    """Sites, wards, beds, patients, SpO2 scale decisions, stays and care teams."""
+
     async def upsert_site(self, site: Site) -> None: ...
     async def upsert_ward(self, ward: Ward) -> None: ...
     async def upsert_bed(self, bed: Bed) -> None: ...
@@ -90,7 +97,10 @@ class Store(Protocol):
     async def add_care_team_member(self, member: CareTeamMember) -> None: ...
     async def list_care_team(self, patient_id: str, *, at: datetime) -> list[CareTeamMember]: ...
 
-    # --- devices -------------------------------------------------------------------------------------------
+
+class DeviceStore(Protocol):
+    """Devices, pairings to patients over time, status reports."""
+
     async def register_device(self, device: Device) -> None:
         """Idempotent on device_id."""
 
@@ -114,7 +124,10 @@ class Store(Protocol):
     async def last_reading_at(self, device_ids: Sequence[str]) -> dict[str, datetime]:
         """Newest measured_at per device that has any reading."""
 
-    # --- observations --------------------------------------------------------------------------------------
+
+class ObservationStore(Protocol):
+    """Readings and dead letters: the durable append, history, hourly means."""
+
     async def append(self, readings: Sequence[Reading], dead_letters: Sequence[DeadLetter]) -> AppendResult:
         """Durably store readings and dead letters in ONE transaction, then return.
 
@@ -152,7 +165,10 @@ class Store(Protocol):
 
     async def count_dead_letters(self) -> int: ...
 
-    # --- scores --------------------------------------------------------------------------------------------
+
+class ScoreStore(Protocol):
+    """NEWS2 scores (history and current) and ML risk assessments."""
+
     async def save_scores(self, scores: Sequence[PatientScore]) -> None:
         """Append to history and set as current (only when newer than the current one)."""
 
@@ -160,7 +176,8 @@ class Store(Protocol):
     async def save_risks(self, risks: Sequence[RiskAssessment]) -> None: ...
     async def current_risks(self, patient_ids: Sequence[str]) -> dict[str, RiskAssessment]: ...
 
-    # --- alerts --------------------------------------------------------------------------------------------
+
+class AlertStore(Protocol):
     async def raise_alert(
         self,
         *,
@@ -198,7 +215,16 @@ class Store(Protocol):
     ) -> list[Alert]:
         """Newest first."""
 
-    # --- audit ---------------------------------------------------------------------------------------------
+
+class AuditStore(Protocol):
     async def audit(self, entry: AuditEntry) -> None: ...
     async def list_audit(self, *, limit: int = 100) -> list[AuditEntry]:
         """Newest first."""
+
+
+class Store(
+    StoreLifecycle, ReferenceStore, DeviceStore, ObservationStore, ScoreStore, AlertStore, AuditStore, Protocol
+):
+    """Everything vaktrom keeps. All methods are coroutines; a backend raises StorageUnavailable when it cannot reach
+    its storage. Times are tz-aware UTC. Nothing here keeps state in process memory that another process would need.
+    """

@@ -1,0 +1,31 @@
+"""Storage: one schema (`schema.py`), queries written once by domain, one thin module per engine.
+
+Import the engines from their modules (`core.store.sqlite.SqliteStore`, `core.store.postgres.PostgresStore`) so that
+a process only loads the driver it uses.
+"""
+
+from __future__ import annotations
+
+from core.store.protocols import (
+    AlertChange,
+    AlertStore,
+    AuditStore,
+    DeviceStore,
+    ObservationStore,
+    ReferenceStore,
+    ScoreStore,
+    Store,
+    StoreLifecycle,
+)
+
+__all__ = [
+    "AlertChange",
+    "AlertStore",
+    "AuditStore",
+    "DeviceStore",
+    "ObservationStore",
+    "ReferenceStore",
+    "ScoreStore",
+    "Store",
+    "StoreLifecycle",
+]

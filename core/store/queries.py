@@ -1,0 +1,16 @@
+"""Every query module in one base class: what both engines' stores are built from."""
+
+from __future__ import annotations
+
+from core.store.alerts import AlertQueries
+from core.store.audit import AuditQueries
+from core.store.devices import DeviceQueries
+from core.store.observations import ObservationQueries
+from core.store.reference import ReferenceQueries
+from core.store.scores import ScoreQueries
+
+__all__ = ["StoreQueries"]
+
+
+class StoreQueries(ReferenceQueries, DeviceQueries, ObservationQueries, ScoreQueries, AlertQueries, AuditQueries):
+    """The queries of every domain, written once; an engine adds where they run, `append`, open, close and ping."""

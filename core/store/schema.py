@@ -1,0 +1,291 @@
+"""The one schema both engines use: every table, key and index, as SQLAlchemy Core metadata.
+
+Alembic revisions in `migrations/versions/` create and change it; `tests/core/test_store_schema.py` checks that a
+database migrated to head matches this metadata exactly, on both engines. Times are `UtcDateTime` (UTC µs on SQLite,
+timestamptz on PostgreSQL); enum columns hold the enums' `.value`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from core.store.columns import Flag, Json, RowId, UtcDateTime
+
+__all__ = [
+    "ALERT_IDENTITY",
+    "UNRESOLVED",
+    "alerts",
+    "audit_log",
+    "beds",
+    "care_team",
+    "dead_letters",
+    "device_status",
+    "devices",
+    "latest_values",
+    "metadata",
+    "observations",
+    "pairings",
+    "patients",
+    "risks_current",
+    "scores_current",
+    "scores_history",
+    "sites",
+    "spo2_scale_decisions",
+    "stays",
+    "wards",
+]
+
+metadata = sa.MetaData()
+
+
+def _row_id(name: str = "id") -> sa.Column[Any]:
+    return sa.Column(name, RowId, sa.Identity(always=True), primary_key=True)
+
+
+def _text(name: str, *, nullable: bool = False) -> sa.Column[Any]:
+    return sa.Column(name, sa.Text, nullable=nullable)
+
+
+def _at(name: str, *, nullable: bool = False) -> sa.Column[Any]:
+    return sa.Column(name, UtcDateTime, nullable=nullable)
+
+
+# --- reference data --------------------------------------------------------------------------------------------
+sites = sa.Table("sites", metadata, sa.Column("site_id", sa.Text, primary_key=True), _text("name"), _text("kind"))
+
+wards = sa.Table(
+    "wards",
+    metadata,
+    sa.Column("ward_id", sa.Text, primary_key=True),
+    _text("site_id"),
+    _text("name"),
+    sa.Index("wards_site", "site_id"),
+)
+
+beds = sa.Table(
+    "beds",
+    metadata,
+    sa.Column("bed_id", sa.Text, primary_key=True),
+    _text("ward_id"),
+    _text("label"),
+    sa.Index("beds_ward", "ward_id"),
+)
+
+patients = sa.Table(
+    "patients",
+    metadata,
+    sa.Column("patient_id", sa.Text, primary_key=True),
+    _text("display_name"),
+    sa.Column("birth_year", sa.Integer),
+)
+
+spo2_scale_decisions = sa.Table(
+    "spo2_scale_decisions",
+    metadata,
+    _row_id(),
+    _text("patient_id"),
+    sa.Column("scale", sa.SmallInteger, nullable=False),
+    _text("set_by"),
+    _at("set_at"),
+    sa.Index("spo2_scale_decisions_patient", "patient_id", "set_at"),
+    sqlite_autoincrement=True,
+)
+
+stays = sa.Table(
+    "stays",
+    metadata,
+    sa.Column("stay_id", sa.Text, primary_key=True),
+    _text("patient_id"),
+    _text("ward_id"),
+    _text("setting"),
+    _at("start_at"),
+    _text("bed_id", nullable=True),
+    _at("end_at", nullable=True),
+    sa.Index("stays_ward", "ward_id", "start_at"),
+    sa.Index("stays_patient", "patient_id", "start_at"),
+)
+
+care_team = sa.Table(
+    "care_team",
+    metadata,
+    sa.Column("patient_id", sa.Text, primary_key=True),
+    sa.Column("member_id", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, primary_key=True),
+    _text("organisation"),
+    sa.Column("start_at", UtcDateTime, primary_key=True),
+    _at("end_at", nullable=True),
+)
+
+# --- devices ---------------------------------------------------------------------------------------------------
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("device_id", sa.Text, primary_key=True),
+    _text("site_id"),
+    _text("kind"),
+    _text("model"),
+    _at("registered_at"),
+    sa.Index("devices_site", "site_id"),
+)
+
+pairings = sa.Table(
+    "pairings",
+    metadata,
+    _row_id(),
+    _text("device_id"),
+    _text("patient_id"),
+    _text("bed_id", nullable=True),
+    _at("start_at"),
+    _at("end_at", nullable=True),
+    sa.Index("pairings_device", "device_id", "start_at"),
+    sqlite_autoincrement=True,
+)
+# A device is paired to at most one patient at a time.
+sa.Index(
+    "pairings_one_open",
+    pairings.c.device_id,
+    unique=True,
+    sqlite_where=pairings.c.end_at.is_(None),
+    postgresql_where=pairings.c.end_at.is_(None),
+)
+
+device_status = sa.Table(
+    "device_status",
+    metadata,
+    sa.Column("device_id", sa.Text, primary_key=True),
+    sa.Column("online", Flag, nullable=False),
+    _at("reported_at"),
+    sa.Column("battery_percent", sa.Double),
+    sa.Column("signal_dbm", sa.Double),
+    _text("firmware", nullable=True),
+)
+
+# --- observations ----------------------------------------------------------------------------------------------
+# No surrogate key: a TimescaleDB hypertable's unique constraints must include its time column. Key columns in this
+# order so the key also serves per-device time queries: a separate (device_id, measured_at) index would cost ~20 % of
+# append throughput for nothing.
+observations = sa.Table(
+    "observations",
+    metadata,
+    _text("device_id"),
+    _text("patient_id"),
+    _text("parameter"),
+    sa.Column("value", sa.Double, nullable=False),
+    _at("measured_at"),
+    _at("received_at"),
+    sa.UniqueConstraint("device_id", "measured_at", "parameter", name="observations_key"),
+    sa.Index("observations_patient", "patient_id", "measured_at"),
+)
+
+latest_values = sa.Table(
+    "latest_values",
+    metadata,
+    sa.Column("patient_id", sa.Text, primary_key=True),
+    sa.Column("parameter", sa.Text, primary_key=True),
+    sa.Column("value", sa.Double, nullable=False),
+    _at("measured_at"),
+    _text("device_id"),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    _row_id(),
+    _text("topic"),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    _text("reason"),
+    _text("device_id", nullable=True),
+    _at("received_at"),
+    sa.Index("dead_letters_received", "received_at"),
+    sqlite_autoincrement=True,
+)
+
+
+# --- scores ----------------------------------------------------------------------------------------------------
+def _score_columns() -> list[sa.Column[Any]]:
+    return [
+        _at("computed_at"),
+        sa.Column("total", sa.Integer, nullable=False),
+        sa.Column("complete", Flag, nullable=False),
+        _text("risk"),
+        sa.Column("single_param_3", Flag, nullable=False),
+        sa.Column("parameter_scores", Json, nullable=False),
+        sa.Column("missing", Json, nullable=False),
+        sa.Column("spo2_scale", sa.SmallInteger, nullable=False),
+    ]
+
+
+scores_current = sa.Table(
+    "scores_current", metadata, sa.Column("patient_id", sa.Text, primary_key=True), *_score_columns()
+)
+
+scores_history = sa.Table(
+    "scores_history",
+    metadata,
+    _row_id(),
+    _text("patient_id"),
+    *_score_columns(),
+    sa.Index("scores_history_patient", "patient_id", "computed_at"),
+    sqlite_autoincrement=True,
+)
+
+risks_current = sa.Table(
+    "risks_current",
+    metadata,
+    sa.Column("patient_id", sa.Text, primary_key=True),
+    _at("computed_at"),
+    sa.Column("probability", sa.Double),
+    _text("level"),
+    sa.Column("reasons", Json, nullable=False),
+    _text("model_version"),
+)
+
+# --- alerts ----------------------------------------------------------------------------------------------------
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    _row_id("alert_id"),
+    _text("patient_id", nullable=True),
+    _text("ward_id", nullable=True),
+    _text("kind"),
+    sa.Column("severity", sa.SmallInteger, nullable=False),
+    _text("state"),
+    _text("message"),
+    _at("opened_at"),
+    _at("updated_at"),
+    _text("device_id", nullable=True),
+    _at("acknowledged_at", nullable=True),
+    _text("acknowledged_by", nullable=True),
+    _at("resolved_at", nullable=True),
+    sa.Index("alerts_ward", "ward_id", "opened_at"),
+    sa.Index("alerts_patient", "patient_id", "opened_at"),
+    sqlite_autoincrement=True,
+)
+UNRESOLVED = sa.text("state <> 'resolved'")
+# At most one unresolved alert per (patient, device, kind), across processes; '' stands in for a missing id.
+# raise_alert targets this index with INSERT ... ON CONFLICT.
+# The '' is a literal, not a parameter: ON CONFLICT must name the index's expressions exactly.
+_NO_ID: sa.ColumnClause[str] = sa.literal_column("''")
+ALERT_IDENTITY = (
+    sa.func.coalesce(alerts.c.patient_id, _NO_ID),
+    sa.func.coalesce(alerts.c.device_id, _NO_ID),
+    alerts.c.kind,
+)
+sa.Index("alerts_one_unresolved", *ALERT_IDENTITY, unique=True, sqlite_where=UNRESOLVED, postgresql_where=UNRESOLVED)
+
+# --- audit -----------------------------------------------------------------------------------------------------
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    _row_id(),
+    _at("at"),
+    _text("user_id"),
+    _text("role"),
+    _text("action"),
+    _text("subject"),
+    _text("detail"),
+    sa.Index("audit_log_at", "at"),
+    sqlite_autoincrement=True,
+)

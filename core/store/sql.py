@@ -1,0 +1,91 @@
+"""The base both engines share: how a unit of work reaches a connection, and the few dialect differences.
+
+A unit of work is a plain function `work(conn) -> T` on a SQLAlchemy Core `Connection`; every query module writes
+its queries once, as such functions. Each engine module decides where they run (SQLite: its one writer thread;
+PostgreSQL: the asyncio engine's `run_sync`) and implements the measured hot path (`append`) by hand.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.errors import StorageUnavailable
+from core.store.columns import UtcDateTime, to_us
+
+__all__ = ["SqlStore", "Work", "advisory_lock", "hours_before", "upsert"]
+
+T = TypeVar("T")
+Work = Callable[[sa.Connection], T]
+
+_US_PER_HOUR = 3_600_000_000
+
+
+class SqlStore(ABC):
+    """Runs units of work; the query mixins (reference, devices, observations, scores, alerts, audit) build on it."""
+
+    @abstractmethod
+    async def _read(self, work: Work[T]) -> T:
+        """Run `work` in a read transaction."""
+
+    @abstractmethod
+    async def _write(self, work: Work[T]) -> T:
+        """Run `work` in one write transaction, committed when it returns. On SQLite it holds the file's write lock
+        from the start (BEGIN IMMEDIATE), so read-then-write logic is race-free against other processes."""
+
+    async def ping(self) -> bool:
+        """True when the store answers now (for readiness)."""
+        try:
+            await self._read(lambda c: c.execute(sa.text("SELECT 1")))
+        except (StorageUnavailable, RuntimeError):
+            return False
+        return True
+
+
+def upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: dict[str, Any] | Sequence[dict[str, Any]],
+    *,
+    key: Sequence[Any],
+    update: Sequence[str] | None = None,
+    where: Callable[[Any], sa.ColumnElement[bool]] | None = None,
+    key_where: sa.ColumnElement[bool] | sa.TextClause | None = None,
+) -> None:
+    """INSERT ... ON CONFLICT (key) DO UPDATE SET `update` (default: every non-key column given) to the new row's
+    values [WHERE where(excluded)]. `key_where` names a partial unique index's predicate.
+
+    Both engines speak this statement (SQLite since 3.24); only the import differs."""
+    if not rows:
+        return
+    insert = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+    if update is None:
+        first = rows if isinstance(rows, dict) else rows[0]
+        update = [name for name in first if name not in key]
+    statement = insert.on_conflict_do_update(
+        index_elements=list(key),
+        index_where=key_where,
+        set_={name: insert.excluded[name] for name in update},
+        where=None if where is None else where(insert.excluded),
+    )
+    conn.execute(statement, rows)
+
+
+def advisory_lock(conn: sa.Connection, key: str) -> None:
+    """Serialise a read-then-write on `key` across processes until the transaction ends. SQLite needs nothing: its
+    write transactions already hold the file's lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
+def hours_before(conn: sa.Connection, until: datetime, column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+    """Whole hours from `column` back to `until` (0 for the hour just before it), as the engine counts time."""
+    if conn.dialect.name == "postgresql":
+        elapsed = sa.extract("epoch", sa.literal(until, UtcDateTime) - column)
+        return sa.cast(sa.func.floor(elapsed / sa.literal_column("3600")), sa.Integer)
+    return sa.type_coerce(sa.literal(to_us(until)) - column, sa.Integer) // _US_PER_HOUR
