@@ -1,38 +1,233 @@
-"""Turning scores into alerts in the store: open one, or raise the open one in place, when the rules say so."""
+"""How an alert moves: open, raise in place, re-open when worse, re-notify while acknowledged, auto-resolve after a
+hold time clear, acknowledge, resolve by hand. Pure decisions (`observe`, `acknowledge`, `renotify`, `resolve`),
+applied by the store to the locked row in one transaction; `apply_score` is NEWS2's use of them.
+
+Default times and why: docs/ALERTS.md.
+"""
 
 from __future__ import annotations
 
+import enum
 import logging
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from alerts.rules import alert_message, news2_alert_severity
-from core.store import AlertChange, Store
-from core.types import AlertKind, PatientScore
+from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved
+from core.store import AlertChange, AlertUpdate, Store
+from core.types import (
+    SYSTEM_ACTOR,
+    Alert,
+    AlertKey,
+    AlertKind,
+    AlertPhase,
+    AlertPriority,
+    AlertSeverity,
+    AlertState,
+    CareSetting,
+    PatientScore,
+)
 
-__all__ = ["apply_score"]
+__all__ = [
+    "DEFAULT_POLICY",
+    "UNREAD",
+    "LifecyclePolicy",
+    "Observed",
+    "Unread",
+    "acknowledge",
+    "apply_observed",
+    "apply_score",
+    "news2_observed",
+    "observe",
+    "renotify",
+    "resolve",
+]
 
 logger = logging.getLogger(__name__)
 
 
-async def apply_score(store: Store, score: PatientScore, *, ward_id: str | None, at: datetime) -> AlertChange | None:
-    """Raise the patient's NEWS2 alert if `score` reaches a threshold; None when it does not.
-
-    The store keeps one unresolved alert per patient and kind: a higher severity raises it in place, an equal or
-    lower one changes nothing (`changed` False). A falling score never lowers or resolves an alert here: a nurse
-    acknowledges and resolves it. Raises StorageUnavailable from the store.
-    """
-    severity = news2_alert_severity(score)
-    if severity is None:
-        return None
-    change = await store.raise_alert(
-        patient_id=score.patient_id,
-        device_id=None,
-        ward_id=ward_id,
-        kind=AlertKind.NEWS2,
-        severity=severity,
-        message=alert_message(score),
-        at=at,
+@dataclass(frozen=True, slots=True)
+class LifecyclePolicy:
+    # How long a continuously monitored condition must stay clear before its alert resolves itself. NEWS2: 30 min,
+    # two observation sets at the chart's hourly minimum for a score of 5-6 would take longer than a nurse waits;
+    # 30 min of continuous monitoring below the threshold is a recovery, not a dip.
+    hold_s: Mapping[AlertKind, float] = field(
+        default_factory=lambda: {AlertKind.NEWS2: 1800.0, AlertKind.ML_RISK: 1800.0}
     )
-    if change.changed:
-        logger.info("NEWS2 alert %s for patient %s is now %s", change.alert.alert_id, score.patient_id, severity.name)
+    # An acknowledged alert whose condition persists is announced again after this long. The bedside monitor
+    # re-sounds in 2-3 min; these are for the unit's nurse who has already gone to the patient: high = continuous
+    # monitoring on the chart, still 7+ after 10 min means the response has not worked; medium and low follow the
+    # chart's minimum observation intervals (30 min, 1 h).
+    renotify_s: Mapping[AlertPriority, float] = field(
+        default_factory=lambda: {AlertPriority.HIGH: 600.0, AlertPriority.MEDIUM: 1800.0, AlertPriority.LOW: 3600.0}
+    )
+
+    def hold_of(self, kind: AlertKind, setting: CareSetting) -> timedelta:
+        # A home patient's spot checks are hours apart: the next one below the threshold is the recovery.
+        return timedelta(0) if setting is CareSetting.HOME else timedelta(seconds=self.hold_s.get(kind, 0.0))
+
+    def renotify_after(self, alert: Alert) -> timedelta:
+        return timedelta(seconds=self.renotify_s[alert.priority])
+
+
+DEFAULT_POLICY = LifecyclePolicy()
+
+
+class Unread(enum.Enum):
+    """The caller has not read the alert: the decision is made on the store's row."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What a rule saw now for one key: `severity` None means the condition is clear."""
+
+    key: AlertKey
+    severity: AlertSeverity | None
+    message: str
+    at: datetime
+    ward_id: str | None
+    setting: CareSetting = CareSetting.BEDSIDE
+
+
+def observe(current: Alert | None, seen: Observed, policy: LifecyclePolicy = DEFAULT_POLICY) -> AlertUpdate | None:
+    """The decision for one observation of a condition, against its unresolved alert (or None)."""
+    if current is None:
+        if seen.severity is None:
+            return None
+        key = seen.key
+        opened = Alert(
+            0, key.patient_id, seen.ward_id, key.kind, seen.severity, AlertState.OPEN, seen.message, seen.at, seen.at
+        )
+        return AlertUpdate(replace(opened, device_id=key.device_id), AlertPhase.OPENED)
+    if seen.severity is None:
+        return _clear(current, seen, policy)
+    if seen.severity > current.severity:
+        reopened = current.state is AlertState.ACKNOWLEDGED
+        worse = replace(
+            _reannounced(current, seen.at),
+            severity=seen.severity,
+            message=seen.message,
+            ward_id=seen.ward_id or current.ward_id,
+        )
+        return AlertUpdate(worse, AlertPhase.REOPENED if reopened else AlertPhase.RAISED)
+    return _persists(current, seen.at, policy)
+
+
+def _clear(current: Alert, seen: Observed, policy: LifecyclePolicy) -> AlertUpdate | None:
+    hold = policy.hold_of(current.kind, seen.setting)
+    since = current.clear_since or seen.at
+    if seen.at - since >= hold:
+        why = "clear at the next spot check" if hold == timedelta(0) else f"clear for {_minutes(hold)}"
+        return resolve(current, by=SYSTEM_ACTOR, at=seen.at, reason=why)
+    if current.clear_since is None:
+        return AlertUpdate(replace(current, clear_since=seen.at))
+    return None
+
+
+def _persists(current: Alert, at: datetime, policy: LifecyclePolicy) -> AlertUpdate | None:
+    if current.state is AlertState.ACKNOWLEDGED and current.renotify_at is not None and current.renotify_at <= at:
+        return renotify(current, at)
+    alert = replace(current, clear_since=None)
+    if alert.state is AlertState.ACKNOWLEDGED and alert.renotify_at is None:
+        alert = replace(alert, renotify_at=at + policy.renotify_after(alert))  # cleared, then back: re-arm
+    return None if alert == current else AlertUpdate(alert)
+
+
+def _reannounced(alert: Alert, at: datetime) -> Alert:
+    return replace(
+        alert,
+        state=AlertState.OPEN,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        clear_since=None,
+        renotify_at=None,
+        updated_at=at,
+    )
+
+
+def renotify(alert: Alert, at: datetime) -> AlertUpdate | None:
+    """The re-notify timer fired: an acknowledged alert whose condition persists is open again. None when its
+    condition is clearing (the store then disarms the timer; a return above the threshold re-arms it)."""
+    if alert.state is not AlertState.ACKNOWLEDGED or alert.clear_since is not None:
+        return None
+    acked = _minutes(at - alert.acknowledged_at) if alert.acknowledged_at is not None else "a while"
+    reason = f"still {alert.priority.value} priority {acked} after acknowledgement"
+    return AlertUpdate(_reannounced(alert, at), AlertPhase.RENOTIFIED, reason=reason)
+
+
+def acknowledge(alert: Alert, *, by: str, at: datetime, policy: LifecyclePolicy = DEFAULT_POLICY) -> AlertUpdate:
+    """Raises AlertAlreadyAcknowledged or AlertAlreadyResolved (a clear 409 for the second nurse)."""
+    if alert.state is AlertState.ACKNOWLEDGED:
+        raise AlertAlreadyAcknowledged(alert.alert_id, by=alert.acknowledged_by)
+    if alert.state is AlertState.RESOLVED:
+        raise AlertAlreadyResolved(alert.alert_id, by=alert.resolved_by)
+    due = at + policy.renotify_after(alert) if alert.clear_since is None else None
+    acked = replace(
+        alert, state=AlertState.ACKNOWLEDGED, acknowledged_at=at, acknowledged_by=by, updated_at=at, renotify_at=due
+    )
+    return AlertUpdate(acked, AlertPhase.ACKNOWLEDGED, by=by)
+
+
+def resolve(alert: Alert, *, by: str, at: datetime, reason: str) -> AlertUpdate:
+    """Raises AlertAlreadyResolved, or ValueError without a reason (a person resolving says why)."""
+    if alert.state is AlertState.RESOLVED:
+        raise AlertAlreadyResolved(alert.alert_id, by=alert.resolved_by)
+    if not reason.strip():
+        raise ValueError("Resolving an alert needs a reason")
+    return AlertUpdate(alert.resolved(at=at, by=by, reason=reason), AlertPhase.RESOLVED, by=by, reason=reason)
+
+
+def _minutes(span: timedelta) -> str:
+    return f"{span.total_seconds() / 60:.0f} min"
+
+
+def news2_observed(
+    score: PatientScore, *, ward_id: str | None, at: datetime, setting: CareSetting = CareSetting.BEDSIDE
+) -> Observed:
+    severity = news2_alert_severity(score)
+    message = alert_message(score) if severity is not None else ""
+    key = AlertKey(score.patient_id, None, AlertKind.NEWS2)
+    return Observed(key, severity, message, at, ward_id, setting)
+
+
+async def apply_score(
+    store: Store,
+    score: PatientScore,
+    *,
+    ward_id: str | None,
+    at: datetime,
+    setting: CareSetting = CareSetting.BEDSIDE,
+    current: Alert | Unread | None = UNREAD,
+    policy: LifecyclePolicy = DEFAULT_POLICY,
+) -> AlertChange | None:
+    """Open, raise, re-open, re-notify or resolve the patient's NEWS2 alert for this score.
+
+    `current` is the caller's recent read of the unresolved alert (None: there is none): when the decision against
+    it is no change, the store is not asked (the common case: a stable patient). Otherwise, or when not given, the
+    decision is made on the locked row.
+    Raises StorageUnavailable from the store.
+    """
+    seen = news2_observed(score, ward_id=ward_id, at=at, setting=setting)
+    return await apply_observed(store, seen, current=current, policy=policy)
+
+
+async def apply_observed(
+    store: Store, seen: Observed, *, current: Alert | Unread | None = UNREAD, policy: LifecyclePolicy = DEFAULT_POLICY
+) -> AlertChange | None:
+    """Decide against the caller's recent read `current`; only when that asks for a change (or nothing was read) is
+    the decision made on the locked row and written. Raises StorageUnavailable."""
+    if not isinstance(current, Unread) and observe(current, seen, policy) is None:
+        return None
+    change = await store.update_alert(seen.key, lambda locked: observe(locked, seen, policy))
+    if change is not None and change.changed:
+        key = seen.key
+        logger.info(
+            "%s alert %s of patient %s: %s", key.kind.value, change.alert.alert_id, key.patient_id, change.phase
+        )
     return change

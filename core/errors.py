@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "AlertAlreadyAcknowledged",
+    "AlertAlreadyResolved",
     "BrokerAuthFailed",
     "ConfigError",
     "DatasetError",
@@ -56,6 +57,13 @@ class AlertAlreadyAcknowledged(VaktromError):
         self.alert_id = alert_id
         self.by = by
         super().__init__(f"Alert {alert_id} is already acknowledged" + (f" by {by}" if by else ""))
+
+
+class AlertAlreadyResolved(VaktromError):
+    def __init__(self, alert_id: int, *, by: str | None) -> None:
+        self.alert_id = alert_id
+        self.by = by
+        super().__init__(f"Alert {alert_id} is already resolved" + (f" by {by}" if by else ""))
 
 
 class ConfigError(VaktromError):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from core.types import (
     Alert,
+    AlertPhase,
     DeviceStatus,
     LatestValue,
     PatientScore,
@@ -91,6 +92,12 @@ class AlertEvent(_Event):
     opened_at: datetime
     updated_at: datetime
     acknowledged_by: str | None
+    # IEC 60601-1-8 / IHE PCD-04 fields an integration engine translates (docs/ALERTS.md)
+    priority: str = "low"
+    category: str = "physiological"
+    phase: str | None = None  # what just happened (AlertPhase), when the event reports a transition
+    resolved_by: str | None = None
+    resolve_reason: str | None = None
 
 
 class DeviceStatusEvent(_Event):
@@ -166,7 +173,9 @@ def risk_event(*, site_id: str, ward_id: str, bed_id: str | None, risk: RiskAsse
     )
 
 
-def alert_event(*, site_id: str, ward_id: str, alert: Alert, at: datetime) -> AlertEvent:
+def alert_event(
+    *, site_id: str, ward_id: str, alert: Alert, at: datetime, phase: AlertPhase | None = None
+) -> AlertEvent:
     return AlertEvent(
         site_id=site_id,
         ward_id=ward_id,
@@ -182,6 +191,11 @@ def alert_event(*, site_id: str, ward_id: str, alert: Alert, at: datetime) -> Al
         opened_at=alert.opened_at,
         updated_at=alert.updated_at,
         acknowledged_by=alert.acknowledged_by,
+        priority=alert.priority.value,
+        category=alert.category.value,
+        phase=phase.value if phase is not None else None,
+        resolved_by=alert.resolved_by,
+        resolve_reason=alert.resolve_reason,
     )
 
 

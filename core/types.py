@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 __all__ = [
+    "SYSTEM_ACTOR",
     "Alert",
+    "AlertCategory",
+    "AlertKey",
     "AlertKind",
+    "AlertPhase",
+    "AlertPriority",
     "AlertSeverity",
     "AlertState",
+    "AlertTransition",
     "AppendResult",
     "AuditEntry",
     "Bed",
@@ -164,6 +170,36 @@ class AlertState(enum.StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+
+
+class AlertPhase(enum.StrEnum):
+    """What happened to an alert: one row of its history (docs/ALERTS.md maps these onto IHE PCD-04)."""
+
+    OPENED = "opened"
+    RAISED = "raised"  # a higher severity, in place, while open
+    REOPENED = "reopened"  # acknowledged, then worse: open again at once
+    RENOTIFIED = "renotified"  # acknowledged, the condition persisted past the re-notify interval: open again
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class AlertPriority(enum.StrEnum):
+    """IEC 60601-1-8 alarm priority: the response the alert asks for (immediate / prompt / awareness)."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class AlertCategory(enum.StrEnum):
+    """IEC 60601-1-8: a physiological alarm is about the patient, a technical one about the equipment."""
+
+    PHYSIOLOGICAL = "physiological"
+    TECHNICAL = "technical"
+
+
+# Who did what vaktrom did by itself (an auto-resolve, a re-notification) in an alert's history.
+SYSTEM_ACTOR = "vaktrom"
 
 
 class RiskLevel(enum.StrEnum):
@@ -351,6 +387,71 @@ class Alert:
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolve_reason: str | None = None
+    # Hysteresis: when the condition was first seen clear in the current run of clear observations (None while it
+    # persists). The alert auto-resolves once it has stayed clear for the kind's hold time.
+    clear_since: datetime | None = None
+    # While acknowledged and the condition persists: when it is announced again (a durable timer: a column, fired by
+    # whichever worker claims it).
+    renotify_at: datetime | None = None
+
+    @property
+    def key(self) -> AlertKey:
+        return AlertKey(self.patient_id, self.device_id, self.kind)
+
+    def resolved(self, *, at: datetime, by: str, reason: str) -> Alert:
+        """This alert ended: resolved at `at` by `by` for `reason`, its timer disarmed."""
+        return replace(
+            self,
+            state=AlertState.RESOLVED,
+            resolved_at=at,
+            resolved_by=by,
+            resolve_reason=reason,
+            updated_at=at,
+            renotify_at=None,
+        )
+
+    @property
+    def category(self) -> AlertCategory:
+        if self.kind in (AlertKind.NEWS2, AlertKind.ML_RISK):
+            return AlertCategory.PHYSIOLOGICAL
+        return AlertCategory.TECHNICAL
+
+    @property
+    def priority(self) -> AlertPriority:
+        """NEWS2 >= 7 high (emergency response); 5-6 and a single parameter 3 medium (both an urgent response on
+        the RCP chart); the ML flag low (it asks for a look, not a response); a device fault medium when it leaves
+        a bedside patient unmonitored, otherwise low. A technical alert is never high."""
+        if self.kind is AlertKind.NEWS2:
+            if self.severity >= AlertSeverity.HIGH:
+                return AlertPriority.HIGH
+            return AlertPriority.MEDIUM if self.severity >= AlertSeverity.LOW_MEDIUM else AlertPriority.LOW
+        if self.kind is AlertKind.ML_RISK:
+            return AlertPriority.LOW
+        return AlertPriority.MEDIUM if self.severity >= AlertSeverity.LOW_MEDIUM else AlertPriority.LOW
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKey:
+    """What an alert is about: at most one unresolved alert exists per key, across processes."""
+
+    patient_id: str | None
+    device_id: str | None
+    kind: AlertKind
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTransition:
+    """One row of an alert's history: what happened, to which state and severity, who did it and why."""
+
+    alert_id: int
+    at: datetime
+    phase: AlertPhase
+    state: AlertState
+    severity: AlertSeverity
+    by: str  # a user id, or SYSTEM_ACTOR
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)

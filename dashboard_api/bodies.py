@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.topics import is_valid_id
 from core.types import DeviceKind
 
-__all__ = ["DeviceIn", "ManualObservationIn", "PairIn", "SpO2ScaleIn"]
+__all__ = ["DeviceIn", "ManualObservationIn", "PairIn", "ResolveAlertIn", "SpO2ScaleIn"]
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"  # same rule as core.topics: ids are MQTT topic levels
 
@@ -55,3 +55,7 @@ class PairIn(_In):
         if not is_valid_id(self.patient_id):
             raise ValueError("patient_id must be letters, digits, '_', '.', ':' or '-'")
         return self
+
+
+class ResolveAlertIn(_In):
+    reason: str = Field(min_length=1, max_length=500, description="Why the alert is resolved by hand.")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.types import (
     Alert,
+    AlertTransition,
     CareTeamMember,
     LatestValue,
     Pairing,
@@ -24,6 +25,7 @@ from core.types import (
 
 __all__ = [
     "AlertOut",
+    "AlertTransitionOut",
     "BedView",
     "CareTeamMemberOut",
     "DeviceOut",
@@ -261,6 +263,11 @@ class AlertOut(_Out):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     resolved_at: datetime | None
+    resolved_by: str | None
+    resolve_reason: str | None
+    priority: str = Field(description="IEC 60601-1-8: high, medium or low.")
+    category: str = Field(description="physiological or technical.")
+    renotify_at: datetime | None = Field(description="While acknowledged: when it is announced again if unchanged.")
 
     @classmethod
     def of(cls, alert: Alert) -> AlertOut:
@@ -279,6 +286,31 @@ class AlertOut(_Out):
             acknowledged_at=alert.acknowledged_at,
             acknowledged_by=alert.acknowledged_by,
             resolved_at=alert.resolved_at,
+            resolved_by=alert.resolved_by,
+            resolve_reason=alert.resolve_reason,
+            priority=alert.priority.value,
+            category=alert.category.value,
+            renotify_at=alert.renotify_at,
+        )
+
+
+class AlertTransitionOut(_Out):
+    at: datetime
+    phase: str
+    state: str
+    severity: int
+    by: str
+    reason: str
+
+    @classmethod
+    def of(cls, transition: AlertTransition) -> AlertTransitionOut:
+        return cls(
+            at=transition.at,
+            phase=transition.phase.value,
+            state=transition.state.value,
+            severity=int(transition.severity),
+            by=transition.by,
+            reason=transition.reason,
         )
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from core.store import AlertChange, Store
 from core.types import (
+    SYSTEM_ACTOR,
     Alert,
     AlertKind,
     AlertSeverity,
@@ -117,7 +118,8 @@ async def check_device_health(
     for (device_id, patient_id, kind), alert in open_alerts.items():
         still_bad = silent if kind is AlertKind.DEVICE_SILENT else battery_low
         if (device_id, patient_id) not in still_bad:
-            resolved = await store.resolve_alert(alert.alert_id, at=now)
+            why = "reporting again" if kind is AlertKind.DEVICE_SILENT else "battery recovered, or device unpaired"
+            resolved = await store.resolve_alert(alert.alert_id, at=now, by=SYSTEM_ACTOR, reason=why)
             logger.info("Resolved %s alert %d of device %s", kind.value, alert.alert_id, device_id)
             changes.append(AlertChange(alert=resolved, changed=True))
     return [change for change in changes if change.changed]

@@ -8,13 +8,12 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from alerts.lifecycle import apply_score
-from alerts.rules import news2_alert_severity
 from core.clock import Clock, utc_now
 from core.errors import StorageUnavailable
 from core.events import readings_event, score_event
 from core.settings import Settings
 from core.store import Store
-from core.types import AlertSeverity, CareSetting, LatestValue, Parameter, PatientScore, Reading, SpO2Scale, Stay
+from core.types import Alert, AlertKind, CareSetting, LatestValue, Parameter, PatientScore, Reading, SpO2Scale, Stay
 from ingest.metrics import IngestMetrics
 from ingest.publishing import EventPublisher
 from ingest.risk import RiskStep
@@ -29,11 +28,6 @@ logger = logging.getLogger(__name__)
 SPO2_SCALE_TTL_S = 60.0
 # After a store outage the scorer waits this long before trying the same patients again.
 RETRY_DELAY_S = 1.0
-# A patient who stays at NEWS2 7 is re-scored every second, and raising the same alert again changes nothing (the
-# store keeps one unresolved alert per patient and kind). So an equal or lower severity is not sent to the store
-# again within this window; a higher one always is. An alert a nurse resolves while the patient still scores high
-# reopens within this time.
-ALERT_REPEAT_S = 30.0
 # NEWS2 is banded, so a bedside patient's score stays the same for most of the packs that re-score it. An unchanged
 # score is saved (history and current) and published at most this often; a changed one at once.
 SCORE_HEARTBEAT_S = 60.0
@@ -67,7 +61,6 @@ class LiveScorer:
         self._pending: dict[str, dict[Parameter, Reading]] = {}
         self._wake = asyncio.Event()
         self._scales: dict[str, tuple[datetime, SpO2Scale]] = {}
-        self._raised: dict[str, tuple[AlertSeverity, datetime]] = {}
         self._saved: dict[str, tuple[tuple[object, ...], datetime]] = {}
 
     @property
@@ -119,6 +112,20 @@ class LiveScorer:
         latest = await self._store.latest_values(patient_ids)
         scales = await self._spo2_scales(patient_ids, now)
         scores = [s for p in patient_ids if (s := self._score_one(p, latest.get(p, {}), stays.get(p), scales[p], now))]
+        # Alerts are decided before the scores are saved: a saved score marks its readings as handled (the re-score
+        # watermark, `patients_behind_scoring`), so a crash in between re-scores them at the next start.
+        alerts = await self._unresolved_news2([s.patient_id for s in scores])
+        for score in scores:
+            stay = stays.get(score.patient_id)
+            change = await apply_score(
+                self._store,
+                score,
+                ward_id=stay.ward_id if stay else None,
+                setting=stay.setting if stay else CareSetting.BEDSIDE,
+                current=alerts.get(score.patient_id),
+                at=now,
+            )
+            await self._publisher.send_alert(change, at=now)
         changed = {s.patient_id for s in scores if self._is_news(s, now)}
         await self._store.save_scores([s for s in scores if s.patient_id in changed])
         for score in scores:
@@ -127,28 +134,21 @@ class LiveScorer:
         self._metrics.patients_scored += len(scores)
         for score in scores:
             stay = stays.get(score.patient_id)
-            change = None
-            if self._alert_may_change(score, now):
-                change = await apply_score(self._store, score, ward_id=stay.ward_id if stay else None, at=now)
-                if change is not None:
-                    self._raised[score.patient_id] = (change.alert.severity, now)
             if stay is not None:
                 new_score = score if score.patient_id in changed else None
                 await self._publish(stay, new_score, pending[score.patient_id].values(), now)
-            await self._publisher.send_alert(change, at=now)
         if self._risk is not None:
             self._risk.submit(patient_ids, stays, now)  # its own task assesses them: never holds up scoring
+
+    async def _unresolved_news2(self, patient_ids: Sequence[str]) -> dict[str, Alert]:
+        if not patient_ids:
+            return {}
+        alerts = await self._store.list_alerts(patient_ids=patient_ids, kinds=[AlertKind.NEWS2], limit=len(patient_ids))
+        return {a.patient_id: a for a in alerts if a.patient_id is not None}
 
     def _is_news(self, score: PatientScore, now: datetime) -> bool:
         last = self._saved.get(score.patient_id)
         return last is None or last[0] != _signature(score) or (now - last[1]).total_seconds() >= SCORE_HEARTBEAT_S
-
-    def _alert_may_change(self, score: PatientScore, now: datetime) -> bool:
-        severity = news2_alert_severity(score)
-        if severity is None:
-            return False
-        last = self._raised.get(score.patient_id)
-        return last is None or severity > last[0] or (now - last[1]).total_seconds() >= ALERT_REPEAT_S
 
     def _score_one(
         self,

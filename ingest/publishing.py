@@ -57,9 +57,10 @@ class EventPublisher:
     async def send_alert(self, change: AlertChange | None, *, at: datetime) -> None:
         if change is None or not change.changed or change.alert.ward_id is None:
             return
-        site_id = await self.site_of(change.alert.ward_id)
+        ward_id = change.alert.ward_id
+        site_id = await self.site_of(ward_id)
         if site_id is not None:
-            self.send(alert_event(site_id=site_id, ward_id=change.alert.ward_id, alert=change.alert, at=at))
+            self.send(alert_event(site_id=site_id, ward_id=ward_id, alert=change.alert, at=at, phase=change.phase))
 
     async def send_device_statuses(self, statuses: Sequence[DeviceStatus], *, at: datetime) -> None:
         """A device_status event on the ward of the patient each device is paired with now (if any)."""

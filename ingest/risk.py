@@ -9,10 +9,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from alerts.lifecycle import Observed, apply_observed
 from core.errors import StorageUnavailable
 from core.events import risk_event
 from core.store import Store
-from core.types import AlertKind, AlertSeverity, RiskAssessment, RiskLevel, Stay
+from core.types import AlertKey, AlertKind, AlertSeverity, CareSetting, RiskAssessment, RiskLevel, Stay
 from ingest.publishing import EventPublisher
 
 __all__ = ["GATHER_S", "ML_RISK_SEVERITY", "RISK_CHUNK", "RiskAssessor", "RiskStep"]
@@ -105,19 +106,24 @@ class RiskStep:
         """Assess, store, alert and publish for these patients. Raises StorageUnavailable."""
         risks = await self._assessor(self._store, patient_ids, now)
         await self._store.save_risks(risks)
+        unresolved = await self._store.list_alerts(
+            patient_ids=list(patient_ids), kinds=[AlertKind.ML_RISK], limit=max(1, len(patient_ids))
+        )
+        current = {a.patient_id: a for a in unresolved}
         for risk in risks:
             stay = stays.get(risk.patient_id)
             ward_id = stay.ward_id if stay is not None else None
-            if risk.level is RiskLevel.RAISED:
-                change = await self._store.raise_alert(
-                    patient_id=risk.patient_id,
-                    device_id=None,
-                    ward_id=ward_id,
-                    kind=AlertKind.ML_RISK,
-                    severity=ML_RISK_SEVERITY,
-                    message=_message(risk),
-                    at=now,
+            if risk.level is not RiskLevel.UNKNOWN:  # too little data says nothing about recovery
+                raised = risk.level is RiskLevel.RAISED
+                seen = Observed(
+                    AlertKey(risk.patient_id, None, AlertKind.ML_RISK),
+                    ML_RISK_SEVERITY if raised else None,
+                    _message(risk) if raised else "",
+                    now,
+                    ward_id,
+                    stay.setting if stay is not None else CareSetting.BEDSIDE,
                 )
+                change = await apply_observed(self._store, seen, current=current.get(risk.patient_id))
                 await self._publisher.send_alert(change, at=now)
             site_id = await self._publisher.site_of(ward_id) if ward_id is not None else None
             if stay is not None and site_id is not None:

@@ -9,8 +9,9 @@ import random
 import time
 from collections.abc import Sequence
 
+from alerts.timers import run_alert_timers
 from core.clock import Clock, utc_now
-from core.errors import BrokerAuthFailed
+from core.errors import BrokerAuthFailed, StorageUnavailable
 from core.mqtt import BrokerUnavailable, MqttClient, MqttOptions, RawMessage, topic_filters
 from core.settings import Settings
 from core.store import Store
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 # Broker connect retries at start-up: a broker that is still starting answers within seconds.
 CONNECT_TIMEOUT_S = 10.0
 CONNECT_RETRY_MAX_S = 30.0
+# The start-up re-score waits out a store outage, trying again this often.
+RESCORE_RETRY_S = 2.0
 
 
 def mqtt_options(settings: Settings) -> MqttOptions:
@@ -81,14 +84,35 @@ async def run_ingest(
     metrics.broker_connected = lambda: client.connected
     await _connect(client, settings.mqtt_client_id)
     try:
+        await _rescore_behind(store, scorer)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(worker.run(), name="ingest-batches")
             tasks.create_task(scorer.run(), name="ingest-scoring")
+            tasks.create_task(
+                run_alert_timers(store, clock, lambda change: publisher.send_alert(change, at=clock())),
+                name="ingest-alert-timers",
+            )
             if risk is not None:
                 tasks.create_task(risk.run(), name="ingest-risk")
     finally:
         with contextlib.suppress(Exception):
             await client.disconnect()
+
+
+async def _rescore_behind(store: Store, scorer: LiveScorer) -> None:
+    """Before new work: score every patient whose newest reading arrived after their last score, so a reading
+    stored just before a crash still opens its alert. Waits out a store outage (nothing can be stored meanwhile)."""
+    while True:
+        try:
+            behind = await store.patients_behind_scoring()
+            break
+        except StorageUnavailable as exc:
+            logger.warning("Re-scoring after start postponed: %s", exc)
+            await asyncio.sleep(RESCORE_RETRY_S)
+    if behind:
+        logger.info("Re-scoring %d patients whose readings arrived after their last score", len(behind))
+        scorer.add_patients(behind)
+        await scorer.score_pending()
 
 
 async def _connect(client: MqttClient, client_id: str) -> None:

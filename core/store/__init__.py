@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from core.store.protocols import (
     AlertChange,
+    AlertDecision,
     AlertStore,
+    AlertUpdate,
     AuditStore,
     DeviceStore,
+    DueAlertDecision,
     ObservationStore,
     ReferenceStore,
     ScoreStore,
@@ -20,9 +23,12 @@ from core.store.protocols import (
 
 __all__ = [
     "AlertChange",
+    "AlertDecision",
     "AlertStore",
+    "AlertUpdate",
     "AuditStore",
     "DeviceStore",
+    "DueAlertDecision",
     "ObservationStore",
     "ReferenceStore",
     "ScoreStore",

@@ -1,24 +1,54 @@
-"""Alerts: open-or-raise (one unresolved alert per patient or device and kind, across processes), acknowledge,
-resolve, list."""
+"""Alerts: one unresolved alert per (patient or device, kind) across processes, changed only by a decision function
+run on the locked row inside one write transaction, with its history written in the same transaction.
+
+The decisions (when to open, raise, re-open, re-notify, resolve) live in `alerts/lifecycle.py` as pure functions;
+this module only applies them atomically. `raise_alert` and `resolve_alert` are the two decisions device health
+needs (devices/ may not import alerts/).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from core.errors import AlertAlreadyAcknowledged, NotFound
+from core.errors import NotFound
 from core.store import schema as s
-from core.store.protocols import AlertChange
+from core.store.protocols import AlertChange, AlertDecision, AlertUpdate, DueAlertDecision
 from core.store.sql import SqlStore
-from core.types import Alert, AlertKind, AlertSeverity, AlertState
+from core.types import (
+    Alert,
+    AlertKey,
+    AlertKind,
+    AlertPhase,
+    AlertSeverity,
+    AlertState,
+    AlertTransition,
+)
 
 __all__ = ["AlertQueries"]
 
 _a = s.alerts
+_t = s.alert_transitions
+# Columns a decision may change; the identity (patient, device, kind) and opened_at never change.
+_MUTABLE = (
+    "ward_id",
+    "severity",
+    "state",
+    "message",
+    "updated_at",
+    "acknowledged_at",
+    "acknowledged_by",
+    "resolved_at",
+    "resolved_by",
+    "resolve_reason",
+    "clear_since",
+    "renotify_at",
+)
 
 
 def _alert(row: Any) -> Alert:
@@ -36,73 +66,161 @@ def _alert(row: Any) -> Alert:
         acknowledged_at=row.acknowledged_at,
         acknowledged_by=row.acknowledged_by,
         resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        resolve_reason=row.resolve_reason,
+        clear_since=row.clear_since,
+        renotify_at=row.renotify_at,
     )
 
 
-def _get(conn: sa.Connection, alert_id: int) -> Alert:
-    row = conn.execute(sa.select(_a).where(_a.c.alert_id == alert_id)).first()
-    if row is None:
-        raise NotFound("alert", alert_id)
-    return _alert(row)
+def _values(alert: Alert) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(alert, name) for name in _MUTABLE}
+    values["severity"] = alert.severity.value
+    values["state"] = alert.state.value
+    return values
 
 
-def _raise(conn: sa.Connection, values: dict[str, Any]) -> AlertChange:
-    # ON CONFLICT on the partial unique index makes open-or-raise one atomic statement on both engines. When the
-    # severity is not higher nothing is returned, but the conflicting row stays locked (PostgreSQL) or the file
-    # stays write-locked (SQLite), so the read below sees it as it stays.
+def _same_key(key: AlertKey) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        sa.func.coalesce(_a.c.patient_id, "") == (key.patient_id or ""),
+        sa.func.coalesce(_a.c.device_id, "") == (key.device_id or ""),
+        _a.c.kind == key.kind.value,
+        s.UNRESOLVED,
+    )
+
+
+def _locked(conn: sa.Connection, where: sa.ColumnElement[bool]) -> Alert | None:
+    # FOR UPDATE holds the row until commit on PostgreSQL; SQLite's write transaction already holds the file.
+    row = conn.execute(sa.select(_a).where(where).with_for_update()).first()
+    return None if row is None else _alert(row)
+
+
+def _record(conn: sa.Connection, alert: Alert, update: AlertUpdate) -> AlertChange:
+    if update.phase is not None:
+        conn.execute(
+            sa.insert(_t).values(
+                alert_id=alert.alert_id,
+                at=alert.updated_at,
+                phase=update.phase.value,
+                state=alert.state.value,
+                severity=alert.severity.value,
+                actor=update.by,
+                reason=update.reason,
+            )
+        )
+    return AlertChange(alert, changed=update.phase is not None, phase=update.phase)
+
+
+def _write_existing(conn: sa.Connection, update: AlertUpdate, alert_id: int) -> AlertChange:
+    row = conn.execute(
+        sa.update(_a).where(_a.c.alert_id == alert_id).values(_values(update.alert)).returning(*_a.c)
+    ).one()
+    return _record(conn, _alert(row), update)
+
+
+def _insert(conn: sa.Connection, alert: Alert) -> Alert | None:
+    """Insert a new unresolved alert; None when another transaction just inserted one for the same key."""
     insert = postgresql.insert(_a) if conn.dialect.name == "postgresql" else sqlite.insert(_a)
+    values = _values(alert) | {
+        "patient_id": alert.patient_id,
+        "device_id": alert.device_id,
+        "kind": alert.kind.value,
+        "opened_at": alert.opened_at,
+    }
     statement = (
         insert.values(values)
-        .on_conflict_do_update(
-            index_elements=list(s.ALERT_IDENTITY),
-            index_where=s.UNRESOLVED,
-            set_={
-                "severity": insert.excluded.severity,
-                "message": insert.excluded.message,
-                "updated_at": insert.excluded.updated_at,
-                "state": AlertState.OPEN.value,
-                "acknowledged_at": None,
-                "acknowledged_by": None,
-                "ward_id": sa.func.coalesce(insert.excluded.ward_id, _a.c.ward_id),
-            },
-            where=_a.c.severity < insert.excluded.severity,
-        )
+        .on_conflict_do_nothing(index_elements=list(s.ALERT_IDENTITY), index_where=s.UNRESOLVED)
         .returning(*_a.c)
     )
     row = conn.execute(statement).first()
-    if row is not None:
-        return AlertChange(_alert(row), changed=True)
-    same = sa.and_(
-        sa.func.coalesce(_a.c.patient_id, "") == (values["patient_id"] or ""),
-        sa.func.coalesce(_a.c.device_id, "") == (values["device_id"] or ""),
-        _a.c.kind == values["kind"],
-        s.UNRESOLVED,
+    return None if row is None else _alert(row)
+
+
+def _update_key(conn: sa.Connection, key: AlertKey, decide: AlertDecision) -> AlertChange | None:
+    current = _locked(conn, _same_key(key))
+    update = decide(current)
+    if update is None:
+        return None if current is None else AlertChange(current, changed=False)
+    if current is not None:
+        return _write_existing(conn, update, current.alert_id)
+    if update.alert.state is AlertState.RESOLVED:
+        raise ValueError(f"A decision may not open an alert already resolved ({key})")
+    inserted = _insert(conn, update.alert)
+    if inserted is not None:
+        return _record(conn, inserted, update)
+    # Another process opened this key's alert between our read and insert (PostgreSQL waited for its commit):
+    # decide again against that one, now locked.
+    return _update_key(conn, key, decide)
+
+
+def _update_id(conn: sa.Connection, alert_id: int, decide: DueAlertDecision) -> AlertChange:
+    current = _locked(conn, _a.c.alert_id == alert_id)
+    if current is None:
+        raise NotFound("alert", alert_id)
+    update = decide(current)
+    if update is None:
+        return AlertChange(current, changed=False)
+    return _write_existing(conn, update, alert_id)
+
+
+def _update_due(conn: sa.Connection, now: datetime, decide: DueAlertDecision, limit: int) -> list[AlertChange]:
+    query = (
+        sa.select(_a)
+        .where(_a.c.renotify_at <= now, s.UNRESOLVED)
+        .order_by(_a.c.renotify_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # a second worker takes the others; SQLite: the one writer
     )
-    return AlertChange(_alert(conn.execute(sa.select(_a).where(same)).one()), changed=False)
+    changes = []
+    for row in conn.execute(query).all():
+        alert = _alert(row)
+        update = decide(alert) or AlertUpdate(replace(alert, renotify_at=None))
+        if update.alert.renotify_at is not None and update.alert.renotify_at <= now:
+            # A timer left due would be claimed again at once: a decision that keeps it disarms it.
+            update = replace(update, alert=replace(update.alert, renotify_at=None))
+        changes.append(_write_existing(conn, update, alert.alert_id))
+    return changes
 
 
-def _acknowledge(conn: sa.Connection, alert_id: int, by: str, at: datetime) -> Alert:
-    row = conn.execute(
-        sa.update(_a)
-        .where(_a.c.alert_id == alert_id, _a.c.state == AlertState.OPEN.value)
-        .values(state=AlertState.ACKNOWLEDGED.value, acknowledged_at=at, acknowledged_by=by, updated_at=at)
-        .returning(*_a.c)
-    ).first()
-    if row is None:
-        raise AlertAlreadyAcknowledged(alert_id, by=_get(conn, alert_id).acknowledged_by)
-    return _alert(row)
-
-
-def _resolve(conn: sa.Connection, alert_id: int, at: datetime) -> Alert:
-    conn.execute(
-        sa.update(_a)
-        .where(_a.c.alert_id == alert_id, s.UNRESOLVED)
-        .values(state=AlertState.RESOLVED.value, resolved_at=at, updated_at=at)
+def _raise(current: Alert | None, proposed: Alert) -> AlertUpdate | None:
+    if current is None:
+        return AlertUpdate(proposed, AlertPhase.OPENED)
+    if proposed.severity <= current.severity:
+        return None
+    reopened = current.state is AlertState.ACKNOWLEDGED
+    raised = replace(
+        current,
+        severity=proposed.severity,
+        message=proposed.message,
+        updated_at=proposed.updated_at,
+        state=AlertState.OPEN,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        ward_id=proposed.ward_id or current.ward_id,
+        clear_since=None,
+        renotify_at=None,
     )
-    return _get(conn, alert_id)
+    return AlertUpdate(raised, AlertPhase.REOPENED if reopened else AlertPhase.RAISED)
+
+
+def _resolved(alert: Alert, *, at: datetime, by: str, reason: str) -> AlertUpdate | None:
+    if alert.state is AlertState.RESOLVED:
+        return None
+    return AlertUpdate(alert.resolved(at=at, by=by, reason=reason), AlertPhase.RESOLVED, by=by, reason=reason)
 
 
 class AlertQueries(SqlStore):
+    async def update_alert(self, key: AlertKey, decide: AlertDecision) -> AlertChange | None:
+        return await self._write(lambda c: _update_key(c, key, decide))
+
+    async def update_alert_by_id(self, alert_id: int, decide: DueAlertDecision) -> AlertChange:
+        return await self._write(lambda c: _update_id(c, alert_id, decide))
+
+    async def update_due_alerts(
+        self, now: datetime, decide: DueAlertDecision, *, limit: int = 100
+    ) -> list[AlertChange]:
+        return await self._write(lambda c: _update_due(c, now, decide, limit))
+
     async def raise_alert(
         self,
         *,
@@ -114,33 +232,42 @@ class AlertQueries(SqlStore):
         message: str,
         at: datetime,
     ) -> AlertChange:
-        values = {
-            "patient_id": patient_id,
-            "ward_id": ward_id,
-            "kind": kind.value,
-            "severity": severity.value,
-            "state": AlertState.OPEN.value,
-            "message": message,
-            "opened_at": at,
-            "updated_at": at,
-            "device_id": device_id,
-        }
-        return await self._write(lambda c: _raise(c, values))
+        proposed = Alert(0, patient_id, ward_id, kind, severity, AlertState.OPEN, message, at, at, device_id=device_id)
+        change = await self.update_alert(proposed.key, lambda current: _raise(current, proposed))
+        assert change is not None, "_raise opens an alert when there is none"
+        return change
 
-    async def acknowledge_alert(self, alert_id: int, *, by: str, at: datetime) -> Alert:
-        return await self._write(lambda c: _acknowledge(c, alert_id, by, at))
-
-    async def resolve_alert(self, alert_id: int, *, at: datetime) -> Alert:
-        return await self._write(lambda c: _resolve(c, alert_id, at))
+    async def resolve_alert(self, alert_id: int, *, at: datetime, by: str, reason: str) -> Alert:
+        change = await self.update_alert_by_id(alert_id, lambda a: _resolved(a, at=at, by=by, reason=reason))
+        return change.alert
 
     async def get_alert(self, alert_id: int) -> Alert:
-        return await self._read(lambda c: _get(c, alert_id))
+        row = await self._read(lambda c: c.execute(sa.select(_a).where(_a.c.alert_id == alert_id)).first())
+        if row is None:
+            raise NotFound("alert", alert_id)
+        return _alert(row)
+
+    async def alert_history(self, alert_id: int) -> list[AlertTransition]:
+        query = sa.select(_t).where(_t.c.alert_id == alert_id).order_by(_t.c.at, _t.c.id)
+        return [
+            AlertTransition(
+                alert_id=int(row.alert_id),
+                at=row.at,
+                phase=AlertPhase(row.phase),
+                state=AlertState(row.state),
+                severity=AlertSeverity(row.severity),
+                by=row.actor,
+                reason=row.reason,
+            )
+            for row in await self._read(lambda c: c.execute(query).all())
+        ]
 
     async def list_alerts(
         self,
         *,
         ward_ids: Sequence[str] | None = None,
         patient_ids: Sequence[str] | None = None,
+        kinds: Sequence[AlertKind] | None = None,
         states: Sequence[AlertState] = (AlertState.OPEN, AlertState.ACKNOWLEDGED),
         limit: int = 500,
     ) -> list[Alert]:
@@ -149,5 +276,7 @@ class AlertQueries(SqlStore):
             query = query.where(_a.c.ward_id.in_(ward_ids))
         if patient_ids is not None:
             query = query.where(_a.c.patient_id.in_(patient_ids))
+        if kinds is not None:
+            query = query.where(_a.c.kind.in_([kind.value for kind in kinds]))
         query = query.order_by(_a.c.opened_at.desc(), _a.c.alert_id.desc()).limit(limit)
         return [_alert(row) for row in await self._read(lambda c: c.execute(query).all())]

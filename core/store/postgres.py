@@ -55,13 +55,14 @@ WITH inserted AS (
     SELECT device_id, patient_id, parameter, value, measured_at, received_at FROM obs_stage
     ORDER BY device_id, measured_at, parameter  -- in key order: index pages are touched in runs, ~1.3x faster
     ON CONFLICT (device_id, parameter, measured_at) DO NOTHING
-    RETURNING device_id, patient_id, parameter, value, measured_at
+    RETURNING device_id, patient_id, parameter, value, measured_at, received_at
 ), newest AS (
-    INSERT INTO latest_values AS lv (patient_id, parameter, value, measured_at, device_id)
-    SELECT DISTINCT ON (patient_id, parameter) patient_id, parameter, value, measured_at, device_id
+    INSERT INTO latest_values AS lv (patient_id, parameter, value, measured_at, device_id, received_at)
+    SELECT DISTINCT ON (patient_id, parameter) patient_id, parameter, value, measured_at, device_id, received_at
     FROM inserted ORDER BY patient_id, parameter, measured_at DESC
     ON CONFLICT (patient_id, parameter) DO UPDATE
-    SET value = EXCLUDED.value, measured_at = EXCLUDED.measured_at, device_id = EXCLUDED.device_id
+    SET value = EXCLUDED.value, measured_at = EXCLUDED.measured_at, device_id = EXCLUDED.device_id,
+        received_at = EXCLUDED.received_at
     WHERE EXCLUDED.measured_at > lv.measured_at
 )
 SELECT s.seq FROM obs_stage s

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from core.types import (
+    SYSTEM_ACTOR,
     Alert,
+    AlertKey,
     AlertKind,
+    AlertPhase,
     AlertSeverity,
     AlertState,
+    AlertTransition,
     AppendResult,
     AuditEntry,
     Bed,
@@ -35,9 +39,12 @@ from core.types import (
 
 __all__ = [
     "AlertChange",
+    "AlertDecision",
     "AlertStore",
+    "AlertUpdate",
     "AuditStore",
     "DeviceStore",
+    "DueAlertDecision",
     "ObservationStore",
     "ReferenceStore",
     "ScoreStore",
@@ -48,10 +55,29 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class AlertChange:
-    """Returned by `raise_alert`: the alert as stored, and whether this call opened or raised it."""
+    """The alert as stored after a decision, and whether something a person must hear of happened (a history row:
+    `phase`). Only timers or hysteresis moving is changed=False."""
 
     alert: Alert
     changed: bool
+    phase: AlertPhase | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertUpdate:
+    """What a decision writes: the alert as it is to be (`alert_id` is ignored when it opens one; the identity and
+    `opened_at` of an existing one never change), and `phase` when a history row is due."""
+
+    alert: Alert
+    phase: AlertPhase | None = None
+    by: str = SYSTEM_ACTOR
+    reason: str = ""
+
+
+# Run on the key's unresolved alert (or None), locked, inside the write transaction: pure, no I/O. None: no change.
+AlertDecision = Callable[[Alert | None], AlertUpdate | None]
+# Run on one existing alert, locked. May raise (e.g. AlertAlreadyAcknowledged): the transaction then rolls back.
+DueAlertDecision = Callable[[Alert], AlertUpdate | None]
 
 
 class StoreLifecycle(Protocol):
@@ -173,11 +199,31 @@ class ScoreStore(Protocol):
         """Append to history and set as current (only when newer than the current one)."""
 
     async def current_scores(self, patient_ids: Sequence[str]) -> dict[str, PatientScore]: ...
+    async def patients_behind_scoring(self) -> list[str]:
+        """Patients whose newest value arrived after their current score was computed (or who have none): ingest
+        re-scores them at start, so a reading stored just before a crash still opens its alert. Sorted."""
+
     async def save_risks(self, risks: Sequence[RiskAssessment]) -> None: ...
     async def current_risks(self, patient_ids: Sequence[str]) -> dict[str, RiskAssessment]: ...
 
 
 class AlertStore(Protocol):
+    """At most one unresolved alert exists per `AlertKey`, across processes (enforced by the database). Every change
+    is a decision applied to the locked row in one transaction, with its history row in the same transaction."""
+
+    async def update_alert(self, key: AlertKey, decide: AlertDecision) -> AlertChange | None:
+        """Apply `decide` to the key's unresolved alert (or None: it may open one). None when there is none and
+        none was opened; changed=False when the decision changed nothing a person must hear of."""
+
+    async def update_alert_by_id(self, alert_id: int, decide: DueAlertDecision) -> AlertChange:
+        """Apply `decide` to this alert, in any state. Raises NotFound, or what `decide` raises."""
+
+    async def update_due_alerts(
+        self, now: datetime, decide: DueAlertDecision, *, limit: int = 100
+    ) -> list[AlertChange]:
+        """Claim unresolved alerts whose `renotify_at` is due (rows another worker holds are skipped) and apply
+        `decide` to each; a timer the decision leaves due is disarmed. Oldest due first, at most `limit`."""
+
     async def raise_alert(
         self,
         *,
@@ -189,27 +235,24 @@ class AlertStore(Protocol):
         message: str,
         at: datetime,
     ) -> AlertChange:
-        """Open an alert, or raise the one already open for this (patient or device, kind) in place.
+        """Open an alert, or raise the unresolved one in place: a higher severity raises it (and re-opens it if it
+        was acknowledged); an equal or lower severity changes nothing and returns changed=False."""
 
-        At most one unresolved alert exists per (patient_id, device_id, kind), across processes (enforced by the
-        database). A higher severity raises it (and re-opens it if it was acknowledged); an equal or lower
-        severity changes nothing and returns changed=False.
-        """
-
-    async def acknowledge_alert(self, alert_id: int, *, by: str, at: datetime) -> Alert:
-        """Raises NotFound, or AlertAlreadyAcknowledged when it is not open."""
-
-    async def resolve_alert(self, alert_id: int, *, at: datetime) -> Alert:
+    async def resolve_alert(self, alert_id: int, *, at: datetime, by: str, reason: str) -> Alert:
         """Raises NotFound. Resolving a resolved alert returns it unchanged."""
 
     async def get_alert(self, alert_id: int) -> Alert:
         """Raises NotFound."""
+
+    async def alert_history(self, alert_id: int) -> list[AlertTransition]:
+        """Oldest first; empty for an unknown alert."""
 
     async def list_alerts(
         self,
         *,
         ward_ids: Sequence[str] | None = None,
         patient_ids: Sequence[str] | None = None,
+        kinds: Sequence[AlertKind] | None = None,
         states: Sequence[AlertState] = (AlertState.OPEN, AlertState.ACKNOWLEDGED),
         limit: int = 500,
     ) -> list[Alert]:

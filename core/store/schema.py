@@ -16,6 +16,7 @@ from core.store.columns import Flag, Json, RowId, UtcDateTime
 __all__ = [
     "ALERT_IDENTITY",
     "UNRESOLVED",
+    "alert_transitions",
     "alerts",
     "audit_log",
     "beds",
@@ -187,6 +188,9 @@ latest_values = sa.Table(
     sa.Column("value", sa.Double, nullable=False),
     _at("measured_at"),
     _text("device_id"),
+    # When the newest value arrived. A patient whose newest value arrived after their current score was computed
+    # is re-scored when ingest starts (a reading stored just before a crash still gets its alert). NULL: before 0003.
+    _at("received_at", nullable=True),
 )
 
 dead_letters = sa.Table(
@@ -259,8 +263,19 @@ alerts = sa.Table(
     _at("acknowledged_at", nullable=True),
     _text("acknowledged_by", nullable=True),
     _at("resolved_at", nullable=True),
+    _text("resolved_by", nullable=True),
+    _text("resolve_reason", nullable=True),
+    _at("clear_since", nullable=True),
+    _at("renotify_at", nullable=True),
     sa.Index("alerts_ward", "ward_id", "opened_at"),
     sa.Index("alerts_patient", "patient_id", "opened_at"),
+    # The re-notify timers: workers poll for due ones every second.
+    sa.Index(
+        "alerts_renotify_due",
+        "renotify_at",
+        sqlite_where=sa.text("renotify_at IS NOT NULL"),
+        postgresql_where=sa.text("renotify_at IS NOT NULL"),
+    ),
     sqlite_autoincrement=True,
 )
 UNRESOLVED = sa.text("state <> 'resolved'")
@@ -274,6 +289,22 @@ ALERT_IDENTITY = (
     alerts.c.kind,
 )
 sa.Index("alerts_one_unresolved", *ALERT_IDENTITY, unique=True, sqlite_where=UNRESOLVED, postgresql_where=UNRESOLVED)
+
+# Every transition of every alert: who, when, why. Written in the same transaction as the change it records.
+alert_transitions = sa.Table(
+    "alert_transitions",
+    metadata,
+    _row_id(),
+    sa.Column("alert_id", RowId, sa.ForeignKey("alerts.alert_id"), nullable=False),
+    _at("at"),
+    _text("phase"),
+    _text("state"),
+    sa.Column("severity", sa.SmallInteger, nullable=False),
+    _text("actor"),
+    _text("reason"),
+    sa.Index("alert_transitions_alert", "alert_id", "at"),
+    sqlite_autoincrement=True,
+)
 
 # --- audit -----------------------------------------------------------------------------------------------------
 audit_log = sa.Table(

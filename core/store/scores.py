@@ -96,3 +96,16 @@ class ScoreQueries(SqlStore):
     async def current_risks(self, patient_ids: Sequence[str]) -> dict[str, RiskAssessment]:
         query = sa.select(s.risks_current).where(s.risks_current.c.patient_id.in_(patient_ids))
         return {row.patient_id: _risk(row) for row in await self._read(lambda c: c.execute(query).all())}
+
+    async def patients_behind_scoring(self) -> list[str]:
+        lv, current = s.latest_values, s.scores_current
+        # Values stored before revision 0003 have no arrival time: their measurement time stands in.
+        arrived = sa.func.max(sa.func.coalesce(lv.c.received_at, lv.c.measured_at)).label("arrived")
+        newest = sa.select(lv.c.patient_id, arrived).group_by(lv.c.patient_id).subquery()
+        query = (
+            sa.select(newest.c.patient_id)
+            .outerjoin(current, current.c.patient_id == newest.c.patient_id)
+            .where(sa.or_(current.c.computed_at.is_(None), newest.c.arrived > current.c.computed_at))
+            .order_by(newest.c.patient_id)
+        )
+        return [row.patient_id for row in await self._read(lambda c: c.execute(query).all())]

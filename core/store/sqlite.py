@@ -51,9 +51,10 @@ _INSERT_OBSERVATION = (
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, parameter, measured_at) DO NOTHING"
 )
 _UPSERT_LATEST = (
-    "INSERT INTO latest_values (patient_id, parameter, value, measured_at, device_id) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (patient_id, parameter) DO UPDATE SET value = excluded.value, measured_at = excluded.measured_at, "
-    "device_id = excluded.device_id WHERE excluded.measured_at > latest_values.measured_at"
+    "INSERT INTO latest_values (patient_id, parameter, value, measured_at, device_id, received_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (patient_id, parameter) DO UPDATE SET value = excluded.value, "
+    "measured_at = excluded.measured_at, device_id = excluded.device_id, received_at = excluded.received_at "
+    "WHERE excluded.measured_at > latest_values.measured_at"
 )
 _INSERT_DEAD_LETTER = "INSERT INTO dead_letters (topic, payload, reason, device_id, received_at) VALUES (?, ?, ?, ?, ?)"
 
@@ -194,7 +195,11 @@ def _append(
     conn.execute("RELEASE append_batch")
     latest = newest_per_patient_parameter(readings[i] for i in stored)
     conn.executemany(
-        _UPSERT_LATEST, [(r.patient_id, r.parameter.value, r.value, to_us(r.measured_at), r.device_id) for r in latest]
+        _UPSERT_LATEST,
+        [
+            (r.patient_id, r.parameter.value, r.value, to_us(r.measured_at), r.device_id, to_us(r.received_at))
+            for r in latest
+        ],
     )
     duplicates = tuple(readings[i] for i in sorted(duplicate_indices))
     for letter in map(duplicate_dead_letter, duplicates):

@@ -1,4 +1,4 @@
-"""NEWS2 scores becoming alerts in a real (embedded SQLite) store."""
+"""NEWS2 scores becoming alerts, and their lifecycle, in a real (embedded SQLite) store."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from alerts.lifecycle import apply_score
+from alerts.lifecycle import acknowledge, apply_score
+from core.store import AlertChange
 from core.store.sqlite import SqliteStore
 from core.types import (
     NEWS2_PARAMETERS,
+    SYSTEM_ACTOR,
     AlertKind,
+    AlertPhase,
     AlertSeverity,
     AlertState,
+    CareSetting,
     Parameter,
     Patient,
     PatientScore,
@@ -112,3 +116,70 @@ async def test_incomplete_score_that_reaches_a_threshold_alerts(store: SqliteSto
     assert alert.message == (
         "NEWS2 ≥5 (medium risk; incomplete: no SpO2, no air or oxygen) — urgent response: inform the doctor now"
     )
+
+
+_CALM = {RR: 1}
+
+
+async def _at(store: SqliteStore, scores: dict[Parameter, int], minutes: float) -> AlertChange | None:
+    return await apply_score(store, _score(scores), ward_id="w1", at=AT + timedelta(minutes=minutes))
+
+
+async def test_acknowledged_alert_resolves_after_the_hold_and_the_next_crossing_opens_a_new_one(
+    store: SqliteStore,
+) -> None:
+    # The silence regression: before, an acknowledged NEWS2 alert was never resolved and hid the next deterioration.
+    first = await _at(store, _SEVEN, 0)
+    assert first is not None
+    change = await store.update_alert_by_id(first.alert.alert_id, lambda a: acknowledge(a, by="nurse-1", at=AT))
+    assert change.alert.state is AlertState.ACKNOWLEDGED
+    await _at(store, _CALM, 5)  # clear from 5 min: the 30 min hold runs from here
+    not_yet = await _at(store, _CALM, 34)
+    assert not_yet is None or not not_yet.changed
+    assert (await store.get_alert(first.alert.alert_id)).state is AlertState.ACKNOWLEDGED
+
+    resolved = await _at(store, _CALM, 35)
+    assert resolved is not None and resolved.phase is AlertPhase.RESOLVED
+    assert (resolved.alert.resolved_by, resolved.alert.resolve_reason) == (SYSTEM_ACTOR, "clear for 30 min")
+
+    again = await _at(store, _SEVEN, 6 * 60)
+    assert again is not None and again.phase is AlertPhase.OPENED
+    assert again.alert.alert_id != first.alert.alert_id
+    assert again.alert.state is AlertState.OPEN
+
+
+async def test_acknowledged_alert_that_gets_worse_reopens_at_once(store: SqliteStore) -> None:
+    first = await _at(store, _FIVE, 0)
+    assert first is not None
+    await store.update_alert_by_id(first.alert.alert_id, lambda a: acknowledge(a, by="nurse-1", at=AT))
+
+    worse = await _at(store, _SEVEN, 1)
+
+    assert worse is not None and worse.phase is AlertPhase.REOPENED
+    assert (worse.alert.state, worse.alert.severity, worse.alert.acknowledged_by) == (
+        AlertState.OPEN,
+        AlertSeverity.HIGH,
+        None,
+    )
+
+
+async def test_a_dip_below_the_threshold_shorter_than_the_hold_keeps_the_alert(store: SqliteStore) -> None:
+    first = await _at(store, _SEVEN, 0)
+    await _at(store, _CALM, 10)
+    await _at(store, _SEVEN, 20)  # back above: the hold starts again
+    await _at(store, _CALM, 25)
+    kept = await _at(store, _CALM, 45)  # 20 min clear, not 30
+
+    assert first is not None and (kept is None or not kept.changed)
+    assert (await store.get_alert(first.alert.alert_id)).state is AlertState.OPEN
+
+
+async def test_home_patient_alert_resolves_at_the_next_spot_check_below_the_threshold(store: SqliteStore) -> None:
+    first = await apply_score(store, _score(_SEVEN), ward_id="w1", at=AT, setting=CareSetting.HOME)
+    resolved = await apply_score(
+        store, _score(_CALM), ward_id="w1", at=AT + timedelta(hours=4), setting=CareSetting.HOME
+    )
+
+    assert first is not None and resolved is not None
+    assert (resolved.alert.alert_id, resolved.phase) == (first.alert.alert_id, AlertPhase.RESOLVED)
+    assert resolved.alert.resolve_reason == "clear at the next spot check"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,13 +13,18 @@ import pytest
 import sqlalchemy as sa
 from psycopg.conninfo import make_conninfo
 
-from core.errors import AlertAlreadyAcknowledged, ConfigError, NotFound, StorageUnavailable
+from alerts import lifecycle
+from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved, ConfigError, NotFound, StorageUnavailable
 from core.store import Store
 from core.store.migrate import head_revision
 from core.store.postgres import PostgresStore
 from core.store.sqlite import SqliteStore
 from core.types import (
+    SYSTEM_ACTOR,
+    Alert,
+    AlertKey,
     AlertKind,
+    AlertPhase,
     AlertSeverity,
     AlertState,
     AuditEntry,
@@ -252,9 +258,9 @@ async def test_missing_ids_raise_not_found(store: Store) -> None:
     with pytest.raises(NotFound, match="alert 4242 not found"):
         await store.get_alert(4242)
     with pytest.raises(NotFound, match="alert 4242 not found"):
-        await store.acknowledge_alert(4242, by="nurse-1", at=T0)
+        await acknowledge(store, 4242, by="nurse-1", at=T0)
     with pytest.raises(NotFound, match="alert 4242 not found"):
-        await store.resolve_alert(4242, at=T0)
+        await store.resolve_alert(4242, at=T0, by="nurse-1", reason="test")
     with pytest.raises(NotFound, match="stay nope not found"):
         await store.end_stay("nope", end_at=T0)
 
@@ -371,6 +377,11 @@ async def test_current_risk_is_the_newest_saved(store: Store) -> None:
     assert await store.current_risks(["pat-1"]) == {"pat-1": raised}
 
 
+async def acknowledge(store: Store, alert_id: int, *, by: str, at: datetime) -> Alert:
+    change = await store.update_alert_by_id(alert_id, lambda a: lifecycle.acknowledge(a, by=by, at=at))
+    return change.alert
+
+
 # --- alerts ----------------------------------------------------------------------------------------------------
 async def test_alert_opens_then_is_raised_but_never_lowered(store: Store) -> None:
     opened = await store.raise_alert(
@@ -422,7 +433,7 @@ async def test_alert_opens_then_is_raised_but_never_lowered(store: Store) -> Non
 async def test_acknowledging_twice_says_who_already_did(store: Store) -> None:
     alert_id = await raise_news2(store, AlertSeverity.MEDIUM)
 
-    acked = await store.acknowledge_alert(alert_id, by="nurse-1", at=T0 + timedelta(minutes=1))
+    acked = await acknowledge(store, alert_id, by="nurse-1", at=T0 + timedelta(minutes=1))
 
     assert (acked.state, acked.acknowledged_by, acked.acknowledged_at) == (
         AlertState.ACKNOWLEDGED,
@@ -430,13 +441,13 @@ async def test_acknowledging_twice_says_who_already_did(store: Store) -> None:
         T0 + timedelta(minutes=1),
     )
     with pytest.raises(AlertAlreadyAcknowledged, match=f"Alert {alert_id} is already acknowledged by nurse-1"):
-        await store.acknowledge_alert(alert_id, by="nurse-2", at=T0 + timedelta(minutes=2))
+        await acknowledge(store, alert_id, by="nurse-2", at=T0 + timedelta(minutes=2))
     assert await store.get_alert(alert_id) == acked
 
 
 async def test_higher_severity_reopens_an_acknowledged_alert(store: Store) -> None:
     alert_id = await raise_news2(store, AlertSeverity.MEDIUM)
-    await store.acknowledge_alert(alert_id, by="nurse-1", at=T0 + timedelta(minutes=1))
+    await acknowledge(store, alert_id, by="nurse-1", at=T0 + timedelta(minutes=1))
 
     unchanged = await raise_news2(store, AlertSeverity.MEDIUM, at=T0 + timedelta(minutes=2))
     assert (await store.get_alert(unchanged)).state is AlertState.ACKNOWLEDGED
@@ -444,16 +455,16 @@ async def test_higher_severity_reopens_an_acknowledged_alert(store: Store) -> No
 
     reopened = await store.get_alert(alert_id)
     assert (reopened.state, reopened.severity) == (AlertState.OPEN, AlertSeverity.HIGH)
-    assert (await store.acknowledge_alert(alert_id, by="nurse-2", at=T0)).acknowledged_by == "nurse-2"
+    assert (await acknowledge(store, alert_id, by="nurse-2", at=T0)).acknowledged_by == "nurse-2"
 
 
 async def test_resolved_alert_stays_resolved_and_a_new_one_can_open(store: Store) -> None:
     alert_id = await raise_news2(store, AlertSeverity.HIGH)
 
-    resolved = await store.resolve_alert(alert_id, at=T0 + timedelta(minutes=10))
-    again = await store.resolve_alert(alert_id, at=T0 + timedelta(minutes=20))
-    with pytest.raises(AlertAlreadyAcknowledged):
-        await store.acknowledge_alert(alert_id, by="nurse-1", at=T0 + timedelta(minutes=30))
+    resolved = await store.resolve_alert(alert_id, at=T0 + timedelta(minutes=10), by="nurse-1", reason="recovered")
+    again = await store.resolve_alert(alert_id, at=T0 + timedelta(minutes=20), by="nurse-2", reason="again")
+    with pytest.raises(AlertAlreadyResolved, match=f"Alert {alert_id} is already resolved by nurse-1"):
+        await acknowledge(store, alert_id, by="nurse-1", at=T0 + timedelta(minutes=30))
     new_id = await raise_news2(store, AlertSeverity.LOW_MEDIUM, at=T0 + timedelta(minutes=40))
 
     assert (resolved.state, resolved.resolved_at) == (AlertState.RESOLVED, T0 + timedelta(minutes=10))
@@ -615,3 +626,101 @@ async def test_postgres_user_who_does_not_own_the_database_is_told_what_to_do(
         await store.open()
     assert "permission denied" in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+async def test_every_transition_is_in_the_history_with_who_and_why(store: Store) -> None:
+    alert_id = await raise_news2(store, AlertSeverity.MEDIUM)
+    await acknowledge(store, alert_id, by="nurse-1", at=T0 + timedelta(minutes=1))
+    await raise_news2(store, AlertSeverity.HIGH, at=T0 + timedelta(minutes=2))
+    await store.resolve_alert(alert_id, at=T0 + timedelta(minutes=3), by="doctor-1", reason="sensor artefact")
+
+    history = [(h.phase, h.state, h.severity, h.by, h.reason, h.at) for h in await store.alert_history(alert_id)]
+
+    assert history == [
+        (AlertPhase.OPENED, AlertState.OPEN, AlertSeverity.MEDIUM, SYSTEM_ACTOR, "", T0),
+        (
+            AlertPhase.ACKNOWLEDGED,
+            AlertState.ACKNOWLEDGED,
+            AlertSeverity.MEDIUM,
+            "nurse-1",
+            "",
+            T0 + timedelta(minutes=1),
+        ),
+        (AlertPhase.REOPENED, AlertState.OPEN, AlertSeverity.HIGH, SYSTEM_ACTOR, "", T0 + timedelta(minutes=2)),
+        (
+            AlertPhase.RESOLVED,
+            AlertState.RESOLVED,
+            AlertSeverity.HIGH,
+            "doctor-1",
+            "sensor artefact",
+            T0 + timedelta(minutes=3),
+        ),
+    ]
+    resolved = await store.get_alert(alert_id)
+    assert (resolved.resolved_by, resolved.resolve_reason) == ("doctor-1", "sensor artefact")
+
+
+async def test_a_failing_decision_changes_nothing(store: Store) -> None:
+    alert_id = await raise_news2(store, AlertSeverity.HIGH)
+    await acknowledge(store, alert_id, by="nurse-1", at=T0 + timedelta(minutes=1))
+    before = await store.get_alert(alert_id)
+
+    with pytest.raises(AlertAlreadyAcknowledged, match="by nurse-1"):
+        await acknowledge(store, alert_id, by="nurse-2", at=T0 + timedelta(minutes=2))
+
+    assert await store.get_alert(alert_id) == before
+    assert [h.phase for h in await store.alert_history(alert_id)] == [AlertPhase.OPENED, AlertPhase.ACKNOWLEDGED]
+
+
+async def test_due_renotify_timers_fire_once_and_later_ones_wait(store: Store) -> None:
+    due = await raise_news2(store, AlertSeverity.HIGH, patient_id="pat-1")
+    later = await raise_news2(store, AlertSeverity.HIGH, patient_id="pat-2")
+    await acknowledge(store, due, by="nurse-1", at=T0)  # re-notify at T0 + 10 min (high)
+    await acknowledge(store, later, by="nurse-1", at=T0 + timedelta(minutes=5))
+    at = T0 + timedelta(minutes=10)
+
+    fired = await store.update_due_alerts(at, lambda a: lifecycle.renotify(a, at))
+    again = await store.update_due_alerts(at, lambda a: lifecycle.renotify(a, at))
+
+    assert [(c.alert.alert_id, c.phase, c.alert.state) for c in fired] == [
+        (due, AlertPhase.RENOTIFIED, AlertState.OPEN)
+    ]
+    assert again == []
+    assert (await store.get_alert(later)).renotify_at == T0 + timedelta(minutes=15)
+
+
+async def test_a_due_timer_whose_decision_keeps_it_is_disarmed(store: Store) -> None:
+    alert_id = await raise_news2(store, AlertSeverity.HIGH)
+    await acknowledge(store, alert_id, by="nurse-1", at=T0)
+
+    changes = await store.update_due_alerts(T0 + timedelta(hours=1), lambda a: None)
+
+    assert [(c.changed, c.alert.renotify_at) for c in changes] == [(False, None)]
+    assert (await store.get_alert(alert_id)).state is AlertState.ACKNOWLEDGED
+
+
+async def test_a_decision_sees_the_unresolved_alert_of_its_key(store: Store) -> None:
+    key = AlertKey("pat-1", None, AlertKind.NEWS2)
+    first_id = await raise_news2(store, AlertSeverity.MEDIUM)
+    seen: list[Alert | None] = []
+
+    def decide(current: Alert | None) -> None:
+        seen.append(current)
+
+    assert (await store.update_alert(key, decide)) is not None
+    assert [a.alert_id if a else None for a in seen] == [first_id]
+
+
+async def test_patients_whose_readings_arrived_after_their_score_are_behind(store: Store) -> None:
+    scored_later = reading(patient_id="pat-1", device_id="dev-1", at=T0)
+    unscored = reading(patient_id="pat-2", device_id="dev-2", at=T0)
+    await store.append([scored_later, unscored], [])
+    score = PatientScore(
+        "pat-1", T0 + timedelta(seconds=5), 0, True, ClinicalRisk.LOW, False, {}, (), SpO2Scale.SCALE_1
+    )
+    await store.save_scores([score, replace(score, patient_id="pat-2", computed_at=T0)])
+
+    assert await store.patients_behind_scoring() == ["pat-2"]  # its reading arrived at T0 + 1 s, after its score
+
+    await store.append([reading(patient_id="pat-1", device_id="dev-1", at=T0 + timedelta(seconds=10))], [])
+    assert await store.patients_behind_scoring() == ["pat-1", "pat-2"]

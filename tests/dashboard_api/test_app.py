@@ -46,6 +46,8 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient) -> None:
         "/api/v1/wards/{ward_id}",
         "/api/v1/alerts",
         "/api/v1/alerts/{alert_id}/ack",
+        "/api/v1/alerts/{alert_id}/history",
+        "/api/v1/alerts/{alert_id}/resolve",
         "/api/v1/patients/{patient_id}",
         "/api/v1/patients/{patient_id}/vitals",
         "/api/v1/patients/{patient_id}/scores",

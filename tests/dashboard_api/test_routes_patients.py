@@ -226,7 +226,7 @@ async def test_acknowledging_stores_who_announces_it_and_a_second_ack_is_409(
     assert (event["type"], event["alert_id"], event["state"]) == ("alert", seeded.alert_id, "acknowledged")
     second = await live_api.post(path, headers=auth(token(Role.DOCTOR, user="dr-berg")))
     assert second.status_code == 409
-    assert second.json() == {"detail": f"Alert {seeded.alert_id} is already acknowledged"}
+    assert second.json() == {"detail": f"Alert {seeded.alert_id} is already acknowledged by nurse-anne"}
     assert [(a.user_id, a.action, a.subject) for a in await store.list_audit(limit=5)] == [
         ("nurse-anne", "ack.alert", str(seeded.alert_id))
     ]
@@ -252,3 +252,32 @@ async def test_charting_is_stored_even_when_the_broker_is_gone(
     assert (response.json()["stored"], response.json()["rescore_requested"]) == (1, False)
     latest = (await store.latest_values(["p1"]))["p1"]
     assert latest[Parameter.SUPPLEMENTAL_O2].value == 0.0
+
+
+@pytest.mark.integration
+async def test_resolving_by_hand_needs_a_reason_and_is_in_the_history(
+    live_api: httpx.AsyncClient, token: TokenFactory, seeded: Seeded, store: SqliteStore
+) -> None:
+    path = f"/api/v1/alerts/{seeded.alert_id}"
+    no_reason = await live_api.post(f"{path}/resolve", json={"reason": ""}, headers=auth(token()))
+    assert no_reason.status_code == 422
+    assert (await store.get_alert(seeded.alert_id)).state is AlertState.OPEN
+
+    resolved = await live_api.post(f"{path}/resolve", json={"reason": "probe off the finger"}, headers=auth(token()))
+    again = await live_api.post(f"{path}/resolve", json={"reason": "twice"}, headers=auth(token()))
+    ack = await live_api.post(f"{path}/ack", headers=auth(token()))
+    history = await live_api.get(f"{path}/history", headers=auth(token()))
+
+    assert resolved.status_code == 200
+    body = resolved.json()
+    assert (body["state"], body["resolved_by"], body["resolve_reason"]) == (
+        "resolved",
+        "nurse-anne",
+        "probe off the finger",
+    )
+    assert again.status_code == 409 and ack.status_code == 409
+    assert again.json() == {"detail": f"Alert {seeded.alert_id} is already resolved by nurse-anne"}
+    assert [(h["phase"], h["by"], h["reason"]) for h in history.json()] == [
+        ("opened", "vaktrom", ""),
+        ("resolved", "nurse-anne", "probe off the finger"),
+    ]

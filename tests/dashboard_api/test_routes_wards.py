@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from alerts.lifecycle import acknowledge
 from core.store.sqlite import SqliteStore
 from core.types import AlertState, Role
 from tests.dashboard_api.conftest import NOW, Seeded, TokenFactory, auth
@@ -104,9 +105,9 @@ async def test_acknowledging_a_missing_alert_is_404(api: httpx.AsyncClient, toke
 async def test_acknowledging_an_acknowledged_alert_is_409(
     api: httpx.AsyncClient, token: TokenFactory, seeded: Seeded, store: SqliteStore
 ) -> None:
-    await store.acknowledge_alert(seeded.alert_id, by="nurse-bea", at=NOW)
+    await store.update_alert_by_id(seeded.alert_id, lambda a: acknowledge(a, by="nurse-bea", at=NOW))
     response = await api.post(f"/api/v1/alerts/{seeded.alert_id}/ack", headers=auth(token()))
     assert response.status_code == 409
-    assert response.json() == {"detail": f"Alert {seeded.alert_id} is already acknowledged"}
+    assert response.json() == {"detail": f"Alert {seeded.alert_id} is already acknowledged by nurse-bea"}
     alert = await store.get_alert(seeded.alert_id)
     assert (alert.state, alert.acknowledged_by) == (AlertState.ACKNOWLEDGED, "nurse-bea")
