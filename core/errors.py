@@ -108,3 +108,27 @@ class Conflict(VaktromError):
 
 
 __all__ += ["Conflict", "InvalidIdentifier"]
+
+
+class InvalidRoster(VaktromError):
+    """An on-call rotation or override that cannot give exactly one person per instant: API 422.
+
+    `field` names what is wrong (e.g. "handoff_times"), `reason` what to change.
+    """
+
+    def __init__(self, field: str, *, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class WebhookRejected(VaktromError):
+    """A webhook answer that could not be verified or parsed (bad signature, stale timestamp, unknown status)."""
+
+    def __init__(self, delivery_id: str, *, reason: str) -> None:
+        self.delivery_id = delivery_id
+        self.reason = reason
+        super().__init__(f"webhook answer for delivery {delivery_id}: {reason}")
+
+
+__all__ += ["InvalidRoster", "WebhookRejected"]
