@@ -131,9 +131,9 @@ def _clear(current: Alert, seen: Observed, policy: LifecyclePolicy) -> AlertUpda
 
 
 def _persists(current: Alert, at: datetime, policy: LifecyclePolicy) -> AlertUpdate | None:
-    if current.state is AlertState.ACKNOWLEDGED and current.renotify_at is not None and current.renotify_at <= at:
-        return renotify(current, at)
-    alert = replace(current, clear_since=None)
+    alert = replace(current, clear_since=None)  # above the threshold: any run of clear observations is over
+    if alert.state is AlertState.ACKNOWLEDGED and alert.renotify_at is not None and alert.renotify_at <= at:
+        return renotify(alert, at)
     if alert.state is AlertState.ACKNOWLEDGED and alert.renotify_at is None:
         alert = replace(alert, renotify_at=at + policy.renotify_after(alert))  # cleared, then back: re-arm
     return None if alert == current else AlertUpdate(alert)

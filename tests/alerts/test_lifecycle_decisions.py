@@ -82,6 +82,11 @@ ACKED, RENOTIFIED, RESOLVED = AlertPhase.ACKNOWLEDGED, AlertPhase.RENOTIFIED, Al
         pytest.param(
             [(0, H), (1, "ack"), (5, None), (11, "timer")], [OPENED, ACKED], AlertState.ACKNOWLEDGED, id="t-clearing"
         ),
+        # one clear reading, then back above the threshold when the re-notify is due: it re-notifies (found by the
+        # property below: the clear run used to survive the return and leave the alert acknowledged, unarmed)
+        pytest.param(
+            [(0, H), (1, "ack"), (2, None), (11, H)], [OPENED, ACKED, RENOTIFIED], AlertState.OPEN, id="back-when-due"
+        ),
         # clearing: 30 min hold on a bedside patient
         pytest.param([(0, H), (1, None), (30.9, None)], [OPENED], AlertState.OPEN, id="hold-not-yet"),
         pytest.param([(0, H), (1, None), (31, None)], [OPENED, RESOLVED], None, id="hold-reached"),
