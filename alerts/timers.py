@@ -1,6 +1,8 @@
-"""The alert timers every worker runs: claim due re-notify times from the store and fire them (one worker per row).
+"""The alert timers every worker runs: claim due re-notify times and due escalation steps from the store and fire
+them (one worker per row).
 
-A timer is a column (`alerts.renotify_at`), never a sleep in memory: any worker may fire it, after any restart.
+A timer is a column (`alerts.renotify_at`, `alert_escalations.next_step_at`), never a sleep in memory: any worker
+may fire it, after any restart.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from alerts.escalation import fire_step
 from alerts.lifecycle import renotify
 from core.clock import Clock
 from core.errors import StorageUnavailable
 from core.store import AlertChange, Store
+from core.types import AlertPhase
 
 __all__ = ["TIMER_POLL_S", "fire_due_timers", "run_alert_timers"]
 
@@ -24,22 +28,37 @@ TIMER_POLL_S = 1.0
 
 
 async def fire_due_timers(store: Store, clock: Clock) -> list[AlertChange]:
-    """Fire every due re-notify timer now. Raises StorageUnavailable."""
+    """Fire every due re-notify timer, then every due escalation step (a re-notified alert's new chain fires its first
+    step in the same poll). Raises StorageUnavailable."""
     now = clock()
-    changes = await store.update_due_alerts(now, lambda alert: renotify(alert, now))
+    changes = [c for c in await store.update_due_alerts(now, lambda alert: renotify(alert, now)) if c.changed]
     for change in changes:
-        if change.changed:
-            logger.info("Alert %d re-notified: %s", change.alert.alert_id, change.alert.priority.value)
-    return [change for change in changes if change.changed]
+        logger.info("Alert %d re-notified: %s", change.alert.alert_id, change.alert.priority.value)
+    fired = await store.fire_due_escalations(
+        now, lambda chain, alert, context: fire_step(chain, alert, context, at=now)
+    )
+    for alert, firing in fired:
+        logger.info("Alert %d escalated: %s", alert.alert_id, firing.note)
+        changes.append(AlertChange(alert, changed=True, phase=AlertPhase.ESCALATED))
+    return changes
 
 
 async def run_alert_timers(
-    store: Store, clock: Clock, announce: Callable[[AlertChange], Awaitable[None]], *, poll_s: float = TIMER_POLL_S
+    store: Store,
+    clock: Clock,
+    announce: Callable[[AlertChange], Awaitable[None]],
+    *,
+    poll_s: float = TIMER_POLL_S,
+    deliveries_due: Callable[[], None] = lambda: None,
 ) -> None:
-    """Forever. Never raises: an outage is logged and the next poll tries again."""
+    """Forever. Never raises: an outage is logged and the next poll tries again. `deliveries_due` wakes this
+    process's sender when a step queued deliveries (another process's sender finds them on its own poll)."""
     while True:
         try:
-            for change in await fire_due_timers(store, clock):
+            changes = await fire_due_timers(store, clock)
+            if any(change.phase is AlertPhase.ESCALATED for change in changes):
+                deliveries_due()
+            for change in changes:
                 await announce(change)
         except StorageUnavailable as exc:
             logger.warning("Alert timers postponed: %s", exc)

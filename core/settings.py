@@ -95,6 +95,11 @@ class Settings(BaseSettings):
 
     simulate: bool = Field(default=True, description="Run the simulated demo unit in `vaktrom run`.")
     simulation_speed: float = Field(default=1.0, gt=0, le=1000, description="Demo clock speed-up for home checks.")
+    webhook_allow_loopback_http: bool = Field(
+        default=False,
+        description="Allow plain-http webhook endpoints on 127.0.0.1/::1/localhost (a gateway on the same host, tests);"
+        " every other endpoint must be https.",
+    )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
     @classmethod

@@ -181,6 +181,7 @@ class AlertPhase(enum.StrEnum):
     RENOTIFIED = "renotified"  # acknowledged, the condition persisted past the re-notify interval: open again
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+    ESCALATED = "escalated"  # a step of its escalation chain fired (or found nobody): the reason says who
 
 
 class AlertPriority(enum.StrEnum):

@@ -7,14 +7,15 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
+from alerts.deliveries import run_delivery_sender
 from alerts.timers import run_alert_timers
 from core.clock import Clock, utc_now
 from core.errors import BrokerAuthFailed, StorageUnavailable
 from core.mqtt import BrokerUnavailable, MqttClient, MqttOptions, RawMessage, topic_filters
 from core.settings import Settings
-from core.store import Store
+from core.store import AlertChange, Store
 from core.topics import obs_filter, rescore_topic, status_filter
 from ingest.attribution import DeviceDirectory
 from ingest.live_scoring import LiveScorer
@@ -85,12 +86,20 @@ async def run_ingest(
     await _connect(client, settings.mqtt_client_id)
     try:
         await _rescore_behind(store, scorer)
+
+        def announce(change: AlertChange) -> Awaitable[None]:
+            return publisher.send_alert(change, at=clock())
+
+        deliveries_due = asyncio.Event()
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(worker.run(), name="ingest-batches")
             tasks.create_task(scorer.run(), name="ingest-scoring")
             tasks.create_task(
-                run_alert_timers(store, clock, lambda change: publisher.send_alert(change, at=clock())),
+                run_alert_timers(store, clock, announce, deliveries_due=deliveries_due.set),
                 name="ingest-alert-timers",
+            )
+            tasks.create_task(
+                run_delivery_sender(store, clock, announce=announce, wake=deliveries_due), name="ingest-deliveries"
             )
             if risk is not None:
                 tasks.create_task(risk.run(), name="ingest-risk")

@@ -18,6 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound
 from core.store import schema as s
+from core.store.alert_rows import alert_of_row, insert_transition, locked_where
+from core.store.escalations import follow_alert
 from core.store.protocols import AlertChange, AlertDecision, AlertUpdate, DueAlertDecision
 from core.store.sql import SqlStore
 from core.types import (
@@ -51,28 +53,6 @@ _MUTABLE = (
 )
 
 
-def _alert(row: Any) -> Alert:
-    return Alert(
-        alert_id=int(row.alert_id),
-        patient_id=row.patient_id,
-        ward_id=row.ward_id,
-        kind=AlertKind(row.kind),
-        severity=AlertSeverity(row.severity),
-        state=AlertState(row.state),
-        message=row.message,
-        opened_at=row.opened_at,
-        updated_at=row.updated_at,
-        device_id=row.device_id,
-        acknowledged_at=row.acknowledged_at,
-        acknowledged_by=row.acknowledged_by,
-        resolved_at=row.resolved_at,
-        resolved_by=row.resolved_by,
-        resolve_reason=row.resolve_reason,
-        clear_since=row.clear_since,
-        renotify_at=row.renotify_at,
-    )
-
-
 def _values(alert: Alert) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(alert, name) for name in _MUTABLE}
     values["severity"] = alert.severity.value
@@ -89,25 +69,10 @@ def _same_key(key: AlertKey) -> sa.ColumnElement[bool]:
     )
 
 
-def _locked(conn: sa.Connection, where: sa.ColumnElement[bool]) -> Alert | None:
-    # FOR UPDATE holds the row until commit on PostgreSQL; SQLite's write transaction already holds the file.
-    row = conn.execute(sa.select(_a).where(where).with_for_update()).first()
-    return None if row is None else _alert(row)
-
-
 def _record(conn: sa.Connection, alert: Alert, update: AlertUpdate) -> AlertChange:
     if update.phase is not None:
-        conn.execute(
-            sa.insert(_t).values(
-                alert_id=alert.alert_id,
-                at=alert.updated_at,
-                phase=update.phase.value,
-                state=alert.state.value,
-                severity=alert.severity.value,
-                actor=update.by,
-                reason=update.reason,
-            )
-        )
+        insert_transition(conn, alert, update.phase, at=alert.updated_at, by=update.by, reason=update.reason)
+        follow_alert(conn, alert, update.phase)
     return AlertChange(alert, changed=update.phase is not None, phase=update.phase)
 
 
@@ -115,7 +80,7 @@ def _write_existing(conn: sa.Connection, update: AlertUpdate, alert_id: int) -> 
     row = conn.execute(
         sa.update(_a).where(_a.c.alert_id == alert_id).values(_values(update.alert)).returning(*_a.c)
     ).one()
-    return _record(conn, _alert(row), update)
+    return _record(conn, alert_of_row(row), update)
 
 
 def _insert(conn: sa.Connection, alert: Alert) -> Alert | None:
@@ -133,11 +98,11 @@ def _insert(conn: sa.Connection, alert: Alert) -> Alert | None:
         .returning(*_a.c)
     )
     row = conn.execute(statement).first()
-    return None if row is None else _alert(row)
+    return None if row is None else alert_of_row(row)
 
 
 def _update_key(conn: sa.Connection, key: AlertKey, decide: AlertDecision) -> AlertChange | None:
-    current = _locked(conn, _same_key(key))
+    current = locked_where(conn, _same_key(key))
     update = decide(current)
     if update is None:
         return None if current is None else AlertChange(current, changed=False)
@@ -154,7 +119,7 @@ def _update_key(conn: sa.Connection, key: AlertKey, decide: AlertDecision) -> Al
 
 
 def _update_id(conn: sa.Connection, alert_id: int, decide: DueAlertDecision) -> AlertChange:
-    current = _locked(conn, _a.c.alert_id == alert_id)
+    current = locked_where(conn, _a.c.alert_id == alert_id)
     if current is None:
         raise NotFound("alert", alert_id)
     update = decide(current)
@@ -173,7 +138,7 @@ def _update_due(conn: sa.Connection, now: datetime, decide: DueAlertDecision, li
     )
     changes = []
     for row in conn.execute(query).all():
-        alert = _alert(row)
+        alert = alert_of_row(row)
         update = decide(alert) or AlertUpdate(replace(alert, renotify_at=None))
         if update.alert.renotify_at is not None and update.alert.renotify_at <= now:
             # A timer left due would be claimed again at once: a decision that keeps it disarms it.
@@ -245,7 +210,7 @@ class AlertQueries(SqlStore):
         row = await self._read(lambda c: c.execute(sa.select(_a).where(_a.c.alert_id == alert_id)).first())
         if row is None:
             raise NotFound("alert", alert_id)
-        return _alert(row)
+        return alert_of_row(row)
 
     async def alert_history(self, alert_id: int) -> list[AlertTransition]:
         query = sa.select(_t).where(_t.c.alert_id == alert_id).order_by(_t.c.at, _t.c.id)
@@ -279,4 +244,4 @@ class AlertQueries(SqlStore):
         if kinds is not None:
             query = query.where(_a.c.kind.in_([kind.value for kind in kinds]))
         query = query.order_by(_a.c.opened_at.desc(), _a.c.alert_id.desc()).limit(limit)
-        return [_alert(row) for row in await self._read(lambda c: c.execute(query).all())]
+        return [alert_of_row(row) for row in await self._read(lambda c: c.execute(query).all())]

@@ -7,12 +7,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from core.escalation import (
+    ContactPoint,
+    Delivery,
+    DeliveryState,
+    Escalation,
+    EscalationPolicy,
+    OnCallContext,
+    StepFiring,
+    WebhookEndpoint,
+)
+from core.oncall import RosterOverride, Rotation
 from core.types import (
     SYSTEM_ACTOR,
     Alert,
     AlertKey,
     AlertKind,
     AlertPhase,
+    AlertPriority,
     AlertSeverity,
     AlertState,
     AlertTransition,
@@ -43,11 +55,15 @@ __all__ = [
     "AlertStore",
     "AlertUpdate",
     "AuditStore",
+    "DeliveryStore",
     "DeviceStore",
     "DueAlertDecision",
+    "EscalationStore",
     "ObservationStore",
     "ReferenceStore",
+    "RosterStore",
     "ScoreStore",
+    "StepDecision",
     "Store",
     "StoreLifecycle",
 ]
@@ -78,6 +94,8 @@ class AlertUpdate:
 AlertDecision = Callable[[Alert | None], AlertUpdate | None]
 # Run on one existing alert, locked. May raise (e.g. AlertAlreadyAcknowledged): the transaction then rolls back.
 DueAlertDecision = Callable[[Alert], AlertUpdate | None]
+# Run on a due chain, locked, with its alert and who is on call at the site: pure, no I/O.
+StepDecision = Callable[[Escalation, Alert, OnCallContext], StepFiring]
 
 
 class StoreLifecycle(Protocol):
@@ -259,6 +277,71 @@ class AlertStore(Protocol):
         """Newest first."""
 
 
+class EscalationStore(Protocol):
+    """Policies per site and priority, and each alert's chain. A chain starts, restarts and stops with its alert, in
+    the alert's transaction (no alert opens without its chain; none is acknowledged with its chain running)."""
+
+    async def set_escalation_policy(self, policy: EscalationPolicy, *, by: str, at: datetime) -> None:
+        """Replace the site's policy for its priority; chains already running keep theirs."""
+
+    async def get_escalation_policy(self, site_id: str, priority: AlertPriority) -> EscalationPolicy:
+        """The site's policy, or vaktrom's default for the priority (site_id None)."""
+
+    async def get_escalation(self, alert_id: int) -> Escalation | None: ...
+    async def fire_due_escalations(
+        self, now: datetime, decide: StepDecision, *, limit: int = 50
+    ) -> list[tuple[Alert, StepFiring]]:
+        """Claim chains whose next step is due (rows another worker holds are skipped), apply `decide`, and write the
+        chain, the step's deliveries (an id already stored is not stored again) and an `escalated` history row."""
+
+
+class DeliveryStore(Protocol):
+    """Every notification of a person, with its state; the sender's lease and retry times are columns."""
+
+    async def claim_deliveries(
+        self, now: datetime, *, lease_s: float, limit: int = 50
+    ) -> list[tuple[Delivery, WebhookEndpoint | None]]:
+        """Claim due deliveries (rows another sender holds are skipped): each becomes `sending`, leased."""
+
+    async def record_delivery(
+        self,
+        delivery_id: str,
+        state: DeliveryState,
+        *,
+        at: datetime,
+        retry_at: datetime | None = None,
+        outcome: str = "",
+        answered_by: str | None = None,
+    ) -> Delivery:
+        """Move a delivery forward (or back to queued for a retry at `retry_at`); a step whose deliveries were all
+        declined or failed hurries its chain. Raises NotFound."""
+
+    async def list_deliveries(self, alert_id: int) -> list[Delivery]: ...
+    async def get_delivery(self, delivery_id: str) -> Delivery:
+        """Raises NotFound."""
+
+
+class RosterStore(Protocol):
+    """On-call rotations and overrides, webhook endpoints, and how each person is reached."""
+
+    async def add_rotation(self, rotation: Rotation) -> Rotation:
+        """Store a validated rotation; returns it with its new id."""
+
+    async def list_rotations(self, *, site_ids: Sequence[str] | None = None) -> list[Rotation]: ...
+    async def add_override(self, override: RosterOverride) -> RosterOverride:
+        """Raises NotFound for an unknown rotation."""
+
+    async def list_overrides(
+        self, rotation_ids: Sequence[int], *, since: datetime, until: datetime
+    ) -> list[RosterOverride]: ...
+    async def upsert_webhook_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+    async def get_webhook_endpoint(self, endpoint_id: str) -> WebhookEndpoint:
+        """Raises NotFound."""
+
+    async def set_contact_points(self, person_id: str, points: Sequence[ContactPoint]) -> None: ...
+    async def contact_points(self, person_ids: Sequence[str]) -> dict[str, tuple[ContactPoint, ...]]: ...
+
+
 class AuditStore(Protocol):
     async def audit(self, entry: AuditEntry) -> None: ...
     async def list_audit(self, *, limit: int = 100) -> list[AuditEntry]:
@@ -266,7 +349,17 @@ class AuditStore(Protocol):
 
 
 class Store(
-    StoreLifecycle, ReferenceStore, DeviceStore, ObservationStore, ScoreStore, AlertStore, AuditStore, Protocol
+    StoreLifecycle,
+    ReferenceStore,
+    DeviceStore,
+    ObservationStore,
+    ScoreStore,
+    AlertStore,
+    EscalationStore,
+    DeliveryStore,
+    RosterStore,
+    AuditStore,
+    Protocol,
 ):
     """Everything vaktrom keeps. All methods are coroutines; a backend raises StorageUnavailable when it cannot reach
     its storage. Times are tz-aware UTC. Nothing here keeps state in process memory that another process would need.

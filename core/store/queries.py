@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from core.store.alerts import AlertQueries
 from core.store.audit import AuditQueries
+from core.store.deliveries import DeliveryQueries
 from core.store.devices import DeviceQueries
+from core.store.escalations import EscalationQueries
 from core.store.observations import ObservationQueries
 from core.store.reference import ReferenceQueries
+from core.store.rosters import RosterQueries
 from core.store.scores import ScoreQueries
 
 __all__ = ["StoreQueries"]
 
 
-class StoreQueries(ReferenceQueries, DeviceQueries, ObservationQueries, ScoreQueries, AlertQueries, AuditQueries):
+class StoreQueries(
+    ReferenceQueries,
+    DeviceQueries,
+    ObservationQueries,
+    ScoreQueries,
+    AlertQueries,
+    EscalationQueries,
+    DeliveryQueries,
+    RosterQueries,
+    AuditQueries,
+):
     """The queries of every domain, written once; an engine adds where they run, `append`, open, close and ping."""

@@ -16,26 +16,34 @@ from core.store.columns import Flag, Json, RowId, UtcDateTime
 __all__ = [
     "ALERT_IDENTITY",
     "UNRESOLVED",
+    "alert_escalations",
     "alert_transitions",
     "alerts",
     "audit_log",
     "beds",
     "care_team",
+    "contact_points",
     "dead_letters",
+    "deliveries",
     "device_status",
     "devices",
+    "escalation_policies",
     "latest_values",
     "metadata",
     "observations",
     "pairings",
     "patients",
     "risks_current",
+    "roster_overrides",
+    "rotation_sites",
+    "rotations",
     "scores_current",
     "scores_history",
     "sites",
     "spo2_scale_decisions",
     "stays",
     "wards",
+    "webhook_endpoints",
 ]
 
 metadata = sa.MetaData()
@@ -303,6 +311,127 @@ alert_transitions = sa.Table(
     _text("actor"),
     _text("reason"),
     sa.Index("alert_transitions_alert", "alert_id", "at"),
+    sqlite_autoincrement=True,
+)
+
+# --- escalation, rosters, deliveries ----------------------------------------------------------------------------
+# A site's policy per priority; sites without one use vaktrom's defaults (core/escalation.py). Steps are JSON: a
+# policy is read and replaced whole, and a started chain keeps a copy of it.
+escalation_policies = sa.Table(
+    "escalation_policies",
+    metadata,
+    sa.Column("site_id", sa.Text, primary_key=True),
+    sa.Column("priority", sa.Text, primary_key=True),
+    _text("name"),
+    sa.Column("repeat", sa.SmallInteger, nullable=False),
+    sa.Column("steps", Json, nullable=False),
+    _at("updated_at"),
+    _text("updated_by"),
+)
+
+# Each alert's current chain (one row per alert: a new epoch replaces it). `next_step_at` is the durable timer.
+alert_escalations = sa.Table(
+    "alert_escalations",
+    metadata,
+    sa.Column("alert_id", RowId, sa.ForeignKey("alerts.alert_id"), primary_key=True),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    _text("site_id"),
+    sa.Column("policy", Json, nullable=False),
+    _at("started_at"),
+    sa.Column("step_index", sa.SmallInteger, nullable=False),
+    sa.Column("loop", sa.SmallInteger, nullable=False),
+    _at("next_step_at", nullable=True),
+    _at("stopped_at", nullable=True),
+    _text("stop_reason"),
+    sa.Index(
+        "alert_escalations_due",
+        "next_step_at",
+        sqlite_where=sa.text("next_step_at IS NOT NULL"),
+        postgresql_where=sa.text("next_step_at IS NOT NULL"),
+    ),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("endpoint_id", sa.Text, primary_key=True),
+    _text("name"),
+    _text("url"),
+    sa.Column("secret", sa.LargeBinary, nullable=False),
+)
+
+contact_points = sa.Table(
+    "contact_points",
+    metadata,
+    sa.Column("person_id", sa.Text, primary_key=True),
+    sa.Column("endpoint_id", sa.Text, sa.ForeignKey("webhook_endpoints.endpoint_id"), primary_key=True),
+    sa.Column("address", sa.Text, primary_key=True),
+)
+
+# Every notification of a person for one step. `next_attempt_at` is the sender's durable timer: due when queued,
+# a lease while sending (a sender that died mid-send leaves it to be claimed again), the backoff after a failure.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("delivery_id", sa.Text, primary_key=True),
+    sa.Column("alert_id", RowId, sa.ForeignKey("alerts.alert_id"), nullable=False),
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("loop", sa.SmallInteger, nullable=False),
+    sa.Column("step_index", sa.SmallInteger, nullable=False),
+    _text("person_id"),
+    _text("reason"),
+    _text("endpoint_id", nullable=True),
+    _text("address"),
+    _text("state"),
+    _at("created_at"),
+    _at("updated_at"),
+    _at("next_attempt_at", nullable=True),
+    sa.Column("attempts", sa.SmallInteger, nullable=False),
+    _text("answered_by", nullable=True),
+    _text("outcome"),  # what happened last, in words: "HTTP 503 from gateway", "cancelled: acknowledged"
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Index("deliveries_alert", "alert_id", "epoch", "loop", "step_index"),
+    sa.Index(
+        "deliveries_due",
+        "next_attempt_at",
+        sqlite_where=sa.text("next_attempt_at IS NOT NULL"),
+        postgresql_where=sa.text("next_attempt_at IS NOT NULL"),
+    ),
+    sa.Index("deliveries_person", "person_id", "updated_at"),
+)
+
+# On-call rotations (alerts/rosters.py turns them into shifts): handoff times and members are JSON lists, read whole.
+rotations = sa.Table(
+    "rotations",
+    metadata,
+    _row_id("rotation_id"),
+    _text("name"),
+    _text("role"),
+    sa.Column("handoff_times", Json, nullable=False),
+    sa.Column("members", Json, nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    _text("time_zone"),
+    sqlite_autoincrement=True,
+)
+
+# Which sites each rotation covers (a hospital specialist's rotation covers several units).
+rotation_sites = sa.Table(
+    "rotation_sites",
+    metadata,
+    sa.Column("rotation_id", RowId, sa.ForeignKey("rotations.rotation_id"), primary_key=True),
+    sa.Column("site_id", sa.Text, primary_key=True),
+    sa.Index("rotation_sites_site", "site_id"),
+)
+
+roster_overrides = sa.Table(
+    "roster_overrides",
+    metadata,
+    _row_id("override_id"),
+    sa.Column("rotation_id", RowId, sa.ForeignKey("rotations.rotation_id"), nullable=False),
+    _text("person_id"),
+    _at("starts_at"),
+    _at("ends_at"),
+    sa.Index("roster_overrides_rotation", "rotation_id", "ends_at"),
     sqlite_autoincrement=True,
 )
 

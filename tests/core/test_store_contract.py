@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -52,42 +51,11 @@ from core.types import (
     Stay,
     Ward,
 )
+from tests.core.conftest import StoreFactory
 from tests.fixtures.postgres import SERVER_USER, PostgresServer
 
 T0 = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
 OSLO_WINTER = timezone(timedelta(hours=1))
-
-StoreFactory = Callable[[], Awaitable[Store]]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
-def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
-    """Builds (unopened) stores that all share one storage: one file, or one fresh database."""
-    if request.param == "sqlite":
-        return lambda: SqliteStore(tmp_path / "vaktrom.sqlite3")
-    dsn: str = request.getfixturevalue("postgres_dsn")
-    return lambda: PostgresStore(dsn)
-
-
-@pytest.fixture
-async def open_store(make_store: Callable[[], Store]) -> AsyncIterator[StoreFactory]:
-    """Opens another store on the same storage, as a second vaktrom process would; all are closed afterwards."""
-    opened: list[Store] = []
-
-    async def factory() -> Store:
-        store = make_store()
-        await store.open()
-        opened.append(store)
-        return store
-
-    yield factory
-    for store in opened:
-        await store.close()
-
-
-@pytest.fixture
-async def store(open_store: StoreFactory) -> Store:
-    return await open_store()
 
 
 def reading(

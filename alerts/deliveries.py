@@ -1,0 +1,153 @@
+"""The delivery sender every worker runs: claim due deliveries, send each as a signed webhook, record what happened.
+
+Claiming leases a delivery in the store (`sending` until the lease runs out), so a second sender skips it and a
+sender that dies mid-send leaves it to be sent again with the same id. An answer of "accepted" acknowledges the alert
+for the person who accepted (which stops its chain); "declined" by everyone of a step moves the chain on at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import httpx
+
+from alerts.lifecycle import acknowledge
+from alerts.webhooks import (
+    MAX_ATTEMPTS,
+    Answer,
+    SendOutcome,
+    SendResult,
+    WebhookAnswer,
+    is_exhausted,
+    retry_delay_s,
+    send_webhook,
+)
+from core.clock import Clock
+from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved, StorageUnavailable
+from core.escalation import Delivery, DeliveryState, WebhookEndpoint
+from core.store import AlertChange, Store
+
+__all__ = ["DELIVERY_POLL_S", "SEND_LEASE_S", "SEND_TIMEOUT_S", "record_answer", "run_delivery_sender", "send_due"]
+
+logger = logging.getLogger(__name__)
+
+# A gateway that has not answered in 5 s is treated as down for this try: a page must not wait on one slow hop.
+SEND_TIMEOUT_S = 5.0
+# Longer than a send can take (its timeout plus recording it), so a live sender never loses its lease; short enough
+# that a delivery whose sender died is sent again within half a minute.
+SEND_LEASE_S = 30.0
+# The fallback poll for deliveries queued by another process (this process's steps wake the sender at once).
+DELIVERY_POLL_S = 1.0
+
+_STATE_OF_ANSWER = {
+    WebhookAnswer.DELIVERED: DeliveryState.DELIVERED,
+    WebhookAnswer.READ: DeliveryState.READ,
+    WebhookAnswer.ACCEPTED: DeliveryState.ACCEPTED,
+    WebhookAnswer.DECLINED: DeliveryState.DECLINED,
+}
+
+Announce = Callable[[AlertChange], Awaitable[None]]
+
+
+async def record_answer(
+    store: Store, delivery: Delivery, answer: Answer, *, at: datetime, announce: Announce
+) -> Delivery:
+    """A receiver's answer to a delivery (in its HTTP response, or posted back later). Accepted acknowledges the
+    alert for the person who accepted."""
+    by = answer.by or delivery.person_id
+    state = _STATE_OF_ANSWER[answer.status]
+    recorded = await store.record_delivery(
+        delivery.delivery_id, state, at=at, outcome=f"{answer.status.value} by {by}", answered_by=by
+    )
+    if state is DeliveryState.ACCEPTED:
+        try:
+            change = await store.update_alert_by_id(delivery.alert_id, lambda a: acknowledge(a, by=by, at=at))
+        except (AlertAlreadyAcknowledged, AlertAlreadyResolved):
+            return recorded  # someone was there first: nothing left to stop
+        await announce(change)
+    return recorded
+
+
+async def _record_result(
+    store: Store, delivery: Delivery, result: SendResult, *, at: datetime, announce: Announce
+) -> Delivery:
+    if result.outcome is SendOutcome.DELIVERED:
+        if result.answer is not None:
+            return await record_answer(store, delivery, result.answer, at=at, announce=announce)
+        return await store.record_delivery(delivery.delivery_id, DeliveryState.DELIVERED, at=at, outcome=result.reason)
+    if result.outcome is SendOutcome.RETRY and not is_exhausted(delivery.attempts):
+        delay_s = retry_delay_s(delivery.attempts, retry_after_s=result.retry_after_s, rand=random.random)
+        retry_at = at + timedelta(seconds=delay_s)
+        outcome = f"try {delivery.attempts} of {MAX_ATTEMPTS}: {result.reason}; next try in {delay_s:.0f} s"
+        return await store.record_delivery(
+            delivery.delivery_id, DeliveryState.QUEUED, at=at, retry_at=retry_at, outcome=outcome
+        )
+    outcome = result.reason if result.outcome is SendOutcome.FAILED else f"gave up after {delivery.attempts} tries"
+    logger.error("Delivery %s of alert %d failed: %s", delivery.delivery_id, delivery.alert_id, outcome)
+    return await store.record_delivery(delivery.delivery_id, DeliveryState.FAILED, at=at, outcome=outcome)
+
+
+async def _send_one(
+    store: Store,
+    client: httpx.AsyncClient,
+    delivery: Delivery,
+    endpoint: WebhookEndpoint | None,
+    *,
+    clock: Clock,
+    announce: Announce,
+) -> Delivery:
+    if endpoint is None:
+        outcome = f"webhook endpoint {delivery.endpoint_id} is not configured"
+        return await store.record_delivery(delivery.delivery_id, DeliveryState.FAILED, at=clock(), outcome=outcome)
+    result = await send_webhook(
+        client,
+        url=endpoint.url,
+        secret=endpoint.secret,
+        delivery_id=delivery.delivery_id,
+        body=delivery.body,
+        now=clock(),
+        timeout_s=SEND_TIMEOUT_S,
+    )
+    return await _record_result(store, delivery, result, at=clock(), announce=announce)
+
+
+async def send_due(store: Store, client: httpx.AsyncClient, clock: Clock, *, announce: Announce) -> list[Delivery]:
+    """Send every due delivery now, concurrently (one slow gateway does not hold up the others). Raises
+    StorageUnavailable when the claim fails; a delivery whose result cannot be recorded is sent again after its
+    lease runs out."""
+    claimed = await store.claim_deliveries(clock(), lease_s=SEND_LEASE_S)
+    sends = [_send_one(store, client, d, e, clock=clock, announce=announce) for d, e in claimed]
+    results = await asyncio.gather(*sends, return_exceptions=True)
+    sent: list[Delivery] = []
+    for (delivery, _), result in zip(claimed, results, strict=True):
+        if isinstance(result, BaseException):
+            logger.warning(
+                "Delivery %s: result not recorded (%s); sent again after its lease", delivery.delivery_id, result
+            )
+        else:
+            sent.append(result)
+    return sent
+
+
+async def run_delivery_sender(
+    store: Store, clock: Clock, *, announce: Announce, wake: asyncio.Event, poll_s: float = DELIVERY_POLL_S
+) -> None:
+    """Forever. Never raises: an outage is logged and the next poll tries again. `wake` cuts the wait short."""
+    async with httpx.AsyncClient(follow_redirects=False) as client:
+        while True:
+            wake.clear()
+            try:
+                await send_due(store, client, clock, announce=announce)
+            except StorageUnavailable as exc:
+                logger.warning("Deliveries postponed: %s", exc)
+            except Exception:
+                logger.exception("Unexpected failure sending deliveries")
+            try:
+                async with asyncio.timeout(poll_s):
+                    await wake.wait()
+            except TimeoutError:
+                pass

@@ -1,0 +1,271 @@
+"""Escalation and delivery: who is fetched, in what order, and every notification as a stored delivery with a state.
+
+An escalation policy belongs to a site and a priority. When an alert starts (or re-opens), it gets an `Escalation`:
+a snapshot of the policy it started with, the next step and when it is due. The due time is a column; whichever
+worker claims it fires the step, which turns the step's targets into `Delivery` rows. docs/ALERTS.md has the model.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from core.oncall import OnCallRole, RosterOverride, Rotation
+from core.types import Alert, AlertPhase, AlertPriority
+
+__all__ = [
+    "DEFAULT_POLICIES",
+    "MAX_POLICY_REPEAT",
+    "MAX_POLICY_STEPS",
+    "ContactPoint",
+    "Delivery",
+    "DeliveryState",
+    "Escalation",
+    "EscalationPolicy",
+    "EscalationStep",
+    "EscalationTarget",
+    "OnCallContext",
+    "StepFiring",
+    "TargetKind",
+    "WebhookEndpoint",
+    "chain_after",
+    "default_policy",
+    "fired",
+    "following",
+    "hurried",
+]
+
+# Bounds an admin cannot exceed: a policy longer than this is a roster problem, and a chain that repeats forever is
+# an alarm flood for the people at its end.
+MAX_POLICY_STEPS = 8
+MAX_POLICY_REPEAT = 3
+
+
+class TargetKind(enum.StrEnum):
+    ROLE = "role"  # whoever the site's roster has on call in that role when the step fires
+    PERSON = "person"  # a named person (a hospital's fixed duty phone, a GP in a small municipality)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationTarget:
+    kind: TargetKind
+    value: str  # an OnCallRole value, or a person id
+
+    @classmethod
+    def role(cls, role: OnCallRole) -> EscalationTarget:
+        return cls(TargetKind.ROLE, role.value)
+
+    @classmethod
+    def parse(cls, label: str) -> EscalationTarget:
+        """From its label, "role:doctor_on_call" or "person:dr-lund". Raises ValueError."""
+        kind, _, value = label.partition(":")
+        if not value:
+            raise ValueError(f"a target is 'role:<role>' or 'person:<id>', not {label!r}")
+        return cls(TargetKind(kind), value)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind.value}:{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    targets: tuple[EscalationTarget, ...]
+    # How long the step's people have to acknowledge before the next step fires (GoAlert's "delay"). A decline or a
+    # delivery that fails for every target of the step moves on at once.
+    escalate_after_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPolicy:
+    site_id: str | None  # None: vaktrom's default for sites that have not set their own
+    priority: AlertPriority
+    steps: tuple[EscalationStep, ...]
+    repeat: int = 0  # how many more times the whole chain runs after its last step
+    name: str = ""
+
+
+def _steps(*steps: tuple[tuple[OnCallRole, ...], int]) -> tuple[EscalationStep, ...]:
+    return tuple(EscalationStep(tuple(EscalationTarget.role(r) for r in roles), wait) for roles, wait in steps)
+
+
+_NURSE, _DOCTOR, _SPECIALIST = OnCallRole.UNIT_NURSE, OnCallRole.DOCTOR_ON_CALL, OnCallRole.HOSPITAL_SPECIALIST
+# Defaults (docs/ALERTS.md says why): high fetches the doctor on call after 3 min and the hospital specialist 5 min
+# later, as the issue's sykestue night describes; medium gives the chart's "urgent response within the hour" room.
+DEFAULT_POLICIES: dict[AlertPriority, EscalationPolicy] = {
+    AlertPriority.HIGH: EscalationPolicy(
+        None, AlertPriority.HIGH, _steps(((_NURSE,), 180), ((_DOCTOR,), 300), ((_SPECIALIST,), 600)), 1, "default high"
+    ),
+    AlertPriority.MEDIUM: EscalationPolicy(
+        None, AlertPriority.MEDIUM, _steps(((_NURSE,), 600), ((_DOCTOR,), 1200)), 0, "default medium"
+    ),
+    # Low (the ML flag, a device fault at home) pages nobody: it is for the page and the worklist. An alarm that
+    # asks for no response must not wake a phone.
+    AlertPriority.LOW: EscalationPolicy(None, AlertPriority.LOW, (), 0, "default low: the page only"),
+}
+
+
+def default_policy(priority: AlertPriority) -> EscalationPolicy:
+    return DEFAULT_POLICIES[priority]
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """One alert's running chain. `epoch` counts the chains of this alert (a re-opened alert starts a new one, so
+    its deliveries get new ids); `step_index` and `loop` name the next step to fire at `next_step_at`."""
+
+    alert_id: int
+    epoch: int
+    site_id: str
+    policy: EscalationPolicy
+    started_at: datetime
+    step_index: int = 0
+    loop: int = 0
+    next_step_at: datetime | None = None
+    stopped_at: datetime | None = None
+    stop_reason: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.stopped_at is None
+
+
+class DeliveryState(enum.StrEnum):
+    """IHE PCD-06/07 dissemination status, plus the states a sender needs. queued → sending → delivered → read →
+    accepted/declined; failed (with a reason) when every try is used up; cancelled when the alert was acknowledged
+    or resolved before it went out."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    READ = "read"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def pending(self) -> bool:
+        """Still on its way: the step waits for it."""
+        return self in (DeliveryState.QUEUED, DeliveryState.SENDING)
+
+    @property
+    def final(self) -> bool:
+        return self in (DeliveryState.ACCEPTED, DeliveryState.DECLINED, DeliveryState.FAILED, DeliveryState.CANCELLED)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One notification of one person for one step. `delivery_id` is stable (alert, epoch, loop, step, person,
+    endpoint): a repeat of it is the same notification, so a receiver can drop duplicates."""
+
+    delivery_id: str
+    alert_id: int
+    epoch: int
+    loop: int
+    step_index: int
+    person_id: str
+    reason: str  # why this person: "doctor_on_call at s1", or why it failed
+    endpoint_id: str | None
+    address: str  # where the endpoint routes it (a pager number, a Vocera id)
+    state: DeliveryState
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime | None = None
+    attempts: int = 0
+    answered_by: str | None = None
+    outcome: str = ""  # what happened last, in words
+    body: bytes = field(default=b"", repr=False)  # the message as sent: patient data, never logged
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    """A hospital's pager, phone or Vocera/Ascom gateway. The secret signs what we send and verifies its answers."""
+
+    endpoint_id: str
+    url: str
+    secret: bytes = field(repr=False)
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPoint:
+    """How a person is reached: through which gateway, at which address on it."""
+
+    person_id: str
+    endpoint_id: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class OnCallContext:
+    """What firing a step of a site's chain may look at, read in the firing transaction: the rotations covering the
+    site, their overrides around now, and the contact points of everyone they or the policy name."""
+
+    rotations: tuple[Rotation, ...]
+    overrides: tuple[RosterOverride, ...]
+    contacts: dict[str, tuple[ContactPoint, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class StepFiring:
+    """What firing a step wrote: the chain after it, the step's deliveries, and one line for the alert's history
+    naming who was notified and who could not be (nobody on call, no contact point)."""
+
+    escalation: Escalation
+    deliveries: tuple[Delivery, ...]
+    note: str
+
+
+def chain_after(
+    phase: AlertPhase, alert: Alert, current: Escalation | None, *, policy: EscalationPolicy, site_id: str, at: datetime
+) -> Escalation | None:
+    """The escalation an alert has after `phase` (None: it stays as it is). Opening, re-opening and re-notifying
+    start a new chain (a new epoch) with the policy of the alert's priority now; a rise in place starts one only
+    when it changed the priority; acknowledging or resolving stops the running chain at once."""
+    if phase in (AlertPhase.ACKNOWLEDGED, AlertPhase.RESOLVED):
+        if current is None or not current.running:
+            return None
+        by = alert.acknowledged_by if phase is AlertPhase.ACKNOWLEDGED else alert.resolved_by
+        return replace(current, next_step_at=None, stopped_at=at, stop_reason=f"{phase.value} by {by}")
+    if phase is AlertPhase.ESCALATED or not policy.steps:
+        return None
+    rise_in_place = phase is AlertPhase.RAISED and current is not None and current.running
+    if rise_in_place and current is not None and current.policy.priority is policy.priority:
+        return None  # the chain under way already fits: keep its clock
+    epoch = 1 if current is None else current.epoch + 1
+    return Escalation(alert.alert_id, epoch, site_id, policy, started_at=at, next_step_at=at)
+
+
+def following(policy: EscalationPolicy, *, loop: int, step_index: int) -> tuple[int, int] | None:
+    """(loop, step) of the step after this one, or None at the end of the last round."""
+    if step_index + 1 < len(policy.steps):
+        return loop, step_index + 1
+    if loop < policy.repeat:
+        return loop + 1, 0
+    return None
+
+
+def fired(escalation: Escalation, *, at: datetime, waiting: bool) -> Escalation:
+    """The chain after its next step fired at `at`. `waiting`: some delivery of the step is on its way, so its people
+    get the step's full wait (counted from when it fired, not from when it was due: a late page gets its time);
+    otherwise (nobody on call, no contact point) the next step is due at once."""
+    step = escalation.policy.steps[escalation.step_index]
+    after = following(escalation.policy, loop=escalation.loop, step_index=escalation.step_index)
+    if after is None:
+        rounds = escalation.loop + 1
+        return replace(escalation, next_step_at=None, stopped_at=at, stop_reason=f"every step fired ({rounds} rounds)")
+    loop, step_index = after
+    due = at + timedelta(seconds=step.escalate_after_s) if waiting else at
+    return replace(escalation, loop=loop, step_index=step_index, next_step_at=due)
+
+
+def hurried(escalation: Escalation, *, epoch: int, loop: int, step_index: int, at: datetime) -> Escalation | None:
+    """Every delivery of step (epoch, loop, step_index) was declined or failed: its successor is due now, if it is
+    the chain's next step and not due already. None: nothing to change."""
+    if not escalation.running or escalation.epoch != epoch or escalation.next_step_at is None:
+        return None
+    if following(escalation.policy, loop=loop, step_index=step_index) != (escalation.loop, escalation.step_index):
+        return None
+    return replace(escalation, next_step_at=at) if escalation.next_step_at > at else None

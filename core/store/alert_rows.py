@@ -1,0 +1,68 @@
+"""Rows of the alerts table and of its history, for the modules that change alerts (alerts, escalations)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from core.errors import NotFound
+from core.store import schema as s
+from core.types import SYSTEM_ACTOR, Alert, AlertKind, AlertPhase, AlertSeverity, AlertState
+
+__all__ = ["alert_of_row", "insert_transition", "locked_alert", "locked_where"]
+
+_a = s.alerts
+
+
+def alert_of_row(row: Any) -> Alert:
+    return Alert(
+        alert_id=int(row.alert_id),
+        patient_id=row.patient_id,
+        ward_id=row.ward_id,
+        kind=AlertKind(row.kind),
+        severity=AlertSeverity(row.severity),
+        state=AlertState(row.state),
+        message=row.message,
+        opened_at=row.opened_at,
+        updated_at=row.updated_at,
+        device_id=row.device_id,
+        acknowledged_at=row.acknowledged_at,
+        acknowledged_by=row.acknowledged_by,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        resolve_reason=row.resolve_reason,
+        clear_since=row.clear_since,
+        renotify_at=row.renotify_at,
+    )
+
+
+def locked_where(conn: sa.Connection, where: sa.ColumnElement[bool]) -> Alert | None:
+    # FOR UPDATE holds the row until commit on PostgreSQL; SQLite's write transaction already holds the file.
+    row = conn.execute(sa.select(_a).where(where).with_for_update()).first()
+    return None if row is None else alert_of_row(row)
+
+
+def locked_alert(conn: sa.Connection, alert_id: int) -> Alert:
+    """Raises NotFound."""
+    alert = locked_where(conn, _a.c.alert_id == alert_id)
+    if alert is None:
+        raise NotFound("alert", alert_id)
+    return alert
+
+
+def insert_transition(
+    conn: sa.Connection, alert: Alert, phase: AlertPhase, *, at: datetime, by: str = SYSTEM_ACTOR, reason: str = ""
+) -> None:
+    conn.execute(
+        sa.insert(s.alert_transitions).values(
+            alert_id=alert.alert_id,
+            at=at,
+            phase=phase.value,
+            state=alert.state.value,
+            severity=alert.severity.value,
+            actor=by,
+            reason=reason,
+        )
+    )

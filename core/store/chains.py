@@ -1,0 +1,71 @@
+"""Rows of each alert's running chain, and the JSON a policy is kept as (a site's policy and a chain's copy of it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from core.escalation import Escalation, EscalationPolicy, EscalationStep, EscalationTarget
+from core.store import schema as s
+from core.store.sql import upsert
+from core.types import AlertPriority
+
+__all__ = ["escalation_of_row", "locked_chain", "policy_from_json", "policy_json", "save_chain"]
+
+_x = s.alert_escalations
+
+
+def policy_json(policy: EscalationPolicy) -> dict[str, Any]:
+    steps = [{"escalate_after_s": st.escalate_after_s, "targets": [t.label for t in st.targets]} for st in policy.steps]
+    return {
+        "site_id": policy.site_id,
+        "priority": policy.priority.value,
+        "name": policy.name,
+        "repeat": policy.repeat,
+        "steps": steps,
+    }
+
+
+def policy_from_json(data: dict[str, Any]) -> EscalationPolicy:
+    steps = tuple(
+        EscalationStep(tuple(EscalationTarget.parse(t) for t in step["targets"]), int(step["escalate_after_s"]))
+        for step in data["steps"]
+    )
+    return EscalationPolicy(data["site_id"], AlertPriority(data["priority"]), steps, int(data["repeat"]), data["name"])
+
+
+def escalation_of_row(row: Any) -> Escalation:
+    return Escalation(
+        alert_id=int(row.alert_id),
+        epoch=int(row.epoch),
+        site_id=row.site_id,
+        policy=policy_from_json(row.policy),
+        started_at=row.started_at,
+        step_index=int(row.step_index),
+        loop=int(row.loop),
+        next_step_at=row.next_step_at,
+        stopped_at=row.stopped_at,
+        stop_reason=row.stop_reason,
+    )
+
+
+def locked_chain(conn: sa.Connection, alert_id: int) -> Escalation | None:
+    row = conn.execute(sa.select(_x).where(_x.c.alert_id == alert_id).with_for_update()).first()
+    return None if row is None else escalation_of_row(row)
+
+
+def save_chain(conn: sa.Connection, escalation: Escalation) -> None:
+    row = {
+        "alert_id": escalation.alert_id,
+        "epoch": escalation.epoch,
+        "site_id": escalation.site_id,
+        "policy": policy_json(escalation.policy),
+        "started_at": escalation.started_at,
+        "step_index": escalation.step_index,
+        "loop": escalation.loop,
+        "next_step_at": escalation.next_step_at,
+        "stopped_at": escalation.stopped_at,
+        "stop_reason": escalation.stop_reason,
+    }
+    upsert(conn, _x, row, key=["alert_id"])

@@ -1,0 +1,210 @@
+"""Deliveries: every notification of a person, its state, and the sender's durable timer (`next_attempt_at`).
+
+A sender claims due deliveries with a lease (state `sending`, `next_attempt_at` = when the lease runs out), sends
+outside any transaction, then records the result. A sender that dies between sending and recording leaves the lease
+to run out; the delivery is then claimed and sent again with the same id, which the receiver can drop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.errors import NotFound
+from core.escalation import Delivery, DeliveryState, WebhookEndpoint, hurried
+from core.store import schema as s
+from core.store.chains import locked_chain, save_chain
+from core.store.sql import SqlStore
+
+__all__ = ["DeliveryQueries", "cancel_pending", "insert_deliveries"]
+
+_d, _e = s.deliveries, s.webhook_endpoints
+_PENDING = (DeliveryState.QUEUED.value, DeliveryState.SENDING.value)
+# How far each state is along the way: a late or repeated report never moves a delivery back (a "read" that
+# arrives after "accepted" changes nothing). Failed and cancelled end a delivery that never arrived.
+_RANK = {
+    DeliveryState.QUEUED: 0,
+    DeliveryState.SENDING: 1,
+    DeliveryState.DELIVERED: 2,
+    DeliveryState.READ: 3,
+    DeliveryState.ACCEPTED: 4,
+    DeliveryState.DECLINED: 4,
+    DeliveryState.FAILED: 4,
+    DeliveryState.CANCELLED: 4,
+}
+_NOBODY_LEFT = (DeliveryState.DECLINED.value, DeliveryState.FAILED.value, DeliveryState.CANCELLED.value)
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        delivery_id=row.delivery_id,
+        alert_id=int(row.alert_id),
+        epoch=int(row.epoch),
+        loop=int(row.loop),
+        step_index=int(row.step_index),
+        person_id=row.person_id,
+        reason=row.reason,
+        endpoint_id=row.endpoint_id,
+        address=row.address,
+        state=DeliveryState(row.state),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        next_attempt_at=row.next_attempt_at,
+        attempts=int(row.attempts),
+        answered_by=row.answered_by,
+        outcome=row.outcome,
+        body=bytes(row.body),
+    )
+
+
+def insert_deliveries(conn: sa.Connection, deliveries: Sequence[Delivery]) -> None:
+    """A delivery id already stored is not stored again: firing a step twice notifies nobody twice."""
+    if not deliveries:
+        return
+    rows = [
+        {
+            "delivery_id": d.delivery_id,
+            "alert_id": d.alert_id,
+            "epoch": d.epoch,
+            "loop": d.loop,
+            "step_index": d.step_index,
+            "person_id": d.person_id,
+            "reason": d.reason,
+            "endpoint_id": d.endpoint_id,
+            "address": d.address,
+            "state": d.state.value,
+            "created_at": d.created_at,
+            "updated_at": d.updated_at,
+            "next_attempt_at": d.next_attempt_at,
+            "attempts": d.attempts,
+            "answered_by": d.answered_by,
+            "outcome": d.outcome,
+            "body": d.body,
+        }
+        for d in deliveries
+    ]
+    insert = postgresql.insert(_d) if conn.dialect.name == "postgresql" else sqlite.insert(_d)
+    conn.execute(insert.on_conflict_do_nothing(index_elements=["delivery_id"]), rows)
+
+
+def cancel_pending(conn: sa.Connection, alert_id: int, *, at: datetime, reason: str) -> None:
+    """Deliveries of the alert still queued (not yet sent, or waiting to be retried) will not go out."""
+    conn.execute(
+        sa.update(_d)
+        .where(_d.c.alert_id == alert_id, _d.c.state == DeliveryState.QUEUED.value)
+        .values(state=DeliveryState.CANCELLED.value, next_attempt_at=None, updated_at=at, outcome=reason)
+    )
+
+
+def _claim(
+    conn: sa.Connection, now: datetime, lease_s: float, limit: int
+) -> list[tuple[Delivery, WebhookEndpoint | None]]:
+    query = (
+        sa.select(_d)
+        .where(_d.c.next_attempt_at <= now, _d.c.state.in_(_PENDING))
+        .order_by(_d.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = []
+    for row in conn.execute(query).all():
+        values = {
+            "state": DeliveryState.SENDING.value,
+            "attempts": row.attempts + 1,
+            "next_attempt_at": now + timedelta(seconds=lease_s),
+            "updated_at": now,
+        }
+        updated = conn.execute(sa.update(_d).where(_d.c.delivery_id == row.delivery_id).values(values).returning(*_d.c))
+        claimed.append(_delivery(updated.one()))
+    ids = sorted({d.endpoint_id for d in claimed if d.endpoint_id is not None})
+    endpoints = {
+        row.endpoint_id: WebhookEndpoint(row.endpoint_id, row.url, bytes(row.secret), row.name)
+        for row in conn.execute(sa.select(_e).where(_e.c.endpoint_id.in_(ids))).all()
+    }
+    return [(d, endpoints.get(d.endpoint_id or "")) for d in claimed]
+
+
+def _hurry_if_nobody_left(conn: sa.Connection, delivery: Delivery, at: datetime) -> None:
+    chain = locked_chain(conn, delivery.alert_id)
+    if chain is None:
+        return
+    states = conn.execute(
+        sa.select(_d.c.state).where(
+            _d.c.alert_id == delivery.alert_id,
+            _d.c.epoch == delivery.epoch,
+            _d.c.loop == delivery.loop,
+            _d.c.step_index == delivery.step_index,
+        )
+    ).scalars()
+    if all(state in _NOBODY_LEFT for state in states):
+        moved = hurried(chain, epoch=delivery.epoch, loop=delivery.loop, step_index=delivery.step_index, at=at)
+        if moved is not None:
+            save_chain(conn, moved)
+
+
+def _record(
+    conn: sa.Connection,
+    delivery_id: str,
+    state: DeliveryState,
+    *,
+    at: datetime,
+    retry_at: datetime | None,
+    outcome: str,
+    answered_by: str | None,
+) -> Delivery:
+    row = conn.execute(sa.select(_d).where(_d.c.delivery_id == delivery_id).with_for_update()).first()
+    if row is None:
+        raise NotFound("delivery", delivery_id)
+    current = _delivery(row)
+    retry = state is DeliveryState.QUEUED and current.state.pending
+    if not retry and _RANK[state] <= _RANK[current.state]:
+        return current  # a late or repeated report
+    values: dict[str, Any] = {"state": state.value, "updated_at": at, "outcome": outcome, "next_attempt_at": retry_at}
+    if answered_by is not None:
+        values["answered_by"] = answered_by
+    updated = conn.execute(sa.update(_d).where(_d.c.delivery_id == delivery_id).values(values).returning(*_d.c))
+    delivery = _delivery(updated.one())
+    if state in (DeliveryState.DECLINED, DeliveryState.FAILED):
+        _hurry_if_nobody_left(conn, delivery, at)
+    return delivery
+
+
+class DeliveryQueries(SqlStore):
+    async def claim_deliveries(
+        self, now: datetime, *, lease_s: float, limit: int = 50
+    ) -> list[tuple[Delivery, WebhookEndpoint | None]]:
+        """Claim due deliveries (queued, retries due, or sends whose lease ran out; rows another sender holds are
+        skipped): each becomes `sending`, its attempt counted, leased for `lease_s`. Oldest due first."""
+        return await self._write(lambda c: _claim(c, now, lease_s, limit))
+
+    async def record_delivery(
+        self,
+        delivery_id: str,
+        state: DeliveryState,
+        *,
+        at: datetime,
+        retry_at: datetime | None = None,
+        outcome: str = "",
+        answered_by: str | None = None,
+    ) -> Delivery:
+        """Move a delivery on. `QUEUED` with `retry_at` puts a failed try back for later; any other state only
+        moves forward (a late or repeated report returns the delivery unchanged). When every delivery of a step has
+        been declined or has failed, the chain's next step is made due now. Raises NotFound."""
+        return await self._write(
+            lambda c: _record(c, delivery_id, state, at=at, retry_at=retry_at, outcome=outcome, answered_by=answered_by)
+        )
+
+    async def list_deliveries(self, alert_id: int) -> list[Delivery]:
+        query = sa.select(_d).where(_d.c.alert_id == alert_id).order_by(_d.c.created_at, _d.c.delivery_id)
+        return [_delivery(row) for row in await self._read(lambda c: c.execute(query).all())]
+
+    async def get_delivery(self, delivery_id: str) -> Delivery:
+        """Raises NotFound."""
+        row = await self._read(lambda c: c.execute(sa.select(_d).where(_d.c.delivery_id == delivery_id)).first())
+        if row is None:
+            raise NotFound("delivery", delivery_id)
+        return _delivery(row)

@@ -1,0 +1,122 @@
+"""Escalation policies and each alert's running chain.
+
+A chain follows its alert in the alert's own transaction (`follow_alert`, called by core/store/alerts.py): opening
+an alert starts one, acknowledging or resolving stops it and cancels what has not gone out. Firing a due step runs
+a decision (alerts/escalation.py) on the locked chain row and writes the step's deliveries and a history row with it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from core.escalation import (
+    Escalation,
+    EscalationPolicy,
+    StepFiring,
+    TargetKind,
+    chain_after,
+    default_policy,
+)
+from core.store import schema as s
+from core.store.alert_rows import insert_transition, locked_alert
+from core.store.chains import escalation_of_row, locked_chain, policy_from_json, policy_json, save_chain
+from core.store.deliveries import cancel_pending, insert_deliveries
+from core.store.protocols import StepDecision
+from core.store.rosters import on_call_context
+from core.store.sql import SqlStore, upsert
+from core.types import Alert, AlertPhase, AlertPriority
+
+__all__ = ["EscalationQueries", "follow_alert"]
+
+_p, _x = s.escalation_policies, s.alert_escalations
+
+
+def _policy_for(conn: sa.Connection, site_id: str, priority: AlertPriority) -> EscalationPolicy:
+    row = conn.execute(sa.select(_p).where(_p.c.site_id == site_id, _p.c.priority == priority.value)).first()
+    if row is None:
+        return default_policy(priority)
+    return policy_from_json({**row._asdict(), "priority": row.priority})
+
+
+def _site_of(conn: sa.Connection, alert: Alert) -> str | None:
+    if alert.ward_id is not None:
+        site = conn.execute(sa.select(s.wards.c.site_id).where(s.wards.c.ward_id == alert.ward_id)).scalar()
+        if site is not None:
+            return str(site)
+    if alert.device_id is not None:
+        site = conn.execute(sa.select(s.devices.c.site_id).where(s.devices.c.device_id == alert.device_id)).scalar()
+        if site is not None:
+            return str(site)
+    return None
+
+
+def follow_alert(conn: sa.Connection, alert: Alert, phase: AlertPhase) -> None:
+    """Start, restart or stop the alert's chain after `phase`, in the alert's transaction. An alert with no site
+    (a device nobody registered to one) has no chain: it is shown on the page only."""
+    site_id = _site_of(conn, alert)
+    if site_id is None:
+        return
+    current = locked_chain(conn, alert.alert_id)
+    policy = _policy_for(conn, site_id, alert.priority)
+    chain = chain_after(phase, alert, current, policy=policy, site_id=site_id, at=alert.updated_at)
+    if chain is None:
+        return
+    if current is not None and current.running:
+        cancel_pending(conn, alert.alert_id, at=alert.updated_at, reason=f"chain ended: {phase.value}")
+    save_chain(conn, chain)
+
+
+def _people_named(policy: EscalationPolicy) -> list[str]:
+    return [t.value for step in policy.steps for t in step.targets if t.kind is TargetKind.PERSON]
+
+
+def _fire_due(conn: sa.Connection, now: datetime, decide: StepDecision, limit: int) -> list[tuple[Alert, StepFiring]]:
+    query = (
+        sa.select(_x)
+        .where(_x.c.next_step_at <= now)
+        .order_by(_x.c.next_step_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # a second worker takes the others; SQLite: the one writer
+    )
+    fired = []
+    for row in conn.execute(query).all():
+        chain = escalation_of_row(row)
+        alert = locked_alert(conn, chain.alert_id)
+        context = on_call_context(conn, site_id=chain.site_id, people=_people_named(chain.policy), at=now)
+        firing = decide(chain, alert, context)
+        save_chain(conn, firing.escalation)
+        insert_deliveries(conn, firing.deliveries)
+        insert_transition(conn, alert, AlertPhase.ESCALATED, at=now, reason=firing.note)
+        fired.append((alert, firing))
+    return fired
+
+
+def _set_policy(conn: sa.Connection, policy: EscalationPolicy, *, by: str, at: datetime) -> None:
+    if policy.site_id is None:
+        raise ValueError("a stored policy belongs to a site; vaktrom's defaults are not stored")
+    data = policy_json(policy) | {"updated_at": at, "updated_by": by}
+    upsert(conn, _p, data, key=["site_id", "priority"])
+
+
+class EscalationQueries(SqlStore):
+    async def set_escalation_policy(self, policy: EscalationPolicy, *, by: str, at: datetime) -> None:
+        """Replace the site's policy for its priority. Chains already running keep the policy they started with."""
+        await self._write(lambda c: _set_policy(c, policy, by=by, at=at))
+
+    async def get_escalation_policy(self, site_id: str, priority: AlertPriority) -> EscalationPolicy:
+        """The site's policy, or vaktrom's default for the priority (site_id None) when it has set none."""
+        return await self._read(lambda c: _policy_for(c, site_id, priority))
+
+    async def get_escalation(self, alert_id: int) -> Escalation | None:
+        row = await self._read(lambda c: c.execute(sa.select(_x).where(_x.c.alert_id == alert_id)).first())
+        return None if row is None else escalation_of_row(row)
+
+    async def fire_due_escalations(
+        self, now: datetime, decide: StepDecision, *, limit: int = 50
+    ) -> list[tuple[Alert, StepFiring]]:
+        """Claim chains whose next step is due (rows another worker holds are skipped), apply `decide` to each and
+        write what it fired: the chain, its deliveries (a delivery id already stored is not stored again) and an
+        `escalated` history row. Oldest due first, at most `limit`; returns each alert after its history row."""
+        return await self._write(lambda c: _fire_due(c, now, decide, limit))

@@ -1,0 +1,236 @@
+"""Escalation chains on a fake clock: when each step fires, who it reaches, and what stops or hurries it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alerts.escalation import delivery_id, fire_step
+from core.escalation import (
+    ContactPoint,
+    DeliveryState,
+    Escalation,
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+    OnCallContext,
+    TargetKind,
+    chain_after,
+    default_policy,
+    fired,
+    following,
+    hurried,
+)
+from core.oncall import OnCallRole, RosterOverride, Rotation
+from core.types import Alert, AlertKind, AlertPhase, AlertPriority, AlertSeverity, AlertState
+
+T0 = datetime(2025, 3, 30, 0, 30, tzinfo=UTC)  # the night the clocks go forward in Oslo: rosters must not care
+NURSE, DOCTOR, SPECIALIST = OnCallRole.UNIT_NURSE, OnCallRole.DOCTOR_ON_CALL, OnCallRole.HOSPITAL_SPECIALIST
+HIGH = default_policy(AlertPriority.HIGH)
+
+
+def alert(*, state: AlertState = AlertState.OPEN, severity: AlertSeverity = AlertSeverity.HIGH) -> Alert:
+    return Alert(42, "pat-1", "w1", AlertKind.NEWS2, severity, state, "NEWS2 7", T0, T0, acknowledged_by="nurse-kari")
+
+
+def rotation(role: OnCallRole, *members: str, rotation_id: int = 1) -> Rotation:
+    return Rotation(rotation_id, role.value, role, frozenset({"s1"}), (time(8),), members, date(2025, 1, 1))
+
+
+def context(
+    *rotations: Rotation, unreachable: tuple[str, ...] = (), overrides: tuple[RosterOverride, ...] = ()
+) -> OnCallContext:
+    people = {m for r in rotations for m in r.members} | {o.person_id for o in overrides}
+    contacts: dict[str, tuple[ContactPoint, ...]] = {
+        p: (ContactPoint(p, "gw", f"pager-{p}"),) for p in people if p not in unreachable
+    }
+    return OnCallContext(tuple(rotations), overrides, contacts)
+
+
+UNIT = context(
+    rotation(NURSE, "nurse-kari", rotation_id=1),
+    rotation(DOCTOR, "dr-lund", rotation_id=2),
+    rotation(SPECIALIST, "dr-hansen", rotation_id=3),
+)
+
+
+def started(policy: EscalationPolicy = HIGH, *, at: datetime = T0) -> Escalation:
+    chain = chain_after(AlertPhase.OPENED, alert(), None, policy=policy, site_id="s1", at=at)
+    assert chain is not None
+    return chain
+
+
+def run_chain(chain: Escalation, on_call: OnCallContext, *, until: datetime) -> list[tuple[timedelta, list[str]]]:
+    """Fire every step due until `until`, nobody answering: (when after T0, who) per step."""
+    fired_steps = []
+    while chain.running and chain.next_step_at is not None and chain.next_step_at <= until:
+        at = chain.next_step_at
+        firing = fire_step(chain, alert(), on_call, at=at)
+        fired_steps.append((at - T0, [d.person_id for d in firing.deliveries]))
+        chain = firing.escalation
+    return fired_steps
+
+
+# --- when steps fire ------------------------------------------------------------------------------------------
+def test_high_alert_fetches_the_nurse_then_the_doctor_after_3_min_then_the_specialist_5_min_later() -> None:
+    steps = run_chain(started(), UNIT, until=T0 + timedelta(minutes=30))
+    assert steps == [
+        (timedelta(0), ["nurse-kari"]),
+        (timedelta(minutes=3), ["dr-lund"]),
+        (timedelta(minutes=8), ["dr-hansen"]),
+        # the default high policy runs twice: after the specialist's 10 min, the whole chain again
+        (timedelta(minutes=18), ["nurse-kari"]),
+        (timedelta(minutes=21), ["dr-lund"]),
+        (timedelta(minutes=26), ["dr-hansen"]),
+    ]
+
+
+def test_a_chain_ends_after_its_last_round_and_says_so() -> None:
+    chain = started()
+    for _ in range(6):
+        assert chain.next_step_at is not None
+        chain = fire_step(chain, alert(), UNIT, at=chain.next_step_at).escalation
+    assert not chain.running and chain.next_step_at is None
+    assert chain.stop_reason == "every step fired (2 rounds)"
+
+
+@pytest.mark.parametrize(
+    ("on_call", "expected"),
+    [
+        # nobody rostered as doctor: the specialist is fetched at once after the nurse's 3 min
+        (context(rotation(NURSE, "nurse-kari"), rotation(SPECIALIST, "dr-hansen", rotation_id=3)),
+         [(timedelta(0), ["nurse-kari"]), (timedelta(minutes=3), []), (timedelta(minutes=3), ["dr-hansen"])]),
+        # the doctor has no contact point: a failed delivery, and on at once
+        (context(*UNIT.rotations, unreachable=("dr-lund",)),
+         [(timedelta(0), ["nurse-kari"]), (timedelta(minutes=3), ["dr-lund"]), (timedelta(minutes=3), ["dr-hansen"])]),
+    ],
+    ids=["nobody-on-call", "no-contact-point"],
+)  # fmt: skip
+def test_a_step_that_reaches_nobody_moves_on_at_once(
+    on_call: OnCallContext, expected: list[tuple[timedelta, list[str]]]
+) -> None:
+    assert run_chain(started(), on_call, until=T0 + timedelta(minutes=3))[:3] == expected
+
+
+def test_a_step_that_reaches_nobody_says_who_was_missing() -> None:
+    chain = replace(started(), step_index=1)
+    firing = fire_step(chain, alert(), context(rotation(NURSE, "nurse-kari")), at=T0)
+    assert (
+        firing.note == "step 2/3, round 1; notified nobody; nobody on call as doctor_on_call for s1; moved on at once"
+    )
+    assert firing.escalation.next_step_at == T0
+
+
+def test_an_unreachable_person_gets_a_failed_delivery_with_the_reason() -> None:
+    firing = fire_step(started(), alert(), context(rotation(NURSE, "nurse-kari"), unreachable=("nurse-kari",)), at=T0)
+    [failed] = firing.deliveries
+    assert (failed.state, failed.outcome, failed.next_attempt_at) == (DeliveryState.FAILED, "no contact point", None)
+    assert "nurse-kari has no contact point" in firing.note
+
+
+def test_an_override_takes_the_step_for_its_window() -> None:
+    swap = RosterOverride(9, 2, "dr-vikar", T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    on_call = context(*UNIT.rotations, overrides=(swap,))
+    chain = replace(started(), step_index=1)
+    assert [d.person_id for d in fire_step(chain, alert(), on_call, at=T0).deliveries] == ["dr-vikar"]
+
+
+def test_one_person_named_twice_in_a_step_is_notified_once() -> None:
+    both = EscalationStep((EscalationTarget.role(NURSE), EscalationTarget(TargetKind.PERSON, "nurse-kari")), 60)
+    policy = EscalationPolicy("s1", AlertPriority.HIGH, (both,))
+    firing = fire_step(started(policy), alert(), UNIT, at=T0)
+    assert [(d.person_id, d.reason) for d in firing.deliveries] == [("nurse-kari", "unit_nurse on call for s1")]
+
+
+def test_a_late_step_gives_its_people_their_full_wait() -> None:
+    late = T0 + timedelta(seconds=70)  # e.g. the database was away for a minute
+    chain = fire_step(started(), alert(), UNIT, at=late).escalation
+    assert chain.next_step_at == late + timedelta(minutes=3)
+
+
+def test_firing_a_step_again_gives_the_same_delivery_ids() -> None:
+    first = fire_step(started(), alert(), UNIT, at=T0)
+    again = fire_step(started(), alert(), UNIT, at=T0 + timedelta(seconds=5))  # a worker died before committing
+    assert [d.delivery_id for d in first.deliveries] == [d.delivery_id for d in again.deliveries]
+
+
+def test_an_alert_no_longer_open_stops_its_chain_and_notifies_nobody() -> None:
+    firing = fire_step(started(), alert(state=AlertState.ACKNOWLEDGED), UNIT, at=T0)
+    assert firing.deliveries == () and not firing.escalation.running
+    assert firing.escalation.stop_reason == "alert acknowledged"
+
+
+# --- what starts, stops and hurries a chain --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("phase", "severity", "expect"),
+    [
+        (AlertPhase.OPENED, AlertSeverity.HIGH, "new"),
+        (AlertPhase.REOPENED, AlertSeverity.HIGH, "new"),
+        (AlertPhase.RENOTIFIED, AlertSeverity.HIGH, "new"),
+        (AlertPhase.RAISED, AlertSeverity.HIGH, "same"),  # same priority: the chain keeps its clock
+        (AlertPhase.RAISED, AlertSeverity.MEDIUM, "new"),  # (running chain is high) a different priority: restart
+        (AlertPhase.ESCALATED, AlertSeverity.HIGH, "same"),
+        (AlertPhase.ACKNOWLEDGED, AlertSeverity.HIGH, "stopped"),
+        (AlertPhase.RESOLVED, AlertSeverity.HIGH, "stopped"),
+    ],
+)
+def test_what_each_phase_does_to_a_running_chain(phase: AlertPhase, severity: AlertSeverity, expect: str) -> None:
+    running = replace(started(), step_index=1, next_step_at=T0 + timedelta(minutes=3))
+    policy = default_policy(alert(severity=severity).priority)
+    after = chain_after(phase, alert(severity=severity), running, policy=policy, site_id="s1", at=T0)
+    if expect == "same":
+        assert after is None
+    elif expect == "stopped":
+        assert after is not None and not after.running and after.next_step_at is None
+    else:
+        assert after is not None
+        assert (after.epoch, after.step_index, after.loop, after.next_step_at) == (2, 0, 0, T0)
+        assert after.policy == policy
+
+
+def test_a_low_priority_alert_pages_nobody() -> None:
+    ml = Alert(7, "pat-1", "w1", AlertKind.ML_RISK, AlertSeverity.MEDIUM, AlertState.OPEN, "ML", T0, T0)
+    policy = default_policy(ml.priority)
+    assert chain_after(AlertPhase.OPENED, ml, None, policy=policy, site_id="s1", at=T0) is None
+
+
+def test_a_decline_hurries_only_the_step_that_follows_it() -> None:
+    waiting = fire_step(started(), alert(), UNIT, at=T0).escalation  # nurse notified; doctor due at +3 min
+    declined_at = T0 + timedelta(seconds=40)
+    moved = hurried(waiting, epoch=1, loop=0, step_index=0, at=declined_at)
+    assert moved is not None and moved.next_step_at == declined_at
+    assert hurried(waiting, epoch=1, loop=0, step_index=1, at=declined_at) is None  # not the step before the next
+    assert hurried(waiting, epoch=2, loop=0, step_index=0, at=declined_at) is None  # an older chain's step
+
+
+@given(
+    steps=st.integers(min_value=1, max_value=8),
+    repeat=st.integers(min_value=0, max_value=3),
+    waits=st.lists(st.integers(min_value=0, max_value=3600), min_size=8, max_size=8),
+)
+def test_every_step_of_every_round_fires_exactly_once_in_order(steps: int, repeat: int, waits: list[int]) -> None:
+    policy = EscalationPolicy(
+        "s1",
+        AlertPriority.HIGH,
+        tuple(EscalationStep((EscalationTarget(TargetKind.PERSON, f"p{i}"),), waits[i]) for i in range(steps)),
+        repeat,
+    )
+    chain, seen, at = started(policy), [], T0
+    while chain.running:
+        assert chain.next_step_at is not None and chain.next_step_at >= at  # never back in time
+        at = chain.next_step_at
+        seen.append((chain.loop, chain.step_index))
+        chain = fired(chain, at=at, waiting=True)
+    assert seen == [(loop, step) for loop in range(repeat + 1) for step in range(steps)]
+    assert following(policy, loop=repeat, step_index=steps - 1) is None
+
+
+def test_delivery_ids_fit_the_webhook_header_and_differ_per_person() -> None:
+    chain = started()
+    ids = {delivery_id(chain, person_id=p, endpoint_id="gw", address="a") for p in ("nurse-kari", "dr-lund")}
+    assert len(ids) == 2
+    assert all(len(i) <= 64 and "." not in i for i in ids)

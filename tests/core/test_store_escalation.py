@@ -1,0 +1,204 @@
+"""Escalation chains, deliveries and rosters in the store: the same contract on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from alerts import lifecycle
+from alerts.escalation import fire_step
+from core.errors import NotFound
+from core.escalation import (
+    ContactPoint,
+    DeliveryState,
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+    WebhookEndpoint,
+    default_policy,
+)
+from core.oncall import OnCallRole, RosterOverride, Rotation
+from core.store import Store
+from core.types import AlertKind, AlertPhase, AlertPriority, AlertSeverity, Site, SiteKind, Ward
+from tests.core.conftest import StoreFactory
+
+T0 = datetime(2025, 1, 6, 20, 0, tzinfo=UTC)
+PEOPLE = {OnCallRole.UNIT_NURSE: "nurse-kari", OnCallRole.DOCTOR_ON_CALL: "dr-lund"}
+
+
+async def unit_with_roster(store: Store, *, roles: dict[OnCallRole, str] = PEOPLE) -> None:
+    """Site s1 with ward w1; one 24 h rotation per role (one person each), reachable through gateway gw."""
+    await store.upsert_site(Site("s1", "Sykestua", SiteKind.SYKESTUE))
+    await store.upsert_ward(Ward("w1", "s1", "Senger"))
+    await store.upsert_webhook_endpoint(WebhookEndpoint("gw", "http://127.0.0.1:9/hook", b"secret", "pager gateway"))
+    for role, person in roles.items():
+        rotation = Rotation(0, f"{role.value} s1", role, frozenset({"s1"}), (time(8),), (person,), date(2025, 1, 1))
+        await store.add_rotation(rotation)
+        await store.set_contact_points(person, [ContactPoint(person, "gw", f"pager-{person}")])
+
+
+async def open_high(store: Store, *, at: datetime = T0) -> int:
+    change = await store.raise_alert(
+        patient_id="pat-1",
+        device_id=None,
+        ward_id="w1",
+        kind=AlertKind.NEWS2,
+        severity=AlertSeverity.HIGH,
+        message="NEWS2 7",
+        at=at,
+    )
+    return change.alert.alert_id
+
+
+async def fire(store: Store, at: datetime) -> int:
+    fired = await store.fire_due_escalations(at, lambda chain, alert, ctx: fire_step(chain, alert, ctx, at=at))
+    return len(fired)
+
+
+async def test_opening_an_alert_starts_its_chain_with_the_first_step_due_at_once(store: Store) -> None:
+    await unit_with_roster(store)
+    alert_id = await open_high(store)
+    chain = await store.get_escalation(alert_id)
+    assert chain is not None
+    assert (chain.epoch, chain.step_index, chain.loop, chain.next_step_at) == (1, 0, 0, T0)
+    assert chain.policy == default_policy(AlertPriority.HIGH)
+    assert chain.site_id == "s1"
+
+
+async def test_a_running_chain_keeps_the_policy_it_started_with(store: Store) -> None:
+    await unit_with_roster(store)
+    alert_id = await open_high(store)
+    doctor_first = EscalationPolicy(
+        "s1", AlertPriority.HIGH, (EscalationStep((EscalationTarget.role(OnCallRole.DOCTOR_ON_CALL),), 60),), 0, "doc"
+    )
+    await store.set_escalation_policy(doctor_first, by="admin-1", at=T0)
+    assert await store.get_escalation_policy("s1", AlertPriority.HIGH) == doctor_first
+    chain = await store.get_escalation(alert_id)
+    assert chain is not None and chain.policy == default_policy(AlertPriority.HIGH)
+
+
+async def test_firing_a_step_queues_a_delivery_per_contact_point_and_times_the_next_step(store: Store) -> None:
+    await unit_with_roster(store)
+    alert_id = await open_high(store)
+    assert await fire(store, T0 + timedelta(seconds=1)) == 1
+
+    deliveries = await store.list_deliveries(alert_id)
+    assert [(d.person_id, d.address, d.state, d.step_index) for d in deliveries] == [
+        ("nurse-kari", "pager-nurse-kari", DeliveryState.QUEUED, 0)
+    ]
+    chain = await store.get_escalation(alert_id)
+    assert chain is not None
+    assert (chain.step_index, chain.next_step_at) == (1, T0 + timedelta(seconds=181))  # full 3 min from when it fired
+    history = await store.alert_history(alert_id)
+    assert history[-1].phase is AlertPhase.ESCALATED
+    assert "notified nurse-kari" in history[-1].reason
+    assert await fire(store, T0 + timedelta(seconds=2)) == 0  # not due again
+
+
+@pytest.mark.integration
+async def test_two_workers_polling_at_once_fire_each_step_once(open_store: StoreFactory) -> None:
+    first, second = await open_store(), await open_store()
+    await unit_with_roster(first)
+    ids = [
+        (
+            await first.raise_alert(
+                patient_id=f"pat-{i}",
+                device_id=None,
+                ward_id="w1",
+                kind=AlertKind.NEWS2,
+                severity=AlertSeverity.HIGH,
+                message="NEWS2 7",
+                at=T0,
+            )
+        ).alert.alert_id
+        for i in range(20)
+    ]
+    at = T0 + timedelta(seconds=1)
+    counts = await asyncio.gather(fire(first, at), fire(second, at), fire(first, at), fire(second, at))
+    assert sum(counts) == 20
+    for alert_id in ids:
+        assert len(await first.list_deliveries(alert_id)) == 1
+
+
+async def test_acknowledging_stops_the_chain_and_cancels_what_has_not_gone_out(store: Store) -> None:
+    await unit_with_roster(store)
+    alert_id = await open_high(store)
+    await fire(store, T0)
+    at = T0 + timedelta(seconds=30)
+    await store.update_alert_by_id(alert_id, lambda a: lifecycle.acknowledge(a, by="nurse-kari", at=at))
+
+    chain = await store.get_escalation(alert_id)
+    assert chain is not None and not chain.running
+    assert chain.next_step_at is None and chain.stop_reason == "acknowledged by nurse-kari"
+    [delivery] = await store.list_deliveries(alert_id)
+    assert delivery.state is DeliveryState.CANCELLED
+    assert await fire(store, T0 + timedelta(hours=1)) == 0
+
+
+async def test_a_decline_by_everyone_of_a_step_makes_the_next_step_due_at_once(store: Store) -> None:
+    await unit_with_roster(store)
+    alert_id = await open_high(store)
+    await fire(store, T0)
+    [delivery] = await store.list_deliveries(alert_id)
+    declined_at = T0 + timedelta(seconds=20)
+    await store.record_delivery(delivery.delivery_id, DeliveryState.DECLINED, at=declined_at, answered_by="nurse-kari")
+
+    chain = await store.get_escalation(alert_id)
+    assert chain is not None and chain.next_step_at == declined_at
+    assert await fire(store, declined_at) == 1
+    people = [d.person_id for d in await store.list_deliveries(alert_id)]
+    assert people == ["nurse-kari", "dr-lund"]
+
+
+async def test_a_lease_that_ran_out_is_claimed_again_with_the_same_delivery_id(store: Store) -> None:
+    await unit_with_roster(store)
+    alert_id = await open_high(store)
+    await fire(store, T0)
+    [(claimed, endpoint)] = await store.claim_deliveries(T0, lease_s=30)
+    assert claimed.state is DeliveryState.SENDING and claimed.attempts == 1
+    assert endpoint is not None and endpoint.url == "http://127.0.0.1:9/hook"
+    assert await store.claim_deliveries(T0 + timedelta(seconds=29), lease_s=30) == []  # still leased
+
+    [(again, _)] = await store.claim_deliveries(T0 + timedelta(seconds=30), lease_s=30)  # the sender died
+    assert (again.delivery_id, again.attempts) == (claimed.delivery_id, 2)
+    assert len(await store.list_deliveries(alert_id)) == 1
+
+
+async def test_a_late_report_never_moves_a_delivery_back(store: Store) -> None:
+    await unit_with_roster(store)
+    alert_id = await open_high(store)
+    await fire(store, T0)
+    [delivery] = await store.list_deliveries(alert_id)
+    await store.record_delivery(delivery.delivery_id, DeliveryState.ACCEPTED, at=T0, answered_by="nurse-kari")
+    late = await store.record_delivery(delivery.delivery_id, DeliveryState.READ, at=T0 + timedelta(seconds=5))
+    assert late.state is DeliveryState.ACCEPTED and late.answered_by == "nurse-kari"
+    retry = await store.record_delivery(delivery.delivery_id, DeliveryState.QUEUED, at=T0, retry_at=T0)
+    assert retry.state is DeliveryState.ACCEPTED
+    with pytest.raises(NotFound, match="delivery nope not found"):
+        await store.record_delivery("nope", DeliveryState.READ, at=T0)
+
+
+async def test_rotations_and_overrides_are_read_back_by_site(store: Store) -> None:
+    specialist = Rotation(
+        0,
+        "UNN spesialist",
+        OnCallRole.HOSPITAL_SPECIALIST,
+        frozenset({"s1", "s2"}),
+        (time(8), time(15, 30)),
+        ("dr-a", "dr-b"),
+        date(2025, 1, 1),
+    )
+    stored = await store.add_rotation(specialist)
+    assert stored.rotation_id > 0 and stored.site_ids == frozenset({"s1", "s2"})
+    assert await store.list_rotations(site_ids=["s2"]) == [stored]
+    assert await store.list_rotations(site_ids=["s3"]) == []
+    swap = await store.add_override(RosterOverride(0, stored.rotation_id, "dr-c", T0, T0 + timedelta(hours=2)))
+    assert await store.list_overrides([stored.rotation_id], since=T0, until=T0) == [swap]  # starts then
+    assert (
+        await store.list_overrides([stored.rotation_id], since=T0 + timedelta(hours=2), until=T0 + timedelta(hours=3))
+        == []
+    )
+    with pytest.raises(NotFound):
+        await store.add_override(RosterOverride(0, 999, "dr-c", T0, T0 + timedelta(hours=1)))
