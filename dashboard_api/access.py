@@ -12,15 +12,19 @@ from starlette.requests import HTTPConnection
 
 from core.clock import Clock
 from core.errors import NotFound, VaktromError
+from core.events import alert_event
 from core.store import Store
-from core.types import AuditEntry, Stay, Ward
+from core.topics import events_topic
+from core.types import Alert, AlertPhase, AuditEntry, Stay, Ward
 from dashboard_api.auth import Principal, authorise_site
 
 __all__ = [
     "ApiContext",
     "Ctx",
     "Publisher",
+    "announce_alert",
     "audit",
+    "authorised_alert",
     "authorised_patient",
     "authorised_ward",
     "get_context",
@@ -45,6 +49,7 @@ class ApiContext:
     clock: Clock
     publisher: Publisher
     topic_root: str
+    allow_loopback_webhooks: bool = False  # Settings.webhook_allow_loopback_http
 
 
 def get_context(connection: HTTPConnection) -> ApiContext:
@@ -108,3 +113,25 @@ async def publish_or_warn(ctx: ApiContext, topic: str, payload: bytes, *, what: 
         logger.warning("Could not publish %s on %s", what, topic, exc_info=True)
         return False
     return True
+
+
+async def authorised_alert(ctx: ApiContext, principal: Principal, alert_id: int) -> tuple[Alert, str]:
+    """The alert and its ward's site, once the principal may act on that ward. 404 / 403 otherwise."""
+    try:
+        alert = await ctx.store.get_alert(alert_id)
+    except NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Alert {alert_id} not found") from None
+    if alert.ward_id is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Alert {alert_id} belongs to no ward; a technician handles it")
+    ward = await authorised_ward(ctx, principal, alert.ward_id)
+    return alert, ward.site_id
+
+
+async def announce_alert(ctx: ApiContext, site_id: str, alert: Alert, *, phase: AlertPhase | None = None) -> None:
+    """Tell every dashboard (on any API node) through the broker; the store already has it if this fails."""
+    assert alert.ward_id is not None
+    event = alert_event(site_id=site_id, ward_id=alert.ward_id, alert=alert, at=ctx.clock(), phase=phase)
+    topic = events_topic(ctx.topic_root, site_id, alert.ward_id, "alert")
+    await publish_or_warn(
+        ctx, topic, event.model_dump_json().encode(), what=f"{alert.state.value} alert {alert.alert_id}"
+    )

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from core.clock import Clock, utc_now
 from core.errors import StorageUnavailable
 from core.store import Store
-from dashboard_api import routes_devices, routes_patients, routes_wards, ws
+from dashboard_api import routes_devices, routes_escalation, routes_oncall, routes_patients, routes_wards, ws
 from dashboard_api.access import ApiContext, Publisher
 from dashboard_api.live import LiveHub
 
@@ -39,6 +39,7 @@ def create_app(
     publisher: Publisher,
     topic_root: str = "vaktrom/v1",
     clock: Clock = utc_now,
+    allow_loopback_webhooks: bool = False,
 ) -> FastAPI:
     """The API over an opened store. The caller owns the store, the MQTT client and the hub's task.
 
@@ -53,11 +54,18 @@ def create_app(
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
-    app.state.context = ApiContext(store=store, clock=clock, publisher=publisher, topic_root=topic_root)
+    app.state.context = ApiContext(
+        store=store,
+        clock=clock,
+        publisher=publisher,
+        topic_root=topic_root,
+        allow_loopback_webhooks=allow_loopback_webhooks,
+    )
     app.state.auth_secret = auth_secret
     app.state.clock = clock
     app.state.live = live
-    for router in (routes_wards.router, routes_patients.router, routes_devices.router, ws.router):
+    routers = (routes_wards, routes_patients, routes_devices, routes_escalation, routes_oncall, ws)
+    for router in (module.router for module in routers):
         app.include_router(router, prefix=API_PREFIX)
     _add_probes(app, store)
     _add_page(app)

@@ -8,11 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from alerts.lifecycle import acknowledge, resolve
-from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved, NotFound
-from core.events import alert_event
-from core.topics import events_topic
-from core.types import Alert, AlertState
-from dashboard_api.access import ApiContext, Ctx, audit, authorised_ward, publish_or_warn
+from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved
+from core.types import AlertState
+from dashboard_api.access import Ctx, announce_alert, audit, authorised_alert, authorised_ward
 from dashboard_api.auth import CLINICAL_ROLES, Principal, authorise_site, current_principal, require_roles
 from dashboard_api.bodies import ResolveAlertIn
 from dashboard_api.schemas import AlertOut, AlertTransitionOut, MeOut, SiteOut, WardOut, WardSnapshot
@@ -70,34 +68,22 @@ async def list_alerts(
     return [AlertOut.of(a) for a in alerts]
 
 
-async def _alert_of_ward(ctx: ApiContext, principal: Principal, alert_id: int) -> tuple[Alert, str]:
-    """The alert and its ward's site, once the principal may act on that ward. 404 / 403 otherwise."""
-    try:
-        alert = await ctx.store.get_alert(alert_id)
-    except NotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Alert {alert_id} not found") from None
-    if alert.ward_id is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Alert {alert_id} belongs to no ward; a technician handles it")
-    ward = await authorised_ward(ctx, principal, alert.ward_id)
-    return alert, ward.site_id
-
-
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an open alert")
 async def acknowledge_alert(alert_id: int, ctx: Ctx, principal: Clinician) -> AlertOut:
-    alert, site_id = await _alert_of_ward(ctx, principal, alert_id)
+    alert, site_id = await authorised_alert(ctx, principal, alert_id)
     at = ctx.clock()
     try:
         change = await ctx.store.update_alert_by_id(alert_id, lambda a: acknowledge(a, by=principal.user_id, at=at))
     except (AlertAlreadyAcknowledged, AlertAlreadyResolved) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await audit(ctx, principal, "ack.alert", str(alert_id), f"patient {alert.patient_id}")
-    await _announce(ctx, site_id, change.alert)
+    await announce_alert(ctx, site_id, change.alert, phase=change.phase)
     return AlertOut.of(change.alert)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, summary="Resolve an alert by hand, saying why")
 async def resolve_alert(alert_id: int, body: ResolveAlertIn, ctx: Ctx, principal: Clinician) -> AlertOut:
-    alert, site_id = await _alert_of_ward(ctx, principal, alert_id)
+    alert, site_id = await authorised_alert(ctx, principal, alert_id)
     at = ctx.clock()
     try:
         change = await ctx.store.update_alert_by_id(
@@ -106,7 +92,7 @@ async def resolve_alert(alert_id: int, body: ResolveAlertIn, ctx: Ctx, principal
     except AlertAlreadyResolved as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await audit(ctx, principal, "resolve.alert", str(alert_id), f"patient {alert.patient_id}")
-    await _announce(ctx, site_id, change.alert)
+    await announce_alert(ctx, site_id, change.alert, phase=change.phase)
     return AlertOut.of(change.alert)
 
 
@@ -114,17 +100,7 @@ async def resolve_alert(alert_id: int, body: ResolveAlertIn, ctx: Ctx, principal
     "/alerts/{alert_id}/history", response_model=list[AlertTransitionOut], summary="Every transition of an alert"
 )
 async def alert_history(alert_id: int, ctx: Ctx, principal: Clinician) -> list[AlertTransitionOut]:
-    alert, _ = await _alert_of_ward(ctx, principal, alert_id)
+    alert, _ = await authorised_alert(ctx, principal, alert_id)
     history = await ctx.store.alert_history(alert_id)
     await audit(ctx, principal, "read.alert_history", str(alert_id), f"patient {alert.patient_id}")
     return [AlertTransitionOut.of(t) for t in history]
-
-
-async def _announce(ctx: ApiContext, site_id: str, alert: Alert) -> None:
-    """Tell every dashboard (on any API node) through the broker; the store already has it if this fails."""
-    assert alert.ward_id is not None
-    event = alert_event(site_id=site_id, ward_id=alert.ward_id, alert=alert, at=ctx.clock())
-    topic = events_topic(ctx.topic_root, site_id, alert.ward_id, "alert")
-    await publish_or_warn(
-        ctx, topic, event.model_dump_json().encode(), what=f"{alert.state.value} alert {alert.alert_id}"
-    )

@@ -89,7 +89,7 @@ async def serve_api(
             await client.connect()
             app = create_app(
                 store=store, auth_secret=auth_secret_of(settings), live=hub, publisher=client,
-                topic_root=settings.mqtt_topic_root,
+                topic_root=settings.mqtt_topic_root, allow_loopback_webhooks=settings.webhook_allow_loopback_http,
             )  # fmt: skip
             config = uvicorn.Config(
                 app, host=settings.api_host, port=settings.api_port, log_level="warning", ws="websockets-sansio"

@@ -56,6 +56,15 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient) -> None:
         "/api/v1/devices",
         "/api/v1/devices/{device_id}/pair",
         "/api/v1/devices/{device_id}/unpair",
+        "/api/v1/alerts/{alert_id}/escalation",
+        "/api/v1/deliveries/{delivery_id}/answer",
+        "/api/v1/sites/{site_id}/escalation-policies",
+        "/api/v1/sites/{site_id}/escalation-policies/{priority}",
+        "/api/v1/sites/{site_id}/on-call",
+        "/api/v1/rotations",
+        "/api/v1/rotations/{rotation_id}/overrides",
+        "/api/v1/webhook-endpoints/{endpoint_id}",
+        "/api/v1/people/{person_id}/contact-points",
     } == paths
 
 

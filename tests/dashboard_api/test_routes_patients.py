@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -128,16 +127,6 @@ async def test_manual_entry_body_is_validated(api: httpx.AsyncClient, token: Tok
 
 
 # --- routes that publish: through a real Mosquitto ---------------------------------------------------------------
-
-
-@pytest.fixture
-async def live_api(
-    store: SqliteStore, seeded: Seeded, clock: FixedClock, topic_root: str, broker_client: MqttClient
-) -> AsyncIterator[httpx.AsyncClient]:
-    await broker_client.connect()
-    app = build_app(store, broker_client, topic_root=topic_root, clock=clock)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vaktrom.test") as client:
-        yield client
 
 
 async def _listen(observer: MqttClient, topic: str) -> None:

@@ -1,0 +1,181 @@
+"""REST for admins setting a unit up: escalation policies per site and priority, on-call rotations and overrides,
+webhook endpoints and how each person is reached; and, for everyone on the unit, who is on call now."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+
+from alerts.rosters import on_call, validate_override, validate_rotation
+from alerts.webhooks import validate_webhook_url
+from core.errors import InvalidRoster, NotFound
+from core.escalation import (
+    ContactPoint,
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+    WebhookEndpoint,
+)
+from core.oncall import OnCallRole, RosterOverride, Rotation
+from core.types import AlertPriority, Role
+from dashboard_api.access import ApiContext, Ctx, audit
+from dashboard_api.auth import CLINICAL_ROLES, Principal, authorise_site, require_roles
+from dashboard_api.bodies import ContactPointIn, EscalationPolicyIn, OverrideIn, RotationIn, WebhookEndpointIn
+from dashboard_api.schemas_escalation import (
+    ContactPointOut,
+    EscalationPolicyOut,
+    OnCallOut,
+    RotationOut,
+    WebhookEndpointOut,
+)
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+OnUnit = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES, Role.ADMIN))]
+_ID = Annotated[str, Query(min_length=1, max_length=64)]
+_ENDPOINT_ID = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+_PERSON_ID = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")]
+
+
+def _invalid(exc: InvalidRoster | ValueError) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
+async def _site(ctx: ApiContext, principal: Principal, site_id: str) -> None:
+    if site_id not in {site.site_id for site in await ctx.store.list_sites()}:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Site {site_id} not found")
+    authorise_site(principal, site_id)
+
+
+# --- escalation policies ---------------------------------------------------------------------------------------
+@router.get(
+    "/sites/{site_id}/escalation-policies",
+    response_model=list[EscalationPolicyOut],
+    summary="The site's escalation policy for each priority (vaktrom's default where it has set none)",
+)
+async def list_policies(site_id: str, ctx: Ctx, principal: OnUnit) -> list[EscalationPolicyOut]:
+    await _site(ctx, principal, site_id)
+    return [EscalationPolicyOut.of(await ctx.store.get_escalation_policy(site_id, p)) for p in AlertPriority]
+
+
+@router.put(
+    "/sites/{site_id}/escalation-policies/{priority}",
+    response_model=EscalationPolicyOut,
+    summary="Replace the site's policy for a priority; alerts already escalating keep the policy they started with",
+)
+async def set_policy(
+    site_id: str, priority: AlertPriority, body: EscalationPolicyIn, ctx: Ctx, principal: Admin
+) -> EscalationPolicyOut:
+    await _site(ctx, principal, site_id)
+    steps = tuple(
+        EscalationStep(tuple(EscalationTarget.parse(t) for t in step.targets), step.escalate_after_s)
+        for step in body.steps
+    )
+    policy = EscalationPolicy(site_id, priority, steps, body.repeat, body.name)
+    await ctx.store.set_escalation_policy(policy, by=principal.user_id, at=ctx.clock())
+    await audit(ctx, principal, "set.escalation_policy", site_id, f"{priority.value}: {len(steps)} steps")
+    return EscalationPolicyOut.of(policy)
+
+
+# --- rotations, overrides, who is on call ----------------------------------------------------------------------
+@router.post("/rotations", response_model=RotationOut, status_code=201, summary="Add an on-call rotation")
+async def add_rotation(body: RotationIn, ctx: Ctx, principal: Admin) -> RotationOut:
+    for site_id in body.site_ids:
+        await _site(ctx, principal, site_id)
+    rotation = Rotation(
+        0, body.name, body.role, frozenset(body.site_ids), tuple(time.fromisoformat(t) for t in body.handoff_times),
+        tuple(body.members), body.starts_on, body.time_zone,
+    )  # fmt: skip
+    try:
+        validate_rotation(rotation)
+    except InvalidRoster as exc:
+        raise _invalid(exc) from None
+    stored = await ctx.store.add_rotation(rotation)
+    await audit(ctx, principal, "add.rotation", str(stored.rotation_id), f"{body.role.value} for {body.site_ids}")
+    return RotationOut.of(stored)
+
+
+@router.get("/rotations", response_model=list[RotationOut], summary="Rotations covering a site")
+async def list_rotations(site_id: _ID, ctx: Ctx, principal: OnUnit) -> list[RotationOut]:
+    await _site(ctx, principal, site_id)
+    return [RotationOut.of(r) for r in await ctx.store.list_rotations(site_ids=[site_id])]
+
+
+@router.post("/rotations/{rotation_id}/overrides", status_code=201, summary="Swap someone in for part of a rotation")
+async def add_override(rotation_id: int, body: OverrideIn, ctx: Ctx, principal: Admin) -> dict[str, int]:
+    rotation = next((r for r in await ctx.store.list_rotations() if r.rotation_id == rotation_id), None)
+    if rotation is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Rotation {rotation_id} not found")
+    for site_id in rotation.site_ids:
+        authorise_site(principal, site_id)
+    override = RosterOverride(0, rotation_id, body.person_id, body.starts_at, body.ends_at)
+    try:
+        validate_override(override, rotation)
+    except InvalidRoster as exc:
+        raise _invalid(exc) from None
+    stored = await ctx.store.add_override(override)
+    await audit(ctx, principal, "add.override", str(rotation_id), f"{body.person_id} {body.starts_at}-{body.ends_at}")
+    return {"override_id": stored.override_id}
+
+
+@router.get("/sites/{site_id}/on-call", response_model=list[OnCallOut], summary="Who is on call at a site, per role")
+async def who_is_on_call(
+    site_id: str, ctx: Ctx, principal: OnUnit, at: Annotated[datetime | None, Query()] = None
+) -> list[OnCallOut]:
+    await _site(ctx, principal, site_id)
+    when = at or ctx.clock()
+    if when.tzinfo is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "at needs a timezone, e.g. 2025-01-31T08:00:00Z")
+    rotations = await ctx.store.list_rotations(site_ids=[site_id])
+    overrides = await ctx.store.list_overrides([r.rotation_id for r in rotations], since=when, until=when)
+    found = []
+    for role in OnCallRole:
+        shifts = on_call(rotations, overrides, site_id=site_id, role=role, at=when)
+        found.extend([OnCallOut.of(role.value, shift) for shift in shifts] or [OnCallOut.of(role.value, None)])
+    return found
+
+
+# --- webhook endpoints and contact points ----------------------------------------------------------------------
+@router.put(
+    "/webhook-endpoints/{endpoint_id}",
+    response_model=WebhookEndpointOut,
+    summary="Add or replace a pager/phone gateway (https; its secret signs what we send and is never returned)",
+)
+async def put_endpoint(
+    endpoint_id: _ENDPOINT_ID, body: WebhookEndpointIn, ctx: Ctx, principal: Admin
+) -> WebhookEndpointOut:
+    try:
+        url = validate_webhook_url(body.url, allow_http_loopback=ctx.allow_loopback_webhooks)
+    except ValueError as exc:
+        raise _invalid(exc) from None
+    endpoint = WebhookEndpoint(endpoint_id, url, body.secret.encode(), body.name)
+    await ctx.store.upsert_webhook_endpoint(endpoint)
+    await audit(ctx, principal, "set.webhook_endpoint", endpoint_id, url)
+    return WebhookEndpointOut.of(endpoint)
+
+
+@router.put(
+    "/people/{person_id}/contact-points",
+    response_model=list[ContactPointOut],
+    summary="Replace how a person is reached (an empty list: not at all; their steps then move on at once)",
+)
+async def put_contact_points(
+    person_id: _PERSON_ID, body: list[ContactPointIn], ctx: Ctx, principal: Admin
+) -> list[ContactPointOut]:
+    if len(body) > 10:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "At most 10 contact points per person")
+    for point in body:
+        try:
+            await ctx.store.get_webhook_endpoint(point.endpoint_id)
+        except NotFound:
+            unknown = f"Unknown endpoint {point.endpoint_id}"
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, unknown) from None
+    points = [ContactPoint(person_id, p.endpoint_id, p.address) for p in body]
+    await ctx.store.set_contact_points(person_id, points)
+    await audit(ctx, principal, "set.contact_points", person_id, f"{len(points)} points")
+    return [ContactPointOut.of(p) for p in points]

@@ -1,0 +1,127 @@
+"""An alert's escalation as the page shows it, and a gateway answering a delivery (signed, no token)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, time
+
+import httpx
+import orjson
+import pytest
+
+from alerts.escalation import fire_step
+from alerts.webhooks import signature_headers
+from core.escalation import ContactPoint, DeliveryState, WebhookEndpoint
+from core.mqtt import MqttClient
+from core.oncall import OnCallRole, Rotation
+from core.store.sqlite import SqliteStore
+from core.topics import events_topic
+from core.types import AlertState
+from tests.dashboard_api.conftest import FixedClock, Seeded, TokenFactory, auth
+
+GATEWAY_SECRET = b"gateway-secret-" + b"k" * 24
+
+
+async def page_the_nurse(store: SqliteStore, clock: FixedClock, seeded: Seeded) -> str:
+    """Roster nurse-kari at s1, reachable on the gateway, and fire the seeded alert's first step: its delivery id."""
+    await store.upsert_webhook_endpoint(WebhookEndpoint("gw", "https://pager.example/hook", GATEWAY_SECRET, "gw"))
+    nurse = Rotation(0, "Sykepleier", OnCallRole.UNIT_NURSE, frozenset({"s1"}), (time(8),), ("nurse-kari",),
+                     date(2025, 1, 1))  # fmt: skip
+    await store.add_rotation(nurse)
+    await store.set_contact_points("nurse-kari", [ContactPoint("nurse-kari", "gw", "pager-17")])
+    now = clock()
+    await store.fire_due_escalations(now, lambda chain, alert, ctx: fire_step(chain, alert, ctx, at=now))
+    [delivery] = await store.list_deliveries(seeded.alert_id)
+    return delivery.delivery_id
+
+
+def signed(delivery_id: str, body: bytes, clock: FixedClock, secret: bytes = GATEWAY_SECRET) -> dict[str, str]:
+    return signature_headers(secret, delivery_id=delivery_id, body=body, timestamp_s=int(clock().timestamp()))
+
+
+async def test_the_page_shows_who_was_notified_and_what_came_of_it(
+    api: httpx.AsyncClient, token: TokenFactory, seeded: Seeded, store: SqliteStore, clock: FixedClock
+) -> None:
+    delivery_id = await page_the_nurse(store, clock, seeded)
+    response = await api.get(f"/api/v1/alerts/{seeded.alert_id}/escalation", headers=auth(token()))
+    assert response.status_code == 200
+    chain = response.json()
+    assert (chain["running"], chain["next_step"], chain["policy"]["name"]) == (True, 2, "default medium")
+    [delivery] = chain["deliveries"]
+    assert (delivery["delivery_id"], delivery["person_id"], delivery["state"]) == (delivery_id, "nurse-kari", "queued")
+    assert delivery["reason"] == "unit_nurse on call for s1"
+    [entry] = [a for a in await store.list_audit(limit=5) if a.action == "read.alert_escalation"]
+    assert entry.detail == "patient p1"
+
+
+async def test_another_sites_alert_escalation_is_not_shown(
+    api: httpx.AsyncClient, token: TokenFactory, seeded: Seeded
+) -> None:
+    response = await api.get(f"/api/v1/alerts/{seeded.other_alert_id}/escalation", headers=auth(token()))
+    assert response.status_code == 403
+
+
+@pytest.mark.integration
+async def test_a_gateway_accepting_acknowledges_the_alert_for_that_person_on_every_screen(
+    live_api: httpx.AsyncClient,
+    seeded: Seeded,
+    store: SqliteStore,
+    clock: FixedClock,
+    observer: MqttClient,
+    topic_root: str,
+) -> None:
+    delivery_id = await page_the_nurse(store, clock, seeded)
+    heard: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    observer.subscribe(events_topic(topic_root, "s1", "w1", "alert"), 1)
+    await observer.connect()
+    listening = asyncio.create_task(_collect(observer, heard))
+    body = b'{"status": "accepted", "by": "nurse-kari"}'
+    response = await live_api.post(
+        f"/api/v1/deliveries/{delivery_id}/answer", content=body, headers=signed(delivery_id, body, clock)
+    )
+    assert response.status_code == 200
+    assert (response.json()["state"], response.json()["answered_by"]) == ("accepted", "nurse-kari")
+    alert = await store.get_alert(seeded.alert_id)
+    assert (alert.state, alert.acknowledged_by) == (AlertState.ACKNOWLEDGED, "nurse-kari")
+    chain = await store.get_escalation(seeded.alert_id)
+    assert chain is not None and not chain.running
+    async with asyncio.timeout(10):
+        event = await heard.get()
+    listening.cancel()
+    assert (event["alert_id"], event["state"], event["phase"]) == (seeded.alert_id, "acknowledged", "acknowledged")
+    assert event["acknowledged_by"] == "nurse-kari"
+
+
+async def _collect(observer: MqttClient, heard: asyncio.Queue[dict[str, object]]) -> None:
+    while True:
+        message = await observer.inbox.get()
+        heard.put_nowait(orjson.loads(message.payload))
+        observer.ack(message)
+
+
+async def test_an_answer_with_a_bad_signature_changes_nothing(
+    api: httpx.AsyncClient, seeded: Seeded, store: SqliteStore, clock: FixedClock
+) -> None:
+    delivery_id = await page_the_nurse(store, clock, seeded)
+    body = b'{"status": "declined"}'
+    forged = signed(delivery_id, body, clock, secret=b"not-the-gateway-secret-at-all!!")
+    response = await api.post(f"/api/v1/deliveries/{delivery_id}/answer", content=body, headers=forged)
+    assert response.status_code == 401
+    assert "signature does not match" in response.json()["detail"]
+    unknown = await api.post("/api/v1/deliveries/nope/answer", content=body, headers=signed("nope", body, clock))
+    assert unknown.status_code == 401
+    assert unknown.json() == {"detail": "Answer not accepted: unknown delivery or bad signature"}
+    [delivery] = await store.list_deliveries(seeded.alert_id)
+    assert delivery.state is DeliveryState.QUEUED
+
+
+async def test_an_answer_signed_for_another_delivery_is_refused(
+    api: httpx.AsyncClient, seeded: Seeded, store: SqliteStore, clock: FixedClock
+) -> None:
+    delivery_id = await page_the_nurse(store, clock, seeded)
+    body = b'{"status": "declined"}'
+    response = await api.post(
+        f"/api/v1/deliveries/{delivery_id}/answer", content=body, headers=signed("other-delivery", body, clock)
+    )
+    assert response.status_code == 401
+    assert "not the one in the path" in response.json()["detail"]
