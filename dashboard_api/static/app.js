@@ -1,6 +1,8 @@
 // Vaktrom live ward page: no build step. Token in sessionStorage, snapshot + ordered deltas over one WebSocket.
 "use strict";
 
+const { clearAlarms, setupAlarms, showAlarmSetup, syncAlarms } = VaktromAlarms; // alarms.js, loaded first
+
 const TOKEN_KEY = "vaktrom.token";
 const WARD_KEY = "vaktrom.ward";
 const API = "/api/v1";
@@ -31,6 +33,7 @@ const state = {
   reconnectTimer: null,
   clockOffsetMs: 0, // server time minus browser time, from the snapshot's `at`
   beds: new Map(), // key -> bed view (as in the snapshot)
+  wardNames: new Map(), // key -> the name of the bed's ward
   byPatient: new Map(), // patient_id -> key
 };
 
@@ -64,6 +67,11 @@ function showLogin(message) {
   $("logout").hidden = true;
   $("who").textContent = "";
   $("board").replaceChildren();
+  state.beds.clear();
+  state.wardNames.clear();
+  state.byPatient.clear();
+  clearAlarms(); // nobody is watching this screen any more: its notifications must not pretend otherwise
+  showAlarmSetup(false);
   setStatus("Not connected");
   showProblem(message || "");
 }
@@ -106,6 +114,7 @@ async function start() {
   }
   $("login").hidden = true;
   $("logout").hidden = false;
+  showAlarmSetup(true);
   try {
     const me = await api("GET", "/me");
     $("who").textContent = me.body.user_id + " · " + me.body.role;
@@ -222,15 +231,18 @@ function applySnapshot(snapshot) {
   state.clockOffsetMs = Date.parse(snapshot.at) - Date.now();
   markStale(false);
   state.beds.clear();
+  state.wardNames.clear();
   state.byPatient.clear();
   for (const ward of snapshot.wards) {
     for (const bed of ward.beds) {
       const key = keyOf(bed);
       state.beds.set(key, bed);
+      state.wardNames.set(key, ward.ward.name);
       if (bed.patient) state.byPatient.set(bed.patient.patient_id, key);
     }
   }
   renderBoard();
+  syncAlarms(alarmEntries());
 }
 
 function bedOfPatient(patientId) {
@@ -279,7 +291,35 @@ function applyDelta(event) {
     if (event.state !== "resolved") bed.alerts.unshift(event);
   }
   renderBed(state.byPatient.get(event.patient_id));
+  if (event.type === "alert") syncAlarms(alarmEntries());
   return true;
+}
+
+// --- alarms ---------------------------------------------------------------------------------------------------
+
+function alarmEntries() {
+  const entries = [];
+  for (const [key, bed] of state.beds) {
+    if (!bed.patient) continue;
+    for (const alert of bed.alerts) {
+      entries.push({
+        alert,
+        key,
+        label: bed.label,
+        wardName: state.wardNames.get(key) || "",
+        patientName: bed.patient.display_name,
+      });
+    }
+  }
+  return entries;
+}
+
+function showBed(key) {
+  const card = document.querySelector('article.bed[data-key="' + CSS.escape(key) + '"]');
+  if (!card) return;
+  card.scrollIntoView({ block: "center" });
+  const button = card.querySelector("button.ack");
+  if (button) button.focus();
 }
 
 // --- rendering ------------------------------------------------------------------------------------------------
@@ -398,7 +438,7 @@ function renderAlerts(bed) {
   const list = el("ul", "alerts");
   list.setAttribute("aria-label", "Alerts");
   for (const alert of bed.alerts) {
-    const item = el("li", "alert sev-" + alert.severity_name + " state-" + alert.state);
+    const item = el("li", "alert sev-" + alert.severity_name + " prio-" + alert.priority + " state-" + alert.state);
     item.dataset.alertId = alert.alert_id;
     item.append(el("span", "alert-message", alert.message));
     if (alert.state === "open") {
@@ -439,6 +479,7 @@ async function acknowledge(alertId, button) {
           renderBed(key);
         }
       }
+      syncAlarms(alarmEntries());
       if (result.status === 409) showProblem(result.body.detail);
       return;
     }
@@ -475,5 +516,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("logout").addEventListener("click", () => showLogin());
   $("ward-select").addEventListener("change", (event) => chooseWard(event.target.value));
   setInterval(refreshAges, AGE_REFRESH_MS);
+  setupAlarms({ showBed });
   start();
 });

@@ -15,7 +15,9 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright.async_api import Page, async_playwright
 
+from core.clock import utc_now
 from core.mqtt import MqttClient, MqttOptions
 from core.store.sqlite import SqliteStore
 from core.topics import events_topic
@@ -46,6 +48,7 @@ from core.types import (
 from dashboard_api.app import create_app
 from dashboard_api.auth import issue_token
 from dashboard_api.live import LiveHub
+from tests.fixtures.browser import CHROMIUM_ARGS
 
 SECRET = "test-secret-" + "x" * 32
 NOW = datetime(2025, 1, 15, 8, 0, tzinfo=UTC)
@@ -237,6 +240,17 @@ async def api(
         yield client
 
 
+@pytest.fixture
+async def live_api(
+    store: SqliteStore, seeded: Seeded, clock: FixedClock, topic_root: str, broker_client: MqttClient
+) -> AsyncIterator[httpx.AsyncClient]:
+    """REST over ASGI with a connected broker client, for routes that publish (acknowledge, resolve, chart)."""
+    await broker_client.connect()
+    app = build_app(store, broker_client, topic_root=topic_root, clock=clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vaktrom.test") as client:
+        yield client
+
+
 @dataclass(frozen=True, slots=True)
 class Served:
     base_url: str
@@ -261,3 +275,43 @@ async def serve(app: FastAPI) -> AsyncIterator[Served]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture
+async def live_server(
+    store: SqliteStore, topic_root: str, broker_client: MqttClient, observer: MqttClient
+) -> AsyncIterator[tuple[Served, Seeded]]:
+    """The whole API on a real port with its live hub on the broker, seeded against the real clock (the page shows
+    ages against it)."""
+    seeded = await seed(store, utc_now())
+    app = build_app(store, broker_client, topic_root=topic_root, clock=utc_now)
+    await connect_hub_client(broker_client, observer, topic_root=topic_root)
+    hub: LiveHub = app.state.live
+    hub_task = asyncio.create_task(hub.run(), name="live-hub")
+    try:
+        async with serve(app) as served:
+            yield served, seeded
+    finally:
+        hub_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await hub_task
+
+
+# A ward PC is set up once to let the page sound and notify; these give a test browser that state from the start.
+ALARM_CHROMIUM_ARGS = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
+
+
+@pytest.fixture
+async def alarm_page(chromium: Path) -> AsyncIterator[Page]:
+    """Like `page`, in a browser that may play sound without a gesture and has granted notifications."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(chromium), args=ALARM_CHROMIUM_ARGS, headless=True
+        )
+        try:
+            context = await browser.new_context(
+                viewport={"width": 1280, "height": 900}, color_scheme="dark", permissions=["notifications"]
+            )
+            yield await context.new_page()
+        finally:
+            await browser.close()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,31 +14,12 @@ from core.store.sqlite import SqliteStore
 from core.topics import events_topic
 from core.types import AlertState, Role
 from dashboard_api.auth import issue_token
-from dashboard_api.live import LiveHub
-from tests.dashboard_api.conftest import SECRET, Seeded, Served, build_app, connect_hub_client, seed, serve
+from tests.dashboard_api.conftest import SECRET, Seeded, Served
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 SCREENSHOT = Path("/tmp/vaktrom-ward-page.png")
 UI_TIMEOUT_MS = 10_000
-
-
-@pytest.fixture
-async def live_server(
-    store: SqliteStore, topic_root: str, broker_client: MqttClient, observer: MqttClient
-) -> AsyncIterator[tuple[Served, Seeded]]:
-    seeded = await seed(store, utc_now())  # the page shows ages against the real clock
-    app = build_app(store, broker_client, topic_root=topic_root, clock=utc_now)
-    await connect_hub_client(broker_client, observer, topic_root=topic_root)
-    hub: LiveHub = app.state.live
-    hub_task = asyncio.create_task(hub.run(), name="live-hub")
-    try:
-        async with serve(app) as served:
-            yield served, seeded
-    finally:
-        hub_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await hub_task
 
 
 async def test_bed_score_updates_live_and_alert_is_acknowledged(
