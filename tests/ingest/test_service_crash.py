@@ -6,8 +6,6 @@ Also: the broker's ACL keeps one device from publishing as another.
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +13,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 
 from core.mqtt import MqttClient, MqttOptions
 from core.store import Store
@@ -23,7 +20,8 @@ from core.store.postgres import PostgresStore
 from core.topics import obs_filter, obs_topic
 from tests.fixtures.mosquitto import AUTH_USERS, MosquittoBroker
 from tests.fixtures.postgres import PostgresServer
-from tests.ingest.conftest import SITE, TEST_SECRET, next_message, seed_ward, vitals_pack, wait_until
+from tests.ingest.conftest import SITE, next_message, seed_ward, vitals_pack, wait_until
+from tests.ingest.process import IngestProcess, ingest_env
 
 pytestmark = pytest.mark.integration
 
@@ -39,40 +37,6 @@ async def pg_store(postgres_dsn: str) -> AsyncIterator[Store]:
     await store.open()
     yield store
     await store.close()
-
-
-class _IngestProcess:
-    """`python -m vaktrom ingest`, ready once it logs that it subscribed."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self._env = env
-        self.process: asyncio.subprocess.Process | None = None
-        self._drain: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "vaktrom", "ingest",
-            cwd=_REPO, env=self._env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        running = asyncio.Event()
-        self._drain = asyncio.create_task(self._read_log(running))
-        async with asyncio.timeout(60):
-            await running.wait()
-        assert self.process.returncode is None, "ingest exited at start"
-
-    async def _read_log(self, running: asyncio.Event) -> None:
-        assert self.process is not None and self.process.stderr is not None
-        async for line in self.process.stderr:
-            if b"subscribed and running" in line:
-                running.set()
-        running.set()  # exited: let the waiter see it
-
-    async def kill_9(self) -> None:
-        assert self.process is not None
-        self.process.kill()  # SIGKILL: no clean-up, no DISCONNECT, nothing flushed
-        await self.process.wait()
-        if self._drain is not None:
-            await self._drain
 
 
 async def _publish_stream(client: MqttClient, root: str, start: datetime) -> None:
@@ -96,17 +60,15 @@ async def test_kill_9_mid_stream_loses_no_reading_and_stores_none_twice(
     tmp_path: Path,
 ) -> None:
     await seed_ward(pg_store, patients=DEVICES)
-    env = os.environ | {
-        "VAKTROM_MQTT_URL": mosquitto.url(),
-        "VAKTROM_DATABASE_URL": postgres_server.url_for(
-            str(conninfo_to_dict(postgres_dsn)["dbname"]), user=str(conninfo_to_dict(postgres_dsn)["user"])
-        ),
-        "VAKTROM_AUTH_SECRET": TEST_SECRET,
-        "VAKTROM_MQTT_CLIENT_ID": f"ingest-kill9-{uuid.uuid4().hex[:8]}",
-        "VAKTROM_MQTT_TOPIC_ROOT": unique_topic_root,
-        "VAKTROM_DATA_DIR": str(tmp_path),
-    }
-    ingest = _IngestProcess(env)
+    env = ingest_env(
+        mosquitto=mosquitto,
+        postgres_server=postgres_server,
+        postgres_dsn=postgres_dsn,
+        topic_root=unique_topic_root,
+        data_dir=tmp_path,
+        client_id=f"ingest-kill9-{uuid.uuid4().hex[:8]}",
+    )
+    ingest = IngestProcess(env)
     await ingest.start()
     publisher = MqttClient(MqttOptions(url=mosquitto.url(), client_id=f"pub-{uuid.uuid4().hex[:8]}", clean_start=True))
     await publisher.connect()
