@@ -31,7 +31,15 @@ from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved, StorageU
 from core.escalation import Delivery, DeliveryState, WebhookEndpoint
 from core.store import AlertChange, Store
 
-__all__ = ["DELIVERY_POLL_S", "SEND_LEASE_S", "SEND_TIMEOUT_S", "record_answer", "run_delivery_sender", "send_due"]
+__all__ = [
+    "DELIVERY_POLL_S",
+    "SEND_BATCH",
+    "SEND_LEASE_S",
+    "SEND_TIMEOUT_S",
+    "record_answer",
+    "run_delivery_sender",
+    "send_due",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +48,8 @@ SEND_TIMEOUT_S = 5.0
 # Longer than a send can take (its timeout plus recording it), so a live sender never loses its lease; short enough
 # that a delivery whose sender died is sent again within half a minute.
 SEND_LEASE_S = 30.0
+# Deliveries claimed and sent concurrently per round; a full round is followed by the next at once.
+SEND_BATCH = 50
 # The fallback poll for deliveries queued by another process (this process's steps wake the sender at once).
 DELIVERY_POLL_S = 1.0
 
@@ -119,7 +129,7 @@ async def send_due(store: Store, client: httpx.AsyncClient, clock: Clock, *, ann
     """Send every due delivery now, concurrently (one slow gateway does not hold up the others). Raises
     StorageUnavailable when the claim fails; a delivery whose result cannot be recorded is sent again after its
     lease runs out."""
-    claimed = await store.claim_deliveries(clock(), lease_s=SEND_LEASE_S)
+    claimed = await store.claim_deliveries(clock(), lease_s=SEND_LEASE_S, limit=SEND_BATCH)
     sends = [_send_one(store, client, d, e, clock=clock, announce=announce) for d, e in claimed]
     results = await asyncio.gather(*sends, return_exceptions=True)
     sent: list[Delivery] = []
@@ -141,7 +151,8 @@ async def run_delivery_sender(
         while True:
             wake.clear()
             try:
-                await send_due(store, client, clock, announce=announce)
+                if len(await send_due(store, client, clock, announce=announce)) >= SEND_BATCH:
+                    continue  # more are waiting: no pause between full rounds
             except StorageUnavailable as exc:
                 logger.warning("Deliveries postponed: %s", exc)
             except Exception:

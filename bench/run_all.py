@@ -25,6 +25,7 @@ BENCHES: tuple[tuple[str, str, list[str], list[str]], ...] = (
     ("e2e", "bench.bench_e2e", [], ["--seconds", "15", "--packs", "10000", "--raw-packs", "10000"]),
     ("model", "bench.bench_model", [], []),
     ("embedded", "bench.bench_embedded", [], ["--packs", "30"]),
+    ("escalation", "bench.bench_escalation", [], ["--alerts", "200", "--rounds", "2"]),
 )
 # A bench that runs longer than this is stuck, not slow.
 BENCH_TIMEOUT_S = 300
