@@ -150,10 +150,6 @@ class DeliveryState(enum.StrEnum):
         """Still on its way: the step waits for it."""
         return self in (DeliveryState.QUEUED, DeliveryState.SENDING)
 
-    @property
-    def final(self) -> bool:
-        return self in (DeliveryState.ACCEPTED, DeliveryState.DECLINED, DeliveryState.FAILED, DeliveryState.CANCELLED)
-
 
 @dataclass(frozen=True, slots=True)
 class Delivery:

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from alerts.deliveries import record_answer
-from alerts.webhooks import parse_answer, verify_signature
+from alerts.webhooks import MAX_ANSWER_BYTES, parse_answer, verify_signature
 from core.errors import NotFound, WebhookRejected
 from core.store import AlertChange
 from dashboard_api.access import Ctx, announce_alert, audit, authorised_alert
@@ -26,8 +26,6 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 Clinician = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES))]
-# An answer is a small JSON object; anything bigger is not one.
-MAX_ANSWER_BYTES = 16 * 1024
 
 
 @router.get(

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from core.escalation import (
     Escalation,
     EscalationPolicy,
+    OnCallContext,
     StepFiring,
     TargetKind,
     chain_after,
@@ -37,7 +38,7 @@ def _policy_for(conn: sa.Connection, site_id: str, priority: AlertPriority) -> E
     row = conn.execute(sa.select(_p).where(_p.c.site_id == site_id, _p.c.priority == priority.value)).first()
     if row is None:
         return default_policy(priority)
-    return policy_from_json({**row._asdict(), "priority": row.priority})
+    return policy_from_json(row._asdict())
 
 
 def _site_of(conn: sa.Connection, alert: Alert) -> str | None:
@@ -81,11 +82,15 @@ def _fire_due(conn: sa.Connection, now: datetime, decide: StepDecision, limit: i
         .with_for_update(skip_locked=True)  # a second worker takes the others; SQLite: the one writer
     )
     fired = []
+    # One roster read per site and named people in a batch, not per chain: a unit's burst shares it.
+    contexts: dict[tuple[str, tuple[str, ...]], OnCallContext] = {}
     for row in conn.execute(query).all():
         chain = escalation_of_row(row)
         alert = locked_alert(conn, chain.alert_id)
-        context = on_call_context(conn, site_id=chain.site_id, people=_people_named(chain.policy), at=now)
-        firing = decide(chain, alert, context)
+        key = (chain.site_id, tuple(_people_named(chain.policy)))
+        if key not in contexts:
+            contexts[key] = on_call_context(conn, site_id=key[0], people=key[1], at=now)
+        firing = decide(chain, alert, contexts[key])
         save_chain(conn, firing.escalation)
         insert_deliveries(conn, firing.deliveries)
         insert_transition(conn, alert, AlertPhase.ESCALATED, at=now, reason=firing.note)

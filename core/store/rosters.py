@@ -7,6 +7,7 @@ shift at once, and there is nothing to keep in step.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, time
 from typing import Any
 
@@ -93,16 +94,7 @@ def _add_rotation(conn: sa.Connection, rotation: Rotation) -> Rotation:
     }
     rotation_id = int(conn.execute(sa.insert(_r).values(values).returning(_r.c.rotation_id)).scalar_one())
     conn.execute(sa.insert(_rs), [{"rotation_id": rotation_id, "site_id": site} for site in sorted(rotation.site_ids)])
-    return Rotation(
-        rotation_id,
-        rotation.name,
-        rotation.role,
-        rotation.site_ids,
-        rotation.handoff_times,
-        rotation.members,
-        rotation.starts_on,
-        rotation.time_zone,
-    )
+    return replace(rotation, rotation_id=rotation_id)
 
 
 def _add_override(conn: sa.Connection, override: RosterOverride) -> RosterOverride:
@@ -115,7 +107,7 @@ def _add_override(conn: sa.Connection, override: RosterOverride) -> RosterOverri
         "ends_at": override.ends_at,
     }
     override_id = int(conn.execute(sa.insert(_o).values(values).returning(_o.c.override_id)).scalar_one())
-    return RosterOverride(override_id, override.rotation_id, override.person_id, override.starts_at, override.ends_at)
+    return replace(override, override_id=override_id)
 
 
 def _set_contacts(conn: sa.Connection, person_id: str, points: Sequence[ContactPoint]) -> None:
