@@ -25,7 +25,7 @@ from core.types import (
     Ward,
 )
 
-__all__ = ["ReferenceQueries", "open_at"]
+__all__ = ["ReferenceQueries", "care_team_member_of_row", "open_at", "stay_of_row"]
 
 
 def open_at(table: sa.Table, at: datetime) -> sa.ColumnElement[bool]:
@@ -33,7 +33,7 @@ def open_at(table: sa.Table, at: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(table.c.start_at <= at, sa.or_(table.c.end_at.is_(None), table.c.end_at > at))
 
 
-def _stay(row: Any) -> Stay:
+def stay_of_row(row: Any) -> Stay:
     return Stay(
         stay_id=row.stay_id,
         patient_id=row.patient_id,
@@ -45,7 +45,7 @@ def _stay(row: Any) -> Stay:
     )
 
 
-def _care_team_member(row: Any) -> CareTeamMember:
+def care_team_member_of_row(row: Any) -> CareTeamMember:
     return CareTeamMember(
         patient_id=row.patient_id,
         member_id=row.member_id,
@@ -141,14 +141,14 @@ class ReferenceQueries(SqlStore):
 
     async def list_stays(self, *, ward_id: str, at: datetime) -> list[Stay]:
         query = sa.select(s.stays).where(s.stays.c.ward_id == ward_id, open_at(s.stays, at)).order_by(*_STAY_ORDER)
-        return [_stay(row) for row in await self._read(lambda c: c.execute(query).all())]
+        return [stay_of_row(row) for row in await self._read(lambda c: c.execute(query).all())]
 
     async def stays_of_patients(self, patient_ids: Sequence[str], *, at: datetime) -> dict[str, Stay]:
         query = (
             sa.select(s.stays).where(s.stays.c.patient_id.in_(patient_ids), open_at(s.stays, at)).order_by(*_STAY_ORDER)
         )
         rows = await self._read(lambda c: c.execute(query).all())
-        return {stay.patient_id: stay for stay in map(_stay, rows)}
+        return {stay.patient_id: stay for stay in map(stay_of_row, rows)}
 
     async def add_care_team_member(self, member: CareTeamMember) -> None:
         row = {
@@ -165,4 +165,4 @@ class ReferenceQueries(SqlStore):
     async def list_care_team(self, patient_id: str, *, at: datetime) -> list[CareTeamMember]:
         t = s.care_team
         query = sa.select(t).where(t.c.patient_id == patient_id, open_at(t, at)).order_by(t.c.start_at, t.c.member_id)
-        return [_care_team_member(row) for row in await self._read(lambda c: c.execute(query).all())]
+        return [care_team_member_of_row(row) for row in await self._read(lambda c: c.execute(query).all())]

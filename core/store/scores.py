@@ -11,7 +11,7 @@ from core.store import schema as s
 from core.store.sql import SqlStore, upsert
 from core.types import ClinicalRisk, Parameter, PatientScore, RiskAssessment, RiskLevel, SpO2Scale
 
-__all__ = ["ScoreQueries"]
+__all__ = ["ScoreQueries", "risk_of_row", "score_of_row"]
 
 
 def _score_row(score: PatientScore) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def _score_row(score: PatientScore) -> dict[str, Any]:
     }
 
 
-def _score(row: Any) -> PatientScore:
+def score_of_row(row: Any) -> PatientScore:
     return PatientScore(
         patient_id=row.patient_id,
         computed_at=row.computed_at,
@@ -43,7 +43,7 @@ def _score(row: Any) -> PatientScore:
     )
 
 
-def _risk(row: Any) -> RiskAssessment:
+def risk_of_row(row: Any) -> RiskAssessment:
     return RiskAssessment(
         patient_id=row.patient_id,
         computed_at=row.computed_at,
@@ -77,7 +77,7 @@ class ScoreQueries(SqlStore):
 
     async def current_scores(self, patient_ids: Sequence[str]) -> dict[str, PatientScore]:
         query = sa.select(s.scores_current).where(s.scores_current.c.patient_id.in_(patient_ids))
-        return {row.patient_id: _score(row) for row in await self._read(lambda c: c.execute(query).all())}
+        return {row.patient_id: score_of_row(row) for row in await self._read(lambda c: c.execute(query).all())}
 
     async def save_risks(self, risks: Sequence[RiskAssessment]) -> None:
         rows = [
@@ -95,7 +95,7 @@ class ScoreQueries(SqlStore):
 
     async def current_risks(self, patient_ids: Sequence[str]) -> dict[str, RiskAssessment]:
         query = sa.select(s.risks_current).where(s.risks_current.c.patient_id.in_(patient_ids))
-        return {row.patient_id: _risk(row) for row in await self._read(lambda c: c.execute(query).all())}
+        return {row.patient_id: risk_of_row(row) for row in await self._read(lambda c: c.execute(query).all())}
 
     async def patients_behind_scoring(self) -> list[str]:
         lv, current = s.latest_values, s.scores_current
