@@ -32,7 +32,9 @@ __all__ = [
     "metadata",
     "observations",
     "pairings",
+    "patient_limits",
     "patients",
+    "pending_alerts",
     "risks_current",
     "roster_overrides",
     "rotation_sites",
@@ -432,6 +434,41 @@ roster_overrides = sa.Table(
     _at("starts_at"),
     _at("ends_at"),
     sa.Index("roster_overrides_rotation", "rotation_id", "ends_at"),
+    sqlite_autoincrement=True,
+)
+
+# --- fatigue controls ------------------------------------------------------------------------------------------
+# A condition waiting out its confirmation delay before its alert opens (alerts/confirmation.py): one row per alert
+# key, '' standing in for a missing patient or device id. `due_at` is the durable timer any worker may fire.
+pending_alerts = sa.Table(
+    "pending_alerts",
+    metadata,
+    sa.Column("patient_id", sa.Text, primary_key=True),
+    sa.Column("device_id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    _text("ward_id", nullable=True),
+    sa.Column("severity", sa.SmallInteger, nullable=False),
+    _text("message"),
+    _at("since"),
+    _at("clear_since", nullable=True),
+    _at("due_at"),
+    sa.Index("pending_alerts_due", "due_at"),
+)
+
+# Limits a doctor set for one patient and parameter. Append-only: every change is a row (who, when, why), the newest
+# row per (patient, parameter) is in force, and one with low and high both NULL clears the limit.
+patient_limits = sa.Table(
+    "patient_limits",
+    metadata,
+    _row_id(),
+    _text("patient_id"),
+    _text("parameter"),
+    sa.Column("low", sa.Double),
+    sa.Column("high", sa.Double),
+    _text("reason"),
+    _text("set_by"),
+    _at("set_at"),
+    sa.Index("patient_limits_patient", "patient_id", "parameter", "set_at"),
     sqlite_autoincrement=True,
 )
 
