@@ -59,6 +59,7 @@ __all__ = [
     "DeviceStore",
     "DueAlertDecision",
     "EscalationStore",
+    "ObservationBucket",
     "ObservationStore",
     "ReferenceStore",
     "RosterStore",
@@ -67,6 +68,18 @@ __all__ = [
     "Store",
     "StoreLifecycle",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationBucket:
+    """One parameter's readings in [starts_at, starts_at + bucket): their count, mean, lowest and highest value."""
+
+    parameter: Parameter
+    starts_at: datetime
+    count: int
+    mean: float
+    low: float
+    high: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +216,19 @@ class ObservationStore(Protocol):
         The ML risk model reads trends this way; at one reading a second, raw history would be 90k rows a day.
         """
 
+    async def observation_buckets(
+        self,
+        patient_id: str,
+        *,
+        since: datetime,
+        until: datetime,
+        bucket_s: int,
+        parameters: Sequence[Parameter] | None = None,
+    ) -> list[ObservationBucket]:
+        """Readings measured in [since, until) summarised per parameter and `bucket_s`-long bucket counted from
+        `since` (empty buckets are absent), by parameter then time: a day of a 1 Hz monitor is 86,400 readings per
+        parameter, too many to chart or to send."""
+
     async def count_readings(self) -> int: ...
     async def list_dead_letters(self, *, limit: int = 100) -> list[DeadLetter]:
         """Newest first."""
@@ -223,6 +249,10 @@ class ScoreStore(Protocol):
 
     async def save_risks(self, risks: Sequence[RiskAssessment]) -> None: ...
     async def current_risks(self, patient_ids: Sequence[str]) -> dict[str, RiskAssessment]: ...
+    async def score_history(
+        self, patient_id: str, *, since: datetime, until: datetime, limit: int = 10_000
+    ) -> list[PatientScore]:
+        """The patient's saved NEWS2 scores computed in [since, until], oldest first (for the trend chart)."""
 
 
 class AlertStore(Protocol):

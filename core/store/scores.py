@@ -1,13 +1,16 @@
-"""NEWS2 scores (history, and the current one per patient) and ML risk assessments."""
+"""NEWS2 scores (history, and the current one per patient), ML risk assessments, and the series trend charts draw."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from core.store import schema as s
+from core.store.columns import UtcDateTime, to_us
+from core.store.protocols import ObservationBucket
 from core.store.sql import SqlStore, upsert
 from core.types import ClinicalRisk, Parameter, PatientScore, RiskAssessment, RiskLevel, SpO2Scale
 
@@ -64,6 +67,41 @@ def _newer_risk(new: Any) -> sa.ColumnElement[bool]:
     return newer
 
 
+def _bucket_index(conn: sa.Connection, since: datetime, column: Any, bucket_s: int) -> sa.ColumnElement[int]:
+    """Whole `bucket_s` periods from `since` to `column` (0 for the first), as the engine counts time."""
+    if conn.dialect.name == "postgresql":
+        elapsed = sa.extract("epoch", column - sa.literal(since, UtcDateTime))
+        return sa.cast(sa.func.floor(elapsed / sa.literal(bucket_s)), sa.Integer)
+    # SQLite keeps integer microseconds: integer division is the floor for times at or after `since`.
+    return (sa.type_coerce(column, sa.Integer) - to_us(since)) // (bucket_s * 1_000_000)
+
+
+def _observation_buckets(
+    conn: sa.Connection,
+    patient_id: str,
+    window: tuple[datetime, datetime],
+    bucket_s: int,
+    parameters: Sequence[Parameter] | None,
+) -> list[ObservationBucket]:
+    since, until = window
+    o = s.observations
+    index = _bucket_index(conn, since, o.c.measured_at, bucket_s).label("bucket")
+    query = (
+        sa.select(o.c.parameter, index, sa.func.count(), sa.func.avg(o.c.value), sa.func.min(o.c.value),
+                  sa.func.max(o.c.value))
+        .where(o.c.patient_id == patient_id, o.c.measured_at >= since, o.c.measured_at < until)
+        .group_by(o.c.parameter, index)
+        .order_by(o.c.parameter, index)
+    )  # fmt: skip
+    if parameters is not None:
+        query = query.where(o.c.parameter.in_([p.value for p in parameters]))
+    return [
+        ObservationBucket(Parameter(p), since + timedelta(seconds=int(k) * bucket_s), int(n), float(mean),
+                          float(low), float(high))
+        for p, k, n, mean, low, high in conn.execute(query)
+    ]  # fmt: skip
+
+
 def _save_scores(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(sa.insert(s.scores_history), rows)
     upsert(conn, s.scores_current, rows, key=["patient_id"], where=_newer_score)
@@ -109,3 +147,29 @@ class ScoreQueries(SqlStore):
             .order_by(newest.c.patient_id)
         )
         return [row.patient_id for row in await self._read(lambda c: c.execute(query).all())]
+
+    async def score_history(
+        self, patient_id: str, *, since: datetime, until: datetime, limit: int = 10_000
+    ) -> list[PatientScore]:
+        h = s.scores_history
+        query = (
+            sa.select(h)
+            .where(h.c.patient_id == patient_id, h.c.computed_at.between(since, until))
+            .order_by(h.c.computed_at, h.c.id)
+            .limit(limit)
+        )
+        return [score_of_row(row) for row in await self._read(lambda c: c.execute(query).all())]
+
+    async def observation_buckets(
+        self,
+        patient_id: str,
+        *,
+        since: datetime,
+        until: datetime,
+        bucket_s: int,
+        parameters: Sequence[Parameter] | None = None,
+    ) -> list[ObservationBucket]:
+        if bucket_s <= 0:
+            raise ValueError(f"bucket_s must be positive, not {bucket_s}")
+        window = (since, until)
+        return await self._read(lambda c: _observation_buckets(c, patient_id, window, bucket_s, parameters))
