@@ -28,7 +28,7 @@ from alerts.webhooks import (
 )
 from core.clock import Clock
 from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved, StorageUnavailable
-from core.escalation import Delivery, DeliveryState, WebhookEndpoint
+from core.escalation import Delivery, DeliveryPurpose, DeliveryState, WebhookEndpoint
 from core.store import AlertChange, Store
 
 __all__ = [
@@ -67,13 +67,13 @@ async def record_answer(
     store: Store, delivery: Delivery, answer: Answer, *, at: datetime, announce: Announce
 ) -> Delivery:
     """A receiver's answer to a delivery (in its HTTP response, or posted back later). Accepted acknowledges the
-    alert for the person who accepted."""
+    alert for the person who accepted, unless they were only informed (a care-team member)."""
     by = answer.by or delivery.person_id
     state = _STATE_OF_ANSWER[answer.status]
     recorded = await store.record_delivery(
         delivery.delivery_id, state, at=at, outcome=f"{answer.status.value} by {by}", answered_by=by
     )
-    if state is DeliveryState.ACCEPTED:
+    if state is DeliveryState.ACCEPTED and delivery.purpose is DeliveryPurpose.RESPOND:
         try:
             change = await store.update_alert_by_id(delivery.alert_id, lambda a: acknowledge(a, by=by, at=at))
         except (AlertAlreadyAcknowledged, AlertAlreadyResolved):

@@ -39,7 +39,9 @@ async def fire_due_timers(store: Store, clock: Clock) -> list[AlertChange]:
     fired = []
     while True:  # a burst of due steps (a unit's alerts after an outage) is drained now, a batch per transaction
         batch = await store.fire_due_escalations(
-            now, lambda chain, alert, context: fire_step(chain, alert, context, at=now), limit=ESCALATION_BATCH
+            now,
+            lambda chain, alert, context, facts: fire_step(chain, alert, context, at=now, facts=facts),
+            limit=ESCALATION_BATCH,
         )
         fired += batch
         if len(batch) < ESCALATION_BATCH:

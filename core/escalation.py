@@ -12,14 +12,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from core.oncall import OnCallRole, RosterOverride, Rotation
-from core.types import Alert, AlertPhase, AlertPriority
+from core.types import Alert, AlertPhase, AlertPriority, CareTeamRole
 
 __all__ = [
+    "CARE_TEAMS_INFORMED_OF_HIGH",
     "DEFAULT_POLICIES",
     "MAX_POLICY_REPEAT",
     "MAX_POLICY_STEPS",
     "ContactPoint",
     "Delivery",
+    "DeliveryPurpose",
     "DeliveryState",
     "Escalation",
     "EscalationPolicy",
@@ -45,6 +47,15 @@ MAX_POLICY_REPEAT = 3
 class TargetKind(enum.StrEnum):
     ROLE = "role"  # whoever the site's roster has on call in that role when the step fires
     PERSON = "person"  # a named person (a hospital's fixed duty phone, a GP in a small municipality)
+    # The patient's care-team members in that team role (a CareTeamRole value): informed, not asked to respond, in
+    # the chain's first round only. A LAR or FACT team learns that its patient is deteriorating wherever the patient
+    # is, but its answer neither acknowledges the alert nor holds up the unit's chain.
+    CARE_TEAM = "care_team"
+
+
+class DeliveryPurpose(enum.StrEnum):
+    RESPOND = "respond"  # a person on the chain: accepting acknowledges the alert; declining moves the chain on
+    INFORM = "inform"  # a care-team member kept informed: the answer is recorded and changes nothing else
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +69,17 @@ class EscalationTarget:
 
     @classmethod
     def parse(cls, label: str) -> EscalationTarget:
-        """From its label, "role:doctor_on_call" or "person:dr-lund". Raises ValueError."""
+        """From its label, "role:doctor_on_call", "person:dr-lund" or "care_team:lar_team". Raises ValueError."""
         kind, _, value = label.partition(":")
-        if not value:
-            raise ValueError(f"a target is 'role:<role>' or 'person:<id>', not {label!r}")
+        if not value or kind not in TargetKind.__members__.values():
+            raise ValueError(f"a target is 'role:<role>', 'person:<id>' or 'care_team:<team role>', not {label!r}")
+        if kind == TargetKind.CARE_TEAM and value not in CareTeamRole.__members__.values():
+            raise ValueError(f"no care-team role {value!r}; one of {', '.join(CareTeamRole)}")
         return cls(TargetKind(kind), value)
+
+    @property
+    def purpose(self) -> DeliveryPurpose:
+        return DeliveryPurpose.INFORM if self.kind is TargetKind.CARE_TEAM else DeliveryPurpose.RESPOND
 
     @property
     def label(self) -> str:
@@ -86,16 +103,34 @@ class EscalationPolicy:
     name: str = ""
 
 
-def _steps(*steps: tuple[tuple[OnCallRole, ...], int]) -> tuple[EscalationStep, ...]:
-    return tuple(EscalationStep(tuple(EscalationTarget.role(r) for r in roles), wait) for roles, wait in steps)
+def _steps(
+    *steps: tuple[tuple[OnCallRole, ...], int], informed: tuple[CareTeamRole, ...] = ()
+) -> tuple[EscalationStep, ...]:
+    """Steps fetching the roles in order; the first also informs the patient's care-team members in `informed`."""
+    made = [EscalationStep(tuple(EscalationTarget.role(r) for r in roles), wait) for roles, wait in steps]
+    team = tuple(EscalationTarget(TargetKind.CARE_TEAM, role.value) for role in informed)
+    return (replace(made[0], targets=made[0].targets + team), *made[1:]) if made else ()
 
 
 _NURSE, _DOCTOR, _SPECIALIST = OnCallRole.UNIT_NURSE, OnCallRole.DOCTOR_ON_CALL, OnCallRole.HOSPITAL_SPECIALIST
+# The teams that follow a patient with severe mental illness or substance use across levels of care: they are told
+# when their patient's NEWS2 reaches 7 wherever the patient is (a KAD bed, a sykestue, at home), and only then. The
+# GP is not paged: a GP follows up in office hours, not at 3 a.m.
+CARE_TEAMS_INFORMED_OF_HIGH = (
+    CareTeamRole.LAR_TEAM,
+    CareTeamRole.FACT_TEAM,
+    CareTeamRole.DIGITAL_FACT_TEAM,
+    CareTeamRole.PSHT,
+)
 # Defaults (docs/ALERTS.md says why): high fetches the doctor on call after 3 min and the hospital specialist 5 min
 # later, as the issue's sykestue night describes; medium gives the chart's "urgent response within the hour" room.
 DEFAULT_POLICIES: dict[AlertPriority, EscalationPolicy] = {
     AlertPriority.HIGH: EscalationPolicy(
-        None, AlertPriority.HIGH, _steps(((_NURSE,), 180), ((_DOCTOR,), 300), ((_SPECIALIST,), 600)), 1, "default high"
+        None,
+        AlertPriority.HIGH,
+        _steps(((_NURSE,), 180), ((_DOCTOR,), 300), ((_SPECIALIST,), 600), informed=CARE_TEAMS_INFORMED_OF_HIGH),
+        1,
+        "default high",
     ),
     AlertPriority.MEDIUM: EscalationPolicy(
         None, AlertPriority.MEDIUM, _steps(((_NURSE,), 600), ((_DOCTOR,), 1200)), 0, "default medium"
@@ -173,6 +208,7 @@ class Delivery:
     answered_by: str | None = None
     outcome: str = ""  # what happened last, in words
     body: bytes = field(default=b"", repr=False)  # the message as sent: patient data, never logged
+    purpose: DeliveryPurpose = DeliveryPurpose.RESPOND
 
 
 @dataclass(frozen=True, slots=True)

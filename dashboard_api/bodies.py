@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.escalation import MAX_POLICY_REPEAT, MAX_POLICY_STEPS
 from core.oncall import OnCallRole
 from core.topics import is_valid_id
-from core.types import DeviceKind
+from core.types import CareTeamRole, DeviceKind
 
 __all__ = [
     "ContactPointIn",
@@ -77,24 +77,29 @@ class ResolveAlertIn(_In):
 
 # --- escalation and on-call (admin) ----------------------------------------------------------------------------
 _PERSON_ID = r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}"
-_TARGET_PATTERN = rf"^(role|person):{_PERSON_ID}$"
+_TARGET_PATTERN = rf"^(role|person|care_team):{_PERSON_ID}$"
 _HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 _PERSON = rf"^{_PERSON_ID}$"
 
 
 class EscalationStepIn(_In):
     targets: list[Annotated[str, Field(pattern=_TARGET_PATTERN)]] = Field(
-        min_length=1, max_length=5, description='Who this step fetches: "role:doctor_on_call" or "person:<id>".'
+        min_length=1,
+        max_length=5,
+        description='Who this step fetches: "role:doctor_on_call" or "person:<id>"; "care_team:lar_team" informs '
+        "the patient's care-team members in that team role (first round only; their answer does not acknowledge).",
     )
     escalate_after_s: int = Field(ge=0, le=4 * 3600, description="Time to acknowledge before the next step fires.")
 
     @model_validator(mode="after")
     def _known_roles(self) -> EscalationStepIn:
-        roles = {role.value for role in OnCallRole}
+        known = {"role": {r.value for r in OnCallRole}, "care_team": {r.value for r in CareTeamRole}}
         for target in self.targets:
             kind, _, value = target.partition(":")
-            if kind == "role" and value not in roles:
-                raise ValueError(f"unknown role {value!r}: use one of {', '.join(sorted(roles))}")
+            if kind in known and value not in known[kind]:
+                raise ValueError(f"unknown {kind} role {value!r}: use one of {', '.join(sorted(known[kind]))}")
+        if all(t.startswith("care_team:") for t in self.targets):
+            raise ValueError("a step needs someone to respond (a role or a person), not only care-team members")
         return self
 
 

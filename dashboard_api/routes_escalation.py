@@ -12,12 +12,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from alerts.deliveries import record_answer
+from alerts.isbar import isbar_of
 from alerts.webhooks import MAX_ANSWER_BYTES, parse_answer, verify_signature
 from core.errors import NotFound, WebhookRejected
 from core.store import AlertChange
 from dashboard_api.access import Ctx, announce_alert, audit, authorised_alert
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
-from dashboard_api.schemas_escalation import DeliveryOut, EscalationOut
+from dashboard_api.schemas_escalation import DeliveryOut, EscalationOut, IsbarOut
 
 __all__ = ["router"]
 
@@ -39,6 +40,19 @@ async def alert_escalation(alert_id: int, ctx: Ctx, principal: Clinician) -> Esc
     deliveries = await ctx.store.list_deliveries(alert_id)
     await audit(ctx, principal, "read.alert_escalation", str(alert_id), f"patient {alert.patient_id}")
     return None if chain is None else EscalationOut.of(chain, deliveries)
+
+
+@router.get(
+    "/alerts/{alert_id}/isbar",
+    response_model=IsbarOut,
+    summary="The alert's ISBAR message as it reads now (Identify, Situation, Background, Assessment, Recommendation)",
+)
+async def alert_isbar(alert_id: int, ctx: Ctx, principal: Clinician) -> IsbarOut:
+    alert, _ = await authorised_alert(ctx, principal, alert_id)
+    at = ctx.clock()
+    facts = await ctx.store.alert_facts(alert_id, at=at)
+    await audit(ctx, principal, "read.alert_isbar", str(alert_id), f"patient {alert.patient_id}")
+    return IsbarOut.of(alert_id, at, isbar_of(facts))
 
 
 def _rejected(reason: str) -> HTTPException:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alerts.isbar import Isbar
 from core.escalation import ContactPoint, Delivery, Escalation, EscalationPolicy, WebhookEndpoint
 from core.oncall import Rotation, Shift
 
@@ -14,6 +15,7 @@ __all__ = [
     "DeliveryOut",
     "EscalationOut",
     "EscalationPolicyOut",
+    "IsbarOut",
     "OnCallOut",
     "RotationOut",
     "WebhookEndpointOut",
@@ -61,6 +63,7 @@ class DeliveryOut(_Out):
     endpoint_id: str | None
     address: str
     state: str
+    purpose: str = Field(description="respond: on the chain; inform: a care-team member kept informed.")
     outcome: str
     attempts: int
     answered_by: str | None
@@ -72,8 +75,8 @@ class DeliveryOut(_Out):
         return cls(
             delivery_id=d.delivery_id, alert_id=d.alert_id, epoch=d.epoch, round=d.loop + 1, step=d.step_index + 1,
             person_id=d.person_id, reason=d.reason, endpoint_id=d.endpoint_id, address=d.address,
-            state=d.state.value, outcome=d.outcome, attempts=d.attempts, answered_by=d.answered_by,
-            created_at=d.created_at, updated_at=d.updated_at,
+            state=d.state.value, purpose=d.purpose.value, outcome=d.outcome, attempts=d.attempts,
+            answered_by=d.answered_by, created_at=d.created_at, updated_at=d.updated_at,
         )  # fmt: skip
 
 
@@ -156,3 +159,24 @@ class ContactPointOut(_Out):
     @classmethod
     def of(cls, p: ContactPoint) -> ContactPointOut:
         return cls(person_id=p.person_id, endpoint_id=p.endpoint_id, address=p.address)
+
+
+class IsbarOut(_Out):
+    """An alert's handover message, generated from the stored data when asked (docs/ALERTS.md, "ISBAR")."""
+
+    alert_id: int
+    at: datetime = Field(description="When it was generated: values and ages are as of this moment.")
+    identify: str
+    situation: str
+    background: str
+    assessment: str
+    recommendation: str
+    text: str = Field(description="The five parts on five lines (I:, S:, B:, A:, R:), as a pager shows them.")
+
+    @classmethod
+    def of(cls, alert_id: int, at: datetime, isbar: Isbar) -> IsbarOut:
+        identify, situation, background, assessment, recommendation = isbar.sections()
+        return cls(
+            alert_id=alert_id, at=at, identify=identify, situation=situation, background=background,
+            assessment=assessment, recommendation=recommendation, text=isbar.text(),
+        )  # fmt: skip

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound
-from core.escalation import Delivery, DeliveryState, WebhookEndpoint, hurried
+from core.escalation import Delivery, DeliveryPurpose, DeliveryState, WebhookEndpoint, hurried
 from core.store import schema as s
 from core.store.chains import locked_chain, save_chain
 from core.store.sql import SqlStore
@@ -58,6 +58,7 @@ def _delivery(row: Any) -> Delivery:
         answered_by=row.answered_by,
         outcome=row.outcome,
         body=bytes(row.body),
+        purpose=DeliveryPurpose(row.purpose),
     )
 
 
@@ -84,6 +85,7 @@ def insert_deliveries(conn: sa.Connection, deliveries: Sequence[Delivery]) -> No
             "answered_by": d.answered_by,
             "outcome": d.outcome,
             "body": d.body,
+            "purpose": d.purpose.value,
         }
         for d in deliveries
     ]
@@ -138,6 +140,7 @@ def _hurry_if_nobody_left(conn: sa.Connection, delivery: Delivery, at: datetime)
             _d.c.epoch == delivery.epoch,
             _d.c.loop == delivery.loop,
             _d.c.step_index == delivery.step_index,
+            _d.c.purpose == DeliveryPurpose.RESPOND.value,  # a care-team member informed holds up nothing
         )
     ).scalars()
     if all(state in _NOBODY_LEFT for state in states):
@@ -168,7 +171,7 @@ def _record(
         values["answered_by"] = answered_by
     updated = conn.execute(sa.update(_d).where(_d.c.delivery_id == delivery_id).values(values).returning(*_d.c))
     delivery = _delivery(updated.one())
-    if state in (DeliveryState.DECLINED, DeliveryState.FAILED):
+    if state in (DeliveryState.DECLINED, DeliveryState.FAILED) and delivery.purpose is DeliveryPurpose.RESPOND:
         _hurry_if_nobody_left(conn, delivery, at)
     return delivery
 

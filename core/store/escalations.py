@@ -7,10 +7,12 @@ a decision (alerts/escalation.py) on the locked chain row and writes the step's 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import sqlalchemy as sa
 
+from core.alert_facts import AlertFacts
 from core.escalation import (
     Escalation,
     EscalationPolicy,
@@ -21,13 +23,14 @@ from core.escalation import (
     default_policy,
 )
 from core.store import schema as s
+from core.store.alert_facts import alert_facts
 from core.store.alert_rows import insert_transition, locked_alert
 from core.store.chains import escalation_of_row, locked_chain, policy_from_json, policy_json, save_chain
 from core.store.deliveries import cancel_pending, insert_deliveries
 from core.store.protocols import StepDecision
-from core.store.rosters import on_call_context
+from core.store.rosters import contacts_of, on_call_context
 from core.store.sql import SqlStore, upsert
-from core.types import Alert, AlertPhase, AlertPriority
+from core.types import Alert, AlertPhase, AlertPriority, AlertState
 
 __all__ = ["EscalationQueries", "follow_alert"]
 
@@ -73,6 +76,14 @@ def _people_named(policy: EscalationPolicy) -> list[str]:
     return [t.value for step in policy.steps for t in step.targets if t.kind is TargetKind.PERSON]
 
 
+def _with_care_team(conn: sa.Connection, context: OnCallContext, facts: AlertFacts) -> OnCallContext:
+    """The site's context plus the contact points of the patient's care team (a step may inform them)."""
+    members = sorted({m.member_id for m in facts.care_team} - context.contacts.keys())
+    if not members:
+        return context
+    return replace(context, contacts=context.contacts | contacts_of(conn, members))
+
+
 def _fire_due(conn: sa.Connection, now: datetime, decide: StepDecision, limit: int) -> list[tuple[Alert, StepFiring]]:
     query = (
         sa.select(_x)
@@ -90,7 +101,8 @@ def _fire_due(conn: sa.Connection, now: datetime, decide: StepDecision, limit: i
         key = (chain.site_id, tuple(_people_named(chain.policy)))
         if key not in contexts:
             contexts[key] = on_call_context(conn, site_id=key[0], people=key[1], at=now)
-        firing = decide(chain, alert, contexts[key])
+        facts = alert_facts(conn, alert, at=now) if alert.state is AlertState.OPEN else AlertFacts(alert, now)
+        firing = decide(chain, alert, _with_care_team(conn, contexts[key], facts), facts)
         save_chain(conn, firing.escalation)
         insert_deliveries(conn, firing.deliveries)
         insert_transition(conn, alert, AlertPhase.ESCALATED, at=now, reason=firing.note)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from core.alert_facts import AlertFacts
 from core.escalation import (
     ContactPoint,
     Delivery,
@@ -107,8 +108,8 @@ class AlertUpdate:
 AlertDecision = Callable[[Alert | None], AlertUpdate | None]
 # Run on one existing alert, locked. May raise (e.g. AlertAlreadyAcknowledged): the transaction then rolls back.
 DueAlertDecision = Callable[[Alert], AlertUpdate | None]
-# Run on a due chain, locked, with its alert and who is on call at the site: pure, no I/O.
-StepDecision = Callable[[Escalation, Alert, OnCallContext], StepFiring]
+# Run on a due chain, locked, with its alert, who is on call at the site and the alert's facts: pure, no I/O.
+StepDecision = Callable[[Escalation, Alert, OnCallContext, AlertFacts], StepFiring]
 
 
 class StoreLifecycle(Protocol):
@@ -318,6 +319,10 @@ class EscalationStore(Protocol):
         """The site's policy, or vaktrom's default for the priority (site_id None)."""
 
     async def get_escalation(self, alert_id: int) -> Escalation | None: ...
+    async def alert_facts(self, alert_id: int, *, at: datetime) -> AlertFacts:
+        """What the alert's message says at `at`: place, patient, stay, scores, values, trend, care team. Raises
+        NotFound."""
+
     async def fire_due_escalations(
         self, now: datetime, decide: StepDecision, *, limit: int = 50
     ) -> list[tuple[Alert, StepFiring]]:

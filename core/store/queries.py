@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.store.alert_facts import AlertFactsQueries
 from core.store.alerts import AlertQueries
 from core.store.audit import AuditQueries
 from core.store.deliveries import DeliveryQueries
@@ -22,6 +23,7 @@ class StoreQueries(
     ScoreQueries,
     AlertQueries,
     EscalationQueries,
+    AlertFactsQueries,
     DeliveryQueries,
     RosterQueries,
     AuditQueries,

@@ -392,6 +392,8 @@ deliveries = sa.Table(
     _text("answered_by", nullable=True),
     _text("outcome"),  # what happened last, in words: "HTTP 503 from gateway", "cancelled: acknowledged"
     sa.Column("body", sa.LargeBinary, nullable=False),
+    # "respond" (on the chain: accepting acknowledges) or "inform" (a care-team member: the answer is only recorded)
+    sa.Column("purpose", sa.Text, nullable=False, server_default="respond"),
     sa.Index("deliveries_alert", "alert_id", "epoch", "loop", "step_index"),
     sa.Index(
         "deliveries_due",

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts.escalation import delivery_id, fire_step
+from core.alert_facts import AlertFacts
 from core.escalation import (
     ContactPoint,
+    DeliveryPurpose,
     DeliveryState,
     Escalation,
     EscalationPolicy,
@@ -26,7 +29,16 @@ from core.escalation import (
     hurried,
 )
 from core.oncall import OnCallRole, RosterOverride, Rotation
-from core.types import Alert, AlertKind, AlertPhase, AlertPriority, AlertSeverity, AlertState
+from core.types import (
+    Alert,
+    AlertKind,
+    AlertPhase,
+    AlertPriority,
+    AlertSeverity,
+    AlertState,
+    CareTeamMember,
+    CareTeamRole,
+)
 
 T0 = datetime(2025, 3, 30, 0, 30, tzinfo=UTC)  # the night the clocks go forward in Oslo: rosters must not care
 NURSE, DOCTOR, SPECIALIST = OnCallRole.UNIT_NURSE, OnCallRole.DOCTOR_ON_CALL, OnCallRole.HOSPITAL_SPECIALIST
@@ -234,3 +246,71 @@ def test_delivery_ids_fit_the_webhook_header_and_differ_per_person() -> None:
     ids = {delivery_id(chain, person_id=p, endpoint_id="gw", address="a") for p in ("nurse-kari", "dr-lund")}
     assert len(ids) == 2
     assert all(len(i) <= 64 and "." not in i for i in ids)
+
+
+# --- care-team routing: the patient's LAR, FACT and PSHT teams are informed of a high alert -----------------------
+def team_facts(*members: tuple[str, CareTeamRole]) -> AlertFacts:
+    team = tuple(CareTeamMember("pat-1", m, role, "Vest-Finnmark", T0 - timedelta(days=30)) for m, role in members)
+    return AlertFacts(alert(), T0, care_team=team)
+
+
+def reachable(on_call: OnCallContext, *people: str) -> OnCallContext:
+    return replace(on_call, contacts=on_call.contacts | {p: (ContactPoint(p, "gw", f"phone-{p}"),) for p in people})
+
+
+def test_the_default_high_policy_informs_the_patients_lar_and_fact_teams_with_the_first_step() -> None:
+    facts = team_facts(("lar-alta", CareTeamRole.LAR_TEAM), ("fact-vest", CareTeamRole.FACT_TEAM))
+    firing = fire_step(started(), alert(), reachable(UNIT, "lar-alta", "fact-vest"), at=T0, facts=facts)
+    by_person = {d.person_id: d.purpose for d in firing.deliveries}
+    assert by_person == {
+        "nurse-kari": DeliveryPurpose.RESPOND,
+        "lar-alta": DeliveryPurpose.INFORM,
+        "fact-vest": DeliveryPurpose.INFORM,
+    }
+    assert firing.note == "step 1/3, round 1; notified nurse-kari; informed fact-vest, lar-alta"
+
+
+def test_the_gp_and_other_team_roles_are_not_paged_by_the_default_policy() -> None:
+    facts = team_facts(("dr-gp", CareTeamRole.GP), ("rel-1", CareTeamRole.RELATIVE))
+    firing = fire_step(started(), alert(), reachable(UNIT, "dr-gp", "rel-1"), at=T0, facts=facts)
+    assert [d.person_id for d in firing.deliveries] == ["nurse-kari"]
+
+
+def test_a_medium_alert_informs_no_care_team() -> None:
+    facts = team_facts(("lar-alta", CareTeamRole.LAR_TEAM))
+    medium = started(default_policy(AlertPriority.MEDIUM))
+    firing = fire_step(medium, alert(severity=AlertSeverity.MEDIUM), reachable(UNIT, "lar-alta"), at=T0, facts=facts)
+    assert [d.person_id for d in firing.deliveries] == ["nurse-kari"]
+
+
+def test_informing_a_team_never_holds_up_the_chain_when_nobody_can_respond() -> None:
+    facts = team_facts(("lar-alta", CareTeamRole.LAR_TEAM))
+    no_nurse = reachable(context(rotation(DOCTOR, "dr-lund")), "lar-alta")
+    firing = fire_step(started(), alert(), no_nurse, at=T0, facts=facts)
+    assert [(d.person_id, d.purpose) for d in firing.deliveries] == [("lar-alta", DeliveryPurpose.INFORM)]
+    assert firing.escalation.next_step_at == T0  # the doctor is fetched at once, not after the nurse's 3 min
+    assert firing.note.endswith("nobody on call as unit_nurse for s1; moved on at once")
+
+
+def test_a_team_is_informed_in_the_first_round_only() -> None:
+    facts = team_facts(("lar-alta", CareTeamRole.LAR_TEAM))
+    second_round = replace(started(), loop=1)
+    firing = fire_step(second_round, alert(), reachable(UNIT, "lar-alta"), at=T0, facts=facts)
+    assert [d.person_id for d in firing.deliveries] == ["nurse-kari"]
+
+
+def test_the_nurse_on_call_who_is_also_in_the_team_is_asked_to_respond_once() -> None:
+    facts = team_facts(("nurse-kari", CareTeamRole.PSHT))
+    [delivery] = fire_step(started(), alert(), UNIT, at=T0, facts=facts).deliveries
+    assert (delivery.person_id, delivery.purpose) == ("nurse-kari", DeliveryPurpose.RESPOND)
+
+
+def test_every_delivery_carries_the_isbar_message_and_its_purpose() -> None:
+    facts = team_facts(("lar-alta", CareTeamRole.LAR_TEAM))
+    firing = fire_step(started(), alert(), reachable(UNIT, "lar-alta"), at=T0, facts=facts)
+    for delivery in firing.deliveries:
+        body = orjson.loads(delivery.body)
+        assert body["purpose"] == delivery.purpose.value
+        assert body["isbar"]["text"].split("\n")[0].startswith("I: pat-1")
+        assert "lar team lar-alta (Vest-Finnmark)" in body["isbar"]["background"]
+        assert body["isbar"]["recommendation"].startswith("Emergency response")

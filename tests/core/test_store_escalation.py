@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 
+import orjson
 import pytest
 
 from alerts import lifecycle
@@ -12,6 +13,7 @@ from alerts.escalation import fire_step
 from core.errors import NotFound
 from core.escalation import (
     ContactPoint,
+    DeliveryPurpose,
     DeliveryState,
     EscalationPolicy,
     EscalationStep,
@@ -21,7 +23,25 @@ from core.escalation import (
 )
 from core.oncall import OnCallRole, RosterOverride, Rotation
 from core.store import Store
-from core.types import AlertKind, AlertPhase, AlertPriority, AlertSeverity, Site, SiteKind, Ward
+from core.types import (
+    AlertKind,
+    AlertPhase,
+    AlertPriority,
+    AlertSeverity,
+    Bed,
+    CareSetting,
+    CareTeamMember,
+    CareTeamRole,
+    ClinicalRisk,
+    Parameter,
+    Patient,
+    PatientScore,
+    Reading,
+    Site,
+    SiteKind,
+    Stay,
+    Ward,
+)
 from tests.core.conftest import StoreFactory
 
 T0 = datetime(2025, 1, 6, 20, 0, tzinfo=UTC)
@@ -53,7 +73,9 @@ async def open_high(store: Store, *, at: datetime = T0) -> int:
 
 
 async def fire(store: Store, at: datetime) -> int:
-    fired = await store.fire_due_escalations(at, lambda chain, alert, ctx: fire_step(chain, alert, ctx, at=at))
+    fired = await store.fire_due_escalations(
+        at, lambda chain, alert, ctx, facts: fire_step(chain, alert, ctx, at=at, facts=facts)
+    )
     return len(fired)
 
 
@@ -202,3 +224,65 @@ async def test_rotations_and_overrides_are_read_back_by_site(store: Store) -> No
     )
     with pytest.raises(NotFound):
         await store.add_override(RosterOverride(0, 999, "dr-c", T0, T0 + timedelta(hours=1)))
+
+
+# --- the message each delivery carries, and the care team informed ------------------------------------------------
+async def patient_in_bed_three(store: Store) -> None:
+    await store.upsert_bed(Bed("b3", "w1", "3"))
+    await store.upsert_patient(Patient("pat-1", "Ola Nordmann", 1948))
+    await store.add_stay(Stay("st1", "pat-1", "w1", CareSetting.BEDSIDE, T0 - timedelta(days=1), bed_id="b3"))
+    reading = Reading("mon-3", "pat-1", Parameter.RESP_RATE, 26.0, T0 - timedelta(seconds=30), T0)
+    await store.append([reading], [])
+    scores = [
+        PatientScore("pat-1", T0 - timedelta(hours=3), 3, True, ClinicalRisk.LOW, False),
+        PatientScore("pat-1", T0 - timedelta(seconds=10), 8, True, ClinicalRisk.HIGH, True, {Parameter.RESP_RATE: 3}),
+    ]
+    for score in scores:
+        await store.save_scores([score])
+    since = T0 - timedelta(days=200)
+    await store.add_care_team_member(CareTeamMember("pat-1", "lar-alta", CareTeamRole.LAR_TEAM, "LAR Alta", since))
+    await store.set_contact_points("lar-alta", [ContactPoint("lar-alta", "gw", "phone-lar")])
+
+
+async def test_a_fired_step_carries_the_isbar_of_the_patient_read_in_the_same_transaction(store: Store) -> None:
+    await unit_with_roster(store)
+    await patient_in_bed_three(store)
+    alert_id = await open_high(store)
+    await fire(store, T0)
+    nurse = next(d for d in await store.list_deliveries(alert_id) if d.person_id == "nurse-kari")
+    isbar = orjson.loads(nurse.body)["isbar"]
+    assert isbar["identify"].startswith("Ola Nordmann (pat-1, born 1948), Sykestua (sykestue), Senger, bed 3.")
+    assert "respiration rate 26 /min" in isbar["situation"]
+    assert (
+        "NEWS2 8" in isbar["assessment"] and "Trend: 3 2 h ago, 3 1 h ago, 8 now." in isbar["assessment"]
+    )  # as it stood then
+    assert "lar team lar-alta (LAR Alta)" in isbar["background"]
+
+
+async def test_the_care_team_is_informed_and_its_answers_neither_acknowledge_nor_hurry(store: Store) -> None:
+    await unit_with_roster(store)
+    await patient_in_bed_three(store)
+    alert_id = await open_high(store)
+    await fire(store, T0)
+    deliveries = {d.person_id: d for d in await store.list_deliveries(alert_id)}
+    assert {p: d.purpose for p, d in deliveries.items()} == {
+        "nurse-kari": DeliveryPurpose.RESPOND,
+        "lar-alta": DeliveryPurpose.INFORM,
+    }
+    # The nurse's page fails and the LAR team reads theirs: the doctor is fetched at once all the same.
+    failed_at = T0 + timedelta(seconds=30)
+    await store.record_delivery(deliveries["lar-alta"].delivery_id, DeliveryState.READ, at=failed_at)
+    await store.record_delivery(deliveries["nurse-kari"].delivery_id, DeliveryState.FAILED, at=failed_at)
+    chain = await store.get_escalation(alert_id)
+    assert chain is not None and chain.next_step_at == failed_at
+
+
+async def test_a_care_team_decline_does_not_move_the_chain_on(store: Store) -> None:
+    await unit_with_roster(store)
+    await patient_in_bed_three(store)
+    alert_id = await open_high(store)
+    await fire(store, T0)
+    lar = next(d for d in await store.list_deliveries(alert_id) if d.person_id == "lar-alta")
+    await store.record_delivery(lar.delivery_id, DeliveryState.DECLINED, at=T0 + timedelta(seconds=5))
+    chain = await store.get_escalation(alert_id)
+    assert chain is not None and chain.next_step_at == T0 + timedelta(minutes=3)  # the nurse still has her time

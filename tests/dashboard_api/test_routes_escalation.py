@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import httpx
 import orjson
@@ -16,7 +16,7 @@ from core.mqtt import MqttClient
 from core.oncall import OnCallRole, Rotation
 from core.store.sqlite import SqliteStore
 from core.topics import events_topic
-from core.types import AlertState
+from core.types import AlertKind, AlertSeverity, AlertState, CareTeamMember, CareTeamRole
 from tests.dashboard_api.conftest import FixedClock, Seeded, TokenFactory, auth
 
 GATEWAY_SECRET = b"gateway-secret-" + b"k" * 24
@@ -30,7 +30,9 @@ async def page_the_nurse(store: SqliteStore, clock: FixedClock, seeded: Seeded) 
     await store.add_rotation(nurse)
     await store.set_contact_points("nurse-kari", [ContactPoint("nurse-kari", "gw", "pager-17")])
     now = clock()
-    await store.fire_due_escalations(now, lambda chain, alert, ctx: fire_step(chain, alert, ctx, at=now))
+    await store.fire_due_escalations(
+        now, lambda chain, alert, ctx, facts: fire_step(chain, alert, ctx, at=now, facts=facts)
+    )
     [delivery] = await store.list_deliveries(seeded.alert_id)
     return delivery.delivery_id
 
@@ -125,3 +127,61 @@ async def test_an_answer_signed_for_another_delivery_is_refused(
     )
     assert response.status_code == 401
     assert "not the one in the path" in response.json()["detail"]
+
+
+async def test_the_isbar_of_an_alert_reads_as_a_handover_of_the_patient(
+    api: httpx.AsyncClient, token: TokenFactory, seeded: Seeded, store: SqliteStore
+) -> None:
+    response = await api.get(f"/api/v1/alerts/{seeded.alert_id}/isbar", headers=auth(token()))
+    assert response.status_code == 200
+    isbar = response.json()
+    assert isbar["alert_id"] == seeded.alert_id
+    assert isbar["identify"].startswith("Ola Nordmann (p1, born 1941), Demo sykestue (sykestue), Sykestua, bed Seng 1.")
+    assert isbar["situation"].startswith("NEWS2 5. Opened")
+    assert "pulse 112 /min" in isbar["situation"] and "respiration rate 22 /min (2 h ago)" in isbar["situation"]
+    assert "supervising doctor dr-berg (Demo kommune)" in isbar["background"]
+    assert "NEWS2 at least 5 (incomplete)" in isbar["assessment"] and "missing: temperature" in isbar["assessment"]
+    assert "ML deterioration flag raised (rising pulse)" in isbar["assessment"]
+    assert isbar["recommendation"].startswith("Urgent response: inform the doctor now")
+    assert isbar["text"].split("\n")[0] == "I: " + isbar["identify"]
+    [entry] = [a for a in await store.list_audit(limit=5) if a.action == "read.alert_isbar"]
+    assert (entry.subject, entry.detail) == (str(seeded.alert_id), "patient p1")
+
+
+async def test_the_isbar_of_another_sites_alert_is_refused_and_an_unknown_alert_is_404(
+    api: httpx.AsyncClient, token: TokenFactory, seeded: Seeded
+) -> None:
+    other = await api.get(f"/api/v1/alerts/{seeded.other_alert_id}/isbar", headers=auth(token()))
+    assert other.status_code == 403
+    unknown = await api.get("/api/v1/alerts/999999/isbar", headers=auth(token()))
+    assert (unknown.status_code, unknown.json()) == (404, {"detail": "Alert 999999 not found"})
+
+
+async def test_a_care_team_member_accepting_an_informing_message_does_not_acknowledge_the_alert(
+    api: httpx.AsyncClient, seeded: Seeded, store: SqliteStore, clock: FixedClock
+) -> None:
+    await page_the_nurse(store, clock, seeded)
+    lar = CareTeamMember("p1", "lar-alta", CareTeamRole.LAR_TEAM, "LAR Alta", clock() - timedelta(days=100))
+    await store.add_care_team_member(lar)
+    await store.set_contact_points("lar-alta", [ContactPoint("lar-alta", "gw", "phone-lar")])
+    # NEWS2 rises to 7: a high chain starts and its first step informs the LAR team
+    await store.raise_alert(
+        patient_id="p1", device_id=None, ward_id="w1", kind=AlertKind.NEWS2, severity=AlertSeverity.HIGH,
+        message="NEWS2 7", at=clock(),
+    )  # fmt: skip
+    now = clock()
+    await store.fire_due_escalations(
+        now, lambda chain, alert, ctx, facts: fire_step(chain, alert, ctx, at=now, facts=facts)
+    )
+    [informed] = [d for d in await store.list_deliveries(seeded.alert_id) if d.person_id == "lar-alta"]
+    body = b'{"status": "accepted", "by": "lar-alta"}'
+    response = await api.post(
+        f"/api/v1/deliveries/{informed.delivery_id}/answer",
+        content=body,
+        headers=signed(informed.delivery_id, body, clock),
+    )
+    assert (response.status_code, response.json()["state"], response.json()["purpose"]) == (200, "accepted", "inform")
+    alert = await store.get_alert(seeded.alert_id)
+    assert alert.state is AlertState.OPEN  # the unit's chain goes on: the LAR team is not at the bedside
+    chain = await store.get_escalation(seeded.alert_id)
+    assert chain is not None and chain.running
