@@ -1,6 +1,7 @@
 """How an alert moves: open, raise in place, re-open when worse, re-notify while acknowledged, auto-resolve after a
 hold time clear, acknowledge, resolve by hand. Pure decisions (`observe`, `acknowledge`, `renotify`, `resolve`),
-applied by the store to the locked row in one transaction; `apply_score` is NEWS2's use of them.
+applied by the store to the locked row in one transaction. Before an alert opens, `alerts/confirmation.py` may hold
+its condition for a confirmation delay; `apply_score` there is NEWS2's use of both.
 
 Default times and why: docs/ALERTS.md.
 """
@@ -8,14 +9,13 @@ Default times and why: docs/ALERTS.md.
 from __future__ import annotations
 
 import enum
-import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from alerts.rules import alert_message, news2_alert_severity
 from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved
-from core.store import AlertChange, AlertUpdate, Store
+from core.store import AlertUpdate
 from core.types import (
     SYSTEM_ACTOR,
     Alert,
@@ -26,6 +26,7 @@ from core.types import (
     AlertSeverity,
     AlertState,
     CareSetting,
+    Parameter,
     PatientScore,
 )
 
@@ -36,15 +37,11 @@ __all__ = [
     "Observed",
     "Unread",
     "acknowledge",
-    "apply_observed",
-    "apply_score",
     "news2_observed",
     "observe",
     "renotify",
     "resolve",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +49,9 @@ class LifecyclePolicy:
     # How long a continuously monitored condition must stay clear before its alert resolves itself. NEWS2: 30 min,
     # two observation sets at the chart's hourly minimum for a score of 5-6 would take longer than a nurse waits;
     # 30 min of continuous monitoring below the threshold is a recovery, not a dip.
+    # A patient's own limit: the same rule as NEWS2 (a doctor's target regained for 30 min is a recovery).
     hold_s: Mapping[AlertKind, float] = field(
-        default_factory=lambda: {AlertKind.NEWS2: 1800.0, AlertKind.ML_RISK: 1800.0}
+        default_factory=lambda: {AlertKind.NEWS2: 1800.0, AlertKind.ML_RISK: 1800.0, AlertKind.PATIENT_LIMIT: 1800.0}
     )
     # An acknowledged alert whose condition persists is announced again after this long. The bedside monitor
     # re-sounds in 2-3 min; these are for the unit's nurse who has already gone to the patient: high = continuous
@@ -62,6 +60,23 @@ class LifecyclePolicy:
     renotify_s: Mapping[AlertPriority, float] = field(
         default_factory=lambda: {AlertPriority.HIGH: 600.0, AlertPriority.MEDIUM: 1800.0, AlertPriority.LOW: 3600.0}
     )
+
+    # How long a bedside condition below the highest tier must persist before its alert opens (confirmation delay,
+    # alerts/confirmation.py): 15-20 s cuts most non-actionable monitor alarms (motion artefact, a slipped probe, a
+    # brief spike) in the alarm-fatigue literature and is short beside the chart's "urgent response" for NEWS2 5-6
+    # or a single 3. The ML flag is assessed from hourly means, about once a minute: nothing to confirm.
+    # Settings.alert_confirm_s sets it for a deployment.
+    confirm_s: Mapping[AlertKind, float] = field(
+        default_factory=lambda: {AlertKind.NEWS2: 20.0, AlertKind.PATIENT_LIMIT: 20.0}
+    )
+
+    def confirm_after(self, kind: AlertKind, setting: CareSetting, severity: AlertSeverity | None) -> timedelta:
+        """How long a condition of this severity must persist before its alert opens. Never for the highest tier
+        (NEWS2 >= 7 opens at once) nor a home patient's spot check (a deliberate measurement, not a monitor's
+        stream: there is no next reading within seconds to confirm it with)."""
+        if setting is CareSetting.HOME or severity is None or severity >= AlertSeverity.HIGH:
+            return timedelta(0)
+        return timedelta(seconds=self.confirm_s.get(kind, 0.0))
 
     def hold_of(self, kind: AlertKind, setting: CareSetting) -> timedelta:
         # A home patient's spot checks are hours apart: the next one below the threshold is the recovery.
@@ -188,46 +203,15 @@ def _minutes(span: timedelta) -> str:
 
 
 def news2_observed(
-    score: PatientScore, *, ward_id: str | None, at: datetime, setting: CareSetting = CareSetting.BEDSIDE
-) -> Observed:
-    severity = news2_alert_severity(score)
-    message = alert_message(score) if severity is not None else ""
-    key = AlertKey(score.patient_id, None, AlertKind.NEWS2)
-    return Observed(key, severity, message, at, ward_id, setting)
-
-
-async def apply_score(
-    store: Store,
     score: PatientScore,
     *,
     ward_id: str | None,
     at: datetime,
     setting: CareSetting = CareSetting.BEDSIDE,
-    current: Alert | Unread | None = UNREAD,
-    policy: LifecyclePolicy = DEFAULT_POLICY,
-) -> AlertChange | None:
-    """Open, raise, re-open, re-notify or resolve the patient's NEWS2 alert for this score.
-
-    `current` is the caller's recent read of the unresolved alert (None: there is none): when the decision against
-    it is no change, the store is not asked (the common case: a stable patient). Otherwise, or when not given, the
-    decision is made on the locked row.
-    Raises StorageUnavailable from the store.
-    """
-    seen = news2_observed(score, ward_id=ward_id, at=at, setting=setting)
-    return await apply_observed(store, seen, current=current, policy=policy)
-
-
-async def apply_observed(
-    store: Store, seen: Observed, *, current: Alert | Unread | None = UNREAD, policy: LifecyclePolicy = DEFAULT_POLICY
-) -> AlertChange | None:
-    """Decide against the caller's recent read `current`; only when that asks for a change (or nothing was read) is
-    the decision made on the locked row and written. Raises StorageUnavailable."""
-    if not isinstance(current, Unread) and observe(current, seen, policy) is None:
-        return None
-    change = await store.update_alert(seen.key, lambda locked: observe(locked, seen, policy))
-    if change is not None and change.changed:
-        key = seen.key
-        logger.info(
-            "%s alert %s of patient %s: %s", key.kind.value, change.alert.alert_id, key.patient_id, change.phase
-        )
-    return change
+    accepted: Collection[Parameter] = (),
+) -> Observed:
+    """`accepted`: parameters whose value lies within the patient's own limits (alerts/limits.py)."""
+    severity = news2_alert_severity(score, accepted=accepted)
+    message = alert_message(score) if severity is not None else ""
+    key = AlertKey(score.patient_id, None, AlertKind.NEWS2)
+    return Observed(key, severity, message, at, ward_id, setting)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from core.types import AlertSeverity, ClinicalRisk, Parameter, PatientScore
 
 __all__ = ["PARAMETER_NAMES", "alert_message", "news2_alert_severity"]
@@ -48,12 +50,20 @@ def _risk_of(score: PatientScore) -> ClinicalRisk:
     return ClinicalRisk.LOW
 
 
-def news2_alert_severity(score: PatientScore) -> AlertSeverity | None:
+def news2_alert_severity(score: PatientScore, *, accepted: Collection[Parameter] = ()) -> AlertSeverity | None:
     """>= 7 HIGH, 5-6 MEDIUM, a single parameter scoring 3 LOW_MEDIUM, otherwise no alert.
 
     An incomplete score is a lower bound, so one that already reaches a threshold alerts like a complete one.
+    `accepted`: parameters whose value lies within limits a doctor set for this patient (alerts/limits.py). A single
+    3 in such a parameter is the patient's known normal and raises nothing; a 3 in any other parameter still does,
+    and the totals (5-6, >= 7) are never suppressed: the score itself stays exact.
     """
-    return _SEVERITY_OF_RISK[_risk_of(score)]
+    risk = _risk_of(score)
+    if risk is ClinicalRisk.LOW_MEDIUM and accepted:
+        red = [parameter for parameter, points in score.parameter_scores.items() if points == _RED_SCORE]
+        if red and all(parameter in accepted for parameter in red):
+            return None
+    return _SEVERITY_OF_RISK[risk]
 
 
 def alert_message(score: PatientScore) -> str:

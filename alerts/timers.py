@@ -1,8 +1,8 @@
-"""The alert timers every worker runs: claim due re-notify times and due escalation steps from the store and fire
-them (one worker per row).
+"""The alert timers every worker runs: claim due re-notify times, due confirmations and due escalation steps from
+the store and fire them (one worker per row).
 
-A timer is a column (`alerts.renotify_at`, `alert_escalations.next_step_at`), never a sleep in memory: any worker
-may fire it, after any restart.
+A timer is a column (`alerts.renotify_at`, `pending_alerts.due_at`, `alert_escalations.next_step_at`), never a sleep
+in memory: any worker may fire it, after any restart.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from alerts.confirmation import confirm_due
 from alerts.escalation import fire_step
 from alerts.lifecycle import renotify
 from core.clock import Clock
@@ -30,12 +31,18 @@ ESCALATION_BATCH = 50
 
 
 async def fire_due_timers(store: Store, clock: Clock) -> list[AlertChange]:
-    """Fire every due re-notify timer, then every due escalation step (a re-notified alert's new chain fires its first
-    step in the same poll). Raises StorageUnavailable."""
+    """Fire every due re-notify timer, every due confirmation, then every due escalation step (a re-notified or
+    confirmed alert's new chain fires its first step in the same poll). Raises StorageUnavailable."""
     now = clock()
     changes = [c for c in await store.update_due_alerts(now, lambda alert: renotify(alert, now)) if c.changed]
     for change in changes:
         logger.info("Alert %d re-notified: %s", change.alert.alert_id, change.alert.priority.value)
+    # Conditions whose confirmation delay ended with no observation deciding them (before the escalation steps, so
+    # an alert opened here fires its first step in this poll).
+    confirmed = await store.fire_due_confirmations(now, lambda alert, pending: confirm_due(alert, pending, now))
+    for change in confirmed:
+        logger.info("Alert %d opened at the end of its confirmation delay", change.alert.alert_id)
+    changes += confirmed
     fired = []
     while True:  # a burst of due steps (a unit's alerts after an outage) is drained now, a batch per transaction
         batch = await store.fire_due_escalations(

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
 
     device_silent_after_s: float = Field(default=120, gt=0, description="Bedside device quiet this long: alert.")
     battery_low_percent: float = Field(default=15, ge=0, le=100)
+    # A bedside condition below the highest tier (NEWS2 5-6, a single 3, a patient's own limit) must persist this long
+    # before its alert opens: 15-20 s cuts most non-actionable monitor alarms (motion, a slipped probe) in the
+    # alarm-fatigue literature, and is short beside the chart's "urgent response". NEWS2 >= 7 and home spot checks
+    # are never delayed (docs/ALERTS.md, "Confirmation delay"). 0 turns the delay off.
+    alert_confirm_s: float = Field(default=20, ge=0, le=120, description="Bedside alert confirmation delay, seconds.")
 
     model_path: Path | None = Field(default=None, description="ML risk artefact; unset uses the shipped default.")
     risk_min_interval_s: float = Field(

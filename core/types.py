@@ -34,7 +34,9 @@ __all__ = [
     "Pairing",
     "Parameter",
     "Patient",
+    "PatientLimit",
     "PatientScore",
+    "PendingAlert",
     "Reading",
     "RiskAssessment",
     "RiskLevel",
@@ -155,6 +157,7 @@ class AlertKind(enum.StrEnum):
     ML_RISK = "ml_risk"
     DEVICE_SILENT = "device_silent"
     DEVICE_BATTERY_LOW = "device_battery_low"
+    PATIENT_LIMIT = "patient_limit"  # a value outside the limits a doctor set for this patient (alerts/limits.py)
 
 
 class AlertSeverity(enum.IntEnum):
@@ -415,15 +418,18 @@ class Alert:
 
     @property
     def category(self) -> AlertCategory:
-        if self.kind in (AlertKind.NEWS2, AlertKind.ML_RISK):
+        if self.kind in (AlertKind.NEWS2, AlertKind.ML_RISK, AlertKind.PATIENT_LIMIT):
             return AlertCategory.PHYSIOLOGICAL
         return AlertCategory.TECHNICAL
 
     @property
     def priority(self) -> AlertPriority:
         """NEWS2 >= 7 high (emergency response); 5-6 and a single parameter 3 medium (both an urgent response on
-        the RCP chart); the ML flag low (it asks for a look, not a response); a device fault medium when it leaves
-        a bedside patient unmonitored, otherwise low. A technical alert is never high."""
+        the RCP chart); the ML flag low (it asks for a look, not a response); a value outside the patient's own
+        limits medium (the doctor who set them asked to hear of it); a device fault medium when it leaves a bedside
+        patient unmonitored, otherwise low. A technical alert is never high."""
+        if self.kind is AlertKind.PATIENT_LIMIT:
+            return AlertPriority.MEDIUM
         if self.kind is AlertKind.NEWS2:
             if self.severity >= AlertSeverity.HIGH:
                 return AlertPriority.HIGH
@@ -440,6 +446,38 @@ class AlertKey:
     patient_id: str | None
     device_id: str | None
     kind: AlertKind
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAlert:
+    """A condition waiting out its confirmation delay before its alert opens (alerts/confirmation.py): a durable
+    timer, one per alert key. `clear_since` is when it was first seen clear again (None while it persists)."""
+
+    key: AlertKey
+    ward_id: str | None
+    severity: AlertSeverity
+    message: str
+    since: datetime
+    due_at: datetime
+    clear_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientLimit:
+    """A limit a doctor set for one patient's parameter, e.g. SpO2 88-92 % for COPD. Either bound may be None (no
+    bound that side); both None is a cleared limit (kept as history). Who, when and why are part of the record."""
+
+    patient_id: str
+    parameter: Parameter
+    low: float | None
+    high: float | None
+    reason: str
+    set_by: str
+    set_at: datetime
+
+    @property
+    def cleared(self) -> bool:
+        return self.low is None and self.high is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,23 +1,40 @@
-"""After readings are stored: re-score the patients they touched (NEWS2), save, alert, publish; off the ack path."""
+"""After readings are stored: re-score the patients they touched (NEWS2), save, alert (NEWS2 and the patient's own
+limits, each confirmed before it opens at the bedside), publish; off the ack path."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
-from alerts.lifecycle import apply_score
+from alerts.confirmation import apply_observed
+from alerts.lifecycle import DEFAULT_POLICY, LifecyclePolicy, Observed, news2_observed
+from alerts.limits import accepted_parameters, limit_observed
 from core.clock import Clock, utc_now
 from core.errors import StorageUnavailable
 from core.events import readings_event, score_event
 from core.settings import Settings
 from core.store import Store
-from core.types import Alert, AlertKind, CareSetting, LatestValue, Parameter, PatientScore, Reading, SpO2Scale, Stay
+from core.types import (
+    Alert,
+    AlertKey,
+    AlertKind,
+    CareSetting,
+    LatestValue,
+    Parameter,
+    PatientLimit,
+    PatientScore,
+    PendingAlert,
+    Reading,
+    SpO2Scale,
+    Stay,
+)
 from ingest.metrics import IngestMetrics
 from ingest.publishing import EventPublisher
 from ingest.risk import RiskStep
-from scoring.live import score_latest
+from scoring.live import fresh_values, score_latest
 
 __all__ = ["LiveScorer"]
 
@@ -26,6 +43,10 @@ logger = logging.getLogger(__name__)
 # A patient's SpO2 scale is read from the store at most this often; a rescore request (the API sends one after a
 # doctor changes the scale) refreshes it at once. Saves one query per patient per batch at 1 pack/s per bed.
 SPO2_SCALE_TTL_S = 60.0
+# A patient's own limits are cached the same way and refreshed by the same rescore request (the limits API sends one).
+LIMITS_TTL_S = 60.0
+# The alert kinds the scorer decides (the ML flag is the risk task's).
+_SCORED_KINDS = (AlertKind.NEWS2, AlertKind.PATIENT_LIMIT)
 # After a store outage the scorer waits this long before trying the same patients again.
 RETRY_DELAY_S = 1.0
 # NEWS2 is banded, so a bedside patient's score stays the same for most of the packs that re-score it. An unchanged
@@ -61,6 +82,9 @@ class LiveScorer:
         self._pending: dict[str, dict[Parameter, Reading]] = {}
         self._wake = asyncio.Event()
         self._scales: dict[str, tuple[datetime, SpO2Scale]] = {}
+        self._limits: dict[str, tuple[datetime, tuple[PatientLimit, ...]]] = {}
+        confirm_s = {kind: settings.alert_confirm_s for kind in _SCORED_KINDS}
+        self._policy: LifecyclePolicy = replace(DEFAULT_POLICY, confirm_s=confirm_s)
         self._saved: dict[str, tuple[tuple[object, ...], datetime]] = {}
 
     @property
@@ -80,6 +104,7 @@ class LiveScorer:
             self._pending.setdefault(patient_id, {})
             if refresh_scale:
                 self._scales.pop(patient_id, None)
+                self._limits.pop(patient_id, None)
         self._wake.set()
 
     async def run(self) -> None:
@@ -114,18 +139,7 @@ class LiveScorer:
         scores = [s for p in patient_ids if (s := self._score_one(p, latest.get(p, {}), stays.get(p), scales[p], now))]
         # Alerts are decided before the scores are saved: a saved score marks its readings as handled (the re-score
         # watermark, `patients_behind_scoring`), so a crash in between re-scores them at the next start.
-        alerts = await self._unresolved_news2([s.patient_id for s in scores])
-        for score in scores:
-            stay = stays.get(score.patient_id)
-            change = await apply_score(
-                self._store,
-                score,
-                ward_id=stay.ward_id if stay else None,
-                setting=stay.setting if stay else CareSetting.BEDSIDE,
-                current=alerts.get(score.patient_id),
-                at=now,
-            )
-            await self._publisher.send_alert(change, at=now)
+        await self._decide_alerts(scores, stays, latest, now)
         changed = {s.patient_id for s in scores if self._is_news(s, now)}
         await self._store.save_scores([s for s in scores if s.patient_id in changed])
         for score in scores:
@@ -140,11 +154,65 @@ class LiveScorer:
         if self._risk is not None:
             self._risk.submit(patient_ids, stays, now)  # its own task assesses them: never holds up scoring
 
-    async def _unresolved_news2(self, patient_ids: Sequence[str]) -> dict[str, Alert]:
+    async def _decide_alerts(
+        self,
+        scores: Sequence[PatientScore],
+        stays: dict[str, Stay],
+        latest: dict[str, dict[Parameter, LatestValue]],
+        now: datetime,
+    ) -> None:
+        """NEWS2 (with the patient's accepted parameters) and the patient's own limits, against one read of the
+        unresolved alerts and pending conditions: only a decision that changes something goes to the store."""
+        patient_ids = [score.patient_id for score in scores]
         if not patient_ids:
-            return {}
-        alerts = await self._store.list_alerts(patient_ids=patient_ids, kinds=[AlertKind.NEWS2], limit=len(patient_ids))
-        return {a.patient_id: a for a in alerts if a.patient_id is not None}
+            return
+        limits = await self._patient_limits(patient_ids, now)
+        alerts, waiting = await self._unresolved(patient_ids)
+        for score in scores:
+            stay = stays.get(score.patient_id)
+            for seen in self._observed(score, stay, latest.get(score.patient_id, {}), limits[score.patient_id], now):
+                if seen.severity is None and seen.key not in alerts and seen.key not in waiting:
+                    continue  # clear, with nothing open or pending: nothing to decide
+                change = await apply_observed(
+                    self._store, seen, current=alerts.get(seen.key), pending=waiting.get(seen.key), policy=self._policy
+                )
+                await self._publisher.send_alert(change, at=now)
+
+    def _observed(
+        self,
+        score: PatientScore,
+        stay: Stay | None,
+        latest: dict[Parameter, LatestValue],
+        limits: tuple[PatientLimit, ...],
+        now: datetime,
+    ) -> list[Observed]:
+        ward_id = stay.ward_id if stay is not None else None
+        setting = stay.setting if stay is not None else CareSetting.BEDSIDE
+        values = fresh_values(latest, now=now, max_age_s=self._settings.max_age_s(setting)) if limits else {}
+        accepted = accepted_parameters(values, limits)
+        return [
+            news2_observed(score, ward_id=ward_id, at=now, setting=setting, accepted=accepted),
+            limit_observed(score.patient_id, values, limits, ward_id=ward_id, at=now, setting=setting),
+        ]
+
+    async def _unresolved(
+        self, patient_ids: Sequence[str]
+    ) -> tuple[dict[AlertKey, Alert], dict[AlertKey, PendingAlert]]:
+        alerts = await self._store.list_alerts(
+            patient_ids=patient_ids, kinds=_SCORED_KINDS, limit=len(patient_ids) * len(_SCORED_KINDS)
+        )
+        waiting = await self._store.pending_alerts(patient_ids=patient_ids, kinds=_SCORED_KINDS)
+        return {a.key: a for a in alerts}, {p.key: p for p in waiting}
+
+    async def _patient_limits(self, patient_ids: Sequence[str], now: datetime) -> dict[str, tuple[PatientLimit, ...]]:
+        stale = [
+            p for p in patient_ids if (c := self._limits.get(p)) is None or (now - c[0]).total_seconds() > LIMITS_TTL_S
+        ]
+        if stale:
+            fetched = await self._store.patient_limits(stale)
+            for patient_id in stale:
+                self._limits[patient_id] = (now, fetched.get(patient_id, ()))
+        return {patient_id: self._limits[patient_id][1] for patient_id in patient_ids}
 
     def _is_news(self, score: PatientScore, now: datetime) -> bool:
         last = self._saved.get(score.patient_id)

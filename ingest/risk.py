@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from alerts.lifecycle import Observed, apply_observed
+from alerts.confirmation import apply_observed
+from alerts.lifecycle import Observed
 from core.errors import StorageUnavailable
 from core.events import risk_event
 from core.store import Store
@@ -123,7 +124,8 @@ class RiskStep:
                     ward_id,
                     stay.setting if stay is not None else CareSetting.BEDSIDE,
                 )
-                change = await apply_observed(self._store, seen, current=current.get(risk.patient_id))
+                # The ML flag has no confirmation delay (it is assessed from hourly means): never a pending condition.
+                change = await apply_observed(self._store, seen, current=current.get(risk.patient_id), pending=None)
                 await self._publisher.send_alert(change, at=now)
             site_id = await self._publisher.site_of(ward_id) if ward_id is not None else None
             if stay is not None and site_id is not None:

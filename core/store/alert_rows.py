@@ -1,4 +1,5 @@
-"""Rows of the alerts table and of its history, for the modules that change alerts (alerts, escalations)."""
+"""Rows of the alerts table, of its history and of pending conditions, for the modules that change alerts (alerts,
+escalations)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,17 @@ import sqlalchemy as sa
 
 from core.errors import NotFound
 from core.store import schema as s
-from core.types import SYSTEM_ACTOR, Alert, AlertKind, AlertPhase, AlertSeverity, AlertState
+from core.types import SYSTEM_ACTOR, Alert, AlertKey, AlertKind, AlertPhase, AlertSeverity, AlertState, PendingAlert
 
-__all__ = ["alert_of_row", "insert_transition", "locked_alert", "locked_where"]
+__all__ = [
+    "alert_of_row",
+    "insert_transition",
+    "locked_alert",
+    "locked_where",
+    "pending_of_row",
+    "pending_values",
+    "pending_where",
+]
 
 _a = s.alerts
 
@@ -66,3 +75,41 @@ def insert_transition(
             reason=reason,
         )
     )
+
+
+# pending_alerts keys its rows by (patient_id, device_id, kind) with '' for a missing id (a primary key column).
+_p = s.pending_alerts
+
+
+def pending_where(key: AlertKey) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        _p.c.patient_id == (key.patient_id or ""),
+        _p.c.device_id == (key.device_id or ""),
+        _p.c.kind == key.kind.value,
+    )
+
+
+def pending_of_row(row: Any) -> PendingAlert:
+    return PendingAlert(
+        key=AlertKey(row.patient_id or None, row.device_id or None, AlertKind(row.kind)),
+        ward_id=row.ward_id,
+        severity=AlertSeverity(row.severity),
+        message=row.message,
+        since=row.since,
+        due_at=row.due_at,
+        clear_since=row.clear_since,
+    )
+
+
+def pending_values(pending: PendingAlert) -> dict[str, Any]:
+    return {
+        "patient_id": pending.key.patient_id or "",
+        "device_id": pending.key.device_id or "",
+        "kind": pending.key.kind.value,
+        "ward_id": pending.ward_id,
+        "severity": pending.severity.value,
+        "message": pending.message,
+        "since": pending.since,
+        "clear_since": pending.clear_since,
+        "due_at": pending.due_at,
+    }

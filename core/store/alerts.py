@@ -3,7 +3,8 @@ run on the locked row inside one write transaction, with its history written in 
 
 The decisions (when to open, raise, re-open, re-notify, resolve) live in `alerts/lifecycle.py` as pure functions;
 this module only applies them atomically. `raise_alert` and `resolve_alert` are the two decisions device health
-needs (devices/ may not import alerts/).
+needs (devices/ may not import alerts/). A condition waiting out its confirmation delay is a `pending_alerts` row,
+changed with its key's alert in one transaction (`update_alert_condition`) and fired by any worker when due.
 """
 
 from __future__ import annotations
@@ -18,10 +19,24 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound
 from core.store import schema as s
-from core.store.alert_rows import alert_of_row, insert_transition, locked_where
+from core.store.alert_rows import (
+    alert_of_row,
+    insert_transition,
+    locked_where,
+    pending_of_row,
+    pending_values,
+    pending_where,
+)
 from core.store.escalations import follow_alert
-from core.store.protocols import AlertChange, AlertDecision, AlertUpdate, DueAlertDecision
-from core.store.sql import SqlStore
+from core.store.protocols import (
+    AlertChange,
+    AlertDecision,
+    AlertUpdate,
+    ConditionDecision,
+    ConditionUpdate,
+    DueAlertDecision,
+)
+from core.store.sql import SqlStore, advisory_lock
 from core.types import (
     Alert,
     AlertKey,
@@ -30,12 +45,14 @@ from core.types import (
     AlertSeverity,
     AlertState,
     AlertTransition,
+    PendingAlert,
 )
 
 __all__ = ["AlertQueries"]
 
 _a = s.alerts
 _t = s.alert_transitions
+_p = s.pending_alerts
 # Columns a decision may change; the identity (patient, device, kind) and opened_at never change.
 _MUTABLE = (
     "ward_id",
@@ -147,6 +164,76 @@ def _update_due(conn: sa.Connection, now: datetime, decide: DueAlertDecision, li
     return changes
 
 
+def _locked_pending(conn: sa.Connection, key: AlertKey) -> PendingAlert | None:
+    row = conn.execute(sa.select(_p).where(pending_where(key)).with_for_update()).first()
+    return None if row is None else pending_of_row(row)
+
+
+def _write_pending(conn: sa.Connection, key: AlertKey, before: PendingAlert | None, after: PendingAlert | None) -> None:
+    if after == before:
+        return
+    if after is not None and after.key != key:
+        raise ValueError(f"A decision on {key} may not write the pending condition of {after.key}")
+    if after is None:
+        conn.execute(sa.delete(_p).where(pending_where(key)))
+    elif before is None:
+        conn.execute(sa.insert(_p).values(pending_values(after)))
+    else:
+        conn.execute(sa.update(_p).where(pending_where(key)).values(pending_values(after)))
+
+
+def _decide_condition(
+    conn: sa.Connection, key: AlertKey, pending: PendingAlert | None, decide: ConditionDecision
+) -> tuple[ConditionUpdate, AlertChange | None]:
+    """Decide on the locked alert and apply the alert's part; the caller writes the pending part."""
+    current = locked_where(conn, _same_key(key))
+    update = decide(current, pending)
+    if update.alert is None:
+        return update, None if current is None else AlertChange(current, changed=False)
+    if current is not None:
+        return update, _write_existing(conn, update.alert, current.alert_id)
+    if update.alert.alert.state is AlertState.RESOLVED:
+        raise ValueError(f"A decision may not open an alert already resolved ({key})")
+    inserted = _insert(conn, update.alert.alert)
+    if inserted is not None:
+        return update, _record(conn, inserted, update.alert)
+    # Another path (raise_alert) opened this key's alert between our read and insert: decide again on that one.
+    return _decide_condition(conn, key, pending, decide)
+
+
+def _update_condition(conn: sa.Connection, key: AlertKey, decide: ConditionDecision) -> AlertChange | None:
+    # No pending row may exist yet to lock: serialise the key's read-then-insert across processes (SQLite: no-op, its
+    # write transaction holds the file). Lock order everywhere: pending row, then alert row.
+    advisory_lock(conn, f"alert-condition:{key.patient_id or ''}:{key.device_id or ''}:{key.kind.value}")
+    pending = _locked_pending(conn, key)
+    update, change = _decide_condition(conn, key, pending, decide)
+    _write_pending(conn, key, pending, update.pending)
+    return change
+
+
+def _fire_due_confirmations(
+    conn: sa.Connection, now: datetime, decide: ConditionDecision, limit: int
+) -> list[AlertChange]:
+    query = (
+        sa.select(_p)
+        .where(_p.c.due_at <= now)
+        .order_by(_p.c.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # a second worker takes the others; SQLite: the one writer
+    )
+    changes = []
+    for row in conn.execute(query).all():
+        pending = pending_of_row(row)
+        update, change = _decide_condition(conn, pending.key, pending, decide)
+        after = update.pending
+        if after is not None and after.due_at <= now:
+            after = None  # left due, it would be claimed again at once: a decision that keeps it drops it
+        _write_pending(conn, pending.key, pending, after)
+        if change is not None and change.changed:
+            changes.append(change)
+    return changes
+
+
 def _raise(current: Alert | None, proposed: Alert) -> AlertUpdate | None:
     if current is None:
         return AlertUpdate(proposed, AlertPhase.OPENED)
@@ -205,6 +292,22 @@ class AlertQueries(SqlStore):
     async def resolve_alert(self, alert_id: int, *, at: datetime, by: str, reason: str) -> Alert:
         change = await self.update_alert_by_id(alert_id, lambda a: _resolved(a, at=at, by=by, reason=reason))
         return change.alert
+
+    async def update_alert_condition(self, key: AlertKey, decide: ConditionDecision) -> AlertChange | None:
+        return await self._write(lambda c: _update_condition(c, key, decide))
+
+    async def fire_due_confirmations(
+        self, now: datetime, decide: ConditionDecision, *, limit: int = 100
+    ) -> list[AlertChange]:
+        return await self._write(lambda c: _fire_due_confirmations(c, now, decide, limit))
+
+    async def pending_alerts(
+        self, *, patient_ids: Sequence[str], kinds: Sequence[AlertKind] | None = None
+    ) -> list[PendingAlert]:
+        query = sa.select(_p).where(_p.c.patient_id.in_(patient_ids))
+        if kinds is not None:
+            query = query.where(_p.c.kind.in_([kind.value for kind in kinds]))
+        return [pending_of_row(row) for row in await self._read(lambda c: c.execute(query).all())]
 
     async def get_alert(self, alert_id: int) -> Alert:
         row = await self._read(lambda c: c.execute(sa.select(_a).where(_a.c.alert_id == alert_id)).first())

@@ -15,6 +15,7 @@ from core.escalation import (
     Escalation,
     EscalationPolicy,
     OnCallContext,
+    RecipientRateLimit,
     StepFiring,
     WebhookEndpoint,
 )
@@ -41,7 +42,9 @@ from core.types import (
     Pairing,
     Parameter,
     Patient,
+    PatientLimit,
     PatientScore,
+    PendingAlert,
     Reading,
     RiskAssessment,
     Site,
@@ -56,10 +59,13 @@ __all__ = [
     "AlertStore",
     "AlertUpdate",
     "AuditStore",
+    "ConditionDecision",
+    "ConditionUpdate",
     "DeliveryStore",
     "DeviceStore",
     "DueAlertDecision",
     "EscalationStore",
+    "LimitStore",
     "ObservationBucket",
     "ObservationStore",
     "ReferenceStore",
@@ -106,6 +112,20 @@ class AlertUpdate:
 
 # Run on the key's unresolved alert (or None), locked, inside the write transaction: pure, no I/O. None: no change.
 AlertDecision = Callable[[Alert | None], AlertUpdate | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionUpdate:
+    """What a confirmation decision writes (alerts/confirmation.py): the alert's update (None: the alert, or its
+    absence, stays as it is) and the key's pending condition as it is to be (None: nothing pending)."""
+
+    alert: AlertUpdate | None
+    pending: PendingAlert | None
+
+
+# Run on the key's unresolved alert and pending condition (either may be None), both locked, inside the write
+# transaction: pure, no I/O.
+ConditionDecision = Callable[[Alert | None, PendingAlert | None], ConditionUpdate]
 # Run on one existing alert, locked. May raise (e.g. AlertAlreadyAcknowledged): the transaction then rolls back.
 DueAlertDecision = Callable[[Alert], AlertUpdate | None]
 # Run on a due chain, locked, with its alert, who is on call at the site and the alert's facts: pure, no I/O.
@@ -307,6 +327,36 @@ class AlertStore(Protocol):
     ) -> list[Alert]:
         """Newest first."""
 
+    async def update_alert_condition(self, key: AlertKey, decide: ConditionDecision) -> AlertChange | None:
+        """Apply `decide` to the key's unresolved alert and pending condition, both locked, in one transaction:
+        write the alert's update (with its history row) and the pending condition as decided. None when no alert
+        exists afterwards; changed=False when nothing a person must hear of happened."""
+
+    async def fire_due_confirmations(
+        self, now: datetime, decide: ConditionDecision, *, limit: int = 100
+    ) -> list[AlertChange]:
+        """Claim pending conditions whose `due_at` is due (rows another worker holds are skipped) and apply `decide`
+        to each with its key's unresolved alert; a pending condition the decision leaves due is dropped. Returns the
+        alerts that opened or changed. Oldest due first, at most `limit`."""
+
+    async def pending_alerts(
+        self, *, patient_ids: Sequence[str], kinds: Sequence[AlertKind] | None = None
+    ) -> list[PendingAlert]:
+        """The conditions of these patients waiting out their confirmation delay."""
+
+
+class LimitStore(Protocol):
+    """Per-patient limits set by a doctor. Append-only: every change is kept with who, when and why."""
+
+    async def set_patient_limits(self, limits: Sequence[PatientLimit]) -> None:
+        """Record each change (a limit with both bounds None clears that parameter's limit), in one transaction."""
+
+    async def patient_limits(self, patient_ids: Sequence[str]) -> dict[str, tuple[PatientLimit, ...]]:
+        """The limits in force per patient (cleared ones left out), by parameter; patients with none are absent."""
+
+    async def patient_limit_history(self, patient_id: str) -> list[PatientLimit]:
+        """Every change of the patient's limits, oldest first."""
+
 
 class EscalationStore(Protocol):
     """Policies per site and priority, and each alert's chain. A chain starts, restarts and stops with its alert, in
@@ -334,7 +384,7 @@ class DeliveryStore(Protocol):
     """Every notification of a person, with its state; the sender's lease and retry times are columns."""
 
     async def claim_deliveries(
-        self, now: datetime, *, lease_s: float, limit: int = 50
+        self, now: datetime, *, lease_s: float, limit: int = 50, rate: RecipientRateLimit | None = None
     ) -> list[tuple[Delivery, WebhookEndpoint | None]]:
         """Claim due deliveries (rows another sender holds are skipped): each becomes `sending`, leased."""
 
@@ -394,6 +444,7 @@ class Store(
     DeliveryStore,
     RosterStore,
     AuditStore,
+    LimitStore,
     Protocol,
 ):
     """Everything vaktrom keeps. All methods are coroutines; a backend raises StorageUnavailable when it cannot reach

@@ -8,6 +8,7 @@ from core.store.audit import AuditQueries
 from core.store.deliveries import DeliveryQueries
 from core.store.devices import DeviceQueries
 from core.store.escalations import EscalationQueries
+from core.store.limits import LimitQueries
 from core.store.observations import ObservationQueries
 from core.store.reference import ReferenceQueries
 from core.store.rosters import RosterQueries
@@ -27,5 +28,6 @@ class StoreQueries(
     DeliveryQueries,
     RosterQueries,
     AuditQueries,
+    LimitQueries,
 ):
     """The queries of every domain, written once; an engine adds where they run, `append`, open, close and ping."""

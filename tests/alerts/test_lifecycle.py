@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from alerts.lifecycle import acknowledge, apply_score
+from alerts.confirmation import apply_score
+from alerts.lifecycle import DEFAULT_POLICY, acknowledge
 from core.store import AlertChange
 from core.store.sqlite import SqliteStore
 from core.types import (
@@ -61,12 +64,21 @@ def _score(scores: dict[Parameter, int], *, missing: tuple[Parameter, ...] = ())
     )
 
 
+# These tests are about an alert's life once it opened: without the bedside confirmation delay, which
+# tests/alerts/test_confirmation.py covers.
+_NO_CONFIRMATION = replace(DEFAULT_POLICY, confirm_s={})
+
+
+async def _apply(store: SqliteStore, score: PatientScore, **options: Any) -> AlertChange | None:
+    return await apply_score(store, score, policy=_NO_CONFIRMATION, **options)
+
+
 _SEVEN = {RR: 2, SPO2: 1, OXY: 2, SBP: 1, HR: 1}
 _FIVE = {RR: 2, HR: 2, TEMP: 1}
 
 
 async def test_high_score_opens_an_alert_the_ward_sees(store: SqliteStore) -> None:
-    change = await apply_score(store, _score(_SEVEN), ward_id="w1", at=AT)
+    change = await _apply(store, _score(_SEVEN), ward_id="w1", at=AT)
     assert change is not None
     assert change.changed
     [alert] = await store.list_alerts(ward_ids=["w1"])
@@ -77,21 +89,21 @@ async def test_high_score_opens_an_alert_the_ward_sees(store: SqliteStore) -> No
 
 
 async def test_low_score_raises_no_alert(store: SqliteStore) -> None:
-    assert await apply_score(store, _score({RR: 2, HR: 2}), ward_id="w1", at=AT) is None
+    assert await _apply(store, _score({RR: 2, HR: 2}), ward_id="w1", at=AT) is None
     assert await store.list_alerts(ward_ids=["w1"]) == []
 
 
 async def test_same_severity_again_changes_nothing(store: SqliteStore) -> None:
-    first = await apply_score(store, _score(_FIVE), ward_id="w1", at=AT)
-    again = await apply_score(store, _score(_FIVE), ward_id="w1", at=AT + timedelta(minutes=1))
+    first = await _apply(store, _score(_FIVE), ward_id="w1", at=AT)
+    again = await _apply(store, _score(_FIVE), ward_id="w1", at=AT + timedelta(minutes=1))
     assert first is not None and again is not None
     assert not again.changed
     assert [a.alert_id for a in await store.list_alerts(ward_ids=["w1"])] == [first.alert.alert_id]
 
 
 async def test_rising_score_raises_the_open_alert_in_place(store: SqliteStore) -> None:
-    first = await apply_score(store, _score(_FIVE), ward_id="w1", at=AT)
-    raised = await apply_score(store, _score(_SEVEN), ward_id="w1", at=AT + timedelta(minutes=5))
+    first = await _apply(store, _score(_FIVE), ward_id="w1", at=AT)
+    raised = await _apply(store, _score(_SEVEN), ward_id="w1", at=AT + timedelta(minutes=5))
     assert first is not None and raised is not None
     assert raised.changed
     [alert] = await store.list_alerts(ward_ids=["w1"])
@@ -100,8 +112,8 @@ async def test_rising_score_raises_the_open_alert_in_place(store: SqliteStore) -
 
 
 async def test_falling_score_leaves_the_alert_at_its_severity(store: SqliteStore) -> None:
-    await apply_score(store, _score(_SEVEN), ward_id="w1", at=AT)
-    lower = await apply_score(store, _score(_FIVE), ward_id="w1", at=AT + timedelta(minutes=5))
+    await _apply(store, _score(_SEVEN), ward_id="w1", at=AT)
+    lower = await _apply(store, _score(_FIVE), ward_id="w1", at=AT + timedelta(minutes=5))
     assert lower is not None
     assert not lower.changed
     [alert] = await store.list_alerts(ward_ids=["w1"])
@@ -109,7 +121,7 @@ async def test_falling_score_leaves_the_alert_at_its_severity(store: SqliteStore
 
 
 async def test_incomplete_score_that_reaches_a_threshold_alerts(store: SqliteStore) -> None:
-    change = await apply_score(store, _score(_FIVE, missing=(SPO2, OXY)), ward_id="w1", at=AT)
+    change = await _apply(store, _score(_FIVE, missing=(SPO2, OXY)), ward_id="w1", at=AT)
     assert change is not None
     [alert] = await store.list_alerts(ward_ids=["w1"])
     assert alert.severity is AlertSeverity.MEDIUM
@@ -122,7 +134,7 @@ _CALM = {RR: 1}
 
 
 async def _at(store: SqliteStore, scores: dict[Parameter, int], minutes: float) -> AlertChange | None:
-    return await apply_score(store, _score(scores), ward_id="w1", at=AT + timedelta(minutes=minutes))
+    return await _apply(store, _score(scores), ward_id="w1", at=AT + timedelta(minutes=minutes))
 
 
 async def test_acknowledged_alert_resolves_after_the_hold_and_the_next_crossing_opens_a_new_one(
@@ -175,10 +187,8 @@ async def test_a_dip_below_the_threshold_shorter_than_the_hold_keeps_the_alert(s
 
 
 async def test_home_patient_alert_resolves_at_the_next_spot_check_below_the_threshold(store: SqliteStore) -> None:
-    first = await apply_score(store, _score(_SEVEN), ward_id="w1", at=AT, setting=CareSetting.HOME)
-    resolved = await apply_score(
-        store, _score(_CALM), ward_id="w1", at=AT + timedelta(hours=4), setting=CareSetting.HOME
-    )
+    first = await _apply(store, _score(_SEVEN), ward_id="w1", at=AT, setting=CareSetting.HOME)
+    resolved = await _apply(store, _score(_CALM), ward_id="w1", at=AT + timedelta(hours=4), setting=CareSetting.HOME)
 
     assert first is not None and resolved is not None
     assert (resolved.alert.alert_id, resolved.phase) == (first.alert.alert_id, AlertPhase.RESOLVED)
