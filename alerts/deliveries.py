@@ -28,11 +28,12 @@ from alerts.webhooks import (
 )
 from core.clock import Clock
 from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved, StorageUnavailable
-from core.escalation import Delivery, DeliveryPurpose, DeliveryState, WebhookEndpoint
+from core.escalation import Delivery, DeliveryPurpose, DeliveryState, RecipientRateLimit, WebhookEndpoint
 from core.store import AlertChange, Store
 
 __all__ = [
     "DELIVERY_POLL_S",
+    "RECIPIENT_RATE_LIMIT",
     "SEND_BATCH",
     "SEND_LEASE_S",
     "SEND_TIMEOUT_S",
@@ -52,6 +53,10 @@ SEND_LEASE_S = 30.0
 SEND_BATCH = 50
 # The fallback poll for deliveries queued by another process (this process's steps wake the sender at once).
 DELIVERY_POLL_S = 1.0
+# Ten messages a minute to one pager or phone: one every six seconds is more than a person can read and act on, and
+# a flood (a ward's device faults after a power cut) hides the next message that matters. Medium and low ones wait
+# their turn; a high-priority message is never held back (core/escalation.py `held_back_until`).
+RECIPIENT_RATE_LIMIT = RecipientRateLimit(max_sends=10, window_s=60.0)
 
 _STATE_OF_ANSWER = {
     WebhookAnswer.DELIVERED: DeliveryState.DELIVERED,
@@ -129,7 +134,7 @@ async def send_due(store: Store, client: httpx.AsyncClient, clock: Clock, *, ann
     """Send every due delivery now, concurrently (one slow gateway does not hold up the others). Raises
     StorageUnavailable when the claim fails; a delivery whose result cannot be recorded is sent again after its
     lease runs out."""
-    claimed = await store.claim_deliveries(clock(), lease_s=SEND_LEASE_S, limit=SEND_BATCH)
+    claimed = await store.claim_deliveries(clock(), lease_s=SEND_LEASE_S, limit=SEND_BATCH, rate=RECIPIENT_RATE_LIMIT)
     sends = [_send_one(store, client, d, e, clock=clock, announce=announce) for d, e in claimed]
     results = await asyncio.gather(*sends, return_exceptions=True)
     sent: list[Delivery] = []

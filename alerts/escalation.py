@@ -139,6 +139,7 @@ def _delivery(
     return Delivery(
         d_id, chain.alert_id, chain.epoch, chain.loop, chain.step_index, recipient.person_id, recipient.why,
         endpoint_id, address, state, at, at, next_attempt_at=due, body=body, purpose=recipient.purpose,
+        priority=chain.policy.priority,
     )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ worker claims it fires the step, which turns the step's targets into `Delivery` 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -28,6 +29,7 @@ __all__ = [
     "EscalationStep",
     "EscalationTarget",
     "OnCallContext",
+    "RecipientRateLimit",
     "StepFiring",
     "TargetKind",
     "WebhookEndpoint",
@@ -35,6 +37,7 @@ __all__ = [
     "default_policy",
     "fired",
     "following",
+    "held_back_until",
     "hurried",
 ]
 
@@ -209,6 +212,30 @@ class Delivery:
     outcome: str = ""  # what happened last, in words
     body: bytes = field(default=b"", repr=False)  # the message as sent: patient data, never logged
     purpose: DeliveryPurpose = DeliveryPurpose.RESPOND
+    priority: AlertPriority = AlertPriority.HIGH  # the alert's when its step fired
+    sent_at: datetime | None = None  # when the last try began
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientRateLimit:
+    """At most `max_sends` messages to one recipient (a gateway address: a pager, a phone) in any `window_s`."""
+
+    max_sends: int
+    window_s: float
+
+
+def held_back_until(
+    priority: AlertPriority, sent_at: Sequence[datetime], *, now: datetime, limit: RecipientRateLimit
+) -> datetime | None:
+    """When a message to a recipient who was sent `sent_at` may go out, or None: now. A high-priority message is
+    never held back (it still counts against the others): a flood of device faults must not delay a NEWS2 of 7."""
+    if priority is AlertPriority.HIGH:
+        return None
+    window = timedelta(seconds=limit.window_s)
+    recent = sorted(at for at in sent_at if now - window < at <= now)
+    if len(recent) < limit.max_sends:
+        return None
+    return recent[len(recent) - limit.max_sends] + window  # when enough of them have left the window
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound
-from core.escalation import Delivery, DeliveryPurpose, DeliveryState, WebhookEndpoint, hurried
+from core.escalation import (
+    Delivery,
+    DeliveryPurpose,
+    DeliveryState,
+    RecipientRateLimit,
+    WebhookEndpoint,
+    held_back_until,
+    hurried,
+)
 from core.store import schema as s
 from core.store.chains import locked_chain, save_chain
 from core.store.sql import SqlStore
+from core.types import AlertPriority
 
 __all__ = ["DeliveryQueries", "cancel_pending", "insert_deliveries"]
 
@@ -59,6 +68,8 @@ def _delivery(row: Any) -> Delivery:
         outcome=row.outcome,
         body=bytes(row.body),
         purpose=DeliveryPurpose(row.purpose),
+        priority=AlertPriority(row.priority),
+        sent_at=row.sent_at,
     )
 
 
@@ -86,6 +97,8 @@ def insert_deliveries(conn: sa.Connection, deliveries: Sequence[Delivery]) -> No
             "outcome": d.outcome,
             "body": d.body,
             "purpose": d.purpose.value,
+            "priority": d.priority.value,
+            "sent_at": d.sent_at,
         }
         for d in deliveries
     ]
@@ -102,8 +115,28 @@ def cancel_pending(conn: sa.Connection, alert_id: int, *, at: datetime, reason: 
     )
 
 
+def _recent_sends(conn: sa.Connection, rows: Sequence[Any], since: datetime) -> dict[tuple[str, str], list[datetime]]:
+    """When each recipient (gateway, address) of `rows` was last sent to, since `since`: one query for the batch."""
+    recipients = {(r.endpoint_id, r.address) for r in rows if r.endpoint_id is not None}
+    if not recipients:
+        return {}
+    query = sa.select(_d.c.endpoint_id, _d.c.address, _d.c.sent_at).where(
+        sa.tuple_(_d.c.endpoint_id, _d.c.address).in_(sorted(recipients)), _d.c.sent_at > since
+    )
+    sent: dict[tuple[str, str], list[datetime]] = {}
+    for endpoint_id, address, sent_at in conn.execute(query).all():
+        sent.setdefault((endpoint_id, address), []).append(sent_at)
+    return sent
+
+
+def _hold_back(conn: sa.Connection, delivery_id: str, *, until: datetime, why: str) -> None:
+    """Left queued, due when its recipient may have it: not a try, so it costs none of its attempts."""
+    outcome = f"held back until {until:%H:%M:%S} UTC: {why} to this recipient"
+    conn.execute(sa.update(_d).where(_d.c.delivery_id == delivery_id).values(next_attempt_at=until, outcome=outcome))
+
+
 def _claim(
-    conn: sa.Connection, now: datetime, lease_s: float, limit: int
+    conn: sa.Connection, now: datetime, lease_s: float, limit: int, rate: RecipientRateLimit | None
 ) -> list[tuple[Delivery, WebhookEndpoint | None]]:
     query = (
         sa.select(_d)
@@ -112,13 +145,23 @@ def _claim(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    rows = conn.execute(query).all()
+    sent = _recent_sends(conn, rows, now - timedelta(seconds=rate.window_s)) if rate is not None else {}
     claimed = []
-    for row in conn.execute(query).all():
+    for row in rows:
+        recipient = sent.setdefault((row.endpoint_id, row.address), [])
+        if rate is not None:
+            held = held_back_until(AlertPriority(row.priority), recipient, now=now, limit=rate)
+            if held is not None:
+                _hold_back(conn, row.delivery_id, until=held, why=f"{rate.max_sends} sent in {rate.window_s:.0f} s")
+                continue
+        recipient.append(now)  # the batch's own sends count against the next ones
         values = {
             "state": DeliveryState.SENDING.value,
             "attempts": row.attempts + 1,
             "next_attempt_at": now + timedelta(seconds=lease_s),
             "updated_at": now,
+            "sent_at": now,
         }
         updated = conn.execute(sa.update(_d).where(_d.c.delivery_id == row.delivery_id).values(values).returning(*_d.c))
         claimed.append(_delivery(updated.one()))
@@ -178,11 +221,12 @@ def _record(
 
 class DeliveryQueries(SqlStore):
     async def claim_deliveries(
-        self, now: datetime, *, lease_s: float, limit: int = 50
+        self, now: datetime, *, lease_s: float, limit: int = 50, rate: RecipientRateLimit | None = None
     ) -> list[tuple[Delivery, WebhookEndpoint | None]]:
         """Claim due deliveries (queued, retries due, or sends whose lease ran out; rows another sender holds are
-        skipped): each becomes `sending`, its attempt counted, leased for `lease_s`. Oldest due first."""
-        return await self._write(lambda c: _claim(c, now, lease_s, limit))
+        skipped): each becomes `sending`, its attempt counted, leased for `lease_s`. Oldest due first. With `rate`,
+        a delivery its recipient may not get yet (`held_back_until`) is left queued, due when it may."""
+        return await self._write(lambda c: _claim(c, now, lease_s, limit, rate))
 
     async def record_delivery(
         self,

@@ -394,7 +394,12 @@ deliveries = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=False),
     # "respond" (on the chain: accepting acknowledges) or "inform" (a care-team member: the answer is only recorded)
     sa.Column("purpose", sa.Text, nullable=False, server_default="respond"),
+    # The alert's priority when the step fired, and when the last try began: the per-recipient rate limit
+    # (core/escalation.py `held_back_until`) reads them.
+    sa.Column("priority", sa.Text, nullable=False, server_default="high"),
+    _at("sent_at", nullable=True),
     sa.Index("deliveries_alert", "alert_id", "epoch", "loop", "step_index"),
+    sa.Index("deliveries_recipient", "endpoint_id", "address", "sent_at"),
     sa.Index(
         "deliveries_due",
         "next_attempt_at",

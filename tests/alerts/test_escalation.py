@@ -21,11 +21,13 @@ from core.escalation import (
     EscalationStep,
     EscalationTarget,
     OnCallContext,
+    RecipientRateLimit,
     TargetKind,
     chain_after,
     default_policy,
     fired,
     following,
+    held_back_until,
     hurried,
 )
 from core.oncall import OnCallRole, RosterOverride, Rotation
@@ -314,3 +316,53 @@ def test_every_delivery_carries_the_isbar_message_and_its_purpose() -> None:
         assert body["isbar"]["text"].split("\n")[0].startswith("I: pat-1")
         assert "lar team lar-alta (Vest-Finnmark)" in body["isbar"]["background"]
         assert body["isbar"]["recommendation"].startswith("Emergency response")
+
+
+# --- the rate limit per recipient -------------------------------------------------------------------------------
+TEN_A_MINUTE = RecipientRateLimit(max_sends=10, window_s=60.0)
+
+
+@pytest.mark.parametrize(
+    ("priority", "sent_s_ago", "held_for_s"),
+    [
+        (AlertPriority.MEDIUM, [], None),
+        (AlertPriority.MEDIUM, [50] * 9, None),  # the tenth in a minute still goes
+        (AlertPriority.MEDIUM, [50] * 10, 10),  # the eleventh waits until the first leaves the window
+        (AlertPriority.MEDIUM, [59, 30, 20, 10, 9, 8, 7, 6, 5, 4], 1),
+        (AlertPriority.LOW, [61] * 10 + [1], None),  # older than the window: forgotten
+        (AlertPriority.LOW, [60] * 10, None),  # exactly a window ago: gone
+        (AlertPriority.HIGH, [1] * 50, None),  # a NEWS2 of 7 is never held back
+    ],
+)
+def test_a_recipient_gets_at_most_ten_medium_or_low_messages_a_minute(
+    priority: AlertPriority, sent_s_ago: list[int], held_for_s: int | None
+) -> None:
+    sent = [T0 - timedelta(seconds=s) for s in sent_s_ago]
+    held = held_back_until(priority, sent, now=T0, limit=TEN_A_MINUTE)
+    assert held == (None if held_for_s is None else T0 + timedelta(seconds=held_for_s))
+
+
+@given(
+    due_s=st.lists(st.integers(min_value=0, max_value=600), min_size=1, max_size=80),
+    high=st.lists(st.booleans(), min_size=80, max_size=80),
+)
+def test_held_back_messages_all_go_out_never_more_than_the_limit_in_a_window(
+    due_s: list[int], high: list[bool]
+) -> None:
+    """A sender that sends each due message unless held back, and re-tries held ones when they fall due."""
+    queue = sorted((T0 + timedelta(seconds=s), i) for i, s in enumerate(due_s))
+    sent: list[tuple[datetime, bool]] = []
+    while queue:
+        due, i = queue.pop(0)
+        priority = AlertPriority.HIGH if high[i] else AlertPriority.MEDIUM
+        held = held_back_until(priority, [at for at, _ in sent], now=due, limit=TEN_A_MINUTE)
+        if held is None:
+            sent.append((due, high[i]))
+            assert not high[i] or due == T0 + timedelta(seconds=due_s[i])  # high is never late
+        else:
+            assert held > due
+            queue = sorted([*queue, (held, i)])
+    assert len(sent) == len(due_s)  # nothing dropped
+    for k, (at, is_high) in enumerate(sent):
+        before = [s for s, _ in sent[:k] if at - timedelta(seconds=60) < s <= at]
+        assert is_high or len(before) < 10  # a medium one went out only with room in its minute

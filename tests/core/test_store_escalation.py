@@ -18,6 +18,7 @@ from core.escalation import (
     EscalationPolicy,
     EscalationStep,
     EscalationTarget,
+    RecipientRateLimit,
     WebhookEndpoint,
     default_policy,
 )
@@ -286,3 +287,32 @@ async def test_a_care_team_decline_does_not_move_the_chain_on(store: Store) -> N
     await store.record_delivery(lar.delivery_id, DeliveryState.DECLINED, at=T0 + timedelta(seconds=5))
     chain = await store.get_escalation(alert_id)
     assert chain is not None and chain.next_step_at == T0 + timedelta(minutes=3)  # the nurse still has her time
+
+
+async def test_a_pager_flooded_with_medium_alerts_gets_ten_a_minute_and_the_rest_later(store: Store) -> None:
+    await unit_with_roster(store)
+    alert_ids = []
+    for n in range(12):  # twelve patients' NEWS2 of 5 at once: twelve pages for the nurse on call
+        change = await store.raise_alert(
+            patient_id=f"pat-{n}", device_id=None, ward_id="w1", kind=AlertKind.NEWS2,
+            severity=AlertSeverity.MEDIUM, message="NEWS2 5", at=T0,
+        )  # fmt: skip
+        alert_ids.append(change.alert.alert_id)
+    await fire(store, T0)
+    limit = RecipientRateLimit(max_sends=10, window_s=60.0)
+    lease_s = 600  # longer than the test: nothing is claimed again because its sender went quiet
+    first = await store.claim_deliveries(T0, lease_s=lease_s, rate=limit)
+    assert len(first) == 10
+    pages = [d for alert_id in alert_ids for d in await store.list_deliveries(alert_id)]
+    held = [d for d in pages if d.state is DeliveryState.QUEUED]
+    assert len(held) == 2
+    assert all(d.next_attempt_at == T0 + timedelta(seconds=60) and d.attempts == 0 for d in held)
+    assert all(d.outcome.startswith("held back until") for d in held)
+    # A NEWS2 of 7 for the same nurse goes out at once, over the limit
+    await open_high(store, at=T0 + timedelta(seconds=1))
+    await fire(store, T0 + timedelta(seconds=1))
+    [(urgent, _)] = await store.claim_deliveries(T0 + timedelta(seconds=1), lease_s=lease_s, rate=limit)
+    assert urgent.priority is AlertPriority.HIGH and urgent.sent_at == T0 + timedelta(seconds=1)
+    assert await store.claim_deliveries(T0 + timedelta(seconds=59), lease_s=lease_s, rate=limit) == []
+    later = await store.claim_deliveries(T0 + timedelta(seconds=60), lease_s=lease_s, rate=limit)
+    assert {d.delivery_id for d, _ in later} == {d.delivery_id for d in held}
