@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.escalation import Delivery
+from core.oncall import OnCallRole
 from core.types import (
     Alert,
     AlertTransition,
@@ -30,9 +32,11 @@ __all__ = [
     "CareTeamMemberOut",
     "DeviceOut",
     "DeviceStatusOut",
+    "EscalationStateOut",
     "LiveSnapshot",
     "ManualObservationOut",
     "MeOut",
+    "NotifiedOut",
     "ObservationsOut",
     "PairingOut",
     "PatientOut",
@@ -314,6 +318,37 @@ class AlertTransitionOut(_Out):
         )
 
 
+class NotifiedOut(_Out):
+    """One person the latest step of an alert's escalation notified, and how far their notification got."""
+
+    person_id: str
+    role: str | None = Field(description="The on-call role they were fetched as; null when named in the policy.")
+    notified_at: datetime
+    state: str
+    outcome: str
+
+    @classmethod
+    def of(cls, delivery: Delivery, *, role: OnCallRole | None) -> NotifiedOut:
+        return cls(
+            person_id=delivery.person_id,
+            role=role.value if role else None,
+            notified_at=delivery.created_at,
+            state=delivery.state.value,
+            outcome=delivery.outcome,
+        )
+
+
+class EscalationStateOut(_Out):
+    """An alert's escalation as the pages show it: a sentence, and its parts."""
+
+    alert_id: int
+    status: Literal["none", "running", "stopped"] = Field(description="none: this alert pages nobody.")
+    text: str = Field(description='e.g. "Doctor on call dr-lund notified 21:43, not yet read; next: ..."')
+    notified: list[NotifiedOut] = Field(description="The people of the latest step that fired.")
+    next_step_at: datetime | None = None
+    stopped_at: datetime | None = None
+
+
 class DeviceStatusOut(_Out):
     device_id: str
     kind: str
@@ -365,6 +400,9 @@ class BedView(_Out):
     risk: RiskOut | None
     alerts: list[AlertOut]
     devices: list[DeviceStatusOut]
+    escalations: list[EscalationStateOut] = Field(
+        default_factory=list, description="The escalation state of each of `alerts`, by alert_id."
+    )
 
 
 class WardSnapshot(_Out):

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from core.store import Store
 from core.types import Device, DeviceStatus, Pairing, Stay, Ward
+from dashboard_api.escalation_words import escalation_states
 from dashboard_api.schemas import (
     AlertOut,
     BedView,
@@ -98,10 +99,12 @@ async def ward_snapshot(store: Store, ward: Ward, *, at: datetime) -> WardSnapsh
     scores = await store.current_scores(patient_ids) if patient_ids else {}
     risks = await store.current_risks(patient_ids) if patient_ids else {}
     alerts = await store.list_alerts(ward_ids=[ward.ward_id])
+    escalations = await escalation_states(store, alerts, now=at)
     facts = await device_facts(store, site_ids=[ward.site_id], at=at)
 
     def view(stay: Stay | None, *, bed_id: str | None, label: str) -> BedView:
         pid = stay.patient_id if stay else None
+        mine = [a for a in alerts if a.patient_id is not None and a.patient_id == pid]
         return BedView(
             bed_id=bed_id,
             label=label,
@@ -111,12 +114,13 @@ async def ward_snapshot(store: Store, ward: Ward, *, at: datetime) -> WardSnapsh
             vitals=[VitalOut.of(v, at=at) for v in latest.get(pid, {}).values()] if pid else [],
             news2=ScoreOut.of(scores[pid]) if pid in scores else None,
             risk=RiskOut.of(risks[pid]) if pid in risks else None,
-            alerts=[AlertOut.of(a) for a in alerts if a.patient_id is not None and a.patient_id == pid],
+            alerts=[AlertOut.of(a) for a in mine],
             devices=[
                 _status_out(d, facts)
                 for d in facts.devices
                 if pid is not None and (p := facts.open_pairing.get(d.device_id)) and p.patient_id == pid
             ],
+            escalations=[escalations[a.alert_id] for a in mine],
         )
 
     by_bed = {s.bed_id: s for s in stays if s.bed_id is not None}

@@ -1,11 +1,14 @@
-"""WebSocket streams: a snapshot of the ward board, then every delta in order, each with the connection's seq."""
+"""WebSocket streams: a snapshot (ward boards, or the alerts a user covers), then every delta in order, each with the
+connection's seq. A delta the stream cannot complete from the store closes it (4503): the client resnapshots."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import enum
+import json
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -13,8 +16,12 @@ from core.errors import NotFound, StorageUnavailable
 from core.types import Ward
 from dashboard_api.access import ApiContext, audit, get_context
 from dashboard_api.auth import CLINICAL_ROLES, InvalidToken, Principal, authenticate
+from dashboard_api.covered import coverage_of, covered_rows
+from dashboard_api.escalation_words import escalation_state
 from dashboard_api.live import LiveHub, Subscription
+from dashboard_api.routes_covered import audit_rows, covered_alerts
 from dashboard_api.schemas import LiveSnapshot
+from dashboard_api.schemas_covered import CoveredRowDelta, CoveredSnapshot, EscalationDelta
 from dashboard_api.snapshot import ward_snapshot
 
 __all__ = ["MAX_WARDS_PER_STREAM", "CloseCode", "router"]
@@ -26,6 +33,10 @@ router = APIRouter()
 SUBPROTOCOL = "bearer"
 # A specialist covering several units watches a handful; each ward's snapshot is read from the store on connect.
 MAX_WARDS_PER_STREAM = 20
+# Turns one hub message into what this connection sends (zero or more JSON objects, without seq). May read the store.
+Expand = Callable[[str], Awaitable[list[str]]]
+# The hub's events are compact JSON; only alert events need more than forwarding (a cheap test before decoding).
+_ALERT_MARK = '"type":"alert"'
 # A close frame's reason is at most 123 bytes (RFC 6455 §5.5).
 _REASON_MAX_BYTES = 123
 # A stuck client may never read our close frame; give up on it after this long.
@@ -84,7 +95,74 @@ async def _stream(websocket: WebSocket, ward_ids: list[str]) -> None:
         except (WebSocketDisconnect, OSError):
             return
         expires_in_s = (principal.expires_at - ctx.clock()).total_seconds()
-        await _pump(websocket, subscription, expires_in_s=expires_in_s)
+        await _pump(websocket, subscription, _with_escalation(ctx), expires_in_s=expires_in_s)
+
+
+def _with_escalation(ctx: ApiContext) -> Expand:
+    """Each event as it is; after an alert event, that alert's escalation state as stored now."""
+
+    async def expand(message: str) -> list[str]:
+        if _ALERT_MARK not in message:
+            return [message]
+        event = json.loads(message)
+        if event.get("type") != "alert":
+            return [message]
+        alert_id = int(event["alert_id"])
+        alert = await ctx.store.get_alert(alert_id)
+        chain = await ctx.store.get_escalation(alert_id)
+        deliveries = await ctx.store.list_deliveries(alert_id) if chain is not None else []
+        at = ctx.clock()
+        delta = EscalationDelta(
+            at=at,
+            site_id=event["site_id"],
+            ward_id=event["ward_id"],
+            patient_id=alert.patient_id,
+            escalation=escalation_state(alert, chain, deliveries, now=at),
+        )
+        return [message, delta.model_dump_json()]
+
+    return expand
+
+
+@router.websocket("/ws/alerts")
+async def covered_stream(websocket: WebSocket) -> None:
+    """Every open alert in the units the user covers (as GET /me/alerts), then a row per alert that changes."""
+    ctx = get_context(websocket)
+    hub: LiveHub = websocket.app.state.live
+    principal = await _accept(websocket)
+    if principal is None:
+        return
+    if principal.role not in CLINICAL_ROLES:
+        await _close(websocket, CloseCode.FORBIDDEN, f"Role {principal.role.value} may not watch alerts")
+        return
+    try:
+        coverage = await coverage_of(ctx.store, principal, at=ctx.clock())
+    except StorageUnavailable:
+        await _close(websocket, CloseCode.UNAVAILABLE, "Store unavailable; reconnect shortly")
+        return
+    seen: set[str] = set()  # patients audited on this connection
+    with hub.subscribe(sorted(coverage.wards)) as subscription:  # before the snapshot, so no delta falls between
+        try:
+            listed = await covered_alerts(ctx, principal, action="ws.covered_alerts", seen=seen)
+        except StorageUnavailable:
+            await _close(websocket, CloseCode.UNAVAILABLE, "Store unavailable; reconnect shortly")
+            return
+        try:
+            await websocket.send_text(CoveredSnapshot(**dict(listed)).model_dump_json())
+        except (WebSocketDisconnect, OSError):
+            return
+        expires_in_s = (principal.expires_at - ctx.clock()).total_seconds()
+
+        async def expand(message: str) -> list[str]:
+            if _ALERT_MARK not in message or json.loads(message).get("type") != "alert":
+                return []  # readings and scores are for the ward board
+            alert = await ctx.store.get_alert(int(json.loads(message)["alert_id"]))
+            at = ctx.clock()
+            rows = await covered_rows(ctx.store, coverage, [alert], at=at)
+            await audit_rows(ctx, principal, rows, action="ws.covered_alerts", seen=seen)
+            return [CoveredRowDelta(at=at, row=row).model_dump_json() for row in rows]
+
+        await _pump(websocket, subscription, expand, expires_in_s=expires_in_s)
 
 
 async def _accept(websocket: WebSocket) -> Principal | None:
@@ -126,9 +204,10 @@ async def _authorised_wards(
     return wards
 
 
-async def _pump(websocket: WebSocket, subscription: Subscription, *, expires_in_s: float) -> None:
-    """Send deltas until the client leaves, falls behind (4429) or its token expires (4401)."""
-    sender = asyncio.create_task(_send_deltas(websocket, subscription), name="ws-send")
+async def _pump(websocket: WebSocket, subscription: Subscription, expand: Expand, *, expires_in_s: float) -> None:
+    """Send deltas until the client leaves, falls behind (4429), its token expires (4401) or a delta cannot be read
+    from the store (4503)."""
+    sender = asyncio.create_task(_send_deltas(websocket, subscription, expand), name="ws-send")
     receiver = asyncio.create_task(_until_client_leaves(websocket), name="ws-receive")
     overflow = asyncio.create_task(subscription.overflowed.wait(), name="ws-overflow")
     expiry = asyncio.create_task(asyncio.sleep(max(expires_in_s, 0.0)), name="ws-expiry")
@@ -144,17 +223,20 @@ async def _pump(websocket: WebSocket, subscription: Subscription, *, expires_in_
         await _close(websocket, CloseCode.TOO_SLOW, "Too far behind; reconnect for a fresh snapshot")
     elif expiry in done:
         await _close(websocket, CloseCode.UNAUTHENTICATED, "Token expired; log in again")
+    elif sender in done and isinstance(sender.exception(), StorageUnavailable | NotFound):
+        logger.warning("Closed a live stream of wards %s: %s", ",".join(subscription.ward_ids), sender.exception())
+        await _close(websocket, CloseCode.UNAVAILABLE, "Could not read a change from the store; reconnect")
     elif sender in done and (exc := sender.exception()) is not None and not isinstance(exc, WebSocketDisconnect):
         logger.error("Live stream of wards %s failed", ",".join(subscription.ward_ids), exc_info=exc)
 
 
-async def _send_deltas(websocket: WebSocket, subscription: Subscription) -> None:
+async def _send_deltas(websocket: WebSocket, subscription: Subscription, expand: Expand) -> None:
     seq = 0
     while True:
-        message = await subscription.queue.get()
-        seq += 1
-        # The event is encoded once by the hub as a JSON object; each connection only prepends its own seq.
-        await websocket.send_text(f'{{"seq":{seq},{message[1:]}')
+        for message in await expand(await subscription.queue.get()):
+            seq += 1
+            # Each message is a JSON object (the hub encodes an event once); the connection only prepends its seq.
+            await websocket.send_text(f'{{"seq":{seq},{message[1:]}')
 
 
 async def _until_client_leaves(websocket: WebSocket) -> None:
