@@ -13,7 +13,16 @@ from pydantic import BaseModel
 from core.clock import Clock, utc_now
 from core.errors import StorageUnavailable
 from core.store import Store
-from dashboard_api import routes_devices, routes_escalation, routes_oncall, routes_patients, routes_wards, ws
+from dashboard_api import (
+    routes_covered,
+    routes_devices,
+    routes_escalation,
+    routes_oncall,
+    routes_patients,
+    routes_trends,
+    routes_wards,
+    ws,
+)
 from dashboard_api.access import ApiContext, Publisher
 from dashboard_api.live import LiveHub
 
@@ -65,7 +74,7 @@ def create_app(
     app.state.clock = clock
     app.state.live = live
     routers = (routes_wards, routes_patients, routes_devices, routes_escalation, routes_oncall, ws)
-    for router in (module.router for module in routers):
+    for router in (module.router for module in (*routers, routes_covered, routes_trends)):
         app.include_router(router, prefix=API_PREFIX)
     _add_probes(app, store)
     _add_page(app)
@@ -92,11 +101,21 @@ def _add_probes(app: FastAPI, store: Store) -> None:
 
 
 def _add_page(app: FastAPI) -> None:
-    """The ward page: static files only, no data; it calls the API with the token the user gives it."""
+    """The pages (ward, alerts, patient): static files only, no data; they call the API with the user's token."""
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
+
+    @app.get("/alerts", include_in_schema=False)
+    async def alerts_page() -> FileResponse:
+        """The alerts of every unit the user covers (the specialist's view)."""
+        return FileResponse(STATIC_DIR / "alerts.html", headers=_PAGE_HEADERS)
+
+    @app.get("/patient", include_in_schema=False)
+    async def patient_page() -> FileResponse:
+        """One patient: trends, alert timeline, care team, ISBAR, limits (`?id=<patient id>`)."""
+        return FileResponse(STATIC_DIR / "patient.html", headers=_PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
