@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from alerts.lifecycle import Observed
+from alerts.lifecycle import Observed, news2_observed
 from alerts.rules import PARAMETER_NAMES
-from core.types import AlertKey, AlertKind, AlertSeverity, CareSetting, Parameter, PatientLimit
+from core.types import AlertKey, AlertKind, AlertSeverity, CareSetting, Parameter, PatientLimit, PatientScore
 
 __all__ = [
     "LIMIT_RANGES",
@@ -24,6 +24,7 @@ __all__ = [
     "breaches",
     "limit_observed",
     "limit_problem",
+    "scored_conditions",
 ]
 
 # Which parameters a doctor may set limits for, and the widest limits that still mean something (a limit outside
@@ -123,6 +124,24 @@ def limit_observed(
     message = "Outside the patient's own limits: " + "; ".join(breach.describe() for breach in found)
     setters = sorted({breach.limit.set_by for breach in found})
     return Observed(key, LIMIT_SEVERITY, f"{message} (set by {', '.join(setters)})", at, ward_id, setting)
+
+
+def scored_conditions(
+    score: PatientScore,
+    values: Mapping[Parameter, float],
+    limits: Sequence[PatientLimit],
+    *,
+    ward_id: str | None,
+    at: datetime,
+    setting: CareSetting,
+) -> tuple[Observed, Observed]:
+    """What one score shows of the two conditions the scorer decides: NEWS2 (a single 3 within the patient's limits
+    accepted) and the patient's own limits. `values`: the fresh values the score was computed from."""
+    accepted = accepted_parameters(values, limits)
+    return (
+        news2_observed(score, ward_id=ward_id, at=at, setting=setting, accepted=accepted),
+        limit_observed(score.patient_id, values, limits, ward_id=ward_id, at=at, setting=setting),
+    )
 
 
 def _number(value: float) -> str:

@@ -17,6 +17,7 @@ from dashboard_api import (
     routes_covered,
     routes_devices,
     routes_escalation,
+    routes_limits,
     routes_oncall,
     routes_patients,
     routes_trends,
@@ -76,6 +77,7 @@ def create_app(
     routers = (routes_wards, routes_patients, routes_devices, routes_escalation, routes_oncall, ws)
     for router in (module.router for module in (*routers, routes_covered, routes_trends)):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(routes_limits.router, prefix=API_PREFIX)
     _add_probes(app, store)
     _add_page(app)
     return app

@@ -10,8 +10,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from alerts.confirmation import apply_observed
-from alerts.lifecycle import DEFAULT_POLICY, LifecyclePolicy, Observed, news2_observed
-from alerts.limits import accepted_parameters, limit_observed
+from alerts.lifecycle import DEFAULT_POLICY, LifecyclePolicy, Observed
+from alerts.limits import scored_conditions
 from core.clock import Clock, utc_now
 from core.errors import StorageUnavailable
 from core.events import readings_event, score_event
@@ -185,15 +185,11 @@ class LiveScorer:
         latest: dict[Parameter, LatestValue],
         limits: tuple[PatientLimit, ...],
         now: datetime,
-    ) -> list[Observed]:
+    ) -> tuple[Observed, ...]:
         ward_id = stay.ward_id if stay is not None else None
         setting = stay.setting if stay is not None else CareSetting.BEDSIDE
         values = fresh_values(latest, now=now, max_age_s=self._settings.max_age_s(setting)) if limits else {}
-        accepted = accepted_parameters(values, limits)
-        return [
-            news2_observed(score, ward_id=ward_id, at=now, setting=setting, accepted=accepted),
-            limit_observed(score.patient_id, values, limits, ward_id=ward_id, at=now, setting=setting),
-        ]
+        return scored_conditions(score, values, limits, ward_id=ward_id, at=now, setting=setting)
 
     async def _unresolved(
         self, patient_ids: Sequence[str]
