@@ -30,11 +30,17 @@ async def test_readyz_is_ok_while_the_store_answers_and_503_when_it_does_not(
 async def test_page_is_served_with_a_strict_content_security_policy(api: httpx.AsyncClient) -> None:
     response = await api.get("/")
     assert response.status_code == 200
-    assert '<script src="/static/app.js" defer></script>' in response.text
+    assert '<script type="module" src="/static/js/ward.js"></script>' in response.text
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
-    script = await api.get("/static/app.js")
-    assert script.status_code == 200 and 'new WebSocket(url, ["bearer", state.token])' in script.text
+    script = await api.get("/static/js/socket.js")
+    assert script.status_code == 200 and 'new WebSocket(url, ["bearer", this.token])' in script.text
+    for page, module in (("/alerts", "alerts"), ("/patient", "patient")):
+        served = await api.get(page)
+        assert served.status_code == 200 and f'src="/static/js/{module}.js"' in served.text
+        assert served.headers["content-security-policy"] == response.headers["content-security-policy"]
+    licence = await api.get("/static/vendor/uplot/LICENSE")
+    assert licence.status_code == 200 and "The MIT License" in licence.text
 
 
 async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient) -> None:
@@ -65,6 +71,9 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient) -> None:
         "/api/v1/rotations/{rotation_id}/overrides",
         "/api/v1/webhook-endpoints/{endpoint_id}",
         "/api/v1/people/{person_id}/contact-points",
+        "/api/v1/me/alerts",
+        "/api/v1/patients/{patient_id}/scores/history",
+        "/api/v1/patients/{patient_id}/observations/trend",
     } == paths
 
 

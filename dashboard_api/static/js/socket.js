@@ -1,0 +1,88 @@
+// The live socket every page shares: the token as a subprotocol, a snapshot (seq 0) then deltas in order. A gap in
+// seq means a lost delta: close and take a fresh snapshot rather than show a wrong list. Reconnects with capped,
+// jittered backoff; a refusal that would repeat (4400/4401/4403/4404) is reported, not retried.
+
+import { API } from "./auth.js";
+
+const BACKOFF_MIN_MS = 500; // a restart comes back quickly
+const BACKOFF_MAX_MS = 30000; // a long outage costs little
+const NO_RECONNECT = new Set([4400, 4401, 4403, 4404]); // the same request would fail the same way
+export const RESNAPSHOT = 4000;
+
+export class LiveSocket {
+  // handlers: snapshot(message), delta(message) -> false to resnapshot, status(text, kind), stale(bool),
+  // unauthenticated(reason), refused(reason)
+  constructor(path, handlers) {
+    this.path = path;
+    this.handlers = handlers;
+    this.socket = null;
+    this.seq = -1;
+    this.backoffMs = BACKOFF_MIN_MS;
+    this.timer = null;
+    this.token = null;
+  }
+
+  open(token) {
+    this.token = token;
+    this.backoffMs = BACKOFF_MIN_MS;
+    this.connect();
+  }
+
+  close() {
+    clearTimeout(this.timer);
+    if (this.socket) {
+      this.socket.onclose = null;
+      this.socket.close(1000, "leaving");
+      this.socket = null;
+    }
+  }
+
+  connect() {
+    this.close();
+    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    const url = scheme + window.location.host + API + this.path;
+    this.handlers.status("Connecting…", "wait");
+    // The token travels in the Sec-WebSocket-Protocol header, never in the URL (which proxies log).
+    const socket = new WebSocket(url, ["bearer", this.token]);
+    this.socket = socket;
+    this.seq = -1;
+    socket.onmessage = (event) => this.receive(socket, JSON.parse(event.data));
+    socket.onclose = (event) => this.closed(event);
+  }
+
+  receive(socket, message) {
+    if (socket !== this.socket) return;
+    if (message.seq === 0) {
+      this.seq = 0;
+      this.backoffMs = BACKOFF_MIN_MS;
+      this.handlers.stale(false);
+      this.handlers.snapshot(message);
+      this.handlers.status("Live", "ok");
+      return;
+    }
+    if (message.seq !== this.seq + 1) {
+      socket.close(RESNAPSHOT, "sequence gap");
+      return;
+    }
+    this.seq = message.seq;
+    if (this.handlers.delta(message) === false) socket.close(RESNAPSHOT, "resnapshot");
+  }
+
+  closed(event) {
+    this.socket = null;
+    if (event.code === 4401) {
+      this.handlers.unauthenticated(event.reason || "Log in again.");
+      return;
+    }
+    if (NO_RECONNECT.has(event.code)) {
+      this.handlers.status("Not connected", "bad");
+      this.handlers.refused(event.reason || "The server refused this stream.");
+      return;
+    }
+    const delay = event.code === RESNAPSHOT ? 0 : Math.round(this.backoffMs * (0.5 + Math.random()));
+    if (event.code !== RESNAPSHOT) this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    this.handlers.status(delay ? "Reconnecting in " + Math.ceil(delay / 1000) + " s" : "Reconnecting…", "bad");
+    this.handlers.stale(true);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+}
