@@ -78,9 +78,10 @@ async def record_answer(
     recorded = await store.record_delivery(
         delivery.delivery_id, state, at=at, outcome=f"{answer.status.value} by {by}", answered_by=by
     )
-    if state is DeliveryState.ACCEPTED and delivery.purpose is DeliveryPurpose.RESPOND:
+    alert_id = delivery.alert_id
+    if state is DeliveryState.ACCEPTED and delivery.purpose is DeliveryPurpose.RESPOND and alert_id is not None:
         try:
-            change = await store.update_alert_by_id(delivery.alert_id, lambda a: acknowledge(a, by=by, at=at))
+            change = await store.update_alert_by_id(alert_id, lambda a: acknowledge(a, by=by, at=at))
         except (AlertAlreadyAcknowledged, AlertAlreadyResolved):
             return recorded  # someone was there first: nothing left to stop
         await announce(change)
@@ -102,7 +103,7 @@ async def _record_result(
             delivery.delivery_id, DeliveryState.QUEUED, at=at, retry_at=retry_at, outcome=outcome
         )
     outcome = result.reason if result.outcome is SendOutcome.FAILED else f"gave up after {delivery.attempts} tries"
-    logger.error("Delivery %s of alert %d failed: %s", delivery.delivery_id, delivery.alert_id, outcome)
+    logger.error("Delivery %s (alert %s) failed: %s", delivery.delivery_id, delivery.alert_id, outcome)
     return await store.record_delivery(delivery.delivery_id, DeliveryState.FAILED, at=at, outcome=outcome)
 
 

@@ -28,7 +28,7 @@ from core.types import (
     SpO2Scale,
 )
 
-__all__ = ["CLINICAL_TIME_ZONE", "ISBAR_PARTS", "STALE_VALUE_AGE", "Isbar", "isbar_of"]
+__all__ = ["CLINICAL_TIME_ZONE", "ISBAR_PARTS", "STALE_VALUE_AGE", "Isbar", "clinical_time", "isbar_of"]
 
 # Every unit vaktrom serves is in Norway; a site-level zone comes with sites outside it.
 CLINICAL_TIME_ZONE = ZoneInfo("Europe/Oslo")
@@ -106,7 +106,8 @@ def isbar_of(facts: AlertFacts) -> Isbar:
     return Isbar(_identify(facts), _situation(facts), _background(facts), _assessment(facts), _recommend(facts))
 
 
-def _local(at: datetime) -> str:
+def clinical_time(at: datetime) -> str:
+    """ "14.01 21:36": day, month and wall-clock time in the units' zone, as the staff read it."""
     return at.astimezone(CLINICAL_TIME_ZONE).strftime("%d.%m %H:%M")
 
 
@@ -168,10 +169,10 @@ def _now_values(facts: AlertFacts) -> str:
 
 def _situation(facts: AlertFacts) -> str:
     alert = facts.alert
-    opened = f"Opened {_local(alert.opened_at)} ({_ago(facts.at - alert.opened_at)} ago)"
+    opened = f"Opened {clinical_time(alert.opened_at)} ({_ago(facts.at - alert.opened_at)} ago)"
     state = alert.state.value
     if alert.state is AlertState.ACKNOWLEDGED and alert.acknowledged_at is not None:
-        state = f"acknowledged by {alert.acknowledged_by} at {_local(alert.acknowledged_at)}"
+        state = f"acknowledged by {alert.acknowledged_by} at {clinical_time(alert.acknowledged_at)}"
     now = f" Now: {_now_values(facts)}." if alert.patient_id is not None else ""
     return f"{alert.message}. {opened}, {state}.{now}"
 
@@ -180,13 +181,13 @@ def _stay_words(facts: AlertFacts) -> str:
     stay = facts.stay
     if stay is None:
         return "No current stay recorded."
-    length = facts.at - stay.start_at
+    length, since = facts.at - stay.start_at, clinical_time(stay.start_at)
     day = length.days + 1
     if stay.setting is CareSetting.HOME:
-        return f"Followed at home since {_local(stay.start_at)} (day {day}); spot checks, not continuous monitoring."
+        return f"Followed at home since {since} (day {day}); spot checks, not continuous monitoring."
     kind = _SITE_KIND_WORDS[facts.site.kind] if facts.site is not None else "unit"
     hours = int(length.total_seconds() // 3600)
-    return f"In a {kind} bed since {_local(stay.start_at)}: day {day} of the stay ({hours} h); continuously monitored."
+    return f"In a {kind} bed since {since}: day {day} of the stay ({hours} h); continuously monitored."
 
 
 def _background(facts: AlertFacts) -> str:
@@ -195,7 +196,7 @@ def _background(facts: AlertFacts) -> str:
     parts = [_stay_words(facts)]
     scale = facts.spo2_scale
     if scale is not None and scale.scale is SpO2Scale.SCALE_2:
-        parts.append(f"SpO2 scale 2 (target 88-92 %) prescribed by {scale.set_by} on {_local(scale.set_at)}.")
+        parts.append(f"SpO2 scale 2 (target 88-92 %) prescribed by {scale.set_by} on {clinical_time(scale.set_at)}.")
     else:
         parts.append("SpO2 scale 1.")
     team = [f"{m.role.value.replace('_', ' ')} {m.member_id} ({m.organisation})" for m in facts.care_team]
@@ -209,7 +210,7 @@ def _components(score: PatientScore) -> str:
     ]
     total = f"NEWS2 {score.total}" if score.complete else f"NEWS2 at least {score.total} (incomplete)"
     missing = f"; missing: {', '.join(PARAMETER_NAMES[p] for p in score.missing)}" if score.missing else ""
-    return f"{total} at {_local(score.computed_at)}: {', '.join(points)}{missing}."
+    return f"{total} at {clinical_time(score.computed_at)}: {', '.join(points)}{missing}."
 
 
 def _assessment(facts: AlertFacts) -> str:

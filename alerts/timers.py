@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from alerts.confirmation import confirm_due
+from alerts.digests import compose_digest
 from alerts.escalation import fire_step
 from alerts.lifecycle import renotify
 from core.clock import Clock
@@ -19,7 +20,7 @@ from core.errors import StorageUnavailable
 from core.store import AlertChange, Store
 from core.types import AlertPhase
 
-__all__ = ["ESCALATION_BATCH", "TIMER_POLL_S", "fire_due_timers", "run_alert_timers"]
+__all__ = ["ESCALATION_BATCH", "TIMER_POLL_S", "fire_due_summaries", "fire_due_timers", "run_alert_timers"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,20 @@ async def fire_due_timers(store: Store, clock: Clock) -> list[AlertChange]:
     return changes
 
 
+async def fire_due_summaries(store: Store, clock: Clock) -> int:
+    """Compose every care-team member's daily summary that is due (core/digests.py); returns how many were due
+    (each queued a delivery per contact point, or none on a quiet day). Raises StorageUnavailable."""
+    now = clock()
+    queued = 0
+    while True:
+        batch = await store.fire_due_digests(now, compose_digest, limit=ESCALATION_BATCH)
+        for facts in batch:
+            logger.info("Daily summary of %s: %d patients had alerts", facts.schedule.person_id, len(facts.patients))
+        queued += len(batch)
+        if len(batch) < ESCALATION_BATCH:
+            return queued
+
+
 async def run_alert_timers(
     store: Store,
     clock: Clock,
@@ -72,7 +87,8 @@ async def run_alert_timers(
     while True:
         try:
             changes = await fire_due_timers(store, clock)
-            if any(change.phase is AlertPhase.ESCALATED for change in changes):
+            summaries = await fire_due_summaries(store, clock)
+            if summaries or any(change.phase is AlertPhase.ESCALATED for change in changes):
                 deliveries_due()
             for change in changes:
                 await announce(change)

@@ -59,6 +59,7 @@ class TargetKind(enum.StrEnum):
 class DeliveryPurpose(enum.StrEnum):
     RESPOND = "respond"  # a person on the chain: accepting acknowledges the alert; declining moves the chain on
     INFORM = "inform"  # a care-team member kept informed: the answer is recorded and changes nothing else
+    DIGEST = "digest"  # a care-team member's daily summary of their patients' alerts (no alert of its own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +196,7 @@ class Delivery:
     endpoint): a repeat of it is the same notification, so a receiver can drop duplicates."""
 
     delivery_id: str
-    alert_id: int
+    alert_id: int | None  # None: a daily summary (epoch, loop and step_index 0)
     epoch: int
     loop: int
     step_index: int

@@ -54,7 +54,7 @@ class DeliveryOut(_Out):
     """One notification: who, why, and how far it got (IHE PCD-06/07 dissemination status)."""
 
     delivery_id: str
-    alert_id: int
+    alert_id: int | None = Field(description="null: a care-team member's daily summary, about several alerts.")
     epoch: int
     round: int
     step: int

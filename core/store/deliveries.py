@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound
 from core.escalation import (
@@ -26,7 +25,7 @@ from core.escalation import (
 )
 from core.store import schema as s
 from core.store.chains import locked_chain, save_chain
-from core.store.sql import SqlStore
+from core.store.sql import SqlStore, insert_new
 from core.types import AlertPriority
 
 __all__ = ["DeliveryQueries", "cancel_pending", "insert_deliveries"]
@@ -51,7 +50,7 @@ _NOBODY_LEFT = (DeliveryState.DECLINED.value, DeliveryState.FAILED.value, Delive
 def _delivery(row: Any) -> Delivery:
     return Delivery(
         delivery_id=row.delivery_id,
-        alert_id=int(row.alert_id),
+        alert_id=None if row.alert_id is None else int(row.alert_id),
         epoch=int(row.epoch),
         loop=int(row.loop),
         step_index=int(row.step_index),
@@ -102,8 +101,7 @@ def insert_deliveries(conn: sa.Connection, deliveries: Sequence[Delivery]) -> No
         }
         for d in deliveries
     ]
-    insert = postgresql.insert(_d) if conn.dialect.name == "postgresql" else sqlite.insert(_d)
-    conn.execute(insert.on_conflict_do_nothing(index_elements=["delivery_id"]), rows)
+    insert_new(conn, _d, rows, key=["delivery_id"])
 
 
 def cancel_pending(conn: sa.Connection, alert_id: int, *, at: datetime, reason: str) -> None:
@@ -174,6 +172,8 @@ def _claim(
 
 
 def _hurry_if_nobody_left(conn: sa.Connection, delivery: Delivery, at: datetime) -> None:
+    if delivery.alert_id is None:
+        return
     chain = locked_chain(conn, delivery.alert_id)
     if chain is None:
         return

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.alert_facts import AlertFacts
+from core.digests import DigestDecision, DigestFacts, DigestSchedule
 from core.escalation import (
     ContactPoint,
     Delivery,
@@ -63,6 +64,7 @@ __all__ = [
     "ConditionUpdate",
     "DeliveryStore",
     "DeviceStore",
+    "DigestStore",
     "DueAlertDecision",
     "EscalationStore",
     "LimitStore",
@@ -427,6 +429,16 @@ class RosterStore(Protocol):
     async def contact_points(self, person_ids: Sequence[str]) -> dict[str, tuple[ContactPoint, ...]]: ...
 
 
+class DigestStore(Protocol):
+    """Care-team members' daily summaries: a schedule row per member in a summary role, made when they join."""
+
+    async def fire_due_digests(self, now: datetime, decide: DigestDecision, *, limit: int = 50) -> list[DigestFacts]:
+        """Claim due schedules (rows another worker holds are skipped), apply `decide`, and write the summary's
+        deliveries and the next due time in one transaction."""
+
+    async def digest_schedule(self, person_id: str) -> DigestSchedule | None: ...
+
+
 class AuditStore(Protocol):
     async def audit(self, entry: AuditEntry) -> None: ...
     async def list_audit(self, *, limit: int = 100) -> list[AuditEntry]:
@@ -442,6 +454,7 @@ class Store(
     AlertStore,
     EscalationStore,
     DeliveryStore,
+    DigestStore,
     RosterStore,
     AuditStore,
     LimitStore,

@@ -7,6 +7,7 @@ from core.store.alerts import AlertQueries
 from core.store.audit import AuditQueries
 from core.store.deliveries import DeliveryQueries
 from core.store.devices import DeviceQueries
+from core.store.digests import DigestQueries
 from core.store.escalations import EscalationQueries
 from core.store.limits import LimitQueries
 from core.store.observations import ObservationQueries
@@ -26,6 +27,7 @@ class StoreQueries(
     EscalationQueries,
     AlertFactsQueries,
     DeliveryQueries,
+    DigestQueries,
     RosterQueries,
     AuditQueries,
     LimitQueries,

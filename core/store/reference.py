@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from core.errors import NotFound
 from core.store import schema as s
+from core.store.digests import ensure_digest_schedule
 from core.store.sql import SqlStore, upsert
 from core.types import (
     Bed,
@@ -160,7 +161,12 @@ class ReferenceQueries(SqlStore):
             "end_at": member.end_at,
         }
         key = ["patient_id", "member_id", "role", "start_at"]
-        await self._write(lambda c: upsert(c, s.care_team, row, key=key))
+
+        def add(conn: sa.Connection) -> None:
+            upsert(conn, s.care_team, row, key=key)
+            ensure_digest_schedule(conn, member)  # a GP gets a daily summary from now on
+
+        await self._write(add)
 
     async def list_care_team(self, patient_id: str, *, at: datetime) -> list[CareTeamMember]:
         t = s.care_team

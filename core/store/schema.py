@@ -27,6 +27,7 @@ __all__ = [
     "deliveries",
     "device_status",
     "devices",
+    "digest_schedules",
     "escalation_policies",
     "latest_values",
     "metadata",
@@ -376,7 +377,8 @@ deliveries = sa.Table(
     "deliveries",
     metadata,
     sa.Column("delivery_id", sa.Text, primary_key=True),
-    sa.Column("alert_id", RowId, sa.ForeignKey("alerts.alert_id"), nullable=False),
+    # None for a care-team member's daily summary: it is about several alerts (epoch, loop and step are then 0)
+    sa.Column("alert_id", RowId, sa.ForeignKey("alerts.alert_id"), nullable=True),
     sa.Column("epoch", sa.Integer, nullable=False),
     sa.Column("loop", sa.SmallInteger, nullable=False),
     sa.Column("step_index", sa.SmallInteger, nullable=False),
@@ -392,7 +394,8 @@ deliveries = sa.Table(
     _text("answered_by", nullable=True),
     _text("outcome"),  # what happened last, in words: "HTTP 503 from gateway", "cancelled: acknowledged"
     sa.Column("body", sa.LargeBinary, nullable=False),
-    # "respond" (on the chain: accepting acknowledges) or "inform" (a care-team member: the answer is only recorded)
+    # "respond" (on the chain: accepting acknowledges), "inform" (a care-team member: the answer is only recorded) or
+    # "digest" (a care-team member's daily summary)
     sa.Column("purpose", sa.Text, nullable=False, server_default="respond"),
     # The alert's priority when the step fired, and when the last try began: the per-recipient rate limit
     # (core/escalation.py `held_back_until`) reads them.
@@ -407,6 +410,17 @@ deliveries = sa.Table(
         postgresql_where=sa.text("next_attempt_at IS NOT NULL"),
     ),
     sa.Index("deliveries_person", "person_id", "updated_at"),
+)
+
+# When each care-team member's next daily summary is due (a durable timer, fired by any worker with SKIP LOCKED), and
+# the time it reports from (the previous summary's due time).
+digest_schedules = sa.Table(
+    "digest_schedules",
+    metadata,
+    sa.Column("person_id", sa.Text, primary_key=True),
+    _at("next_due_at"),
+    _at("covered_from"),
+    sa.Index("digest_schedules_due", "next_due_at"),
 )
 
 # On-call rotations (alerts/rosters.py turns them into shifts): handoff times and members are JSON lists, read whole.

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.errors import StorageUnavailable
 from core.store.columns import UtcDateTime, to_us
 
-__all__ = ["SqlStore", "Work", "advisory_lock", "hours_before", "upsert"]
+__all__ = ["SqlStore", "Work", "advisory_lock", "hours_before", "insert_new", "upsert"]
 
 T = TypeVar("T")
 Work = Callable[[sa.Connection], T]
@@ -74,6 +74,16 @@ def upsert(
         where=None if where is None else where(insert.excluded),
     )
     conn.execute(statement, rows)
+
+
+def insert_new(
+    conn: sa.Connection, table: sa.Table, rows: dict[str, Any] | Sequence[dict[str, Any]], *, key: Sequence[str]
+) -> None:
+    """INSERT ... ON CONFLICT (key) DO NOTHING: a row whose key is stored already is left as it is."""
+    if not rows:
+        return
+    insert = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+    conn.execute(insert.on_conflict_do_nothing(index_elements=list(key)), rows)
 
 
 def advisory_lock(conn: sa.Connection, key: str) -> None:
