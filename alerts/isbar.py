@@ -49,6 +49,7 @@ _KIND_WORDS = {
     AlertKind.ML_RISK: "ML deterioration flag",
     AlertKind.DEVICE_SILENT: "device silent",
     AlertKind.DEVICE_BATTERY_LOW: "device battery low",
+    AlertKind.PATIENT_LIMIT: "outside the patient's own limits",
 }
 _PARAMETER_ORDER = (
     Parameter.RESP_RATE,
@@ -234,6 +235,9 @@ def _recommend(facts: AlertFacts) -> str:
         return "Check the device and the patient now: the patient is not being monitored."
     if kind is AlertKind.DEVICE_BATTERY_LOW:
         return "Charge or replace the battery before the device stops."
+    if kind is AlertKind.PATIENT_LIMIT:  # the doctor who set the limits asked to hear of this
+        risk = facts.score.risk if facts.score is not None else ClinicalRisk.LOW
+        return "Assess the patient and inform the doctor who set the limits. NEWS2: " + _RECOMMENDATION[risk]
     if kind is AlertKind.ML_RISK:  # its severity is the flag's, not the chart's: the chart's row is the score's
         risk = facts.score.risk if facts.score is not None else ClinicalRisk.LOW
         return "Review the patient and take a full set of observations; the flag is advisory. " + _RECOMMENDATION[risk]

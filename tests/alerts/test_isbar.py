@@ -240,3 +240,11 @@ def test_every_message_has_five_parts_and_names_its_alert_and_patient(
     assert all(part.strip() for part in isbar.sections())
     assert f"Alert {subject.alert_id}" in isbar.identify
     assert (subject.patient_id or "dev-1") in isbar.identify
+
+
+def test_a_value_outside_the_patients_own_limits_asks_for_the_doctor_who_set_them() -> None:
+    outside = alert(kind=AlertKind.PATIENT_LIMIT, severity=AlertSeverity.MEDIUM, message="SpO2 86 % below 88 %")
+    isbar = isbar_of(bedside(alert=outside, score=score(total=3, risk=ClinicalRisk.LOW)))
+    assert "outside the patient's own limits, medium priority" in isbar.identify
+    assert isbar.recommendation.startswith("Assess the patient and inform the doctor who set the limits.")
+    assert isbar.recommendation.endswith("The nurse assesses and decides whether to increase monitoring or escalate.")
