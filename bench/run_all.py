@@ -26,6 +26,7 @@ BENCHES: tuple[tuple[str, str, list[str], list[str]], ...] = (
     ("model", "bench.bench_model", [], []),
     ("embedded", "bench.bench_embedded", [], ["--packs", "30"]),
     ("escalation", "bench.bench_escalation", [], ["--alerts", "200", "--rounds", "2"]),
+    ("fatigue", "bench.bench_fatigue", [], ["--hours", "6", "--verify-minutes", "10"]),
 )
 # A bench that runs longer than this is stuck, not slow.
 BENCH_TIMEOUT_S = 300

@@ -1,4 +1,5 @@
-"""Simulated patients' vital signs as pure functions of scenario time: stable baselines and a sepsis-like decline."""
+"""Simulated patients' vital signs as pure functions of scenario time: stable baselines, a sepsis-like decline, and a
+COPD patient who lives at SpO2 88-92 % and now and then has an exacerbation."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from dataclasses import dataclass
 from core.types import Consciousness
 
 __all__ = [
+    "COPD_BASELINE",
+    "COPD_EXACERBATION_KEYFRAMES",
     "SEPSIS_KEYFRAMES",
     "Keyframe",
     "Scenario",
     "Vitals",
+    "copd_scenario",
     "sepsis_scenario",
     "stable_scenario",
     "vitals_at",
@@ -106,8 +110,32 @@ SEPSIS_KEYFRAMES: tuple[Keyframe, ...] = (
 )
 
 
-def sepsis_scenario(*, onset_s: float = 60.0) -> Scenario:
-    return Scenario(keyframes=SEPSIS_KEYFRAMES, onset_s=onset_s)
+def sepsis_scenario(*, onset_s: float = 60.0, rest_s: float = 240.0) -> Scenario:
+    """`rest_s`: time at baseline after recovery before the next decline (the demo's 4 min keeps it lively; longer
+    than the 30 min hold lets each episode's alert resolve, so every episode is a new alert, as on a ward)."""
+    return Scenario(keyframes=SEPSIS_KEYFRAMES, onset_s=onset_s, rest_s=rest_s)
+
+
+# A COPD patient (chronic hypercapnic respiratory failure) who lives at SpO2 88-92 % on air: on SpO2 scale 1 her 90 %
+# scores 3, a permanent single-3 alert unless a doctor sets her own limits or prescribes scale 2. Every other value
+# sits a few noise SDs inside its band (NEWS2 3 on scale 1, 0 on scale 2).
+COPD_BASELINE = Vitals(84, 17, 90, 134, 80, 36.9)
+# An infective exacerbation over 20 min: NEWS2 (scale 1) 3 at 0 s, 6 at 600 s (RR 22, SpO2 87, pulse 98),
+# 10 at 900 s once a nurse starts oxygen, 14 at 1200 s (RR 28, SpO2 86 on oxygen, pulse 116, 38.4 °C, new confusion).
+COPD_EXACERBATION_KEYFRAMES: tuple[Keyframe, ...] = (
+    Keyframe(0.0, COPD_BASELINE),
+    Keyframe(600.0, Vitals(98, 22, 87, 138, 82, 37.6)),
+    Keyframe(900.0, Vitals(108, 25, 86, 142, 84, 38.1, on_oxygen=True)),
+    Keyframe(1200.0, Vitals(116, 28, 86, 146, 86, 38.4, Consciousness.NEW_CONFUSION, on_oxygen=True)),
+)
+
+
+def copd_scenario(*, onset_s: float = 6 * 3600.0, rest_s: float = 6 * 3600.0) -> Scenario:
+    """Stable at 88-92 % for `onset_s`, an exacerbation (20 min decline, 30 min at worst, 30 min recovery), then
+    `rest_s` at baseline before the next."""
+    return Scenario(
+        keyframes=COPD_EXACERBATION_KEYFRAMES, onset_s=onset_s, plateau_s=1800.0, recover_s=1800.0, rest_s=rest_s
+    )
 
 
 # Measurement noise, one standard deviation, roughly what consecutive readings of a resting patient vary by.

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -22,11 +22,14 @@ from core.clock import Clock
 from core.mqtt import MqttClient, MqttOptions
 from core.topics import obs_topic, parse_device_topic, status_topic
 from core.types import Consciousness, Parameter
+from devices.artefacts import NO_ARTEFACTS, REALISTIC_ARTEFACTS, ArtefactRun, Artefacts, with_artefacts
 from devices.demo import DemoBed, DemoHomePatient, DemoUnit, bench_unit
 from devices.packs import OFFLINE_PAYLOAD, Record, encode_pack, encode_status
 from devices.scenario import Scenario, Vitals, sepsis_scenario, stable_scenario, vitals_at
 
 __all__ = [
+    "NO_ARTEFACTS",
+    "REALISTIC_ARTEFACTS",
     "Artefacts",
     "Cadence",
     "DeviceClients",
@@ -73,18 +76,6 @@ class Cadence:
     home_stagger_s: float = 5.0  # first checks a few seconds apart, so the demo's home rows fill in one by one
 
 
-@dataclass(frozen=True, slots=True)
-class Artefacts:
-    """Per-pack chances of the faults real bedside monitors show."""
-
-    spo2_dropout: float = 0.01  # probe slipped: the pack has no SpO2
-    motion_spike: float = 0.002  # the patient moves: a few seconds of high pulse (plausible, so it is stored)
-    out_of_range: float = 0.0005  # SpO2 127, a sensor error code: the ingest must dead-letter it
-
-
-NO_ARTEFACTS = Artefacts(spo2_dropout=0.0, motion_spike=0.0, out_of_range=0.0)
-_SPIKE_S = 4.0
-_SPIKE_PULSE_BPM = 25.0
 _ERROR_CODE_SPO2 = 127.0
 
 
@@ -120,7 +111,7 @@ class _BedState:
     next_temperature_at: datetime
     next_round_at: datetime
     charted: tuple[Consciousness, bool] | None = None
-    spike_until: datetime | None = None
+    artefacts: ArtefactRun = field(default_factory=ArtefactRun)
 
 
 @dataclass(slots=True)
@@ -142,6 +133,8 @@ class UnitSimulator:
     cadence: Cadence = field(default_factory=Cadence)
     artefacts: Artefacts = field(default_factory=Artefacts)
     deteriorating: Scenario = field(default_factory=sepsis_scenario)
+    # Patient id -> scenario, for a unit other than the demo's (bench/bench_fatigue.py: a COPD bed, longer rests).
+    scenarios: Mapping[str, Scenario] = field(default_factory=dict)
     _rng: random.Random = field(init=False)
     _beds: list[_BedState] = field(init=False)
     _homes: list[_HomeState] = field(init=False)
@@ -198,6 +191,8 @@ class UnitSimulator:
         ]
 
     def _bed_scenario(self, bed: DemoBed, index: int) -> Scenario:
+        if bed.patient_id in self.scenarios:
+            return self.scenarios[bed.patient_id]
         if bed.patient_id == self.unit.deteriorating_patient_id:
             return self.deteriorating
         return stable_scenario(_BED_BASELINES[index % len(_BED_BASELINES)])
@@ -224,20 +219,15 @@ class UnitSimulator:
         return devices
 
     def _bedside_pack(self, bed: _BedState, vitals: Vitals, now: datetime) -> OutgoingMessage:
-        pulse_bpm = vitals.heart_rate_bpm
         rng, artefacts = self._rng, self.artefacts
-        if bed.spike_until is None and rng.random() < artefacts.motion_spike:
-            bed.spike_until = now + timedelta(seconds=_SPIKE_S)
-        if bed.spike_until is not None:
-            if now < bed.spike_until:
-                pulse_bpm += _SPIKE_PULSE_BPM
-            else:
-                bed.spike_until = None
+        pulse_bpm, spo2_percent = with_artefacts(
+            bed.artefacts, vitals.heart_rate_bpm, vitals.spo2_percent, now=now, rng=rng, chances=artefacts
+        )
         records = [Record(Parameter.PULSE, pulse_bpm), Record(Parameter.RESP_RATE, vitals.resp_rate_per_min)]
         if rng.random() < artefacts.out_of_range:
             records.append(Record(Parameter.SPO2, _ERROR_CODE_SPO2))
         elif rng.random() >= artefacts.spo2_dropout:
-            records.append(Record(Parameter.SPO2, vitals.spo2_percent))
+            records.append(Record(Parameter.SPO2, spo2_percent))
         if now >= bed.next_bp_at:
             records += [
                 Record(Parameter.SYSTOLIC_BP, vitals.systolic_bp_mmhg),
