@@ -11,7 +11,7 @@ from playwright.async_api import ConsoleMessage, Page, expect
 
 from core.clock import utc_now
 from core.store.sqlite import SqliteStore
-from core.types import ClinicalRisk, Parameter, PatientScore, Reading, Role
+from core.types import ClinicalRisk, Parameter, PatientLimit, PatientScore, Reading, Role
 from dashboard_api.auth import issue_token
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
 
@@ -29,7 +29,7 @@ SERIES = """(figure) => {
 
 
 async def chart_ola(store: SqliteStore) -> None:
-    """Six and three hours of Ola's history before the seed's readings and NEWS2 5 (30 s ago)."""
+    """Six and three hours of Ola's history before the seed's readings and NEWS2 5 (30 s ago), and his limit."""
     now = utc_now()
     earlier = [now - timedelta(hours=6), now - timedelta(hours=3)]
     readings = [
@@ -42,6 +42,9 @@ async def chart_ola(store: SqliteStore) -> None:
             PatientScore("p1", at, total, True, ClinicalRisk.LOW, False, {Parameter.PULSE: total})
             for total, at in zip((1, 3), earlier, strict=True)
         ]
+    )
+    await store.set_patient_limits(
+        [PatientLimit("p1", Parameter.PULSE, None, 120.0, "Known chronic tachycardia", "dr-berg", earlier[0])]
     )
 
 
@@ -74,6 +77,11 @@ async def test_the_patient_view_draws_24_hours_of_each_vital_and_news2_with_aler
     await expect(page.locator(".uplot")).to_have_count(4)
 
     await expect(page.locator("#team li")).to_have_text(["dr-berg · supervising doctor · Demo kommune"])
+    limit = page.locator('#limits tr[data-parameter="pulse"] td')
+    await expect(limit.nth(0)).to_have_text("pulse")
+    await expect(limit.nth(1)).to_have_text("–")  # no lower bound
+    await expect(limit.nth(2)).to_have_text("120")
+    await expect(limit.nth(3)).to_have_text("Known chronic tachycardia")
     timeline = page.locator(f'#timeline li[data-alert-id="{seeded.alert_id}"]')
     await expect(timeline.locator(".what")).to_contain_text([" NEWS2 5: opened"])
     isbar = page.locator(f'.isbar[data-alert-id="{seeded.alert_id}"]')
