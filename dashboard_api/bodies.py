@@ -94,10 +94,11 @@ class EscalationStepIn(_In):
     @model_validator(mode="after")
     def _known_roles(self) -> EscalationStepIn:
         known = {"role": {r.value for r in OnCallRole}, "care_team": {r.value for r in CareTeamRole}}
+        what = {"role": "role", "care_team": "care-team role"}
         for target in self.targets:
             kind, _, value = target.partition(":")
             if kind in known and value not in known[kind]:
-                raise ValueError(f"unknown {kind} role {value!r}: use one of {', '.join(sorted(known[kind]))}")
+                raise ValueError(f"unknown {what[kind]} {value!r}: use one of {', '.join(sorted(known[kind]))}")
         if all(t.startswith("care_team:") for t in self.targets):
             raise ValueError("a step needs someone to respond (a role or a person), not only care-team members")
         return self

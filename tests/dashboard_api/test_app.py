@@ -63,6 +63,7 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient) -> None:
         "/api/v1/devices/{device_id}/pair",
         "/api/v1/devices/{device_id}/unpair",
         "/api/v1/alerts/{alert_id}/escalation",
+        "/api/v1/alerts/{alert_id}/isbar",
         "/api/v1/deliveries/{delivery_id}/answer",
         "/api/v1/sites/{site_id}/escalation-policies",
         "/api/v1/sites/{site_id}/escalation-policies/{priority}",

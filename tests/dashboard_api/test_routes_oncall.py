@@ -61,11 +61,28 @@ async def test_a_site_uses_the_default_policies_until_an_admin_sets_its_own(
         ({**DOCTOR_FIRST, "steps": []}, "at least 1 item"),
         ({**DOCTOR_FIRST, "steps": [{"targets": ["role:porter"], "escalate_after_s": 60}]}, "unknown role 'porter'"),
         ({**DOCTOR_FIRST, "steps": [{"targets": ["pager:123"], "escalate_after_s": 60}]}, "should match pattern"),
+        (
+            {**DOCTOR_FIRST, "steps": [{"targets": ["role:unit_nurse", "care_team:priest"], "escalate_after_s": 60}]},
+            "unknown care-team role 'priest'",
+        ),
+        (
+            {**DOCTOR_FIRST, "steps": [{"targets": ["care_team:lar_team"], "escalate_after_s": 60}]},
+            "a step needs someone to respond",
+        ),
         ({**DOCTOR_FIRST, "repeat": 9}, "less than or equal to 3"),
         ({**DOCTOR_FIRST, "steps": [{"targets": ["role:unit_nurse"], "escalate_after_s": -1}]}, "greater than"),
         ({**DOCTOR_FIRST, "colour": "red"}, "Extra inputs are not permitted"),
     ],
-    ids=["no-steps", "unknown-role", "bad-target", "endless-repeat", "negative-wait", "extra-field"],
+    ids=[
+        "no-steps",
+        "unknown-role",
+        "bad-target",
+        "unknown-team-role",
+        "only-informed",
+        "endless-repeat",
+        "negative-wait",
+        "extra-field",
+    ],
 )
 async def test_a_bad_policy_is_refused_saying_what_is_wrong(
     api: httpx.AsyncClient, token: TokenFactory, body: dict[str, Any], message: str
