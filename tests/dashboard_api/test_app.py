@@ -75,6 +75,8 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient) -> None:
         "/api/v1/me/alerts",
         "/api/v1/patients/{patient_id}/scores/history",
         "/api/v1/patients/{patient_id}/observations/trend",
+        "/api/v1/patients/{patient_id}/limits",
+        "/api/v1/patients/{patient_id}/limits/history",
     } == paths
 
 
