@@ -16,7 +16,7 @@ from core.events import alert_event
 from core.store import Store
 from core.topics import events_topic
 from core.types import Alert, AlertPhase, AuditEntry, Stay, Ward
-from dashboard_api.auth import Principal, authorise_site
+from dashboard_api.auth import Principal
 
 __all__ = [
     "ApiContext",
@@ -74,15 +74,20 @@ async def audit(ctx: ApiContext, principal: Principal, action: str, subject: str
     )
 
 
+def _not_found(kind: str, key: str | int) -> HTTPException:
+    # The same answer for "no such thing" and "not yours": an id from another site is neither confirmed nor placed.
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"{kind} {key} not found")
+
+
 async def authorised_ward(ctx: ApiContext, principal: Principal, ward_id: str) -> Ward:
-    """The ward, or 404 / 403 naming what is missing."""
+    """The ward, or 404 when it does not exist or lies outside the principal's sites (audited as denied)."""
     try:
         ward = await ctx.store.get_ward(ward_id)
     except NotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Ward {ward_id} not found") from None
+        raise _not_found("Ward", ward_id) from None
     if not principal.may_see(ward.site_id):
         await audit(ctx, principal, "denied.ward", ward_id, f"site {ward.site_id}")
-        authorise_site(principal, ward.site_id)
+        raise _not_found("Ward", ward_id)
     return ward
 
 
@@ -90,7 +95,7 @@ async def authorised_patient(ctx: ApiContext, principal: Principal, patient_id: 
     """The patient's current stay, when its ward's site is one the token names; audits `action` on the patient.
 
     A patient is reachable through a current stay only (admitted to a bed or enrolled at home), so the answer for
-    an unknown patient and a discharged one is the same 404, and ids of other sites' patients are not confirmed.
+    an unknown patient, a discharged one and another site's is the same 404: ids are neither confirmed nor placed.
     """
     stays = await ctx.store.stays_of_patients([patient_id], at=ctx.clock())
     stay = stays.get(patient_id)
@@ -99,7 +104,7 @@ async def authorised_patient(ctx: ApiContext, principal: Principal, patient_id: 
     ward = await ctx.store.get_ward(stay.ward_id)
     if not principal.may_see(ward.site_id):
         await audit(ctx, principal, f"denied.{action}", patient_id, f"site {ward.site_id}")
-        authorise_site(principal, ward.site_id)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Patient {patient_id} has no current stay")
     await audit(ctx, principal, action, patient_id)
     return stay
 
@@ -120,10 +125,14 @@ async def authorised_alert(ctx: ApiContext, principal: Principal, alert_id: int)
     try:
         alert = await ctx.store.get_alert(alert_id)
     except NotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Alert {alert_id} not found") from None
+        raise _not_found("Alert", alert_id) from None
     if alert.ward_id is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"Alert {alert_id} belongs to no ward; a technician handles it")
-    ward = await authorised_ward(ctx, principal, alert.ward_id)
+    try:
+        ward = await authorised_ward(ctx, principal, alert.ward_id)
+    except HTTPException:
+        await audit(ctx, principal, "denied.alert", str(alert_id), f"patient {alert.patient_id}")
+        raise _not_found("Alert", alert_id) from None
     return alert, ward.site_id
 
 

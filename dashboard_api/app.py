@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Response, status
+from fastapi import Depends, FastAPI, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
@@ -25,7 +27,9 @@ from dashboard_api import (
     ws,
 )
 from dashboard_api.access import ApiContext, Publisher
+from dashboard_api.auth import Principal, current_principal
 from dashboard_api.live import LiveHub
+from dashboard_api.security import FailedAuthThrottle, GuardMiddleware, validation_error_without_input
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -57,13 +61,10 @@ def create_app(
     """
     if len(auth_secret) < _MIN_SECRET_LENGTH:
         raise ValueError(f"auth_secret must be at least {_MIN_SECRET_LENGTH} characters")
-    app = FastAPI(
-        title="vaktrom dashboard API",
-        version="1",
-        docs_url=f"{API_PREFIX}/docs",
-        redoc_url=None,
-        openapi_url=f"{API_PREFIX}/openapi.json",
-    )
+    # No interactive docs page: it loads its scripts from a CDN. The OpenAPI document needs a token like any route.
+    app = FastAPI(title="vaktrom dashboard API", version="1", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(GuardMiddleware, throttle=FailedAuthThrottle())
+    app.add_exception_handler(RequestValidationError, validation_error_without_input)
     app.state.context = ApiContext(
         store=store,
         clock=clock,
@@ -78,9 +79,17 @@ def create_app(
     for router in (module.router for module in (*routers, routes_covered, routes_trends)):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(routes_limits.router, prefix=API_PREFIX)
+    _add_openapi(app)
     _add_probes(app, store)
     _add_page(app)
     return app
+
+
+def _add_openapi(app: FastAPI) -> None:
+    @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
+    async def openapi(principal: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
+        """The OpenAPI document of this API, for any signed-in user (load it into an OpenAPI viewer)."""
+        return app.openapi()
 
 
 def _add_probes(app: FastAPI, store: Store) -> None:
@@ -107,28 +116,16 @@ def _add_page(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
+        return FileResponse(STATIC_DIR / "index.html")
 
     @app.get("/alerts", include_in_schema=False)
     async def alerts_page() -> FileResponse:
         """The alerts of every unit the user covers (the specialist's view)."""
-        return FileResponse(STATIC_DIR / "alerts.html", headers=_PAGE_HEADERS)
+        return FileResponse(STATIC_DIR / "alerts.html")
 
     @app.get("/patient", include_in_schema=False)
     async def patient_page() -> FileResponse:
         """One patient: trends, alert timeline, care team, ISBAR, limits (`?id=<patient id>`)."""
-        return FileResponse(STATIC_DIR / "patient.html", headers=_PAGE_HEADERS)
+        return FileResponse(STATIC_DIR / "patient.html")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-
-# The page holds a bearer token in sessionStorage: allow scripts from ourselves only, and never be framed.
-_PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}

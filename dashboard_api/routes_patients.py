@@ -28,6 +28,7 @@ from dashboard_api.schemas import (
     VitalOut,
     VitalsOut,
 )
+from dashboard_api.windows import history_window
 
 __all__ = ["MANUAL_DEVICE_PREFIX", "router"]
 
@@ -40,9 +41,7 @@ Charting = Annotated[Principal, Depends(require_roles(Role.NURSE, Role.DOCTOR))]
 # Scale 2 is a prescription for confirmed hypercapnic respiratory failure (NEWS2.md): a doctor's decision.
 ScaleSetter = Annotated[Principal, Depends(require_roles(Role.DOCTOR, Role.SPECIALIST))]
 
-# History is for charts and audits, not exports: a week covers a KAD stay; longer spans page by `since`.
-MAX_HISTORY_SPAN = timedelta(days=31)
-DEFAULT_HISTORY_SPAN = timedelta(hours=24)
+# History is for charts and audits, not exports (the window: dashboard_api/windows.py).
 MAX_HISTORY_ROWS = 10_000
 # A nurse may chart what she saw earlier in the shift, but not tomorrow; devices get the same future tolerance.
 MANUAL_MAX_PAST = timedelta(hours=24)
@@ -96,15 +95,7 @@ async def get_observations(
     parameter: Annotated[list[Parameter] | None, Query(description="Repeat for several; default all")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_ROWS)] = 1000,
 ) -> ObservationsOut:
-    until = until or ctx.clock()
-    since = since or until - DEFAULT_HISTORY_SPAN
-    if since.tzinfo is None or until.tzinfo is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since and until need a timezone, e.g. ...Z")
-    if not since < until or until - since > MAX_HISTORY_SPAN:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"since must be before until and at most {MAX_HISTORY_SPAN.days} days before it",
-        )
+    since, until = history_window(since, until, now=ctx.clock())
     await authorised_patient(ctx, principal, patient_id, action="read.observations")
     readings = await ctx.store.readings(patient_id, since=since, until=until, parameters=parameter, limit=limit + 1)
     return ObservationsOut(

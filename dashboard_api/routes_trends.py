@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -12,6 +12,7 @@ from dashboard_api.access import Ctx, authorised_patient
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
 from dashboard_api.schemas import ScoreOut
 from dashboard_api.schemas_trends import BucketOut, ObservationTrendOut, ScoreHistoryOut
+from dashboard_api.windows import history_window
 
 __all__ = ["router"]
 
@@ -19,25 +20,9 @@ router = APIRouter(prefix="/patients/{patient_id}")
 
 Clinician = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES))]
 
-# As the observation history: a chart spans a day by default, a KAD stay at most.
-DEFAULT_SPAN = timedelta(hours=24)
-MAX_SPAN = timedelta(days=31)
 MAX_SCORES = 10_000  # a day of scores saved once a minute is 1,440
 # A chart a few hundred pixels wide shows no more; 24 h in 5-minute buckets is 288 per vital.
 MAX_BUCKETS = 2_000
-
-
-def _window(since: datetime | None, until: datetime | None, now: datetime) -> tuple[datetime, datetime]:
-    until = until or now
-    since = since or until - DEFAULT_SPAN
-    if since.tzinfo is None or until.tzinfo is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since and until need a timezone, e.g. ...Z")
-    if not since < until or until - since > MAX_SPAN:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"since must be before until and at most {MAX_SPAN.days} days before it",
-        )
-    return since, until
 
 
 @router.get("/scores/history", response_model=ScoreHistoryOut, summary="NEWS2 scores over time, oldest first")
@@ -49,7 +34,7 @@ async def score_history(
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_SCORES)] = MAX_SCORES,
 ) -> ScoreHistoryOut:
-    since, until = _window(since, until, ctx.clock())
+    since, until = history_window(since, until, now=ctx.clock())
     await authorised_patient(ctx, principal, patient_id, action="read.score_history")
     scores = await ctx.store.score_history(patient_id, since=since, until=until, limit=limit + 1)
     return ScoreHistoryOut(
@@ -75,7 +60,7 @@ async def observation_trend(
     bucket_s: Annotated[int, Query(ge=10, le=86_400)] = 300,
     parameter: Annotated[list[Parameter] | None, Query(description="Repeat for several; default all")] = None,
 ) -> ObservationTrendOut:
-    since, until = _window(since, until, ctx.clock())
+    since, until = history_window(since, until, now=ctx.clock())
     if (until - since).total_seconds() / bucket_s > MAX_BUCKETS:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, f"At most {MAX_BUCKETS} buckets: choose a longer bucket_s"

@@ -198,7 +198,7 @@ async def _authorised_wards(
             return None
         if not principal.may_see(ward.site_id):
             await audit(ctx, principal, "denied.ws.ward", ward_id, f"site {ward.site_id}")
-            await _close(websocket, CloseCode.FORBIDDEN, f"Your token does not grant access to site {ward.site_id}")
+            await _close(websocket, CloseCode.NOT_FOUND, f"Ward {ward_id} not found")  # as for an unknown one
             return None
         wards.append(ward)
     return wards

@@ -8,7 +8,7 @@ import pytest
 from core.store.sqlite import SqliteStore
 from dashboard_api.app import create_app
 from dashboard_api.live import LiveHub
-from tests.dashboard_api.conftest import offline_client
+from tests.dashboard_api.conftest import TokenFactory, auth, offline_client
 
 
 async def test_healthz_answers_without_a_token_and_without_data(api: httpx.AsyncClient) -> None:
@@ -43,8 +43,8 @@ async def test_page_is_served_with_a_strict_content_security_policy(api: httpx.A
     assert licence.status_code == 200 and "The MIT License" in licence.text
 
 
-async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient) -> None:
-    paths = set((await api.get("/api/v1/openapi.json")).json()["paths"])
+async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient, token: TokenFactory) -> None:
+    paths = set((await api.get("/api/v1/openapi.json", headers=auth(token()))).json()["paths"])
     assert {
         "/api/v1/me",
         "/api/v1/sites",

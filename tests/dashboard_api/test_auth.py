@@ -113,12 +113,26 @@ async def test_every_route_with_a_forged_token_is_401(
 
 
 @pytest.mark.parametrize("route", CLINICAL_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
-async def test_clinical_routes_refuse_a_token_for_another_site(
+async def test_clinical_routes_answer_another_sites_resource_as_if_it_did_not_exist(
     api: httpx.AsyncClient, seeded: Seeded, token: TokenFactory, route: tuple[str, str, object]
 ) -> None:
-    response = await _call(api, seeded, route, auth(token(Role.NURSE, ("s2",))))
-    assert response.status_code == 403
-    assert response.json() == {"detail": "Your token does not grant access to site s1"}
+    other_site = auth(token(Role.NURSE, ("s2",)))
+    response = await _call(api, seeded, route, other_site)
+    method, path, body = route
+    if path.startswith("/api/v1/sites/"):  # the caller named the site: refusing it confirms nothing new
+        assert (response.status_code, response.json()) == (
+            403,
+            {"detail": "Your token does not grant access to site s1"},
+        )
+        return
+    made_up = path.replace("w1", "w-none").replace("p1", "p-none").replace("{alert_id}", "999999")
+    unknown = await _call(api, seeded, (method, made_up, body), other_site)
+    assert (response.status_code, unknown.status_code) == (404, 404)
+    seen = response.json()["detail"]
+    assert seen == unknown.json()["detail"].replace("w-none", "w1").replace("p-none", "p1").replace(
+        "999999", str(seeded.alert_id)
+    )
+    assert "s1" not in seen
 
 
 @pytest.mark.parametrize("route", DEVICE_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
