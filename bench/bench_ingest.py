@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -40,7 +41,7 @@ from tests.fixtures.mosquitto import MosquittoBroker, running_broker
 from tests.fixtures.postgres import running_server
 
 SITE, WARD = "bench-site", "bench-ward"
-SECRET = "bench-secret-that-is-at-least-32-characters"
+SECRET = secrets.token_hex(32)  # made per run: a key in the repository would be a published key
 
 
 def _pack(at: float, n: int) -> bytes:

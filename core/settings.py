@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from core.types import CareSetting, Parameter
 
-__all__ = ["DEFAULT_MAX_AGE_S", "Settings", "load_settings"]
+__all__ = ["DEFAULT_MAX_AGE_S", "Settings", "load_settings", "weak_secret_reason"]
 
 # How long a value stays valid for live scoring, per care setting. Bedside monitors send every second, so a value
 # older than 15 minutes (5 for pulse/SpO2) means the sensor is off; home kits send spot checks a few times a day.
@@ -44,7 +44,9 @@ _EMBEDDED_MQTT_PORT = 18830  # not 1883, so the demo never clashes with a system
 class Settings(BaseSettings):
     """Every tunable of a vaktrom process. Read once in `vaktrom/`, handed to each part as needed."""
 
-    model_config = SettingsConfigDict(env_prefix="VAKTROM_", extra="forbid", frozen=True)
+    # hide_input_in_errors: a rejected value may be a password or a conninfo string with one; errors name the
+    # variable and say what is wrong, never echo it.
+    model_config = SettingsConfigDict(env_prefix="VAKTROM_", extra="forbid", frozen=True, hide_input_in_errors=True)
 
     config_file: Path | None = Field(default=None, description="Optional TOML file with these settings (env wins).")
     data_dir: Path = Field(default=Path("var"), description="Where the embedded store, secrets and logs live.")
@@ -70,6 +72,9 @@ class Settings(BaseSettings):
     )
 
     api_host: str = "127.0.0.1"
+    demo_remote: bool = Field(
+        default=False, description="Allow the embedded demo (with its printed login links) on a non-loopback host."
+    )
     api_port: int = Field(default=8080, ge=1, le=65535)
     auth_secret: SecretStr | None = Field(
         default=None,
@@ -145,7 +150,8 @@ class Settings(BaseSettings):
         if value is None:
             return None
         if urlsplit(value).scheme not in ("postgresql", "postgres"):
-            raise ValueError(f"VAKTROM_DATABASE_URL must start with postgresql://, not {_redact(value)!r}")
+            # Not a URL, so nothing can be redacted reliably (`host=db password=...`): show only where it went wrong.
+            raise ValueError("VAKTROM_DATABASE_URL must be a URL starting with postgresql:// (value not shown)")
         return value
 
     @model_validator(mode="after")
@@ -154,9 +160,22 @@ class Settings(BaseSettings):
         secret = self.auth_secret.get_secret_value() if self.auth_secret else None
         if secret is not None and len(secret) < 32:
             raise ValueError("VAKTROM_AUTH_SECRET must be at least 32 characters")
+        weakness = None if secret is None else weak_secret_reason(secret)
+        if weakness is not None:
+            raise ValueError(f"VAKTROM_AUTH_SECRET is too easy to guess: {weakness}; use e.g. `openssl rand -hex 32`")
         if secret is None and (self.mqtt_url or self.database_url):
             raise ValueError("VAKTROM_AUTH_SECRET is required when VAKTROM_MQTT_URL or VAKTROM_DATABASE_URL is set")
         return self
+
+    def demo_login_problem(self) -> str | None:
+        """Why `vaktrom run` must not print its demo login links here, or None. They carry long-lived tokens for every
+        demo role: on an address other machines reach, anyone who sees a link is in."""
+        if _is_loopback(self.api_host) or self.demo_remote:
+            return None
+        return (
+            f"VAKTROM_API_HOST={self.api_host} would serve the demo and its login links beyond this machine; "
+            "use 127.0.0.1, or set VAKTROM_DEMO_REMOTE=true if that is really meant"
+        )
 
     @property
     def embedded_broker(self) -> bool:
@@ -188,6 +207,29 @@ def _config_file_from(*sources: PydanticBaseSettingsSource) -> Path | None:
         if data.get("config_file"):
             return Path(data["config_file"])
     return None
+
+
+# Published secrets: examples and benchmarks that once shipped with one.
+_PUBLISHED_SECRETS = frozenset({"bench-e2e-secret-that-is-at-least-32-characters"})
+# A random 32-character key in hex or base64 uses at least 13 distinct characters (the chance of fewer is ~1e-6 for
+# hex); a typed phrase or a pattern uses fewer.
+_MIN_DISTINCT_CHARACTERS = 12
+
+
+def weak_secret_reason(secret: str) -> str | None:
+    """Why `secret` is weak (published, a repetition, too few distinct characters), or None."""
+    if secret in _PUBLISHED_SECRETS:
+        return "it is published"
+    for period in range(1, len(secret) // 2 + 1):
+        if secret == (secret[:period] * (len(secret) // period + 1))[: len(secret)]:
+            return f"it repeats {period} characters"
+    if len(set(secret)) < _MIN_DISTINCT_CHARACTERS:
+        return f"it uses fewer than {_MIN_DISTINCT_CHARACTERS} distinct characters"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def _redact(url: str) -> str:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 
 from core.clock import utc_now
+from core.errors import ConfigError
 from core.settings import Settings
 from core.types import Role
 from dashboard_api.auth import issue_token
@@ -46,7 +47,11 @@ async def _broker(settings: Settings) -> AsyncIterator[None]:
 
 
 async def run_one_process(settings: Settings, *, started: asyncio.Event | None = None) -> None:
-    """Run until cancelled (Ctrl-C). `started` is set once the API answers (tests wait on it)."""
+    """Run until cancelled (Ctrl-C). `started` is set once the API answers (tests wait on it). Raises ConfigError
+    where the demo logins would reach beyond this machine."""
+    problem = settings.demo_login_problem()
+    if problem is not None:
+        raise ConfigError(problem)
     # The API port first: taken by another program, it is a clear error before anything starts.
     with listen_socket(settings) as api_socket:
         risk_assessor: RiskAssessor | None = load_risk_assessor(settings)
@@ -94,7 +99,7 @@ def _banner(settings: Settings) -> str:
         f"vaktrom is running. Live ward page: {base}/",
         f"  broker: {settings.effective_mqtt_url()}{' (embedded, demo scale)' if settings.embedded_broker else ''}",
         f"  store:  {'SQLite in ' + str(settings.data_dir) if settings.embedded_store else 'PostgreSQL'}",
-        f"  API docs: {base}/api/v1/docs",
+        f"  API description (OpenAPI, with a token): {base}/api/v1/openapi.json",
         "Log in by opening one of these links (the token stays in your browser):",
     ]
     for user, role, token in demo_logins(settings):

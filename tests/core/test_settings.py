@@ -11,7 +11,7 @@ from pydantic import SecretStr, ValidationError
 from core.settings import Settings
 from core.types import CareSetting, Parameter
 
-SECRET = "s" * 40
+SECRET = "3f9c1a7e5b2d8c4f6a0e9b1d7c3f5a2e8b4d6c0a"  # 40 hex characters, as `openssl rand -hex 20` gives
 
 
 @pytest.fixture(autouse=True)
@@ -102,3 +102,34 @@ def test_max_ages_differ_by_care_setting() -> None:
     assert (
         settings.max_age_s(CareSetting.BEDSIDE)[Parameter.SPO2] < settings.max_age_s(CareSetting.HOME)[Parameter.SPO2]
     )
+
+
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [
+        ("a" * 32, "it repeats 1 characters"),
+        ("vaktrom-" * 4, "it repeats 8 characters"),
+        ("bench-e2e-secret-that-is-at-least-32-characters", "it is published"),
+        ("abababababcdcdcdcdcdabababababcdcd", "fewer than 12 distinct characters"),
+    ],
+)
+def test_a_guessable_signing_key_is_refused_naming_the_variable(secret: str, why: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        Settings(auth_secret=SecretStr(secret))
+    assert "VAKTROM_AUTH_SECRET is too easy to guess" in str(exc.value) and why in str(exc.value)
+    assert secret not in str(exc.value)
+
+
+def test_a_conninfo_style_database_setting_is_refused_without_echoing_its_password() -> None:
+    with pytest.raises(ValidationError) as exc:
+        Settings(database_url="host=db.example user=vaktrom password=hunter2", auth_secret=SecretStr(SECRET))
+    assert "hunter2" not in str(exc.value)
+    assert "VAKTROM_DATABASE_URL must be a URL starting with postgresql://" in str(exc.value)
+
+
+def test_the_demo_refuses_a_non_loopback_address_unless_forced() -> None:
+    problem = Settings(api_host="0.0.0.0").demo_login_problem()
+    assert problem is not None
+    assert "VAKTROM_API_HOST=0.0.0.0 would serve the demo and its login links beyond this machine" in problem
+    assert Settings(api_host="0.0.0.0", demo_remote=True).demo_login_problem() is None
+    assert Settings(api_host="127.0.0.2").demo_login_problem() is None

@@ -82,7 +82,7 @@ def test_token_with_a_damaged_key_file_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_mqtt_url_that_is_not_mqtt_is_refused_naming_the_variable(tmp_path: Path) -> None:
-    env = cli_environment(tmp_path / "var", mqtt_url="http://x", auth_secret="s" * 32)
+    env = cli_environment(tmp_path / "var", mqtt_url="http://x", auth_secret="9f86d081884c7d659a2feaa0c55ad015")
 
     result = vaktrom("run", env=env, cwd=tmp_path)
 
@@ -122,7 +122,11 @@ def test_run_on_an_api_port_in_use_says_which_setting_to_change(tmp_path: Path) 
 def test_run_against_an_unreachable_broker_says_so_without_a_traceback(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as closed:
         port = closed.getsockname()[1]  # nothing listens here once closed
-    env = cli_environment(tmp_path / "var", mqtt_url=f"mqtt://vaktrom:hemmelig@127.0.0.1:{port}", auth_secret="s" * 32)
+    env = cli_environment(
+        tmp_path / "var",
+        mqtt_url=f"mqtt://vaktrom:hemmelig@127.0.0.1:{port}",
+        auth_secret="9f86d081884c7d659a2feaa0c55ad015",
+    )
 
     result = vaktrom("run", "--no-simulate", "--port", str(free_port()), env=env, cwd=tmp_path)
 

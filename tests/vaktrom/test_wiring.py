@@ -56,7 +56,7 @@ def test_too_short_signing_key_file_is_refused_with_what_to_do(tmp_path: Path) -
 
 
 def test_configured_signing_key_is_used_and_nothing_is_written(tmp_path: Path) -> None:
-    configured = "k" * MIN_SECRET_CHARS
+    configured = "0123456789abcdefghijklmnopqrstuvwxyz"[:MIN_SECRET_CHARS]
     settings = Settings(data_dir=tmp_path / "var", auth_secret=SecretStr(configured))
 
     assert auth_secret_of(settings) == configured
