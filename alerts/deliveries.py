@@ -68,6 +68,14 @@ _STATE_OF_ANSWER = {
 Announce = Callable[[AlertChange], Awaitable[None]]
 
 
+async def _progressed(store: Store, before: Delivery, after: Delivery, announce: Announce) -> Delivery:
+    """Tell the pages that a delivery of an alert moved ("doctor on call notified, not yet read" -> "read"): an
+    alert event with no phase (nothing happened to the alert itself), after which they re-read its escalation."""
+    if after.alert_id is not None and (after.state, after.outcome) != (before.state, before.outcome):
+        await announce(AlertChange(await store.get_alert(after.alert_id), changed=True))
+    return after
+
+
 async def record_answer(
     store: Store, delivery: Delivery, answer: Answer, *, at: datetime, announce: Announce
 ) -> Delivery:
@@ -83,9 +91,10 @@ async def record_answer(
         try:
             change = await store.update_alert_by_id(alert_id, lambda a: acknowledge(a, by=by, at=at))
         except (AlertAlreadyAcknowledged, AlertAlreadyResolved):
-            return recorded  # someone was there first: nothing left to stop
-        await announce(change)
-    return recorded
+            return await _progressed(store, delivery, recorded, announce)  # someone was there first
+        await announce(change)  # the acknowledgement carries the delivery's news with it
+        return recorded
+    return await _progressed(store, delivery, recorded, announce)
 
 
 async def _record_result(
@@ -94,7 +103,10 @@ async def _record_result(
     if result.outcome is SendOutcome.DELIVERED:
         if result.answer is not None:
             return await record_answer(store, delivery, result.answer, at=at, announce=announce)
-        return await store.record_delivery(delivery.delivery_id, DeliveryState.DELIVERED, at=at, outcome=result.reason)
+        delivered = await store.record_delivery(
+            delivery.delivery_id, DeliveryState.DELIVERED, at=at, outcome=result.reason
+        )
+        return await _progressed(store, delivery, delivered, announce)
     if result.outcome is SendOutcome.RETRY and not is_exhausted(delivery.attempts):
         delay_s = retry_delay_s(delivery.attempts, retry_after_s=result.retry_after_s, rand=random.random)
         retry_at = at + timedelta(seconds=delay_s)
@@ -104,7 +116,8 @@ async def _record_result(
         )
     outcome = result.reason if result.outcome is SendOutcome.FAILED else f"gave up after {delivery.attempts} tries"
     logger.error("Delivery %s (alert %s) failed: %s", delivery.delivery_id, delivery.alert_id, outcome)
-    return await store.record_delivery(delivery.delivery_id, DeliveryState.FAILED, at=at, outcome=outcome)
+    failed = await store.record_delivery(delivery.delivery_id, DeliveryState.FAILED, at=at, outcome=outcome)
+    return await _progressed(store, delivery, failed, announce)
 
 
 async def _send_one(
