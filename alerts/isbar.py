@@ -22,6 +22,7 @@ from core.types import (
     Consciousness,
     LatestValue,
     Parameter,
+    PatientLimit,
     PatientScore,
     RiskLevel,
     SiteKind,
@@ -200,9 +201,19 @@ def _background(facts: AlertFacts) -> str:
         parts.append(f"SpO2 scale 2 (target 88-92 %) prescribed by {scale.set_by} on {clinical_time(scale.set_at)}.")
     else:
         parts.append("SpO2 scale 1.")
+    if facts.limits:
+        parts.append("Own limits: " + "; ".join(_limit_words(limit) for limit in facts.limits) + ".")
     team = [f"{m.role.value.replace('_', ' ')} {m.member_id} ({m.organisation})" for m in facts.care_team]
     parts.append("Care team: " + ("; ".join(team) if team else "none recorded") + ".")
     return " ".join(parts)
+
+
+def _limit_words(limit: PatientLimit) -> str:
+    unit = "%" if limit.parameter is Parameter.SPO2 else ""
+    low = f"{limit.low:g}" if limit.low is not None else ""
+    high = f"{limit.high:g}" if limit.high is not None else ""
+    span = f"{low}-{high}" if low and high else (f"at least {low}" if low else f"at most {high}")
+    return f"{PARAMETER_NAMES[limit.parameter]} {span}{' ' + unit if unit else ''} ({limit.reason}, {limit.set_by})"
 
 
 def _components(score: PatientScore) -> str:

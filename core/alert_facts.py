@@ -17,6 +17,7 @@ from core.types import (
     LatestValue,
     Parameter,
     Patient,
+    PatientLimit,
     PatientScore,
     RiskAssessment,
     Site,
@@ -60,3 +61,4 @@ class AlertFacts:
     risk: RiskAssessment | None = None
     care_team: tuple[CareTeamMember, ...] = ()
     spo2_scale: SpO2ScaleDecision | None = None
+    limits: tuple[PatientLimit, ...] = ()  # the patient's own limits in force, set by a doctor

@@ -11,6 +11,7 @@ from core.alert_facts import TREND_HOURS_AGO, AlertFacts, ScorePoint
 from core.errors import NotFound
 from core.store import schema as s
 from core.store.alert_rows import alert_of_row
+from core.store.limits import limits_in_force
 from core.store.reference import care_team_member_of_row, open_at, stay_of_row
 from core.store.scores import risk_of_row, score_of_row
 from core.store.sql import SqlStore
@@ -120,6 +121,7 @@ def alert_facts(conn: sa.Connection, alert: Alert, *, at: datetime) -> AlertFact
         risk=risk_of_row(risk_row) if risk_row is not None else None,
         care_team=_care_team(conn, patient_id, at),
         spo2_scale=_spo2_scale(conn, patient_id),
+        limits=limits_in_force(conn, [patient_id]).get(patient_id, ()),
     )
 
 

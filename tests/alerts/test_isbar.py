@@ -23,6 +23,7 @@ from core.types import (
     LatestValue,
     Parameter,
     Patient,
+    PatientLimit,
     PatientScore,
     RiskAssessment,
     RiskLevel,
@@ -248,3 +249,12 @@ def test_a_value_outside_the_patients_own_limits_asks_for_the_doctor_who_set_the
     assert "outside the patient's own limits, medium priority" in isbar.identify
     assert isbar.recommendation.startswith("Assess the patient and inform the doctor who set the limits.")
     assert isbar.recommendation.endswith("The nurse assesses and decides whether to increase monitoring or escalate.")
+
+
+def test_background_gives_the_patients_own_limits_with_who_set_them_and_why() -> None:
+    limits = (
+        PatientLimit("pat-7", Parameter.SPO2, 88.0, 92.0, "COPD, retains CO2", "dr-lund", NOW - timedelta(days=3)),
+        PatientLimit("pat-7", Parameter.PULSE, None, 125.0, "known AF", "dr-lund", NOW - timedelta(days=3)),
+    )
+    text = isbar_of(bedside(limits=limits)).background
+    assert "Own limits: SpO2 88-92 % (COPD, retains CO2, dr-lund); pulse at most 125 (known AF, dr-lund)." in text
