@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -25,11 +27,13 @@ __all__ = [
 ]
 
 # RFC 8428 §4.5.3: a resolved time below 2**28 s is relative to now; at or above it, seconds since the epoch.
+# vaktrom takes only the latter: a reading's time is part of its identity (docs/MQTT.md, "Time of a reading").
 ABSOLUTE_TIME_MIN_S = 2.0**28
 # A bedside monitor sends ~8 records a second; a home kit may upload a day of spot checks at once. 1000 records and
 # 256 KiB leave room for both while keeping one hostile message from costing more than a few milliseconds.
 MAX_PACK_RECORDS = 1000
 MAX_PACK_BYTES = 256 * 1024
+_NONE: Mapping[int, str] = MappingProxyType({})
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-:./_")
 
 
@@ -101,13 +105,15 @@ def load_pack(source: str, raw: bytes) -> list[Any]:
     return pack
 
 
-def resolve_records(pack: list[Any], *, now_s: float) -> list[ResolvedRecord | RecordError]:
-    """Apply base fields in order; relative times count from `now_s` (when the broker delivered the pack).
+def resolve_records(pack: list[Any], *, repeated_keys: Mapping[int, str] = _NONE) -> list[ResolvedRecord | RecordError]:
+    """Apply base fields in order (RFC 8428 §4.6). `repeated_keys`: {index: key} of records that repeat a key.
 
     A record that fails validation yields its RecordError and sets no base fields: later records keep the
-    earlier ones, so one broken record cannot re-time or re-name the rest of the pack.
+    earlier ones, so one broken record cannot re-time or re-name the rest of the pack. A record whose resolved
+    time is relative (below 2**28 s, "relative to now" in RFC 8428 §4.5.3) is refused: a time taken on arrival
+    differs in every redelivered copy, so a copy could not be told from a new reading (docs/MQTT.md, "Time").
     """
-    records = _validate(pack)
+    records = _validate(pack, repeated_keys)
     base_name, base_time, base_unit, base_value = "", 0.0, "", 0.0
     resolved: list[ResolvedRecord | RecordError] = []
     for index, (raw, record) in enumerate(zip(pack, records, strict=True)):
@@ -118,22 +124,42 @@ def resolve_records(pack: list[Any], *, now_s: float) -> list[ResolvedRecord | R
         base_time = record.base_time if record.base_time is not None else base_time
         base_unit = record.base_unit if record.base_unit is not None else base_unit
         base_value = record.base_value if record.base_value is not None else base_value
-        resolved.append(_resolve(index, raw, record, (base_name, base_time, base_unit, base_value), now_s))
+        resolved.append(_resolve(index, raw, record, (base_name, base_time, base_unit, base_value)))
     return resolved
 
 
-def _validate(pack: list[Any]) -> list[SenMLRecord | str]:
-    try:  # the common case, valid packs, in one call
-        return list(_PACK.validate_python(pack))
-    except ValidationError:
-        pass
+def _validate(pack: list[Any], repeated_keys: Mapping[int, str]) -> list[SenMLRecord | str]:
+    problems = [_wire_problem(raw, repeated_keys.get(index)) for index, raw in enumerate(pack)]
+    if not any(problems):
+        try:  # the common case, valid packs, in one call
+            return list(_PACK.validate_python(pack))
+        except ValidationError:
+            pass
     results: list[SenMLRecord | str] = []
-    for raw in pack:
+    for raw, problem in zip(pack, problems, strict=True):
+        if problem is not None:
+            results.append(problem)
+            continue
         try:
             results.append(_RECORD.validate_python(raw))
         except ValidationError as exc:
             results.append(first_error(exc))
     return results
+
+
+def _wire_problem(raw: Any, repeated_key: str | None) -> str | None:
+    """What pydantic cannot see in a decoded record: a key sent twice (the parser kept the last), or a null.
+
+    SenML has no null: a field without a value is left out (RFC 8428 §4). Read as "absent", a null `t` or `bt`
+    would quietly re-date a reading and a null `bn` re-name it, so both are refused, naming the field.
+    """
+    if repeated_key is not None:
+        return f"{repeated_key}: the key appears more than once in the record"
+    if type(raw) is dict:
+        for key, value in raw.items():
+            if value is None:
+                return f"{key}: null is not a value; leave the field out"
+    return None
 
 
 def is_valid_name(name: str) -> bool:
@@ -142,7 +168,7 @@ def is_valid_name(name: str) -> bool:
 
 
 def _resolve(
-    index: int, raw: Any, record: SenMLRecord, base: tuple[str, float, str, float], now_s: float
+    index: int, raw: Any, record: SenMLRecord, base: tuple[str, float, str, float]
 ) -> ResolvedRecord | RecordError:
     base_name, base_time, base_unit, base_value = base
     name = base_name + (record.name or "")
@@ -158,11 +184,11 @@ def _resolve(
         value = (record.value or 0.0) + base_value
     elif not values:
         return RecordError(index=index, reason="v: the record has no value (v, vs or vb)", raw=raw)
-    time_s = base_time + record.time
-    if time_s < ABSOLUTE_TIME_MIN_S:
-        time_s += now_s
     if value is not None and not math.isfinite(value):
         return RecordError(index=index, reason="v: the value is not a finite number", raw=raw)
+    time_s = base_time + record.time
+    if not time_s >= ABSOLUTE_TIME_MIN_S:
+        return RecordError(index=index, reason=_no_absolute_time(time_s), raw=raw)
     return ResolvedRecord(
         index=index,
         name=name,
@@ -172,4 +198,11 @@ def _resolve(
         bool_value=record.bool_value,
         time_s=time_s,
         raw=raw if isinstance(raw, dict) else {},
+    )
+
+
+def _no_absolute_time(time_s: float) -> str:
+    return (
+        f"t: no absolute time (bt + t = {time_s:g} s): a reading is known by its device's own time, and a time "
+        "taken on arrival would differ in every redelivered copy; send bt in seconds since the epoch"
     )

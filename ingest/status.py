@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from core.errors import InvalidPayload
 from core.types import DeviceStatus
 from devices.packs import StatusPayload
+from ingest.duplicate_keys import repeated_key
 from ingest.senml import first_error
 
 __all__ = ["MAX_STATUS_BYTES", "parse_status"]
@@ -24,10 +25,13 @@ def parse_status(device_id: str, raw: bytes, *, received_at: datetime, future_to
     """
     if len(raw) > MAX_STATUS_BYTES:
         raise InvalidPayload(device_id, reason=f"payload: {len(raw)} bytes is over the limit of {MAX_STATUS_BYTES}")
-    try:
-        payload = StatusPayload.model_validate_json(raw)
+    try:  # strict: "online": "yes" or "battery_percent": "50" is a device bug to report, not to guess at
+        payload = StatusPayload.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         raise InvalidPayload(device_id, reason=first_error(exc)) from None
+    key = repeated_key(raw, keys=len(payload.model_fields_set))  # every key sent is a field (extra="forbid")
+    if key is not None:
+        raise InvalidPayload(device_id, reason=f"{key}: the key appears more than once in the report")
     reported_at = received_at
     if payload.t is not None:
         if payload.t > received_at.timestamp() + future_tolerance_s:

@@ -12,6 +12,7 @@ import orjson
 
 from core.types import Consciousness, Parameter
 from core.vocabulary import Measurement, ValueKind, measurement_for
+from ingest.duplicate_keys import records_with_repeated_keys
 from ingest.senml import (
     ABSOLUTE_TIME_MIN_S,
     RecordError,
@@ -32,8 +33,11 @@ MAX_PAST_S = 7 * 24 * 3600.0
 FAST_PATH_MEMO_MAX = 50_000
 # Fields of the common pack shape: numbers with a name and unit, absolute times (RFC 8428 §4). Anything else goes
 # the full (pydantic) way, which also words every rejection.
+# A base name may name the topic's device as itself ("dev-a/") or as a URN ("urn:dev:vaktrom:dev-a:"), nothing else.
+DEVICE_URN_PREFIX = "urn:dev:vaktrom:"
 _FAST_FIELDS = frozenset(("bn", "bt", "n", "u", "v", "t"))
 _SENML_NAME_MAX = 256
+_ABSENT = object()
 _SENML_UNIT_MAX = 32
 
 
@@ -75,12 +79,14 @@ def validate_pack(
     """
     pack = load_pack(device_id, raw)
     now_s = received_at.timestamp()
-    fast = _fast_candidates(device_id, pack, received_at=received_at, now_s=now_s, limits=limits)
-    if fast is not None:
-        return fast, []
+    repeated_keys = records_with_repeated_keys(raw, pack)
+    if not repeated_keys:
+        fast = _fast_candidates(device_id, pack, received_at=received_at, now_s=now_s, limits=limits)
+        if fast is not None:
+            return fast, []
     candidates: list[Candidate] = []
     rejections: list[Rejection] = []
-    for item in resolve_records(pack, now_s=now_s):
+    for item in resolve_records(pack, repeated_keys=repeated_keys):
         if isinstance(item, RecordError):
             rejections.append(Rejection(f"record {item.index}: {item.reason}", dump_record(item.raw)))
             continue
@@ -140,28 +146,22 @@ def _fast_candidates(
     for raw in pack:
         if type(raw) is not dict or not _FAST_FIELDS.issuperset(raw) or "v" not in raw:
             return None
-        bn, bt, n, u, v, t = (raw.get(k) for k in ("bn", "bt", "n", "u", "v", "t"))
-        if bn is not None:
+        # Absent fields read as their defaults; a null (never valid SenML) fails the type checks below.
+        bn, bt = raw.get("bn", _ABSENT), raw.get("bt", _ABSENT)
+        n, u, v, t = raw.get("n", ""), raw.get("u", ""), raw["v"], raw.get("t", 0.0)
+        if bn is not _ABSENT:
             if type(bn) is not str or len(bn) > _SENML_NAME_MAX:
                 return None
             base_name = bn
-        if bt is not None:
+        if bt is not _ABSENT:
             if type(bt) is not float and type(bt) is not int:
                 return None
             base_time = float(bt)
         if type(v) is not float and type(v) is not int:
             return None
-        if n is None:
-            n = ""
-        elif type(n) is not str or len(n) > _SENML_NAME_MAX:
+        if type(n) is not str or len(n) > _SENML_NAME_MAX or type(u) is not str or len(u) > _SENML_UNIT_MAX:
             return None
-        if u is None:
-            u = ""
-        elif type(u) is not str or len(u) > _SENML_UNIT_MAX:
-            return None
-        if t is None:
-            t = 0.0
-        elif type(t) is not float and type(t) is not int:
+        if type(t) is not float and type(t) is not int:
             return None
         meaning = _meaning(device_id, base_name + n, u)
         time_s = base_time + float(t)
@@ -218,12 +218,12 @@ def _iso(time_s: float) -> str:
 
 
 def _measurement_name(device_id: str, name: str) -> str | None:
-    """The last segment of a resolved name; anything before it must be empty or end with this device's id."""
+    """The last segment of a resolved name; anything before it must be this device's id, or its URN."""
     cut = max(name.rfind("/"), name.rfind(":"))
     if cut < 0:
         return name
     prefix = name[:cut].rstrip(":/")
-    if prefix.endswith(device_id) and (len(prefix) == len(device_id) or prefix[-len(device_id) - 1] in ":/"):
+    if prefix == device_id or prefix == DEVICE_URN_PREFIX + device_id:
         return name[cut + 1 :]
     return None
 

@@ -1,4 +1,4 @@
-"""RFC 8428 resolution: base fields carried forward, relative and absolute times, pack-level limits."""
+"""RFC 8428 resolution: base fields carried forward, absolute times only, pack-level limits."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ NOW_S = 1_760_000_000.0  # 2025-10-09, well above the 2**28 absolute-time thresh
 
 
 def _resolve(pack: list[dict[str, object]]) -> list[ResolvedRecord | RecordError]:
-    return resolve_records(load_pack("dev-a", orjson.dumps(pack)), now_s=NOW_S)
+    return resolve_records(load_pack("dev-a", orjson.dumps(pack)))
 
 
 def _ok(item: ResolvedRecord | RecordError) -> ResolvedRecord:
@@ -34,16 +34,22 @@ def test_base_name_time_unit_and_value_apply_to_every_following_record() -> None
     assert (third.name, third.value, third.time_s) == ("spo2", 97.0, NOW_S - 5)
 
 
-def test_times_below_2_pow_28_are_relative_to_now_and_above_are_absolute() -> None:
-    relative, missing, absolute = (
-        _ok(r)
-        for r in _resolve(
-            [{"n": "spo2", "v": 97, "t": -60}, {"n": "spo2", "v": 96}, {"n": "spo2", "v": 95, "t": NOW_S - 3}]
-        )
+def test_times_at_or_above_2_pow_28_are_kept_and_times_relative_to_arrival_refused() -> None:
+    relative, missing, absolute, offset, small_base = _resolve(
+        [
+            {"n": "spo2", "v": 97, "t": -60},
+            {"n": "spo2", "v": 96},
+            {"n": "spo2", "v": 95, "t": NOW_S - 3},
+            {"bt": NOW_S, "n": "spo2", "v": 94, "t": -30},
+            {"bt": 2**28 - 1, "n": "spo2", "v": 96},
+        ]
     )
-    assert relative.time_s == NOW_S - 60
-    assert missing.time_s == NOW_S  # no time at all: "roughly now" (RFC 8428 §4.5.3)
-    assert absolute.time_s == NOW_S - 3
+    # RFC 8428 §4.5.3 reads these as relative to "now"; a redelivered copy would get another time (docs/MQTT.md).
+    for item, time_s in ((relative, -60), (missing, 0), (small_base, 2**28 - 1)):
+        assert isinstance(item, RecordError)
+        assert item.reason.startswith(f"t: no absolute time (bt + t = {time_s:g} s)")
+    assert _ok(absolute).time_s == NOW_S - 3
+    assert _ok(offset).time_s == NOW_S - 30
 
 
 def test_a_broken_record_sets_no_base_fields_for_the_rest() -> None:
@@ -60,6 +66,7 @@ def test_a_broken_record_sets_no_base_fields_for_the_rest() -> None:
     [
         ({"n": "spo2", "v": 97, "colour": "red"}, "colour: Extra inputs are not permitted"),
         ({"v": 97}, "n: a record needs a name"),
+        ({"n": "spo2", "v": 97, "t": None}, "t: null is not a value; leave the field out"),
         ({"n": "spo2"}, "v: the record has no value"),
         ({"n": "spo2", "v": 97, "vs": "A"}, "v: a record carries exactly one of v, vs, vb"),
         ({"n": "-spo2", "v": 97}, "is not a valid SenML name"),

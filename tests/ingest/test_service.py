@@ -120,6 +120,36 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_good_records_still
     assert {letter.device_id for letter in letters} == {"dev-1", "dev-2", "dev-unknown"}
 
 
+async def test_what_the_contract_rejects_is_dead_lettered_saying_why_and_the_rest_of_the_pack_stored(
+    store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
+) -> None:
+    root = unique_topic_root
+    await seed_ward(store)
+    await start_ingest(ingest_settings(mqtt_url, root), store)
+    at = orjson.dumps(epoch(_now())).decode()
+    obs, status = obs_topic(root, SITE, "dev-1"), status_topic(root, SITE, "dev-1")
+
+    await _publish(
+        mqtt_client, obs, f'[{{"bt": {at}, "n": "heart-rate", "v": 70}}, {{"n": "spo2", "v": 95, "v": 60}}]'.encode()
+    )
+    await _publish(mqtt_client, obs, f'[{{"bt": {at}, "n": "resp-rate", "v": 16, "t": null}}]'.encode())
+    await _publish(mqtt_client, obs, f'[{{"bt": {at}, "bn": "evil/dev-1/", "n": "spo2", "v": 96}}]'.encode())
+    await _publish(mqtt_client, obs, b'[{"n": "body-temp", "v": 37.2}]')  # no time: it would be dated on arrival
+    await _publish(mqtt_client, status, b'{"online": "yes"}')
+    await _publish(mqtt_client, status, b'{"online": true, "battery_percent": "50"}')
+
+    letters = await _dead_letters(store, 6)
+    reasons = sorted(letter.reason for letter in letters)
+    assert reasons[0] == "battery_percent: Input should be a valid number"
+    assert reasons[1] == "online: Input should be a valid boolean"
+    assert reasons[2].startswith("record 0: n: 'evil/dev-1/spo2' names another device than the topic's 'dev-1'")
+    assert reasons[3].startswith("record 0: t: no absolute time (bt + t = 0 s)")
+    assert reasons[4] == "record 0: t: null is not a value; leave the field out"
+    assert reasons[5] == "record 1: v: the key appears more than once in the record"
+    assert await _readings(store, 1) == 1  # the pulse of the first pack
+    assert await store.list_device_status(device_ids=["dev-1"]) == []
+
+
 async def test_a_redelivered_pack_is_stored_once_and_its_copy_dead_lettered_as_duplicate(
     store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
 ) -> None:
