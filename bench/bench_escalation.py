@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import tempfile
 import time as clock_time
@@ -37,7 +38,7 @@ from core.types import AlertKind, AlertPriority, AlertSeverity, Site, SiteKind, 
 from tests.alerts.webhook_receiver import WebhookReceiver
 from tests.fixtures.postgres import running_server
 
-SECRET = b"bench-secret-" + b"x" * 24
+SECRET = secrets.token_bytes(32)  # made per run: a key in the repository would be a published key
 # Long waits: no step comes due by itself while a burst is measured; the bench sets the due times.
 WAIT_S = 3600
 

@@ -7,6 +7,7 @@ a decision (alerts/escalation.py) on the locked chain row and writes the step's 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 
 from core.alert_facts import AlertFacts
 from core.escalation import (
+    ContactPoint,
     Escalation,
     EscalationPolicy,
     OnCallContext,
@@ -76,12 +78,10 @@ def _people_named(policy: EscalationPolicy) -> list[str]:
     return [t.value for step in policy.steps for t in step.targets if t.kind is TargetKind.PERSON]
 
 
-def _with_care_team(conn: sa.Connection, context: OnCallContext, facts: AlertFacts) -> OnCallContext:
-    """The site's context plus the contact points of the patient's care team (a step may inform them)."""
-    members = sorted({m.member_id for m in facts.care_team} - context.contacts.keys())
-    if not members:
-        return context
-    return replace(context, contacts=context.contacts | contacts_of(conn, members))
+def _with_care_teams(conn: sa.Connection, facts: Iterable[AlertFacts]) -> dict[str, tuple[ContactPoint, ...]]:
+    """The contact points of every care-team member of the batch's patients (a step may inform them): one query."""
+    members = sorted({m.member_id for f in facts for m in f.care_team})
+    return contacts_of(conn, members) if members else {}
 
 
 def _fire_due(conn: sa.Connection, now: datetime, decide: StepDecision, limit: int) -> list[tuple[Alert, StepFiring]]:
@@ -92,17 +92,20 @@ def _fire_due(conn: sa.Connection, now: datetime, decide: StepDecision, limit: i
         .limit(limit)
         .with_for_update(skip_locked=True)  # a second worker takes the others; SQLite: the one writer
     )
+    chains = [escalation_of_row(row) for row in conn.execute(query).all()]
+    alerts = [locked_alert(conn, chain.alert_id) for chain in chains]
+    # What the messages say, read for the whole batch at once (an alert no longer open notifies nobody).
+    facts = alert_facts(conn, [a for a in alerts if a.state is AlertState.OPEN], at=now)
+    team_contacts = _with_care_teams(conn, facts.values())
     fired = []
     # One roster read per site and named people in a batch, not per chain: a unit's burst shares it.
     contexts: dict[tuple[str, tuple[str, ...]], OnCallContext] = {}
-    for row in conn.execute(query).all():
-        chain = escalation_of_row(row)
-        alert = locked_alert(conn, chain.alert_id)
+    for chain, alert in zip(chains, alerts, strict=True):
         key = (chain.site_id, tuple(_people_named(chain.policy)))
         if key not in contexts:
-            contexts[key] = on_call_context(conn, site_id=key[0], people=key[1], at=now)
-        facts = alert_facts(conn, alert, at=now) if alert.state is AlertState.OPEN else AlertFacts(alert, now)
-        firing = decide(chain, alert, _with_care_team(conn, contexts[key], facts), facts)
+            context = on_call_context(conn, site_id=key[0], people=key[1], at=now)
+            contexts[key] = replace(context, contacts=team_contacts | context.contacts)
+        firing = decide(chain, alert, contexts[key], facts.get(alert.alert_id) or AlertFacts(alert, now))
         save_chain(conn, firing.escalation)
         insert_deliveries(conn, firing.deliveries)
         insert_transition(conn, alert, AlertPhase.ESCALATED, at=now, reason=firing.note)

@@ -157,9 +157,11 @@ async def test_the_isbar_of_another_sites_alert_is_refused_and_an_unknown_alert_
     assert (unknown.status_code, unknown.json()) == (404, {"detail": "Alert 999999 not found"})
 
 
+@pytest.mark.integration
 async def test_a_care_team_member_accepting_an_informing_message_does_not_acknowledge_the_alert(
-    api: httpx.AsyncClient, seeded: Seeded, store: SqliteStore, clock: FixedClock
+    live_api: httpx.AsyncClient, seeded: Seeded, store: SqliteStore, clock: FixedClock
 ) -> None:
+    api = live_api  # the answer is announced to the pages through the broker
     await page_the_nurse(store, clock, seeded)
     lar = CareTeamMember("p1", "lar-alta", CareTeamRole.LAR_TEAM, "LAR Alta", clock() - timedelta(days=100))
     await store.add_care_team_member(lar)
