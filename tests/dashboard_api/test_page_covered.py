@@ -82,7 +82,7 @@ async def test_the_specialist_sees_both_sites_high_first_and_the_list_follows_ne
     per = page.locator(f'#alert-rows tr[data-alert-id="{seeded.other_alert_id}"]')
     await expect(per.locator("td.state")).to_have_text("Acknowledged by nurse-bo", timeout=UI_TIMEOUT_MS)
     await expect(per.locator("td.escalation")).to_have_text(_STOPPED_BY_NURSE_BO)
-    await expect(per.get_by_role("button")).to_have_count(0)
+    await expect(per.get_by_role("button", name="Acknowledge")).to_have_count(0)
 
     # Resolved: gone from the list.
     resolved = await store.resolve_alert(seeded.alert_id, at=utc_now(), by="dr-spes", reason="Reviewed on video")
@@ -127,3 +127,30 @@ async def test_the_specialists_login_link_lands_on_the_alert_list(
 def _collect_errors(message: ConsoleMessage, errors: list[str]) -> None:
     if message.type == "error":
         errors.append(message.text)
+
+
+async def test_the_specialist_reads_an_alerts_isbar_under_its_row(
+    live_server: tuple[Served, Seeded], page: Page, observer: MqttClient, topic_root: str, store: SqliteStore
+) -> None:
+    served, seeded = live_server
+    errors = await open_alerts_page(page, served, specialist_token(["s1"]))
+    row = page.locator(f'#alert-rows tr[data-alert-id="{seeded.alert_id}"]')
+    toggle = row.get_by_role("button", name="ISBAR")
+    await toggle.click()
+    isbar = page.locator(f'#alert-rows tr[data-isbar-of="{seeded.alert_id}"]')
+    await expect(isbar.locator("dt")).to_have_text(
+        ["Identify", "Situation", "Background", "Assessment", "Recommendation"], timeout=UI_TIMEOUT_MS
+    )
+    await expect(isbar.locator(".isbar-identify")).to_contain_text("Ola Nordmann (p1, born 1941)")
+    await expect(isbar.locator(".isbar-recommendation")).to_contain_text("Urgent response")
+
+    # The alert worsens while the text is open: it is read again and says so.
+    raised = await store.raise_alert(
+        patient_id="p1", device_id=None, ward_id="w1", kind=AlertKind.NEWS2, severity=AlertSeverity.HIGH,
+        message="NEWS2 7", at=utc_now(),
+    )  # fmt: skip
+    await announce(observer, topic_root, "s1", raised.alert)
+    await expect(isbar.locator(".isbar-recommendation")).to_contain_text("Emergency response", timeout=UI_TIMEOUT_MS)
+    await row.get_by_role("button", name="Hide ISBAR").click()
+    await expect(isbar).to_have_count(0)
+    assert errors == []

@@ -7,6 +7,14 @@ import { LiveSocket } from "./socket.js";
 
 const AGE_REFRESH_MS = 5000;
 const rows = new Map(); // alert_id -> row (as the server sends it)
+const shownIsbar = new Map(); // alert_id -> its ISBAR as last read (null while it loads), for the rows opened
+const ISBAR_PARTS = [
+  ["identify", "Identify"],
+  ["situation", "Situation"],
+  ["background", "Background"],
+  ["assessment", "Assessment"],
+  ["recommendation", "Recommendation"],
+];
 
 const live = new LiveSocket("/ws/alerts", {
   snapshot: applySnapshot,
@@ -25,6 +33,7 @@ function login() {
 function logout() {
   live.close();
   rows.clear();
+  shownIsbar.clear();
   $("covered").hidden = true;
   $("alert-rows").replaceChildren();
 }
@@ -42,8 +51,14 @@ function applyDelta(message) {
   if (message.type !== "alert_row") return true;
   const row = message.row;
   // Each row is read from the store as the change arrives: the latest one is the truth.
-  if (row.alert.state === "resolved") rows.delete(row.alert.alert_id);
-  else rows.set(row.alert.alert_id, row);
+  const id = row.alert.alert_id;
+  if (row.alert.state === "resolved") {
+    rows.delete(id);
+    shownIsbar.delete(id);
+  } else {
+    rows.set(id, row);
+    if (shownIsbar.has(id)) loadIsbar(id); // what it says may have changed with the alert
+  }
   render();
   return true;
 }
@@ -69,7 +84,7 @@ function ordered() {
 
 function render() {
   const body = $("alert-rows");
-  body.replaceChildren(...ordered().map(renderRow));
+  body.replaceChildren(...ordered().flatMap((row) => [renderRow(row), ...isbarRow(row)]));
   $("empty-list").hidden = rows.size > 0;
   $("alert-list").hidden = rows.size === 0;
 }
@@ -94,7 +109,55 @@ function renderRow(row) {
   const stateCell = cell("state", stateWord(alert));
   if (alert.state === "open") stateCell.append(ackButton(alert));
   cell("escalation escalation-" + row.escalation.status, row.escalation.text);
+  cell("handover", isbarButton(alert));
   return tr;
+}
+
+// --- ISBAR: the handover text under a row, read from the server when opened -----------------------------------
+
+function isbarButton(alert) {
+  const open = shownIsbar.has(alert.alert_id);
+  const button = el("button", "isbar-toggle", open ? "Hide ISBAR" : "ISBAR");
+  button.type = "button";
+  button.setAttribute("aria-expanded", String(open));
+  button.addEventListener("click", () => {
+    if (shownIsbar.has(alert.alert_id)) shownIsbar.delete(alert.alert_id);
+    else loadIsbar(alert.alert_id);
+    render();
+  });
+  return button;
+}
+
+async function loadIsbar(alertId) {
+  if (!shownIsbar.has(alertId)) shownIsbar.set(alertId, null);
+  try {
+    const result = await api("GET", "/alerts/" + alertId + "/isbar");
+    if (!shownIsbar.has(alertId)) return; // closed meanwhile
+    shownIsbar.set(alertId, result.status === 200 ? result.body : { problem: result.body?.detail || "HTTP " + result.status });
+  } catch (error) {
+    reportFailure("Could not read the ISBAR", error);
+    shownIsbar.delete(alertId);
+  }
+  render();
+}
+
+function isbarRow(row) {
+  const id = row.alert.alert_id;
+  if (!shownIsbar.has(id)) return [];
+  const isbar = shownIsbar.get(id);
+  const td = el("td", "isbar");
+  td.colSpan = 8;
+  if (isbar === null) td.append(el("span", "muted", "Reading…"));
+  else if (isbar.problem) td.append(el("span", "problem", isbar.problem));
+  else {
+    const list = el("dl", "isbar-parts");
+    for (const [key, word] of ISBAR_PARTS) list.append(el("dt", null, word), el("dd", "isbar-" + key, isbar[key]));
+    td.append(list);
+  }
+  const tr = el("tr", "isbar-row");
+  tr.dataset.isbarOf = id;
+  tr.append(td);
+  return [tr];
 }
 
 function ackButton(alert) {
