@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import enum
 import logging
 import ssl
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,7 +23,15 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from core.errors import BrokerAuthFailed, VaktromError
 
-__all__ = ["BrokerUnavailable", "MqttClient", "MqttOptions", "RawMessage", "parse_mqtt_url"]
+__all__ = [
+    "BrokerUnavailable",
+    "Delivery",
+    "MqttClient",
+    "MqttOptions",
+    "PublishRefused",
+    "RawMessage",
+    "parse_mqtt_url",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +45,10 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 # paho reads this much from the socket at once (see _ReadAheadClient): ~250 packs of vitals, one TCP window.
 RECV_READ_AHEAD_BYTES = 64 * 1024
 _AUTH_FAILURES = {"Bad user name or password", "Not authorized", "Client identifier not valid", "Banned"}
+# MQTT 5 PUBACK reason code: the broker took the message, but no subscription matched it, so nobody will get it.
+NO_MATCHING_SUBSCRIBERS = 0x10
+# A refused fire-and-forget publish is logged at most this often per topic kind (a wrong ACL refuses every one).
+REFUSED_LOG_INTERVAL_S = 60.0
 
 
 class BrokerUnavailable(VaktromError):
@@ -43,6 +56,27 @@ class BrokerUnavailable(VaktromError):
         self.url = url
         self.detail = detail
         super().__init__(f"MQTT broker at {url} unavailable: {detail}")
+
+
+class PublishRefused(VaktromError):
+    """The broker answered a QoS 1 publish with an MQTT 5 failure reason code (>= 0x80), e.g. "Not authorized"."""
+
+    def __init__(self, topic: str, *, reason: str, code: int) -> None:
+        self.topic = topic
+        self.reason = reason
+        self.code = code
+        super().__init__(f"the MQTT broker refused a publish on {topic}: {reason} (0x{code:02x})")
+
+
+class Delivery(enum.Enum):
+    """What the broker's PUBACK says about a QoS 1 publish it accepted."""
+
+    ACCEPTED = "accepted"  # MQTT 5 reason 0x00, or any PUBACK under MQTT 3.1.1 (which cannot say more)
+    NO_SUBSCRIBERS = "no matching subscribers"  # MQTT 5 reason 0x10: accepted, but delivered to nobody
+
+
+# Called on the event loop: (topic, why) for a publish the broker refused or did not acknowledge in time.
+PublishFailed = Callable[[str, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +107,10 @@ class MqttOptions:
     will_payload: bytes = b""
     will_retain: bool = True
     keepalive_s: int = 30
+    # vaktrom's own service accounts: log in as the user named like `client_id`, with this password. The broker
+    # binds client ids to user names (Mosquitto `use_username_as_clientid`), so the two must be the same.
+    # None: the credentials in `url`, if any (devices, tests).
+    password: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +193,13 @@ class MqttClient:
         self._connected = asyncio.Event()
         self._closing = False
         self._auth_error: BrokerAuthFailed | None = None
-        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._pending: dict[int, asyncio.Future[tuple[int, str]]] = {}  # mid -> (reason code, reason) of awaited
+        self._unawaited: dict[int, str] = {}  # mid -> topic of fire-and-forget QoS 1 publishes, checked on PUBACK
+        self._connection_lost_listeners: list[Callable[[], None]] = []
+        self._publish_failed_listeners: list[PublishFailed] = []
+        self.publishes_refused = 0  # fire-and-forget publishes the broker refused (a metric)
+        self._refused_unlogged = 0
+        self._refused_logged_at = -REFUSED_LOG_INTERVAL_S
         self._connection = 0  # counts successful CONNACKs; written on paho's thread only
         self._awaiting_suback: set[int] = set()  # paho's thread only
         # Unbounded on purpose: flow control is the broker's Receive Maximum plus manual acks, never dropping.
@@ -163,7 +207,7 @@ class MqttClient:
         # paho's thread appends messages (and PUBACKs) here and wakes the loop once per burst, not once per
         # packet: a wake-up is a self-pipe write plus a loop iteration (~6 % of ingest CPU when it was done per
         # message). The lock makes "append, and is a drain already scheduled?" one step against the drain.
-        self._arrivals: collections.deque[RawMessage | int] = collections.deque()
+        self._arrivals: collections.deque[RawMessage | tuple[int, int, str]] = collections.deque()
         self._arrivals_lock = threading.Lock()
         self._drain_scheduled = False
         self._client = self._build_client()
@@ -213,31 +257,56 @@ class MqttClient:
                 return
             self._client.ack(message.mid, message.qos)
 
+    def add_connection_lost_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener` on the loop whenever an established connection drops (messages may have been missed)."""
+        self._connection_lost_listeners.append(listener)
+
+    def add_publish_failed_listener(self, listener: PublishFailed) -> None:
+        """Call `listener(topic, why)` on the loop for each QoS 1 publish refused or not acknowledged in time."""
+        self._publish_failed_listeners.append(listener)
+
     async def publish(
         self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False, timeout_s: float = 10.0
-    ) -> None:
-        """Publish and, for QoS 1, wait for the broker's PUBACK."""
+    ) -> Delivery:
+        """Publish and, for QoS 1, wait for the broker's PUBACK and check its reason code (MQTT 5).
+
+        Raises PublishRefused for a failure reason code (e.g. 0x87 "Not authorized": the ACL does not allow it) and
+        BrokerUnavailable when no PUBACK came in `timeout_s`. Under MQTT 3.1.1 a refused publish cannot be told
+        apart from a delivered one (Mosquitto acknowledges it and drops it).
+        """
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if qos == 0:
-            return
+            return Delivery.ACCEPTED
         if info.rc == mqtt.MQTT_ERR_NO_CONN:
             # paho queues it and sends it after reconnect; we still wait for the PUBACK below.
             logger.debug("Publish on %s queued while disconnected", topic)
         # No race with _publish_done: it runs on this loop, which cannot run it before we register the future.
         assert self._loop is not None, "connect() first"
-        future: asyncio.Future[None] = self._loop.create_future()
+        future: asyncio.Future[tuple[int, str]] = self._loop.create_future()
         self._pending[info.mid] = future
         try:
             async with asyncio.timeout(timeout_s):
-                await future
+                code, reason = await future
         except TimeoutError:
             raise BrokerUnavailable(_redacted(self._options.url), detail=f"no PUBACK for {topic}") from None
         finally:
             self._pending.pop(info.mid, None)
+            if not future.done() or future.cancelled():  # timed out, or the caller gave up waiting
+                self._publish_failed(topic, "no PUBACK in time")
+        if code >= 0x80:
+            self._publish_failed(topic, reason)
+            raise PublishRefused(topic, reason=reason, code=code)
+        return Delivery.NO_SUBSCRIBERS if code == NO_MATCHING_SUBSCRIBERS else Delivery.ACCEPTED
 
     def publish_nowait(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
-        """Fire and forget (paho still retries QoS 1 across reconnects); for simulators and event fan-out."""
-        self._client.publish(topic, payload, qos=qos, retain=retain)
+        """Fire and forget (paho still retries QoS 1 across reconnects); for simulators and event fan-out.
+
+        The broker's answer is still checked: a refusal is counted in `publishes_refused`, logged (rate-limited)
+        and reported to the publish-failed listeners.
+        """
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if qos > 0:
+            self._unawaited[info.mid] = topic
 
     async def disconnect(self) -> None:
         self._closing = True
@@ -261,7 +330,9 @@ class MqttClient:
         client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
         client.max_inflight_messages_set(PUBLISH_INFLIGHT_MAX)
         client.max_queued_messages_set(0)
-        if self._address.username is not None:
+        if options.password is not None:
+            client.username_pw_set(options.client_id, options.password)
+        elif self._address.username is not None:
             client.username_pw_set(self._address.username, self._address.password)
         if self._address.tls:
             client.tls_set_context(ssl.create_default_context())
@@ -317,7 +388,15 @@ class MqttClient:
             logger.info("MQTT disconnected from %s", _redacted(self._options.url))
         else:
             logger.warning("MQTT disconnected from %s: %s (reconnecting)", _redacted(self._options.url), reason)
-        self._call_in_loop(self._connected.clear)
+        self._call_in_loop(self._connection_lost)
+
+    def _connection_lost(self) -> None:
+        # On the loop. Only a connection that was up can have lost anything.
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if was_connected and not self._closing:
+            for listener in self._connection_lost_listeners:
+                listener()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         self._hand_over(
@@ -333,10 +412,10 @@ class MqttClient:
         )
 
     def _on_publish(self, client: mqtt.Client, userdata: object, mid: int, reason: ReasonCode, properties: Any) -> None:
-        self._hand_over(mid)
+        self._hand_over((mid, reason.value, str(reason)))
 
-    def _hand_over(self, item: RawMessage | int) -> None:
-        """A message for `inbox`, or the mid of a PUBACK, to the loop: one wake-up per burst."""
+    def _hand_over(self, item: RawMessage | tuple[int, int, str]) -> None:
+        """A message for `inbox`, or a PUBACK's (mid, reason code, reason), to the loop: one wake-up per burst."""
         with self._arrivals_lock:
             self._arrivals.append(item)
             if self._drain_scheduled:
@@ -351,15 +430,38 @@ class MqttClient:
             self._drain_scheduled = False
         put = self.inbox.put_nowait
         for item in burst:
-            if isinstance(item, int):
-                self._publish_done(item)
+            if isinstance(item, tuple):
+                self._publish_done(*item)
             else:
                 put(item)
 
-    def _publish_done(self, mid: int) -> None:
+    def _publish_done(self, mid: int, code: int, reason: str) -> None:
         future = self._pending.get(mid)
-        if future is not None and not future.done():
-            future.set_result(None)
+        if future is not None:
+            if not future.done():
+                future.set_result((code, reason))
+            return
+        topic = self._unawaited.pop(mid, None)
+        if topic is not None and code >= 0x80:
+            self.publishes_refused += 1
+            self._log_refused(topic, reason)
+            self._publish_failed(topic, reason)
+
+    def _publish_failed(self, topic: str, why: str) -> None:
+        for listener in self._publish_failed_listeners:
+            listener(topic, why)
+
+    def _log_refused(self, topic: str, reason: str) -> None:
+        # A wrong ACL refuses every publish: one line a minute with the count, not one per message.
+        self._refused_unlogged += 1
+        now = time.monotonic()
+        if now - self._refused_logged_at >= REFUSED_LOG_INTERVAL_S:
+            logger.error(
+                "MQTT broker %s refused %d publishes as %s, the latest on %s: %s. Check the broker's ACL for this "
+                "account (deploy/mosquitto/acl, docs/MQTT.md)",
+                _redacted(self._options.url), self._refused_unlogged, self._options.client_id, topic, reason,
+            )  # fmt: skip
+            self._refused_unlogged, self._refused_logged_at = 0, now
 
     def _call_in_loop(self, callback: Any, *args: Any) -> None:
         loop = self._loop

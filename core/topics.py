@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 __all__ = [
     "DeviceTopic",
+    "EventsTopic",
     "TopicKind",
     "events_filter",
     "events_topic",
     "obs_filter",
     "obs_topic",
     "parse_device_topic",
+    "parse_events_topic",
     "rescore_topic",
     "status_filter",
     "status_topic",
@@ -28,6 +30,13 @@ class DeviceTopic:
     site_id: str
     device_id: str
     kind: TopicKind
+
+
+@dataclass(frozen=True, slots=True)
+class EventsTopic:
+    site_id: str
+    ward_id: str
+    event_type: str
 
 
 def is_valid_id(value: str) -> bool:
@@ -75,6 +84,18 @@ def parse_device_topic(root: str, topic: str) -> DeviceTopic | None:
     if not (is_valid_id(site_id) and is_valid_id(device_id)):
         return None
     return DeviceTopic(site_id=site_id, device_id=device_id, kind=kind)
+
+
+def parse_events_topic(root: str, topic: str) -> EventsTopic | None:
+    """`{root}/events/{site}/{ward}/{type}` -> parts, or None when the topic is not an events topic."""
+    prefix = f"{root}/events/"
+    if not topic.startswith(prefix):
+        return None
+    parts = topic[len(prefix) :].split("/")
+    if len(parts) != 3 or not all(is_valid_id(part) for part in parts):
+        return None
+    site_id, ward_id, event_type = parts
+    return EventsTopic(site_id=site_id, ward_id=ward_id, event_type=event_type)
 
 
 __all__ += ["is_valid_id"]

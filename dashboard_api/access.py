@@ -38,9 +38,10 @@ PUBLISH_TIMEOUT_S = 2.0
 
 
 class Publisher(Protocol):
-    """Publishes one MQTT message (QoS 1) and returns once the broker has it. core.mqtt.MqttClient is one."""
+    """Publishes one MQTT message (QoS 1) and returns once the broker has it; raises when the broker refused it (a
+    VaktromError such as core.mqtt.PublishRefused). core.mqtt.MqttClient is one."""
 
-    async def publish(self, topic: str, payload: bytes) -> None: ...
+    async def publish(self, topic: str, payload: bytes) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +111,14 @@ async def authorised_patient(ctx: ApiContext, principal: Principal, patient_id: 
 
 
 async def publish_or_warn(ctx: ApiContext, topic: str, payload: bytes, *, what: str) -> bool:
-    """Publish after a stored change; False (and a warning) when the broker did not take it in time."""
+    """Publish after a stored change and check the broker's answer; False (and a warning) when the broker refused it
+    (MQTT 5 reason code) or did not acknowledge it in time. The change is stored either way; a page that may have
+    missed the event is told by the live hub (its socket closes with 4503 and it resnapshots)."""
     try:
         async with asyncio.timeout(PUBLISH_TIMEOUT_S):
             await ctx.publisher.publish(topic, payload)
-    except (VaktromError, OSError, TimeoutError):
-        logger.warning("Could not publish %s on %s", what, topic, exc_info=True)
+    except (VaktromError, OSError, TimeoutError) as exc:
+        logger.warning("Could not publish %s on %s: %s", what, topic, exc or "no PUBACK in time")
         return False
     return True
 

@@ -51,7 +51,7 @@ class CloseCode(enum.IntEnum):
     FORBIDDEN = 4403
     NOT_FOUND = 4404
     TOO_SLOW = 4429  # this client fell behind: reconnect for a fresh snapshot
-    UNAVAILABLE = 4503  # the store did not answer: reconnect with backoff
+    UNAVAILABLE = 4503  # the store did not answer, or the live feed may have missed an event: reconnect with backoff
 
 
 @router.websocket("/ws/wards/{ward_id}")
@@ -205,13 +205,14 @@ async def _authorised_wards(
 
 
 async def _pump(websocket: WebSocket, subscription: Subscription, expand: Expand, *, expires_in_s: float) -> None:
-    """Send deltas until the client leaves, falls behind (4429), its token expires (4401) or a delta cannot be read
-    from the store (4503)."""
+    """Send deltas until the client leaves, falls behind (4429), its token expires (4401), a delta cannot be read
+    from the store (4503) or the hub may have missed one (4503: its broker connection dropped, or a publish failed)."""
     sender = asyncio.create_task(_send_deltas(websocket, subscription, expand), name="ws-send")
     receiver = asyncio.create_task(_until_client_leaves(websocket), name="ws-receive")
     overflow = asyncio.create_task(subscription.overflowed.wait(), name="ws-overflow")
+    interrupted = asyncio.create_task(subscription.interrupted.wait(), name="ws-interrupted")
     expiry = asyncio.create_task(asyncio.sleep(max(expires_in_s, 0.0)), name="ws-expiry")
-    tasks = (sender, receiver, overflow, expiry)
+    tasks = (sender, receiver, overflow, interrupted, expiry)
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -221,6 +222,8 @@ async def _pump(websocket: WebSocket, subscription: Subscription, expand: Expand
     if overflow in done:
         logger.warning("Closed a live stream of wards %s: client too slow", ",".join(subscription.ward_ids))
         await _close(websocket, CloseCode.TOO_SLOW, "Too far behind; reconnect for a fresh snapshot")
+    elif interrupted in done:
+        await _close(websocket, CloseCode.UNAVAILABLE, "Live feed interrupted; reconnect for a fresh snapshot")
     elif expiry in done:
         await _close(websocket, CloseCode.UNAUTHENTICATED, "Token expired; log in again")
     elif sender in done and isinstance(sender.exception(), StorageUnavailable | NotFound):

@@ -1,4 +1,5 @@
-"""LiveHub: each ward event reaches the connections watching that ward, and only those."""
+"""LiveHub: each ward event reaches the connections watching the ward of its topic, and only those; connections that
+may have missed an event are told to resnapshot (tested on a real broker in tests/deploy/test_broker_trust.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from core.mqtt import RawMessage
 from dashboard_api.live import LiveHub
 from tests.dashboard_api.conftest import NOW, offline_client
 
+# The seeded wards' sites (tests/dashboard_api/conftest.py): an event names the same site as its topic.
+SITE_OF_WARD = {"w1": "s1", "w2": "s2"}
+
 
 def score_json(ward_id: str = "w1", total: int = 7) -> bytes:
     event = ScoreEvent(
-        site_id="s1",
+        site_id=SITE_OF_WARD.get(ward_id, "s1"),
         ward_id=ward_id,
         at=NOW,
         patient_id="p1",
@@ -60,7 +64,7 @@ def test_a_full_connection_queue_flags_overflow_and_spares_the_others() -> None:
     hub = LiveHub(offline_client(), topic_root="r", queue_max=2)
     with hub.subscribe(["w1"]) as slow, hub.subscribe(["w1"]) as fast:
         for total in range(3):
-            hub.dispatch("t", score_json(total=total))
+            hub.dispatch("r/events/s1/w1/score", score_json(total=total))
             if total < 2:
                 fast.queue.get_nowait()
         assert slow.overflowed.is_set() and slow.queue.qsize() == 2
@@ -80,3 +84,23 @@ async def test_run_dispatches_what_the_client_receives() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
     assert json.loads(message)["total"] == 9
+
+
+@pytest.mark.parametrize(
+    ("topic", "what"),
+    [
+        ("r/events/s1/w2/score", "its payload names site s1, ward w1, type score"),  # a payload for another ward
+        ("r/events/s9/w1/score", "its payload names site s1, ward w1, type score"),
+        ("r/events/s1/w1/alert", "its payload names site s1, ward w1, type score"),
+        ("r/s1/dev-1/obs", "not an events topic"),
+    ],
+)
+def test_an_event_whose_payload_disagrees_with_its_topic_is_dropped_counted_and_logged(
+    topic: str, what: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = LiveHub(offline_client(), topic_root="r")
+    with caplog.at_level(logging.WARNING), hub.subscribe(["w1"]) as w1, hub.subscribe(["w2"]) as w2:
+        assert hub.dispatch(topic, score_json("w1")) == 0
+        assert w1.queue.empty() and w2.queue.empty()
+    assert (hub.events_received, hub.events_mismatched) == (1, 1)
+    assert caplog.messages == [f"Dropped 1 ward events whose topic and payload disagree; the latest on {topic}: {what}"]

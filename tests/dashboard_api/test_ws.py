@@ -164,7 +164,7 @@ async def test_a_client_that_falls_behind_is_closed_4429_to_resnapshot(
     async with serve(app) as served, ward_socket(served, "/api/v1/ws/wards/w1", token()) as socket:
         assert (await receive(socket))["type"] == "snapshot"
         for total in (1, 2, 3):
-            hub.dispatch("t", score_json(total=total))
+            hub.dispatch(events_topic(topic_root, "s1", "w1", "score"), score_json(total=total))
         received: list[int] = []
         with pytest.raises(ConnectionClosed) as closed:
             while True:
