@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from core.clock import Clock
-from core.mqtt import MqttClient, MqttOptions
-from core.topics import obs_topic, parse_device_topic, status_topic
+from core.topics import obs_topic, status_topic
 from core.types import Consciousness, Parameter
 from devices.artefacts import NO_ARTEFACTS, REALISTIC_ARTEFACTS, ArtefactRun, Artefacts, with_artefacts
+from devices.delivery import Courier, DeliveringPublisher, DeliveryStats
 from devices.demo import DemoBed, DemoHomePatient, DemoUnit, bench_unit
+from devices.device_clients import DeviceClients
 from devices.packs import OFFLINE_PAYLOAD, Record, encode_pack, encode_status
 from devices.scenario import Scenario, Vitals, sepsis_scenario, stable_scenario, vitals_at
 
@@ -32,6 +33,7 @@ __all__ = [
     "REALISTIC_ARTEFACTS",
     "Artefacts",
     "Cadence",
+    "DeliveryStats",
     "DeviceClients",
     "OutgoingMessage",
     "Publisher",
@@ -62,6 +64,8 @@ _HOME_BASELINES = (
 )
 _FIRMWARE = {"monitor": "5.2.1", "chart": "2024.11", "kit": "2.0.7"}
 _QOS = 1  # devices publish at QoS 1 like the ingest expects: the broker acknowledges each pack
+# At stop, messages still waiting for a subscriber (and the goodbye statuses) get this long before they are given up.
+STOP_GRACE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +294,7 @@ PublishFn = Callable[[str, bytes, bool], None]
 
 
 async def run_simulator(
-    publisher: Publisher | PublishFn,
+    publisher: DeliveringPublisher | Publisher | PublishFn,
     unit: DemoUnit,
     *,
     topic_root: str,
@@ -300,38 +304,60 @@ async def run_simulator(
     seed: int | None = None,
     tick_s: float = 1.0,
     cadence: Cadence | None = None,
-) -> None:
+    delivered: Callable[[str, bytes], None] | None = None,
+) -> DeliveryStats:
     """Publish the unit's messages every `tick_s` until `stop` is set, then each device's offline status.
 
-    `publisher` is an MqttClient (or DeviceClients), or a function (topic, payload, retain). Packs carry `clock()`
-    as their time; the bedside scenario runs in real time, home checks `speed` times faster.
+    `publisher` is an MqttClient (or DeviceClients): then each message is sent as a device must (devices/delivery.py:
+    again until the broker says a subscriber has it; `delivered(topic, payload)` is called for each that arrived).
+    A function (topic, payload, retain) is called once per message. Packs carry `clock()` as their time; the
+    bedside scenario runs in real time, home checks `speed` times faster.
     """
-    publish = _publish_fn(publisher)
+    courier = Courier(publisher, delivered=delivered) if isinstance(publisher, DeliveringPublisher) else None
+    publish = _publish_fn(publisher, courier)
     simulator = UnitSimulator(
         unit, topic_root, started_at=clock(), speed=speed, seed=seed, cadence=cadence or Cadence()
     )
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     tick = 0
     logger.info("Simulating %d beds and %d home patients on %s", len(unit.beds), len(unit.home_patients), topic_root)
     try:
-        while not stop.is_set():
-            for message in simulator.step(clock()):
-                publish(message.topic, message.payload, message.retain)
-            tick += 1
-            delay_s = started + tick * tick_s - loop.time()
-            if delay_s > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay_s):
-                        await stop.wait()
+        tick = await _tick_until_stopped(simulator, publish, clock=clock, stop=stop, tick_s=tick_s)
     finally:
         for message in simulator.goodbye():
             publish(message.topic, message.payload, message.retain)
+        if courier is not None:
+            await courier.close(grace_s=STOP_GRACE_S)
         logger.info("Simulator stopped after %d ticks", tick)
+    return courier.stats if courier is not None else DeliveryStats()
 
 
-def _publish_fn(publisher: Publisher | PublishFn) -> PublishFn:
+async def _tick_until_stopped(
+    simulator: UnitSimulator, publish: PublishFn, *, clock: Clock, stop: asyncio.Event, tick_s: float
+) -> int:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    tick = 0
+    while not stop.is_set():
+        for message in simulator.step(clock()):
+            publish(message.topic, message.payload, message.retain)
+        tick += 1
+        delay_s = started + tick * tick_s - loop.time()
+        if delay_s > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay_s):
+                    await stop.wait()
+    return tick
+
+
+def _publish_fn(publisher: DeliveringPublisher | Publisher | PublishFn, courier: Courier | None) -> PublishFn:
+    if courier is not None:
+
+        def deliver(topic: str, payload: bytes, retain: bool) -> None:
+            courier.send(topic, payload, retain=retain)
+
+        return deliver
     if not isinstance(publisher, Publisher):
+        assert not isinstance(publisher, DeliveringPublisher)
         return publisher
     client = publisher
 
@@ -339,44 +365,6 @@ def _publish_fn(publisher: Publisher | PublishFn) -> PublishFn:
         client.publish_nowait(topic, payload, qos=_QOS, retain=retain)
 
     return publish
-
-
-class DeviceClients:
-    """One MQTT connection per simulated device, each with its Last Will `{"online": false}` on its status topic,
-    as real devices connect. For demo-sized units; `publish_nowait` routes each topic to its device's connection."""
-
-    def __init__(self, url: str, unit: DemoUnit, *, topic_root: str, protocol_v5: bool, client_id_prefix: str) -> None:
-        self._topic_root = topic_root
-        sites = {b.monitor_id: unit.site_id for b in unit.beds}
-        sites |= {b.chart_id: unit.site_id for b in unit.beds if b.chart_id is not None}
-        sites |= {h.kit_id: unit.home_site_id or unit.site_id for h in unit.home_patients}
-        self._clients = {
-            device_id: MqttClient(
-                MqttOptions(
-                    url=url,
-                    client_id=f"{client_id_prefix}-{device_id}",
-                    protocol_v5=protocol_v5,
-                    clean_start=True,  # a device only publishes: nothing to keep between connections
-                    will_topic=status_topic(topic_root, site_id, device_id),
-                    will_payload=OFFLINE_PAYLOAD,
-                )
-            )
-            for device_id, site_id in sites.items()
-        }
-
-    async def connect(self, *, timeout_s: float = 10.0) -> None:
-        for client in self._clients.values():
-            await client.connect(timeout_s=timeout_s)
-
-    async def disconnect(self) -> None:
-        for client in self._clients.values():
-            await client.disconnect()
-
-    def publish_nowait(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
-        parsed = parse_device_topic(self._topic_root, topic)
-        if parsed is None or parsed.device_id not in self._clients:
-            raise ValueError(f"no simulated device publishes on {topic}")
-        self._clients[parsed.device_id].publish_nowait(topic, payload, qos=qos, retain=retain)
 
 
 def make_bench_packs(
