@@ -39,6 +39,8 @@ DEFAULT_MAX_AGE_S: dict[CareSetting, dict[Parameter, float]] = {
 }
 
 _EMBEDDED_MQTT_PORT = 18830  # not 1883, so the demo never clashes with a system Mosquitto
+# Ingest worker slot n connects as "vaktrom-ingest-<n>" (a broker account can be bound to that id).
+INGEST_CLIENT_ID_PREFIX = "vaktrom-ingest-"
 
 
 class Settings(BaseSettings):
@@ -63,6 +65,16 @@ class Settings(BaseSettings):
     mqtt_shared_group: str | None = Field(
         default=None, description="MQTT 5 shared-subscription group, so several ingest workers split the load."
     )
+    # An ingest worker's identity at the broker is its persistent session and the readings queued in it. Mosquitto
+    # keeps routing a shared group's messages to a member that is offline, so a worker replaced under a new client id
+    # leaves those readings behind for good; a slot gives the replacement the same id, hence the same session.
+    ingest_worker_slot: int | None = Field(
+        default=None,
+        ge=1,
+        le=999,
+        description="This ingest worker's slot, 1..N among N workers: its client id is vaktrom-ingest-<slot>, so a "
+        "worker started in place of a dead one takes over its broker session and the readings queued there.",
+    )
     # 2x ingest_batch_max: while one batch is being stored (unacked), the broker can send the next one to be parsed.
     mqtt_receive_maximum: int = Field(default=4000, ge=1, le=65535, description="Unacked messages in flight.")
     mqtt_topic_root: str = Field(default="vaktrom/v1", min_length=1)
@@ -85,6 +97,13 @@ class Settings(BaseSettings):
     ingest_batch_max: int = Field(default=2000, ge=1, le=100_000, description="Messages per durable write.")
     ingest_batch_wait_s: float = Field(default=0.05, gt=0, le=5, description="Longest a message waits for batch.")
     future_tolerance_s: float = Field(default=120, ge=0, le=3600, description="Clock skew allowed on devices.")
+    # On SIGTERM ingest stores and acknowledges the batches it holds, then disconnects. A batch commits in
+    # milliseconds; the bound is for a database outage, when a commit would wait forever (what is not acknowledged
+    # is delivered again later, so giving up loses nothing). 20 s fits inside the 30 s Kubernetes and systemd
+    # (TimeoutStopSec in deploy/systemd) give before they SIGKILL.
+    ingest_shutdown_grace_s: float = Field(
+        default=20, gt=0, le=300, description="Longest ingest spends storing what it holds after SIGTERM."
+    )
     max_age_bedside_s: dict[Parameter, float] = Field(
         default_factory=lambda: dict(DEFAULT_MAX_AGE_S[CareSetting.BEDSIDE])
     )
@@ -176,6 +195,24 @@ class Settings(BaseSettings):
             f"VAKTROM_API_HOST={self.api_host} would serve the demo and its login links beyond this machine; "
             "use 127.0.0.1, or set VAKTROM_DEMO_REMOTE=true if that is really meant"
         )
+
+    @model_validator(mode="after")
+    def _one_ingest_identity(self) -> Settings:
+        if self.ingest_worker_slot is None or "mqtt_client_id" not in self.model_fields_set:
+            return self
+        if self.mqtt_client_id != self.ingest_client_id:
+            raise ValueError(
+                f"VAKTROM_INGEST_WORKER_SLOT={self.ingest_worker_slot} gives the client id {self.ingest_client_id!r}, "
+                f"VAKTROM_MQTT_CLIENT_ID says {self.mqtt_client_id!r}: set only one of them"
+            )
+        return self
+
+    @property
+    def ingest_client_id(self) -> str:
+        """The ingest worker's MQTT client id: `vaktrom-ingest-<slot>` with a slot, else VAKTROM_MQTT_CLIENT_ID."""
+        if self.ingest_worker_slot is not None:
+            return f"{INGEST_CLIENT_ID_PREFIX}{self.ingest_worker_slot}"
+        return self.mqtt_client_id
 
     @property
     def embedded_broker(self) -> bool:

@@ -48,7 +48,7 @@ def mqtt_options(settings: Settings) -> MqttOptions:
     """Persistent session, manual acks: the broker keeps whatever we have not acknowledged, across our crashes."""
     return MqttOptions(
         url=settings.effective_mqtt_url(),
-        client_id=settings.mqtt_client_id,
+        client_id=settings.ingest_client_id,
         protocol_v5=settings.mqtt_v5,
         clean_start=False,
         manual_ack=True,
@@ -63,8 +63,10 @@ async def run_ingest(
     risk_assessor: RiskAssessor | None = None,
     metrics: IngestMetrics | None = None,
     clock: Clock = utc_now,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Run until cancelled. Raises BrokerAuthFailed when the broker refuses our credentials."""
+    """Run until cancelled, or until `stop` is set: then store and acknowledge the batches in hand and return
+    (the caller bounds how long that may take). Raises BrokerAuthFailed when the broker refuses our credentials."""
     metrics = metrics if metrics is not None else IngestMetrics()
     client = MqttClient(mqtt_options(settings))
     root = settings.mqtt_topic_root
@@ -83,7 +85,7 @@ async def run_ingest(
     metrics.scoring_backlog = lambda: scorer.backlog
     metrics.risk_backlog = lambda: risk.backlog if risk is not None else 0
     metrics.broker_connected = lambda: client.connected
-    await _connect(client, settings.mqtt_client_id)
+    await _connect(client, settings.ingest_client_id)
     try:
         await _rescore_behind(store, scorer)
 
@@ -92,20 +94,29 @@ async def run_ingest(
 
         deliveries_due = asyncio.Event()
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(worker.run(), name="ingest-batches")
-            tasks.create_task(scorer.run(), name="ingest-scoring")
-            tasks.create_task(
-                run_alert_timers(store, clock, announce, deliveries_due=deliveries_due.set),
-                name="ingest-alert-timers",
-            )
-            tasks.create_task(
-                run_delivery_sender(store, clock, announce=announce, wake=deliveries_due), name="ingest-deliveries"
-            )
+            batches = tasks.create_task(worker.run(stop), name="ingest-batches")
+            followers = [
+                tasks.create_task(scorer.run(), name="ingest-scoring"),
+                tasks.create_task(
+                    run_alert_timers(store, clock, announce, deliveries_due=deliveries_due.set),
+                    name="ingest-alert-timers",
+                ),
+                tasks.create_task(
+                    run_delivery_sender(store, clock, announce=announce, wake=deliveries_due),
+                    name="ingest-deliveries",
+                ),
+            ]
             if risk is not None:
-                tasks.create_task(risk.run(), name="ingest-risk")
+                followers.append(tasks.create_task(risk.run(), name="ingest-risk"))
+            await batches  # returns only once `stop` is set and the batches in hand are stored and acknowledged
+            # Scores and alerts of what was stored are caught up at the next start (_rescore_behind); timers and
+            # deliveries are rows, taken up by any worker.
+            for task in followers:
+                task.cancel()
     finally:
         with contextlib.suppress(Exception):
             await client.disconnect()
+    logger.info("Ingest %s stopped cleanly: everything acknowledged is stored", settings.ingest_client_id)
 
 
 async def _rescore_behind(store: Store, scorer: LiveScorer) -> None:
@@ -140,9 +151,17 @@ async def _connect(client: MqttClient, client_id: str) -> None:
             return
 
 
-async def next_batch(inbox: asyncio.Queue[RawMessage], *, max_messages: int, wait_s: float) -> list[RawMessage]:
-    """Wait for one message, then take more until `max_messages` or `wait_s` after the first, whichever is first."""
-    batch = [await inbox.get()]
+async def next_batch(
+    inbox: asyncio.Queue[RawMessage], *, max_messages: int, wait_s: float, stop: asyncio.Event | None = None
+) -> list[RawMessage]:
+    """Wait for one message, then take more until `max_messages` or `wait_s` after the first, whichever is first.
+
+    Once `stop` is set, waits for no first message: returns what is queued (up to `max_messages`), maybe nothing.
+    """
+    first = await inbox.get() if stop is None else await _first_unless_stopped(inbox, stop)
+    if first is None:
+        return []
+    batch = [first]
     deadline = asyncio.get_running_loop().time() + wait_s
     while len(batch) < max_messages:
         if not inbox.empty():
@@ -154,6 +173,21 @@ async def next_batch(inbox: asyncio.Queue[RawMessage], *, max_messages: int, wai
         except TimeoutError:
             break
     return batch
+
+
+async def _first_unless_stopped(inbox: asyncio.Queue[RawMessage], stop: asyncio.Event) -> RawMessage | None:
+    if not inbox.empty():
+        return inbox.get_nowait()
+    if stop.is_set():
+        return None
+    getting = asyncio.ensure_future(inbox.get())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((getting, stopping), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        getting.cancel()  # a cancelled Queue.get leaves its item in the queue
+    return getting.result() if getting.done() and not getting.cancelled() else None
 
 
 class IngestWorker:
@@ -185,16 +219,30 @@ class IngestWorker:
         self._batch_wait_s = settings.ingest_batch_wait_s
         self.behind = False  # the last batch came full: the broker holds a backlog for us
 
-    async def run(self) -> None:
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Forever, or until `stop` is set: then the messages in hand and those already queued when it was set are
+        stored and acknowledged, and it returns. Later arrivals stay unacknowledged: the broker keeps them for us."""
+        inbox = self._client.inbox
+        left: int | None = None  # once stopping: how many queued messages are still to be drained
         async with asyncio.TaskGroup() as tasks:
             committing: asyncio.Task[None] | None = None
-            while True:
-                batch = await next_batch(self._client.inbox, max_messages=self._batch_max, wait_s=self._batch_wait_s)
+            while left is None or left > 0:
+                size = self._batch_max if left is None else min(self._batch_max, left)
+                batch = await next_batch(inbox, max_messages=size, wait_s=self._batch_wait_s, stop=stop)
+                if stop is not None and stop.is_set() and left is None:
+                    left = inbox.qsize() + len(batch)
+                    logger.info("Stopping: storing the batch in hand and %d queued messages, then disconnecting", left)
+                if not batch:
+                    break
+                if left is not None:
+                    left -= len(batch)
                 self.behind = len(batch) >= self._batch_max
                 prepared = await self._prepare(batch)
                 if committing is not None:
                     await committing  # never raises: _commit dead-letters what it cannot store
                 committing = tasks.create_task(self._commit(batch, prepared), name="ingest-commit")
+            if committing is not None:
+                await committing
 
     async def _prepare(self, batch: Sequence[RawMessage]) -> PreparedBatch | None:
         """None after an unexpected failure: the commit stage then dead-letters the whole batch."""

@@ -75,8 +75,13 @@ def _add_service_commands(subparsers: argparse._SubParsersAction[argparse.Argume
         "ingest",
         help="run one ingest worker (MQTT -> store -> scores -> alerts); run several with a shared group",
         description="Consume device topics from the broker, store readings durably (ack after commit), score, "
-        "alert and publish events. Set VAKTROM_MQTT_SHARED_GROUP and a distinct VAKTROM_MQTT_CLIENT_ID per "
-        "worker to scale out with MQTT 5 shared subscriptions.",
+        "alert and publish events. Waits for the broker and the database at start, however long they take. On "
+        "SIGTERM, stores and acknowledges what it holds (at most VAKTROM_INGEST_SHUTDOWN_GRACE_S), then "
+        "disconnects. To scale out with MQTT 5 shared subscriptions, run N workers with the same "
+        "VAKTROM_MQTT_SHARED_GROUP and VAKTROM_INGEST_WORKER_SLOT 1..N (client id vaktrom-ingest-<slot>); start "
+        "a replacement for a dead worker with its slot, so it takes over the readings queued for it.",
+        epilog=_settings_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ingest.set_defaults(func=_cmd_ingest)
     api = subparsers.add_parser("api", help="run one API node (REST, WebSocket, live ward page)")
@@ -114,11 +119,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.metrics import IngestMetrics
     from vaktrom.parts import run_ingest_only
     from vaktrom.risk import load_risk_assessor
+    from vaktrom.supervision import run_until_terminated
 
     settings = _settings_from(args)
-    asyncio.run(run_ingest_only(settings, risk_assessor=load_risk_assessor(settings)))
+    risk_assessor = load_risk_assessor(settings)
+    metrics = IngestMetrics()
+
+    async def ingest(stop: asyncio.Event) -> None:
+        await run_ingest_only(settings, risk_assessor=risk_assessor, stop=stop, metrics=metrics)
+
+    asyncio.run(
+        run_until_terminated(
+            ingest, grace_s=settings.ingest_shutdown_grace_s, started=lambda: metrics.broker_connected()
+        )
+    )
     return 0
 
 

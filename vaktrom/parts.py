@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 import uvicorn
 
 from core.clock import utc_now
-from core.errors import ConfigError
-from core.mqtt import MqttClient
+from core.errors import ConfigError, StorageUnavailable
+from core.mqtt import BrokerUnavailable, MqttClient
 from core.settings import Settings
 from core.store import Store
 from dashboard_api.app import create_app
@@ -26,9 +26,11 @@ from ingest.metrics import IngestMetrics
 from ingest.publishing import EventPublisher
 from ingest.risk import RiskAssessor
 from ingest.service import run_ingest
+from vaktrom.supervision import Readiness, StartupGate, until_reachable
 from vaktrom.wiring import auth_secret_of, build_store, event_client_options
 
 __all__ = [
+    "connect_when_reachable",
     "listen_socket",
     "open_store",
     "run_api_only",
@@ -44,16 +46,24 @@ logger = logging.getLogger(__name__)
 # Device silence is judged in tens of seconds (VAKTROM_DEVICE_SILENT_AFTER_S, 120 s by default): checking every
 # 10 s keeps the alert within 10 % of the bound without loading the store.
 DEVICE_HEALTH_INTERVAL_S = 10.0
+# How often an ingest worker's readiness is passed on to systemd: a status line, so a second is plenty.
+READINESS_POLL_S = 1.0
 
 
 @contextlib.asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[Store]:
+async def open_store(settings: Settings, *, readiness: Readiness | None = None) -> AsyncIterator[Store]:
+    """The store, opened once the database answers (waiting for it, with backoff, however long that takes)."""
     store = build_store(settings)
-    await store.open()
+    await until_reachable(store.open, what="the database", unavailable=(StorageUnavailable,), readiness=readiness)
     try:
         yield store
     finally:
         await store.close()
+
+
+async def connect_when_reachable(client: MqttClient, *, readiness: Readiness | None = None) -> None:
+    """Connect, waiting for the broker with backoff; bad credentials (BrokerAuthFailed) stop at once."""
+    await until_reachable(client.connect, what="the MQTT broker", unavailable=(BrokerUnavailable,), readiness=readiness)
 
 
 @contextlib.asynccontextmanager
@@ -80,30 +90,48 @@ def listen_socket(settings: Settings) -> socket.socket:
 
 
 async def serve_api(
-    settings: Settings, store: Store, *, started: asyncio.Event | None = None, sock: socket.socket | None = None
+    settings: Settings,
+    store: Store | None = None,
+    *,
+    started: asyncio.Event | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """One API node: REST, WebSocket fan-out of broker events, and the live ward page, on `sock` if given."""
+    """One API node: REST, WebSocket fan-out of broker events, and the live ward page, on `sock` if given.
+
+    Without an opened `store` it opens one itself. It listens at once: until the database and the broker answer,
+    /readyz (and every other route) says 503 and what is awaited; `started` is set once the real API answers.
+    """
+    readiness = Readiness()
+    gate = StartupGate(readiness)
     with sock or listen_socket(settings) as listening:
-        async with _event_client(settings, "api") as client:
-            hub = LiveHub(client, topic_root=settings.mqtt_topic_root)
-            await client.connect()
-            app = create_app(
-                store=store, auth_secret=auth_secret_of(settings), live=hub, publisher=client,
-                topic_root=settings.mqtt_topic_root, allow_loopback_webhooks=settings.webhook_allow_loopback_http,
-            )  # fmt: skip
-            config = uvicorn.Config(
-                app, host=settings.api_host, port=settings.api_port, log_level="warning", ws="websockets-sansio"
-            )
-            server = uvicorn.Server(config)
-            async with asyncio.TaskGroup() as tasks:
+        config = uvicorn.Config(
+            gate, host=settings.api_host, port=settings.api_port, log_level="warning", ws="websockets-sansio",
+            lifespan="off",
+        )  # fmt: skip
+        server = uvicorn.Server(config)
+        async with asyncio.TaskGroup() as tasks:
+            serve_task = tasks.create_task(_serve(server, listening), name="api-server")
+            async with _opened(settings, store, readiness) as opened, _event_client(settings, "api") as client:
+                hub = LiveHub(client, topic_root=settings.mqtt_topic_root)
+                await connect_when_reachable(client, readiness=readiness)
+                gate.app = create_app(
+                    store=opened, auth_secret=auth_secret_of(settings), live=hub, publisher=client,
+                    topic_root=settings.mqtt_topic_root, allow_loopback_webhooks=settings.webhook_allow_loopback_http,
+                )  # fmt: skip
+                readiness.set_ready()
                 hub_task = tasks.create_task(hub.run(), name="api-live-hub")
-                serve_task = tasks.create_task(_serve(server, listening), name="api-server")
                 while not server.started and not serve_task.done():  # noqa: ASYNC110 - uvicorn has no started event
                     await asyncio.sleep(0.05)
                 if started is not None and server.started:
                     started.set()
                 await serve_task
                 hub_task.cancel()
+
+
+def _opened(
+    settings: Settings, store: Store | None, readiness: Readiness
+) -> contextlib.AbstractAsyncContextManager[Store]:
+    return open_store(settings, readiness=readiness) if store is None else contextlib.nullcontext(store)
 
 
 async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
@@ -121,7 +149,7 @@ async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
 async def run_device_health(settings: Settings, store: Store, *, interval_s: float = DEVICE_HEALTH_INTERVAL_S) -> None:
     """Raise and resolve device-silent and battery-low alerts, and publish them to the dashboards."""
     async with _event_client(settings, "health") as client:
-        await client.connect()
+        await connect_when_reachable(client)
         publisher = EventPublisher(
             lambda topic, payload: client.publish_nowait(topic, payload, qos=1),
             root=settings.mqtt_topic_root, store=store, metrics=IngestMetrics(),
@@ -146,7 +174,7 @@ async def simulate(settings: Settings, store: Store, *, stop: asyncio.Event, uni
     if unit is None:
         unit = await seed_demo_unit(store, now=utc_now())
     async with _event_client(settings, "simulator") as client:
-        await client.connect()
+        await connect_when_reachable(client)
         await run_simulator(
             client, unit, topic_root=settings.mqtt_topic_root, speed=settings.simulation_speed,
             clock=utc_now, stop=stop,
@@ -154,15 +182,36 @@ async def simulate(settings: Settings, store: Store, *, stop: asyncio.Event, uni
     return unit
 
 
-async def run_ingest_only(settings: Settings, *, risk_assessor: RiskAssessor | None = None) -> None:
-    async with open_store(settings) as store, asyncio.TaskGroup() as tasks:
-        tasks.create_task(run_ingest(settings, store, risk_assessor=risk_assessor), name="ingest")
-        tasks.create_task(run_device_health(settings, store), name="device-health")
+async def run_ingest_only(
+    settings: Settings,
+    *,
+    risk_assessor: RiskAssessor | None = None,
+    stop: asyncio.Event | None = None,
+    metrics: IngestMetrics | None = None,
+) -> None:
+    """One ingest worker with the device-health checks; returns once `stop` is set and what it held is stored."""
+    metrics = metrics if metrics is not None else IngestMetrics()
+    readiness = Readiness()
+    async with open_store(settings, readiness=readiness) as store, asyncio.TaskGroup() as tasks:
+        health = tasks.create_task(run_device_health(settings, store), name="device-health")
+        reporter = tasks.create_task(_report_readiness(metrics, readiness), name="ingest-readiness")
+        await run_ingest(settings, store, risk_assessor=risk_assessor, metrics=metrics, stop=stop)
+        health.cancel()
+        reporter.cancel()
+
+
+async def _report_readiness(metrics: IngestMetrics, readiness: Readiness) -> None:
+    """Ready (systemd READY=1) once subscribed; afterwards the status line says when the broker or store is away."""
+    while True:
+        if metrics.ready and not readiness.ready:
+            readiness.set_ready()
+        elif not metrics.broker_connected() and not readiness.ready:
+            readiness.waiting("the MQTT broker")
+        await asyncio.sleep(READINESS_POLL_S)
 
 
 async def run_api_only(settings: Settings) -> None:
-    async with open_store(settings) as store:
-        await serve_api(settings, store)
+    await serve_api(settings)
 
 
 async def run_simulator_only(settings: Settings) -> None:

@@ -27,20 +27,25 @@ def ingest_env(
     postgres_dsn: str,
     topic_root: str,
     data_dir: Path,
-    client_id: str,
+    client_id: str | None,
     **extra: str,
 ) -> dict[str, str]:
-    """The environment of an ingest process on this broker and database (extra: more VAKTROM_* settings)."""
+    """The environment of an ingest process on this broker and database (extra: more VAKTROM_* settings).
+
+    `client_id` None: the worker's own (VAKTROM_INGEST_WORKER_SLOT in `extra`, or the default).
+    """
     info = conninfo_to_dict(postgres_dsn)
-    return os.environ | {
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAKTROM_")} | {
         "VAKTROM_MQTT_URL": mosquitto.url(),
         "VAKTROM_DATABASE_URL": postgres_server.url_for(str(info["dbname"]), user=str(info["user"])),
         "VAKTROM_AUTH_SECRET": TEST_SECRET,
-        "VAKTROM_MQTT_CLIENT_ID": client_id,
         "VAKTROM_MQTT_TOPIC_ROOT": topic_root,
         "VAKTROM_DATA_DIR": str(data_dir),
         **extra,
     }
+    if client_id is not None:
+        env["VAKTROM_MQTT_CLIENT_ID"] = client_id
+    return env
 
 
 class IngestProcess:
@@ -70,6 +75,16 @@ class IngestProcess:
             if b"subscribed and running" in line:
                 running.set()
         running.set()  # exited: let the waiter see it
+
+    async def terminate(self, *, timeout_s: float) -> int:
+        """SIGTERM, as systemd or Kubernetes stop a service; the exit code once it has exited."""
+        assert self.process is not None
+        self.process.terminate()
+        async with asyncio.timeout(timeout_s):
+            code = await self.process.wait()
+            if self._drain is not None:
+                await self._drain
+        return code
 
     async def kill_9(self) -> None:
         assert self.process is not None
