@@ -35,17 +35,28 @@ def records_with_repeated_keys(raw: bytes, pack: list[Any]) -> dict[int, str]:
     """{record index: first repeated key} of a pack already parsed (by orjson) from `raw`.
 
     Fast when there is nothing to find: every key on the wire is followed by one ':' outside a string, so when
-    `raw` holds no more ':' than the parsed records hold keys, no key was repeated (and no object is nested). Only
-    otherwise (a repeated key, a ':' inside a string such as "urn:dev:vaktrom:...", a nested object) is the
-    payload parsed a second time, by `json.loads` with a hook that sees every pair.
+    `raw` holds no more ':' than the parsed records hold keys, no key was repeated (and no object is nested). The
+    ':' inside strings ("urn:dev:vaktrom:...") are counted from the parsed strings, unless the payload escapes
+    characters (a ':' written as \\u003a is not in `raw`). Only a payload these counts cannot clear is parsed a
+    second time, by `json.loads` with a hook that sees every pair.
     """
     keys = sum(len(record) for record in pack if type(record) is dict)
-    if raw.count(b":") <= keys:
+    colons = raw.count(b":")
+    if colons <= keys or (b"\\u" not in raw and colons - _colons_in_strings(pack) <= keys):
         return {}
     decoded = _decode_pairs(raw)
     if not isinstance(decoded, list):
         return {}
     return {index: record.key for index, record in enumerate(decoded) if isinstance(record, _Repeated)}
+
+
+def _colons_in_strings(pack: list[Any]) -> int:
+    count = 0
+    for record in pack:
+        if type(record) is dict:
+            for key, value in record.items():
+                count += key.count(":") + (value.count(":") if type(value) is str else 0)
+    return count
 
 
 def repeated_key(raw: bytes, *, keys: int) -> str | None:

@@ -1,4 +1,4 @@
-"""A Mosquitto the test can save, SIGKILL and start again on the same port and data (tests/fixtures' is session-wide)."""
+"""A Mosquitto a test can save, SIGKILL and start again on the same port and data (the fixtures' is session-wide)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ log_type all
 
 
 class RestartableBroker:
-    """`start()`, `save()` (SIGUSR1: write the in-memory database), `kill_9()`, `start()` again: same port, same data."""
+    """`start()`, `save()` (SIGUSR1: write the in-memory database), `kill_9()`, `start()` again: same port and data."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir

@@ -23,6 +23,8 @@ def _repeated(raw: bytes) -> dict[int, str]:
         (b'[{"bn": "urn:dev:vaktrom:dev-a:", "n": "spo2", "v": 95}]', {}),  # ':' inside strings
         (b'[{"bn": "urn:dev:vaktrom:dev-a:", "v": 95, "v": 60}]', {0: "v"}),
         (b'[{"v": 95, "\\u0076": 60}]', {0: "v"}),  # the same key, escaped
+        (b'[{"bn": "urn\\u003adev-a\\u003a", "v": 95, "v": 60}]', {0: "v"}),  # escaped ':' cannot hide a repeat
+        (b'[{"bn": "urn:dev:vaktrom:dev-a:", "n": "a:b", "v": 95}, {"vs": "x:y:z", "n": "c", "n": "d"}]', {1: "n"}),
         (b'[{"v": {"a": 1, "a": 2}}]', {}),  # nested objects are not records (pydantic refuses their type)
         (b"[1, 2]", {}),
     ],
