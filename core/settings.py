@@ -78,6 +78,23 @@ class Settings(BaseSettings):
     # 2x ingest_batch_max: while one batch is being stored (unacked), the broker can send the next one to be parsed.
     mqtt_receive_maximum: int = Field(default=4000, ge=1, le=65535, description="Unacked messages in flight.")
     mqtt_topic_root: str = Field(default="vaktrom/v1", min_length=1)
+    # Each vaktrom connection logs in as its own service account whose user name IS its client id: the broker binds
+    # the two (Mosquitto `use_username_as_clientid`), so no other account can take over a session (docs/MQTT.md).
+    # Ingest worker: `ingest_client_id`; its device-health checker: that plus "-health"; API node and simulator below.
+    mqtt_password: SecretStr | None = Field(
+        default=None,
+        description="Password of this process's vaktrom service accounts on the broker (user name = client id). "
+        "Unset with the embedded broker: generated into data_dir.",
+    )
+    mqtt_api_client_id: str = Field(
+        default="vaktrom-api-1",
+        min_length=1,
+        max_length=64,
+        description="This API node's broker account and client id (one per node: vaktrom-api-1, vaktrom-api-2...).",
+    )
+    mqtt_simulator_client_id: str = Field(
+        default="vaktrom-simulator", min_length=1, max_length=64, description="The demo simulator's broker account."
+    )
 
     database_url: str | None = Field(
         default=None, description="postgresql://... of an external PostgreSQL; unset uses embedded SQLite."
@@ -213,6 +230,20 @@ class Settings(BaseSettings):
         if self.ingest_worker_slot is not None:
             return f"{INGEST_CLIENT_ID_PREFIX}{self.ingest_worker_slot}"
         return self.mqtt_client_id
+
+    @model_validator(mode="after")
+    def _one_set_of_mqtt_credentials(self) -> Settings:
+        if self.mqtt_password is not None and self.mqtt_url and urlsplit(self.mqtt_url).username:
+            raise ValueError(
+                "VAKTROM_MQTT_URL carries a user name and VAKTROM_MQTT_PASSWORD is set: take the credentials out of "
+                "the URL (vaktrom logs in as each connection's client id, docs/MQTT.md)"
+            )
+        return self
+
+    @property
+    def health_client_id(self) -> str:
+        """The device-health checker beside an ingest worker: its own account, so it never takes over the worker's."""
+        return f"{self.ingest_client_id}-health"
 
     @property
     def embedded_broker(self) -> bool:

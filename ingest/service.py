@@ -53,6 +53,8 @@ def mqtt_options(settings: Settings) -> MqttOptions:
         clean_start=False,
         manual_ack=True,
         receive_maximum=settings.mqtt_receive_maximum,
+        # Logs in as the account named like its client id (the broker binds the two; docs/MQTT.md).
+        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
     )
 
 

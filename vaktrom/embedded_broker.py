@@ -1,4 +1,9 @@
-"""The embedded MQTT broker for one-process mode (amqtt, pure Python: demo scale, a few thousand messages/s)."""
+"""The embedded MQTT broker for one-process mode (amqtt, pure Python: demo scale, a few thousand messages/s).
+
+It enforces the production rules (vaktrom/broker_policy.py, the same as deploy/mosquitto): no anonymous clients,
+the client id is the user name, devices publish only on their own topics and subscribe to nothing, each service
+account only what its service does.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from amqtt.broker import Broker
-from amqtt.errors import BrokerError
+from amqtt.contexts import Action
+from amqtt.errors import AMQTTError, BrokerError, MQTTError, NoDataError
+from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.session import Session
 
 from core.errors import ConfigError
+from vaktrom.broker_policy import BrokerPolicy
 
 __all__ = ["embedded_broker"]
 
@@ -20,15 +30,35 @@ logger = logging.getLogger(__name__)
 
 def _config(host: str, port: int) -> dict[str, Any]:
     return {
+        # Loopback only: the embedded broker is for one machine; devices on a network go through Mosquitto.
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
-        # Loopback only and anonymous: the embedded broker is for a demo on one machine, never for devices on a
-        # network (those go through Mosquitto with per-device credentials and ACLs, docs/MQTT.md).
-        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        "plugins": {},  # authentication and topic checks are the policy's, answered by _Broker itself
     }
 
 
-class _Broker(Broker):  # type: ignore[misc]  # amqtt ships no type information
-    """amqtt's broker, but every client's socket is closed when its connection ends."""
+class _Broker(Broker):  # type: ignore[misc]
+    """amqtt's broker under a BrokerPolicy: each CONNECT checked before amqtt touches sessions, each publish and
+    subscription checked by the policy; and every client's socket closed when its connection ends."""
+
+    def __init__(self, config: dict[str, Any], policy: BrokerPolicy) -> None:
+        super().__init__(config)
+        self._policy = policy
+
+    async def _authenticate(self, session: Session, _: Any) -> bool:
+        refusal = self._policy.refusal(
+            client_id=session.client_id, username=session.username, password=session.password
+        )
+        return refusal is None
+
+    async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
+        # Answered without awaiting anything: amqtt's broadcast loop iterates its subscriptions dict around this
+        # call, and a plugin that yields to the loop there lets a new subscription change the dict mid-iteration.
+        username = session.username if session is not None else None
+        if action == Action.PUBLISH:
+            return self._policy.may_publish(username, topic)
+        if action == Action.SUBSCRIBE:
+            return self._policy.may_subscribe(username, topic)
+        return bool(action == Action.RECEIVE)  # only subscriptions the policy allowed can deliver anything
 
     async def stream_connected(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
@@ -40,11 +70,48 @@ class _Broker(Broker):  # type: ignore[misc]  # amqtt ships no type information
         finally:
             writer.close()
 
+    async def _initialize_client_session(
+        self, reader: Any, writer: Any, remote_address: str, remote_port: int
+    ) -> tuple[BrokerProtocolHandler, Session]:
+        # amqtt 0.12 looks up, takes over or deletes the session of the CONNECT's client id *before* it
+        # authenticates: any client could end ingest's session by connecting under its id with a wrong password.
+        # So the credentials and the client id are checked here, first; what follows is amqtt's own session step.
+        try:
+            handler, session = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
+        except (AMQTTError, MQTTError, NoDataError) as exc:
+            raise AMQTTError(f"no valid CONNECT from {remote_address}:{remote_port}: {exc}") from exc
+        policy = self._policy
+        refusal = policy.refusal(client_id=session.client_id, username=session.username, password=session.password)
+        if refusal is not None:
+            logger.warning("Embedded broker refused a client from %s: %s", remote_address, refusal)
+            await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
+            await writer.close()
+            raise AMQTTError(refusal)
+        return handler, await self._attach_session(session)
+
+    async def _attach_session(self, session: Session) -> Session:
+        """amqtt's step after CONNECT: a clean session replaces the stored one, else the stored one carries on."""
+        existing = self._sessions.get(session.client_id)
+        if session.clean_session:
+            await self._delete_session(session.client_id)
+            session.parent = 0
+        elif existing is not None:
+            stored: Session = existing[0]
+            for name in ("will_flag", "will_message", "will_topic", "will_qos", "keep_alive", "username", "password"):
+                setattr(stored, name, getattr(session, name))
+            session, session.parent = stored, 1
+        else:
+            session.parent = 0
+        delay_s = self.config.get("timeout-disconnect-delay", 0)
+        if session.keep_alive > 0 and isinstance(delay_s, int):
+            session.keep_alive += delay_s
+        return session
+
 
 @asynccontextmanager
-async def embedded_broker(*, host: str = "127.0.0.1", port: int) -> AsyncIterator[str]:
-    """Run amqtt on host:port for the duration of the block; yields its mqtt:// URL."""
-    broker = _Broker(_config(host, port))
+async def embedded_broker(*, policy: BrokerPolicy, host: str = "127.0.0.1", port: int) -> AsyncIterator[str]:
+    """Run amqtt on host:port under `policy` for the duration of the block; yields its mqtt:// URL."""
+    broker = _Broker(_config(host, port), policy)
     try:
         await broker.start()
     except BrokerError as exc:
@@ -52,7 +119,7 @@ async def embedded_broker(*, host: str = "127.0.0.1", port: int) -> AsyncIterato
             f"the embedded MQTT broker cannot listen on {host}:{port} ({exc}); "
             "set VAKTROM_MQTT_EMBEDDED_PORT to a free port, or VAKTROM_MQTT_URL to use an external broker"
         ) from exc
-    logger.info("Embedded MQTT broker listening on %s:%d (demo scale only)", host, port)
+    logger.info("Embedded MQTT broker listening on %s:%d (demo scale only; clients must log in)", host, port)
     try:
         yield f"mqtt://{host}:{port}"
     finally:

@@ -17,10 +17,11 @@ from dashboard_api.auth import issue_token
 from devices.demo import demo_unit, seed_demo_unit
 from ingest.risk import RiskAssessor
 from ingest.service import run_ingest
+from vaktrom.broker_policy import BrokerPolicy, vaktrom_accounts
 from vaktrom.embedded_broker import embedded_broker
 from vaktrom.parts import listen_socket, open_store, run_device_health, serve_api, simulate
 from vaktrom.risk import load_risk_assessor
-from vaktrom.wiring import auth_secret_of
+from vaktrom.wiring import auth_secret_of, device_passwords_path, with_mqtt_credentials
 
 __all__ = ["demo_logins", "run_one_process"]
 
@@ -40,7 +41,14 @@ _DEMO_USERS: tuple[tuple[str, Role], ...] = (
 @contextlib.asynccontextmanager
 async def _broker(settings: Settings) -> AsyncIterator[None]:
     if settings.embedded_broker:
-        async with embedded_broker(port=settings.mqtt_embedded_port):
+        # The production rules (deploy/mosquitto): vaktrom's own accounts, devices from data_dir's password file, and
+        # the demo simulator allowed to speak for the demo unit's devices only.
+        policy = BrokerPolicy(
+            topic_root=settings.mqtt_topic_root,
+            services=vaktrom_accounts(settings, simulated_sites=demo_unit().site_ids),
+            device_passwords=device_passwords_path(settings),
+        )
+        async with embedded_broker(policy=policy, port=settings.mqtt_embedded_port):
             yield
     else:
         yield
@@ -52,6 +60,7 @@ async def run_one_process(settings: Settings, *, started: asyncio.Event | None =
     problem = settings.demo_login_problem()
     if problem is not None:
         raise ConfigError(problem)
+    settings = with_mqtt_credentials(settings)  # every part logs in to the broker as its own account
     # The API port first: taken by another program, it is a clear error before anything starts.
     with listen_socket(settings) as api_socket:
         risk_assessor: RiskAssessor | None = load_risk_assessor(settings)

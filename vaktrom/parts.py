@@ -27,11 +27,12 @@ from ingest.publishing import EventPublisher
 from ingest.risk import RiskAssessor
 from ingest.service import run_ingest
 from vaktrom.supervision import Readiness, StartupGate, until_reachable
-from vaktrom.wiring import auth_secret_of, build_store, event_client_options
+from vaktrom.wiring import auth_secret_of, build_store, event_client_options, with_mqtt_credentials
 
 __all__ = [
     "connect_when_reachable",
     "listen_socket",
+    "mqtt_client_id",
     "open_store",
     "run_api_only",
     "run_device_health",
@@ -66,10 +67,16 @@ async def connect_when_reachable(client: MqttClient, *, readiness: Readiness | N
     await until_reachable(client.connect, what="the MQTT broker", unavailable=(BrokerUnavailable,), readiness=readiness)
 
 
+def mqtt_client_id(settings: Settings, account: str) -> str:
+    """With a password the client id is the account's user name (the broker binds the two, docs/MQTT.md); on a
+    development broker without accounts a random suffix keeps any number of API nodes or checkers apart."""
+    return account if settings.mqtt_password is not None else f"{account}-{uuid.uuid4().hex[:8]}"
+
+
 @contextlib.asynccontextmanager
-async def _event_client(settings: Settings, role: str) -> AsyncIterator[MqttClient]:
-    """A non-persistent client with a unique id, so any number of API nodes or health checkers can run."""
-    client = MqttClient(event_client_options(settings, client_id=f"vaktrom-{role}-{uuid.uuid4().hex[:8]}"))
+async def _event_client(settings: Settings, account: str) -> AsyncIterator[MqttClient]:
+    """A non-persistent client of the service account `account` (an API node, a health checker, the simulator)."""
+    client = MqttClient(event_client_options(settings, client_id=mqtt_client_id(settings, account)))
     try:
         yield client
     finally:  # also on cancellation (Ctrl-C): else paho's network thread outlives the part and keeps reconnecting
@@ -111,7 +118,8 @@ async def serve_api(
         server = uvicorn.Server(config)
         async with asyncio.TaskGroup() as tasks:
             serve_task = tasks.create_task(_serve(server, listening), name="api-server")
-            async with _opened(settings, store, readiness) as opened, _event_client(settings, "api") as client:
+            api_client = _event_client(settings, settings.mqtt_api_client_id)
+            async with _opened(settings, store, readiness) as opened, api_client as client:
                 hub = LiveHub(client, topic_root=settings.mqtt_topic_root)
                 await connect_when_reachable(client, readiness=readiness)
                 gate.app = create_app(
@@ -148,7 +156,7 @@ async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
 
 async def run_device_health(settings: Settings, store: Store, *, interval_s: float = DEVICE_HEALTH_INTERVAL_S) -> None:
     """Raise and resolve device-silent and battery-low alerts, and publish them to the dashboards."""
-    async with _event_client(settings, "health") as client:
+    async with _event_client(settings, settings.health_client_id) as client:
         await connect_when_reachable(client)
         publisher = EventPublisher(
             lambda topic, payload: client.publish_nowait(topic, payload, qos=1),
@@ -173,7 +181,7 @@ async def simulate(settings: Settings, store: Store, *, stop: asyncio.Event, uni
     """Seed the demo unit (unless given the seeded `unit`) and publish its devices until `stop` is set."""
     if unit is None:
         unit = await seed_demo_unit(store, now=utc_now())
-    async with _event_client(settings, "simulator") as client:
+    async with _event_client(settings, settings.mqtt_simulator_client_id) as client:
         await connect_when_reachable(client)
         await run_simulator(
             client, unit, topic_root=settings.mqtt_topic_root, speed=settings.simulation_speed,
@@ -190,6 +198,7 @@ async def run_ingest_only(
     metrics: IngestMetrics | None = None,
 ) -> None:
     """One ingest worker with the device-health checks; returns once `stop` is set and what it held is stored."""
+    settings = with_mqtt_credentials(settings)
     metrics = metrics if metrics is not None else IngestMetrics()
     readiness = Readiness()
     async with open_store(settings, readiness=readiness) as store, asyncio.TaskGroup() as tasks:
@@ -211,9 +220,10 @@ async def _report_readiness(metrics: IngestMetrics, readiness: Readiness) -> Non
 
 
 async def run_api_only(settings: Settings) -> None:
-    await serve_api(settings)
+    await serve_api(with_mqtt_credentials(settings))
 
 
 async def run_simulator_only(settings: Settings) -> None:
+    settings = with_mqtt_credentials(settings)
     async with open_store(settings) as store:
         await simulate(settings, store, stop=asyncio.Event())

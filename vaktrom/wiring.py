@@ -7,16 +7,20 @@ import os
 import secrets
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from core.errors import ConfigError
 from core.mqtt import MqttOptions
 from core.settings import Settings
 from core.store import Store
 
-__all__ = ["auth_secret_of", "build_store", "event_client_options"]
+__all__ = ["auth_secret_of", "build_store", "device_passwords_path", "event_client_options", "with_mqtt_credentials"]
 
 logger = logging.getLogger(__name__)
 
 _SECRET_FILE = "auth_secret"
+_MQTT_PASSWORD_FILE = "mqtt_service_password"  # vaktrom's service accounts on the embedded broker
+_DEVICE_PASSWORDS_FILE = "mqtt_device_passwords"  # devices' hashed passwords for the embedded broker
 
 
 def build_store(settings: Settings) -> Store:
@@ -35,30 +39,51 @@ def auth_secret_of(settings: Settings) -> str:
     """The token signing key: VAKTROM_AUTH_SECRET, or in embedded mode one generated once into data_dir (0600)."""
     if settings.auth_secret is not None:
         return settings.auth_secret.get_secret_value()
-    path = settings.data_dir / _SECRET_FILE
+    return _generated_secret(settings.data_dir / _SECRET_FILE, what="a token signing key")
+
+
+def with_mqtt_credentials(settings: Settings) -> Settings:
+    """`settings` with a password for vaktrom's service accounts: VAKTROM_MQTT_PASSWORD, or with the embedded broker
+    one generated once into data_dir (0600), which that broker accepts for vaktrom's accounts and nobody else's."""
+    if settings.mqtt_password is not None or not settings.embedded_broker:
+        return settings
+    password = _generated_secret(settings.data_dir / _MQTT_PASSWORD_FILE, what="a broker password for vaktrom")
+    return settings.model_copy(update={"mqtt_password": SecretStr(password)})
+
+
+def device_passwords_path(settings: Settings) -> Path:
+    """The embedded broker's device password file (vaktrom.broker_policy.set_device_password writes it)."""
+    return settings.data_dir / _DEVICE_PASSWORDS_FILE
+
+
+def _generated_secret(path: Path, *, what: str) -> str:
     if path.exists():
-        return _read_secret(path)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return _read_secret(path, what=what)
+    path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(secret)
-    logger.info("Generated a token signing key in %s (embedded mode)", path)
+    logger.info("Generated %s in %s (embedded mode)", what, path)
     return secret
 
 
-def _read_secret(path: Path) -> str:
+def _read_secret(path: Path, *, what: str) -> str:
     secret = path.read_text().strip()
     if len(secret) < 32:
-        raise ConfigError(f"{path} holds a token signing key shorter than 32 characters: delete it to regenerate")
+        raise ConfigError(f"{path} holds {what} shorter than 32 characters: delete it to regenerate")
     return secret
 
 
 def event_client_options(settings: Settings, *, client_id: str) -> MqttOptions:
-    """Options for a client that publishes or follows events (not an ingest worker: no persistent session)."""
+    """Options for a client that publishes or follows events (not an ingest worker: no persistent session).
+
+    With a password (production, the embedded broker) it logs in as the service account named `client_id`.
+    """
     return MqttOptions(
         url=settings.effective_mqtt_url(),
         client_id=client_id,
         protocol_v5=settings.mqtt_v5,
         clean_start=True,
+        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
     )

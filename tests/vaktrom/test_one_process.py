@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from tests.vaktrom.conftest import (
     vaktrom_mqtt_threads,
     wait_until,
 )
+from vaktrom.wiring import with_mqtt_credentials
 
 UNIT = demo_unit()
 WARD_ID = UNIT.ward_id  # "Sengepost A" of "Demo sykestue"
@@ -137,13 +137,16 @@ async def quiet_ward(tmp_path: Path) -> AsyncIterator[RunningSystem]:
 
 @pytest.fixture
 async def device(quiet_ward: RunningSystem) -> AsyncIterator[MqttClient]:
-    """Publishes like the bed's devices, to the embedded broker (MQTT 3.1.1)."""
-    settings: Settings = quiet_ward.settings
+    """Publishes like the bed's devices, to the embedded broker (MQTT 3.1.1), with the demo simulator's account: the
+    one allowed to speak for the demo unit's devices (its password was generated into data_dir at start)."""
+    settings: Settings = with_mqtt_credentials(quiet_ward.settings)
+    assert settings.mqtt_password is not None
     client = MqttClient(
         MqttOptions(
-            url=settings.effective_mqtt_url(), client_id=f"test-device-{uuid.uuid4().hex[:8]}", protocol_v5=False
+            url=settings.effective_mqtt_url(), client_id=settings.mqtt_simulator_client_id, protocol_v5=False,
+            password=settings.mqtt_password.get_secret_value(),
         )
-    )
+    )  # fmt: skip
     await client.connect()
     yield client
     await client.disconnect()
