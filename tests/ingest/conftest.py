@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -33,6 +33,9 @@ from core.types import (
 from ingest.metrics import IngestMetrics
 from ingest.risk import RiskAssessor
 from ingest.service import run_ingest
+
+if TYPE_CHECKING:
+    from tests.ingest.process import IngestProcess
 
 SITE = "site-1"
 WARD = "ward-1"
@@ -129,6 +132,17 @@ async def wait_until(
                 await asyncio.sleep(interval_s)
     except TimeoutError:
         pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
+@pytest.fixture
+async def ingest_processes() -> AsyncIterator[list[IngestProcess]]:
+    """Where a test puts the `vaktrom ingest` processes it starts: any still running at its end (it failed) are
+    killed, so no worker outlives its test and goes on consuming from the session broker."""
+    processes: list[IngestProcess] = []
+    yield processes
+    for process in processes:
+        if process.process is not None:
+            await process.kill_9()
 
 
 @pytest.fixture

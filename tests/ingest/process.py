@@ -88,6 +88,8 @@ class IngestProcess:
 
     async def kill_9(self) -> None:
         assert self.process is not None
+        if self.process.returncode is not None:
+            return
         self.process.kill()  # SIGKILL: no clean-up, no DISCONNECT, nothing flushed
         await self.process.wait()
         if self._drain is not None:

@@ -75,6 +75,7 @@ async def test_packs_delivered_again_after_a_broker_restart_are_stored_once_each
     broker: RestartableBroker,
     unique_topic_root: str,
     tmp_path: Path,
+    ingest_processes: list[IngestProcess],
 ) -> None:
     await seed_ward(pg_store, patients=2)
     env = ingest_env(
@@ -82,6 +83,7 @@ async def test_packs_delivered_again_after_a_broker_restart_are_stored_once_each
         topic_root=unique_topic_root, data_dir=tmp_path, client_id=f"ingest-redelivery-{uuid.uuid4().hex[:8]}",
     )  # fmt: skip
     ingest = IngestProcess(env)
+    ingest_processes.append(ingest)
     await ingest.start()  # makes its persistent session, then goes away: the packs queue for it
     await ingest.kill_9()
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)

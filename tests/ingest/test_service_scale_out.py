@@ -72,6 +72,7 @@ async def test_a_worker_killed_for_good_and_replaced_in_its_slot_loses_no_readin
     broker: RestartableBroker,
     unique_topic_root: str,
     tmp_path: Path,
+    ingest_processes: list[IngestProcess],
 ) -> None:
     await seed_ward(pg_store, patients=DEVICES)
 
@@ -81,7 +82,9 @@ async def test_a_worker_killed_for_good_and_replaced_in_its_slot_loses_no_readin
             topic_root=unique_topic_root, data_dir=tmp_path / f"slot-{slot}", client_id=None,
             VAKTROM_INGEST_WORKER_SLOT=str(slot), VAKTROM_MQTT_SHARED_GROUP=GROUP,
         )  # fmt: skip
-        return IngestProcess(env)
+        process = IngestProcess(env)
+        ingest_processes.append(process)
+        return process
 
     first, second = worker(1), worker(2)
     await first.start()

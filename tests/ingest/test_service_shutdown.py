@@ -61,6 +61,7 @@ async def test_sigterm_mid_stream_stores_what_was_acknowledged_and_acknowledges_
     mosquitto: MosquittoBroker,
     unique_topic_root: str,
     tmp_path: Path,
+    ingest_processes: list[IngestProcess],
 ) -> None:
     await seed_ward(pg_store, patients=DEVICES)
     env = ingest_env(
@@ -69,6 +70,7 @@ async def test_sigterm_mid_stream_stores_what_was_acknowledged_and_acknowledges_
         VAKTROM_INGEST_SHUTDOWN_GRACE_S=str(GRACE_S),
     )  # fmt: skip
     ingest = IngestProcess(env)
+    ingest_processes.append(ingest)
     await ingest.start()
     publisher = MqttClient(MqttOptions(url=mosquitto.url(), client_id=f"pub-{uuid.uuid4().hex[:8]}", clean_start=True))
     await publisher.connect()
