@@ -26,7 +26,9 @@ __all__ = ["EventPublisher", "Publish"]
 logger = logging.getLogger(__name__)
 
 # (topic, payload): fire and forget at QoS 1. Events are derived state a dashboard can re-read from the store, so a
-# publish is never allowed to hold up ingest; paho still retries it across a reconnect.
+# publish is never allowed to hold up ingest; paho still retries it across a reconnect, and core.mqtt checks each
+# PUBACK's reason code all the same (a refusal is counted in `publishes_refused` and logged at ERROR, naming the
+# account: the broker's ACL must let ingest publish on `{root}/events/+/+/+`, deploy/mosquitto/acl).
 Publish = Callable[[str, bytes], None]
 
 
