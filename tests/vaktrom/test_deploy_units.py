@@ -83,3 +83,13 @@ def test_the_container_image_runs_vaktrom_as_an_unprivileged_user_and_stops_it_w
     assert 'ENTRYPOINT ["vaktrom"]' in image
     assert "USER 10001:10001" in image
     assert "STOPSIGNAL SIGTERM" in image
+
+
+def test_the_environment_file_names_real_settings_and_every_credential_a_node_needs() -> None:
+    lines = (UNITS / "vaktrom.env.example").read_text().splitlines()
+    names = {line.split("=", 1)[0] for line in lines if line and not line.startswith("#")}
+    settings = {f"VAKTROM_{name.upper()}" for name in Settings.model_fields}
+
+    assert names <= settings, f"not settings: {sorted(names - settings)}"  # a typo would be silently ignored
+    # A production node logs in to the broker as its own account and signs tokens the other nodes accept.
+    assert {"VAKTROM_MQTT_PASSWORD", "VAKTROM_MQTT_API_CLIENT_ID", "VAKTROM_AUTH_SECRET"} <= names
