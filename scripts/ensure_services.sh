@@ -6,9 +6,10 @@ declare -A binary_of=(
   [mosquitto]=/usr/sbin/mosquitto
   [postgresql]=/usr/lib/postgresql
   [chromium]=/usr/bin/chromium
+  [victoria-metrics]=/usr/bin/victoria-metrics  # speaks InfluxDB v2's write API: the InfluxDB sink's tests
 )
 missing=()
-for package in mosquitto postgresql chromium; do
+for package in "${!binary_of[@]}"; do
   [ -e "${binary_of[$package]}" ] || missing+=("$package")
 done
 if [ ${#missing[@]} -eq 0 ]; then
