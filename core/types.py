@@ -510,6 +510,31 @@ class AuditEntry:
     at: datetime
     user_id: str
     role: Role
-    action: str  # e.g. "read.patient", "read.observations", "ack.alert", "ws.ward"
+    action: str  # e.g. "read.patient", "read.observations", "ack.alert", "ws.ward"; refused ones "denied.<action>"
     subject: str
     detail: str = ""
+    patient_id: str | None = None  # the patient whose data it was, when it was a patient's
+    grant: str = ""  # what allowed it: "site:<site id>", "team:<care-team role>", "admin"; "" when refused
+    source_address: str = ""  # the client's address as the API node saw it
+    token_id: str = ""  # the token's `jti`
+
+
+# --- people (helper B: users and care teams) --------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class User:
+    """A registered user: the registry, not the token, says which roles and sites they have (docs/ACCESS.md)."""
+
+    user_id: str
+    name: str
+    roles: tuple[Role, ...]  # each a role a token may ask for; sorted, no repeats
+    organisation: str
+    site_ids: tuple[str, ...]  # sorted; ("*",) for an all-sites admin
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_at is None
+
+
+__all__ += ["User"]

@@ -11,6 +11,7 @@ from core.store.protocols import (
     AlertDecision,
     AlertStore,
     AlertUpdate,
+    AuditFilter,
     AuditStore,
     ConditionDecision,
     ConditionUpdate,
@@ -22,12 +23,14 @@ from core.store.protocols import (
     LimitStore,
     ObservationBucket,
     ObservationStore,
+    PatientAccess,
     ReferenceStore,
     RosterStore,
     ScoreStore,
     StepDecision,
     Store,
     StoreLifecycle,
+    UserStore,
 )
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "AlertDecision",
     "AlertStore",
     "AlertUpdate",
+    "AuditFilter",
     "AuditStore",
     "ConditionDecision",
     "ConditionUpdate",
@@ -46,10 +50,12 @@ __all__ = [
     "LimitStore",
     "ObservationBucket",
     "ObservationStore",
+    "PatientAccess",
     "ReferenceStore",
     "RosterStore",
     "ScoreStore",
     "StepDecision",
     "Store",
     "StoreLifecycle",
+    "UserStore",
 ]

@@ -35,6 +35,7 @@ from core.types import (
     AuditEntry,
     Bed,
     CareTeamMember,
+    CareTeamRole,
     DeadLetter,
     Device,
     DeviceStatus,
@@ -48,9 +49,11 @@ from core.types import (
     PendingAlert,
     Reading,
     RiskAssessment,
+    Role,
     Site,
     SpO2ScaleDecision,
     Stay,
+    User,
     Ward,
 )
 
@@ -59,6 +62,7 @@ __all__ = [
     "AlertDecision",
     "AlertStore",
     "AlertUpdate",
+    "AuditFilter",
     "AuditStore",
     "ConditionDecision",
     "ConditionUpdate",
@@ -70,12 +74,14 @@ __all__ = [
     "LimitStore",
     "ObservationBucket",
     "ObservationStore",
+    "PatientAccess",
     "ReferenceStore",
     "RosterStore",
     "ScoreStore",
     "StepDecision",
     "Store",
     "StoreLifecycle",
+    "UserStore",
 ]
 
 
@@ -439,10 +445,81 @@ class DigestStore(Protocol):
     async def digest_schedule(self, person_id: str) -> DigestSchedule | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Rows matching every given field; `before_id` pages back from the previous page's last row."""
+
+    user_id: str | None = None
+    patient_id: str | None = None
+    action: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    before_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientAccess:
+    """One line of a patient's "who has seen my data" report: a user, in a role, through a grant."""
+
+    user_id: str
+    role: Role
+    grant: str
+    refused: bool
+    accesses: int
+    first_at: datetime
+    last_at: datetime
+
+
 class AuditStore(Protocol):
+    """Append-only: the database refuses UPDATE and DELETE of audit rows (revision 0008)."""
+
     async def audit(self, entry: AuditEntry) -> None: ...
+    async def audit_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Several rows in one transaction."""
+
     async def list_audit(self, *, limit: int = 100) -> list[AuditEntry]:
         """Newest first."""
+
+    async def find_audit(self, where: AuditFilter, *, limit: int) -> list[tuple[int, AuditEntry]]:
+        """(row id, entry) matching `where`, newest first."""
+
+    async def patient_access_report(self, patient_id: str) -> list[PatientAccess]: ...
+
+
+class UserStore(Protocol):
+    """The user registry and care-team grants (core/store/users.py)."""
+
+    async def get_user(self, user_id: str) -> User | None:
+        """One row by key: read on every authenticated call."""
+
+    async def list_users(self) -> list[User]: ...
+    async def add_user(self, user: User) -> User:
+        """Conflict when the id is taken."""
+
+    async def change_user(
+        self,
+        user_id: str,
+        *,
+        at: datetime,
+        name: str | None = None,
+        organisation: str | None = None,
+        roles: Sequence[Role] | None = None,
+        site_ids: Sequence[str] | None = None,
+        disabled: bool | None = None,
+    ) -> User:
+        """NotFound for an unknown user; a change that may take access away is recorded as an access change."""
+
+    async def team_grants(self, member_id: str, patient_ids: Sequence[str], *, at: datetime) -> dict[str, CareTeamRole]:
+        """Patient id -> the member's role in its care team, memberships open at `at`."""
+
+    async def memberships_of(self, member_id: str, *, at: datetime) -> list[CareTeamMember]: ...
+    async def end_care_team_membership(
+        self, patient_id: str, member_id: str, *, role: CareTeamRole | None, at: datetime
+    ) -> list[CareTeamMember]:
+        """NotFound when no membership is open; recorded as an access change."""
+
+    async def access_changes_after(self, after_id: int) -> list[tuple[int, str]]: ...
+    async def last_access_change_id(self) -> int: ...
 
 
 class Store(
@@ -458,6 +535,7 @@ class Store(
     RosterStore,
     AuditStore,
     LimitStore,
+    UserStore,
     Protocol,
 ):
     """Everything vaktrom keeps. All methods are coroutines; a backend raises StorageUnavailable when it cannot reach

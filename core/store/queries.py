@@ -14,6 +14,7 @@ from core.store.observations import ObservationQueries
 from core.store.reference import ReferenceQueries
 from core.store.rosters import RosterQueries
 from core.store.scores import ScoreQueries
+from core.store.users import UserQueries
 
 __all__ = ["StoreQueries"]
 
@@ -31,5 +32,6 @@ class StoreQueries(
     RosterQueries,
     AuditQueries,
     LimitQueries,
+    UserQueries,
 ):
     """The queries of every domain, written once; an engine adds where they run, `append`, open, close and ping."""

@@ -16,6 +16,7 @@ from core.store.columns import Flag, Json, RowId, UtcDateTime
 __all__ = [
     "ALERT_IDENTITY",
     "UNRESOLVED",
+    "access_changes",
     "alert_escalations",
     "alert_transitions",
     "alerts",
@@ -45,6 +46,7 @@ __all__ = [
     "sites",
     "spo2_scale_decisions",
     "stays",
+    "users",
     "wards",
     "webhook_endpoints",
 ]
@@ -504,6 +506,43 @@ audit_log = sa.Table(
     _text("action"),
     _text("subject"),
     _text("detail"),
+    # people and audit (revision 0008): which patient, what allowed it, from where, with which token
+    _text("patient_id", nullable=True),
+    _text("access_grant", nullable=True),
+    _text("source_address", nullable=True),
+    _text("token_id", nullable=True),
     sa.Index("audit_log_at", "at"),
+    sa.Index("audit_log_patient", "patient_id", "at"),
+    sa.Index("audit_log_user", "user_id", "at"),
     sqlite_autoincrement=True,
 )
+
+# --- people (revision 0008): the user registry, and what tells every API node that someone's access changed ------
+# Roles and sites are JSON lists on the user's row: the API reads this one row by key on every call.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_id", sa.Text, primary_key=True),
+    _text("name"),
+    _text("organisation"),
+    sa.Column("roles", Json, nullable=False),
+    sa.Column("site_ids", Json, nullable=False),
+    _at("created_at"),
+    _at("disabled_at", nullable=True),
+)
+
+# One row per change that may take access away (disable, roles or sites changed, care-team membership ended),
+# written in the change's transaction. Each API node polls it to close that user's open sockets.
+access_changes = sa.Table(
+    "access_changes",
+    metadata,
+    _row_id(),
+    _at("at"),
+    _text("user_id"),
+    _text("what"),
+    sa.Index("access_changes_at", "at"),
+    sqlite_autoincrement=True,
+)
+
+# A member's open memberships, for the care-team grant on every patient read.
+care_team_member = sa.Index("care_team_member", care_team.c.member_id, care_team.c.patient_id)
