@@ -30,6 +30,7 @@ from dashboard_api.access import ApiContext, Publisher
 from dashboard_api.auth import Principal, current_principal
 from dashboard_api.live import LiveHub
 from dashboard_api.security import FailedAuthThrottle, GuardMiddleware, validation_error_without_input
+from dashboard_api.socket_quota import SocketQuota
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -75,6 +76,7 @@ def create_app(
     app.state.auth_secret = auth_secret
     app.state.clock = clock
     app.state.live = live
+    app.state.socket_quota = SocketQuota()  # per-user live streams on this node (MAX_SOCKETS_PER_USER)
     routers = (routes_wards, routes_patients, routes_devices, routes_escalation, routes_oncall, ws)
     for router in (module.router for module in (*routers, routes_covered, routes_trends)):
         app.include_router(router, prefix=API_PREFIX)

@@ -8,7 +8,7 @@ import contextlib
 import enum
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -23,6 +23,7 @@ from dashboard_api.routes_covered import audit_rows, covered_alerts
 from dashboard_api.schemas import LiveSnapshot
 from dashboard_api.schemas_covered import CoveredRowDelta, CoveredSnapshot, EscalationDelta
 from dashboard_api.snapshot import ward_snapshot
+from dashboard_api.socket_quota import SocketQuota
 
 __all__ = ["MAX_WARDS_PER_STREAM", "CloseCode", "router"]
 
@@ -50,25 +51,28 @@ class CloseCode(enum.IntEnum):
     UNAUTHENTICATED = 4401  # no token, bad token, or the token expired while connected
     FORBIDDEN = 4403
     NOT_FOUND = 4404
+    TOO_MANY_SOCKETS = 4409  # this user already holds MAX_SOCKETS_PER_USER sockets on this node: close one
     TOO_SLOW = 4429  # this client fell behind: reconnect for a fresh snapshot
     UNAVAILABLE = 4503  # the store did not answer, or the live feed may have missed an event: reconnect with backoff
 
 
 @router.websocket("/ws/wards/{ward_id}")
 async def ward_stream(websocket: WebSocket, ward_id: str) -> None:
-    await _stream(websocket, [ward_id])
+    with _counted(websocket):
+        await _stream(websocket, [ward_id])
 
 
 @router.websocket("/ws/live")
 async def multi_ward_stream(websocket: WebSocket) -> None:
     """Several wards on one socket: `?wards=a,b,c`."""
     ward_ids = [w for w in websocket.query_params.get("wards", "").split(",") if w]
-    if not ward_ids or len(ward_ids) > MAX_WARDS_PER_STREAM:
-        principal = await _accept(websocket)
-        if principal is not None:
-            await _close(websocket, CloseCode.BAD_REQUEST, f"Give 1-{MAX_WARDS_PER_STREAM} ward ids as ?wards=a,b")
-        return
-    await _stream(websocket, list(dict.fromkeys(ward_ids)))
+    with _counted(websocket):
+        if not ward_ids or len(ward_ids) > MAX_WARDS_PER_STREAM:
+            principal = await _accept(websocket)
+            if principal is not None:
+                await _close(websocket, CloseCode.BAD_REQUEST, f"Give 1-{MAX_WARDS_PER_STREAM} ward ids as ?wards=a,b")
+            return
+        await _stream(websocket, list(dict.fromkeys(ward_ids)))
 
 
 async def _stream(websocket: WebSocket, ward_ids: list[str]) -> None:
@@ -127,6 +131,11 @@ def _with_escalation(ctx: ApiContext) -> Expand:
 @router.websocket("/ws/alerts")
 async def covered_stream(websocket: WebSocket) -> None:
     """Every open alert in the units the user covers (as GET /me/alerts), then a row per alert that changes."""
+    with _counted(websocket):
+        await _covered_stream(websocket)
+
+
+async def _covered_stream(websocket: WebSocket) -> None:
     ctx = get_context(websocket)
     hub: LiveHub = websocket.app.state.live
     principal = await _accept(websocket)
@@ -174,13 +183,29 @@ async def _accept(websocket: WebSocket) -> Principal | None:
     if len(offered) == 2 and offered[0] == SUBPROTOCOL:
         await websocket.accept(subprotocol=SUBPROTOCOL)
         try:
-            return authenticate(websocket, offered[1])
+            principal = authenticate(websocket, offered[1])
         except InvalidToken as exc:
             await _close(websocket, CloseCode.UNAUTHENTICATED, f"Token rejected: {exc}")
             return None
+        quota: SocketQuota = websocket.app.state.socket_quota
+        if not quota.admit(principal.user_id, websocket):
+            reason = f"You have {quota.limit} live streams open on this server; close a tab or page"
+            await _close(websocket, CloseCode.TOO_MANY_SOCKETS, reason)
+            return None
+        return principal
     await websocket.accept()
     await _close(websocket, CloseCode.UNAUTHENTICATED, "Send the token as subprotocols ['bearer', <token>]")
     return None
+
+
+@contextlib.contextmanager
+def _counted(websocket: WebSocket) -> Iterator[None]:
+    """The socket stops counting against its user's quota (admitted in `_accept`) however the stream ends."""
+    try:
+        yield
+    finally:
+        quota: SocketQuota = websocket.app.state.socket_quota
+        quota.release(websocket)
 
 
 async def _authorised_wards(
