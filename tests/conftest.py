@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.mosquitto",
     "tests.fixtures.browser",
+    "tests.fixtures.oidc",
 ]
