@@ -147,6 +147,19 @@ class Settings(BaseSettings):
         " every other endpoint must be https.",
     )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    # Prometheus: every process serves /metrics on a port of its own, so a scrape never waits for (or slows) the API.
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of /metrics (Prometheus) for an API node or `run`; ingest worker slot n serves on this + n. "
+        "0: off.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Address /metrics listens on.")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token Prometheus sends to /metrics (>= 32 chars; required with VAKTROM_METRICS_PORT).",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -214,6 +227,18 @@ class Settings(BaseSettings):
         )
 
     @model_validator(mode="after")
+    def _metrics_need_a_token(self) -> Settings:
+        # The counts say nothing of patients, but they do say how a unit's service is doing: only Prometheus reads them.
+        token = self.metrics_token.get_secret_value() if self.metrics_token else None
+        if self.metrics_port and token is None:
+            raise ValueError("VAKTROM_METRICS_TOKEN is required with VAKTROM_METRICS_PORT (Prometheus sends it)")
+        if token is not None:
+            weakness = "it is shorter than 32 characters" if len(token) < 32 else weak_secret_reason(token)
+            if weakness is not None:
+                raise ValueError(f"VAKTROM_METRICS_TOKEN is too easy to guess: {weakness}; use `openssl rand -hex 32`")
+        return self
+
+    @model_validator(mode="after")
     def _one_ingest_identity(self) -> Settings:
         if self.ingest_worker_slot is None or "mqtt_client_id" not in self.model_fields_set:
             return self
@@ -230,6 +255,14 @@ class Settings(BaseSettings):
         if self.ingest_worker_slot is not None:
             return f"{INGEST_CLIENT_ID_PREFIX}{self.ingest_worker_slot}"
         return self.mqtt_client_id
+
+    @property
+    def ingest_metrics_port(self) -> int:
+        """Where an ingest worker serves /metrics: VAKTROM_METRICS_PORT + its slot (so one host's workers and API
+        node share one environment file), 0 when metrics are off."""
+        if not self.metrics_port:
+            return 0
+        return self.metrics_port + (self.ingest_worker_slot or 0)
 
     @model_validator(mode="after")
     def _one_set_of_mqtt_credentials(self) -> Settings:

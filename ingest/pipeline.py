@@ -193,6 +193,8 @@ async def commit_batch(store: Store, prepared: PreparedBatch, *, metrics: Ingest
     result = await retry_storage(lambda: store.append(readings, dead_letters), what="append", metrics=metrics)
     duplicates = set(result.duplicates)
     stored = tuple(r for r in readings if r not in duplicates) if duplicates else readings
+    metrics.count_dead_letters(letter.reason for letter in dead_letters)
+    metrics.count_dead_letters([REASON_DUPLICATE] * len(result.duplicates))
     for report in prepared.statuses:
         save = functools.partial(store.save_device_status, report.status)
         await retry_storage(save, what="device status", metrics=metrics)

@@ -283,9 +283,7 @@ class IngestWorker:
     def _ack(self, batch: Sequence[RawMessage]) -> None:
         for message in batch:
             self._client.ack(message)
-        self._metrics.batches += 1
-        self._metrics.last_batch_size = len(batch)
-        self._metrics.last_batch_latency_s = time.time() - min(m.received_at for m in batch)
+        self._metrics.observe_batch(size=len(batch), latency_s=time.time() - min(m.received_at for m in batch))
 
     async def _dead_letter_all(self, batch: Sequence[RawMessage]) -> None:
         letters = [dead_letter(m, REASON_INTERNAL_ERROR, device_id=None) for m in batch]
@@ -294,3 +292,4 @@ class IngestWorker:
         )
         self._ack(batch)
         self._metrics.dead_lettered += len(letters)
+        self._metrics.count_dead_letters(letter.reason for letter in letters)

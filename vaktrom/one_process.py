@@ -15,6 +15,8 @@ from core.settings import Settings
 from core.types import Role
 from dashboard_api.auth import issue_token
 from devices.demo import demo_unit, seed_demo_unit
+from ingest.metrics import IngestMetrics
+from ingest.prometheus import IngestCollector
 from ingest.risk import RiskAssessor
 from ingest.service import run_ingest
 from vaktrom.broker_policy import BrokerPolicy, vaktrom_accounts
@@ -75,8 +77,11 @@ async def _run_parts(
         # Seeded before anything starts: the demo links in the banner must open a ward with its patients in it.
         unit = await seed_demo_unit(store, now=utc_now()) if settings.simulate else None
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(run_ingest(settings, store, risk_assessor=risk_assessor), name="ingest")
-            tasks.create_task(serve_api(settings, store, started=api_started, sock=api_socket), name="api")
+            metrics = IngestMetrics()  # one /metrics for the whole process: the API node's and ingest's
+            tasks.create_task(run_ingest(settings, store, risk_assessor=risk_assessor, metrics=metrics), name="ingest")
+            collectors = [IngestCollector(metrics)]
+            api = serve_api(settings, store, started=api_started, sock=api_socket, collectors=collectors)
+            tasks.create_task(api, name="api")
             tasks.create_task(run_device_health(settings, store), name="device-health")
             if unit is not None:
                 tasks.create_task(simulate(settings, store, stop=asyncio.Event(), unit=unit), name="simulator")

@@ -8,9 +8,10 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import uvicorn
+from prometheus_client.registry import Collector
 
 from core.clock import utc_now
 from core.errors import ConfigError, StorageUnavailable
@@ -19,13 +20,17 @@ from core.settings import Settings
 from core.store import Store
 from dashboard_api.app import create_app
 from dashboard_api.live import LiveHub
+from dashboard_api.prometheus import LiveHubCollector
 from devices.demo import DemoUnit, seed_demo_unit
 from devices.health import check_device_health
 from devices.simulator import run_simulator
 from ingest.metrics import IngestMetrics
+from ingest.prometheus import IngestCollector
 from ingest.publishing import EventPublisher
 from ingest.risk import RiskAssessor
 from ingest.service import run_ingest
+from vaktrom.metrics import start_metrics
+from vaktrom.servers import serve_until_cancelled
 from vaktrom.supervision import Readiness, StartupGate, until_reachable
 from vaktrom.wiring import auth_secret_of, build_store, event_client_options, with_mqtt_credentials
 
@@ -102,8 +107,10 @@ async def serve_api(
     *,
     started: asyncio.Event | None = None,
     sock: socket.socket | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> None:
-    """One API node: REST, WebSocket fan-out of broker events, and the live ward page, on `sock` if given.
+    """One API node: REST, WebSocket fan-out of broker events, and the live ward page, on `sock` if given; with
+    VAKTROM_METRICS_PORT, /metrics there (its live pages, the timers' backlog, and `collectors`).
 
     Without an opened `store` it opens one itself. It listens at once: until the database and the broker answer,
     /readyz (and every other route) says 503 and what is awaited; `started` is set once the real API answers.
@@ -117,7 +124,7 @@ async def serve_api(
         )  # fmt: skip
         server = uvicorn.Server(config)
         async with asyncio.TaskGroup() as tasks:
-            serve_task = tasks.create_task(_serve(server, listening), name="api-server")
+            serve_task = tasks.create_task(serve_until_cancelled(server, listening), name="api-server")
             api_client = _event_client(settings, settings.mqtt_api_client_id)
             async with _opened(settings, store, readiness) as opened, api_client as client:
                 hub = LiveHub(client, topic_root=settings.mqtt_topic_root)
@@ -128,30 +135,24 @@ async def serve_api(
                 )  # fmt: skip
                 readiness.set_ready()
                 hub_task = tasks.create_task(hub.run(), name="api-live-hub")
+                metrics = [LiveHubCollector(hub), *collectors]
+                metric_tasks = start_metrics(
+                    tasks, settings, port=settings.metrics_port, store=opened, collectors=metrics
+                )
                 while not server.started and not serve_task.done():  # noqa: ASYNC110 - uvicorn has no started event
                     await asyncio.sleep(0.05)
                 if started is not None and server.started:
                     started.set()
                 await serve_task
                 hub_task.cancel()
+                for task in metric_tasks:
+                    task.cancel()
 
 
 def _opened(
     settings: Settings, store: Store | None, readiness: Readiness
 ) -> contextlib.AbstractAsyncContextManager[Store]:
     return open_store(settings, readiness=readiness) if store is None else contextlib.nullcontext(store)
-
-
-async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
-    """Run uvicorn until cancelled, then stop it the way it expects (`should_exit`): cancelling `serve()` itself
-    aborts its lifespan mid-await, and uvicorn logs that as a CancelledError traceback at ERROR."""
-    serving = asyncio.ensure_future(server.serve(sockets=[sock]))
-    try:
-        await asyncio.shield(serving)
-    except asyncio.CancelledError:
-        server.should_exit = True
-        await serving
-        raise
 
 
 async def run_device_health(settings: Settings, store: Store, *, interval_s: float = DEVICE_HEALTH_INTERVAL_S) -> None:
@@ -204,9 +205,11 @@ async def run_ingest_only(
     async with open_store(settings, readiness=readiness) as store, asyncio.TaskGroup() as tasks:
         health = tasks.create_task(run_device_health(settings, store), name="device-health")
         reporter = tasks.create_task(_report_readiness(metrics, readiness), name="ingest-readiness")
+        port = settings.ingest_metrics_port
+        metric_tasks = start_metrics(tasks, settings, port=port, store=store, collectors=[IngestCollector(metrics)])
         await run_ingest(settings, store, risk_assessor=risk_assessor, metrics=metrics, stop=stop)
-        health.cancel()
-        reporter.cancel()
+        for task in (health, reporter, *metric_tasks):
+            task.cancel()
 
 
 async def _report_readiness(metrics: IngestMetrics, readiness: Readiness) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.alert_facts import AlertFacts
+from core.backlog import TimerBacklog
 from core.digests import DigestDecision, DigestFacts, DigestSchedule
 from core.escalation import (
     ContactPoint,
@@ -64,6 +65,7 @@ __all__ = [
     "AlertUpdate",
     "AuditFilter",
     "AuditStore",
+    "BacklogStore",
     "ConditionDecision",
     "ConditionUpdate",
     "DeliveryStore",
@@ -522,6 +524,14 @@ class UserStore(Protocol):
     async def last_access_change_id(self) -> int: ...
 
 
+class BacklogStore(Protocol):
+    """Due work across every worker, for monitoring (Prometheus: alerts/prometheus.py)."""
+
+    async def timer_backlog(self, at: datetime) -> TimerBacklog:
+        """How many escalation steps, re-notifications, confirmations, summaries and deliveries are due at `at`,
+        how many steps are late, and every delivery by state."""
+
+
 class Store(
     StoreLifecycle,
     ReferenceStore,
@@ -535,6 +545,7 @@ class Store(
     RosterStore,
     AuditStore,
     LimitStore,
+    BacklogStore,
     UserStore,
     Protocol,
 ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.store.alert_facts import AlertFactsQueries
 from core.store.alerts import AlertQueries
 from core.store.audit import AuditQueries
+from core.store.backlog import BacklogQueries
 from core.store.deliveries import DeliveryQueries
 from core.store.devices import DeviceQueries
 from core.store.digests import DigestQueries
@@ -32,6 +33,7 @@ class StoreQueries(
     RosterQueries,
     AuditQueries,
     LimitQueries,
+    BacklogQueries,
     UserQueries,
 ):
     """The queries of every domain, written once; an engine adds where they run, `append`, open, close and ping."""
