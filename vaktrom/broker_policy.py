@@ -7,26 +7,17 @@ every client logs in; the client id is the user name; a device (user name = devi
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
-import os
-import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from core.settings import Settings
-from core.topics import is_valid_id
+from devices.credentials import verify_password
 
-__all__ = ["Account", "BrokerPolicy", "set_device_password", "vaktrom_accounts"]
+__all__ = ["Account", "BrokerPolicy", "vaktrom_accounts"]
 
 logger = logging.getLogger(__name__)
-
-# PBKDF2-SHA256 for device passwords at rest (the standard library has it; Mosquitto's own files use PBKDF2-SHA512).
-# 100,000 rounds: ~50 ms per device login here, nothing for a demo unit, a wall against guessing from a stolen file.
-PBKDF2_ROUNDS = 100_000
-_HASH_SCHEME = "pbkdf2_sha256"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +51,17 @@ def vaktrom_accounts(settings: Settings, *, simulated_sites: Sequence[str] = ())
 
 
 class BrokerPolicy:
-    """Authentication and topic rules. Device passwords are read from `device_passwords` (hashed, one
-    `device-id:hash` a line; re-read when the file changes, so a device added there can log in without a restart)."""
+    """Authentication and topic rules. Device passwords are the current hashes in `device_hashes` (device id ->
+    PBKDF2 hash), a mapping the embedded broker refreshes from the store's device credentials while it runs, so a
+    device registered, rotated or revoked by vaktrom is applied without a restart."""
 
-    def __init__(self, *, topic_root: str, services: Iterable[Account], device_passwords: Path) -> None:
+    def __init__(self, *, topic_root: str, services: Iterable[Account], device_hashes: Mapping[str, str]) -> None:
         self._root = topic_root
         self._services = {account.user: account for account in services}
-        self._device_file = device_passwords
-        self._device_hashes: dict[str, str] = {}
-        self._device_file_stamp: tuple[int, int] | None = None
+        self.device_hashes = device_hashes
+
+    def is_service(self, username: str) -> bool:
+        return username in self._services
 
     def refusal(self, *, client_id: str | None, username: str | None, password: str | None) -> str | None:
         """Why this CONNECT is refused, or None to accept it."""
@@ -79,8 +72,8 @@ class BrokerPolicy:
         service = self._services.get(username)
         if service is not None:
             return None if hmac.compare_digest(service.password, password) else f"wrong password for {username}"
-        stored = self._device_hash(username)
-        if stored is None or not _verify(password, stored):
+        stored = self.device_hashes.get(username)
+        if stored is None or not verify_password(password, stored):
             return f"no device {username!r} with that password"
         return None
 
@@ -102,53 +95,6 @@ class BrokerPolicy:
         """Devices subscribe to nothing; a service only within its own filters (a `#` is never within a `+`)."""
         service = self._services.get(username or "")
         return service is not None and any(_within(topic_filter, allowed) for allowed in service.subscribe)
-
-    def _device_hash(self, device_id: str) -> str | None:
-        try:
-            stat = self._device_file.stat()
-        except FileNotFoundError:
-            return None
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if stamp != self._device_file_stamp:
-            lines = self._device_file.read_text().splitlines()
-            self._device_hashes = dict(line.split(":", 1) for line in lines if ":" in line)
-            self._device_file_stamp = stamp
-        return self._device_hashes.get(device_id)
-
-
-def set_device_password(path: Path, device_id: str, password: str) -> None:
-    """Add or replace a device's password in the embedded broker's device password file (mode 0600)."""
-    if not is_valid_id(device_id) or len(password) < 16:
-        raise ValueError("a device id must be a valid topic level and its password at least 16 characters")
-    lines = [line for line in _read_lines(path) if not line.startswith(f"{device_id}:")]
-    salt = secrets.token_bytes(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, PBKDF2_ROUNDS)
-    lines.append(f"{device_id}:{_HASH_SCHEME}${PBKDF2_ROUNDS}${salt.hex()}${digest.hex()}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".new")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    temporary.replace(path)
-
-
-def _read_lines(path: Path) -> list[str]:
-    try:
-        return [line for line in path.read_text().splitlines() if line.strip()]
-    except FileNotFoundError:
-        return []
-
-
-def _verify(password: str, stored: str) -> bool:
-    try:
-        scheme, rounds, salt, digest = stored.split("$")
-        if scheme != _HASH_SCHEME:
-            return False
-        computed = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(rounds))
-    except ValueError:
-        logger.warning("A malformed line in the embedded broker's device password file was skipped")
-        return False
-    return hmac.compare_digest(computed.hex(), digest)
 
 
 def _within(requested: str, allowed: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,9 +23,15 @@ from amqtt.session import Session
 from core.errors import ConfigError
 from vaktrom.broker_policy import BrokerPolicy
 
-__all__ = ["embedded_broker"]
+__all__ = ["DEVICE_CREDENTIALS_POLL_S", "DeviceHashes", "embedded_broker"]
 
 logger = logging.getLogger(__name__)
+
+# How often the embedded broker reads the devices' current credentials from the store (one indexed read of a few
+# hundred rows at demo scale, well under a millisecond): a revoked or rotated device is cut off within this time.
+DEVICE_CREDENTIALS_POLL_S = 0.2
+
+DeviceHashes = Callable[[], Awaitable[dict[str, str]]]
 
 
 def _config(host: str, port: int) -> dict[str, Any]:
@@ -43,6 +49,19 @@ class _Broker(Broker):  # type: ignore[misc]
     def __init__(self, config: dict[str, Any], policy: BrokerPolicy) -> None:
         super().__init__(config)
         self._policy = policy
+        self._login_hashes: dict[str, str | None] = {}  # device client id -> the hash it logged in with
+
+    async def apply_device_hashes(self, hashes: dict[str, str]) -> None:
+        """Use `hashes` from now on, and close the connection of every device whose credential changed since it
+        logged in (rotated, revoked, decommissioned): it must log in again, with its current password."""
+        self._policy.device_hashes = hashes
+        for client_id, (session, handler) in list(self._sessions.items()):
+            if client_id not in self._login_hashes or hashes.get(client_id) == self._login_hashes[client_id]:
+                continue
+            self._login_hashes.pop(client_id, None)
+            if session.transitions.state == "connected":
+                logger.warning("Embedded broker closed device %s's connection: its credentials changed", client_id)
+                await handler.handle_disconnect(None)
 
     async def _authenticate(self, session: Session, _: Any) -> bool:
         refusal = self._policy.refusal(
@@ -87,6 +106,8 @@ class _Broker(Broker):  # type: ignore[misc]
             await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
             await writer.close()
             raise AMQTTError(refusal)
+        if not policy.is_service(session.username):
+            self._login_hashes[session.client_id] = policy.device_hashes.get(session.username)
         return handler, await self._attach_session(session)
 
     async def _attach_session(self, session: Session) -> Session:
@@ -108,9 +129,21 @@ class _Broker(Broker):  # type: ignore[misc]
         return session
 
 
+async def _watch_device_credentials(broker: _Broker, device_hashes: DeviceHashes) -> None:
+    while True:
+        try:
+            await broker.apply_device_hashes(await device_hashes())
+        except Exception:  # the store away for a moment: keep the hashes we have, try again
+            logger.exception("Embedded broker could not read the devices' credentials")
+        await asyncio.sleep(DEVICE_CREDENTIALS_POLL_S)
+
+
 @asynccontextmanager
-async def embedded_broker(*, policy: BrokerPolicy, host: str = "127.0.0.1", port: int) -> AsyncIterator[str]:
-    """Run amqtt on host:port under `policy` for the duration of the block; yields its mqtt:// URL."""
+async def embedded_broker(
+    *, policy: BrokerPolicy, host: str = "127.0.0.1", port: int, device_hashes: DeviceHashes | None = None
+) -> AsyncIterator[str]:
+    """Run amqtt on host:port under `policy` for the duration of the block; yields its mqtt:// URL. With
+    `device_hashes` (the store's current device credentials), they are re-read every DEVICE_CREDENTIALS_POLL_S."""
     broker = _Broker(_config(host, port), policy)
     try:
         await broker.start()
@@ -121,6 +154,17 @@ async def embedded_broker(*, policy: BrokerPolicy, host: str = "127.0.0.1", port
         ) from exc
     logger.info("Embedded MQTT broker listening on %s:%d (demo scale only; clients must log in)", host, port)
     try:
-        yield f"mqtt://{host}:{port}"
+        async with asyncio.TaskGroup() as tasks:
+            watcher = None
+            if device_hashes is not None:
+                await broker.apply_device_hashes(await device_hashes())  # before any device can log in
+                watcher = tasks.create_task(
+                    _watch_device_credentials(broker, device_hashes), name="embedded-broker-device-credentials"
+                )
+            try:
+                yield f"mqtt://{host}:{port}"
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
     finally:
         await broker.shutdown()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from core.clock import utc_now
 from core.errors import ConfigError
 from core.settings import Settings
+from core.store import Store
 from core.types import Role
 from dashboard_api.auth import issue_token
 from devices.demo import demo_unit, seed_demo_unit
@@ -23,7 +24,7 @@ from vaktrom.broker_policy import BrokerPolicy, vaktrom_accounts
 from vaktrom.embedded_broker import embedded_broker
 from vaktrom.parts import listen_socket, open_store, run_device_health, serve_api, simulate
 from vaktrom.risk import load_risk_assessor
-from vaktrom.wiring import auth_secret_of, device_passwords_path, with_mqtt_credentials
+from vaktrom.wiring import auth_secret_of, with_mqtt_credentials
 
 __all__ = ["demo_logins", "run_one_process"]
 
@@ -41,16 +42,17 @@ _DEMO_USERS: tuple[tuple[str, Role], ...] = (
 
 
 @contextlib.asynccontextmanager
-async def _broker(settings: Settings) -> AsyncIterator[None]:
+async def _broker(settings: Settings, store: Store) -> AsyncIterator[None]:
     if settings.embedded_broker:
-        # The production rules (deploy/mosquitto): vaktrom's own accounts, devices from data_dir's password file, and
-        # the demo simulator allowed to speak for the demo unit's devices only.
+        # The production rules (deploy/mosquitto): vaktrom's own accounts, devices with the credentials vaktrom issued
+        # them (read from the store while it runs), and the demo simulator for the demo unit's devices only.
         policy = BrokerPolicy(
             topic_root=settings.mqtt_topic_root,
             services=vaktrom_accounts(settings, simulated_sites=demo_unit().site_ids),
-            device_passwords=device_passwords_path(settings),
+            device_hashes={},
         )
-        async with embedded_broker(policy=policy, port=settings.mqtt_embedded_port):
+        port = settings.mqtt_embedded_port
+        async with embedded_broker(policy=policy, port=port, device_hashes=store.current_device_hashes):
             yield
     else:
         yield
@@ -73,7 +75,7 @@ async def _run_parts(
     settings: Settings, *, risk_assessor: RiskAssessor | None, api_socket: socket.socket, started: asyncio.Event | None
 ) -> None:
     api_started = asyncio.Event()
-    async with _broker(settings), open_store(settings) as store:
+    async with open_store(settings) as store, _broker(settings, store):
         # Seeded before anything starts: the demo links in the banner must open a ward with its patients in it.
         unit = await seed_demo_unit(store, now=utc_now()) if settings.simulate else None
         async with asyncio.TaskGroup() as tasks:

@@ -14,13 +14,12 @@ from core.mqtt import MqttOptions
 from core.settings import Settings
 from core.store import Store
 
-__all__ = ["auth_secret_of", "build_store", "device_passwords_path", "event_client_options", "with_mqtt_credentials"]
+__all__ = ["auth_secret_of", "build_store", "event_client_options", "with_mqtt_credentials"]
 
 logger = logging.getLogger(__name__)
 
 _SECRET_FILE = "auth_secret"
 _MQTT_PASSWORD_FILE = "mqtt_service_password"  # vaktrom's service accounts on the embedded broker
-_DEVICE_PASSWORDS_FILE = "mqtt_device_passwords"  # devices' hashed passwords for the embedded broker
 
 
 def build_store(settings: Settings) -> Store:
@@ -49,11 +48,6 @@ def with_mqtt_credentials(settings: Settings) -> Settings:
         return settings
     password = _generated_secret(settings.data_dir / _MQTT_PASSWORD_FILE, what="a broker password for vaktrom")
     return settings.model_copy(update={"mqtt_password": SecretStr(password)})
-
-
-def device_passwords_path(settings: Settings) -> Path:
-    """The embedded broker's device password file (vaktrom.broker_policy.set_device_password writes it)."""
-    return settings.data_dir / _DEVICE_PASSWORDS_FILE
 
 
 def _generated_secret(path: Path, *, what: str) -> str:

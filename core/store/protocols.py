@@ -21,6 +21,7 @@ from core.escalation import (
     StepFiring,
     WebhookEndpoint,
 )
+from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile
 from core.oncall import RosterOverride, Rotation
 from core.types import (
     SYSTEM_ACTOR,
@@ -76,6 +77,7 @@ __all__ = [
     "LimitStore",
     "ObservationBucket",
     "ObservationStore",
+    "OnboardingStore",
     "PatientAccess",
     "ReferenceStore",
     "RosterStore",
@@ -211,6 +213,30 @@ class DeviceStore(Protocol):
     async def list_device_status(self, *, device_ids: Sequence[str] | None = None) -> list[DeviceStatus]: ...
     async def last_reading_at(self, device_ids: Sequence[str]) -> dict[str, datetime]:
         """Newest measured_at per device that has any reading."""
+
+
+class OnboardingStore(Protocol):
+    """Device onboarding (issue 10): profiles, credentials as hashes with their history, each device's events."""
+
+    async def onboard_device(
+        self, device: Device, *, profile: DeviceProfile, credential: Credential, event: DeviceEvent
+    ) -> None: ...
+
+    async def issue_credential(self, credential: Credential, *, event: DeviceEvent) -> None: ...
+
+    async def end_credential(self, device_id: str, *, reason: CredentialEnd, event: DeviceEvent) -> None: ...
+
+    async def record_device_event(self, event: DeviceEvent) -> None: ...
+
+    async def device_profiles(self, device_ids: Sequence[str]) -> dict[str, DeviceProfile]: ...
+
+    async def current_credentials(self, device_ids: Sequence[str] | None = None) -> dict[str, Credential]: ...
+
+    async def credential_history(self, device_id: str) -> list[Credential]: ...
+
+    async def device_events(self, device_id: str) -> list[DeviceEvent]: ...
+
+    async def current_device_hashes(self) -> dict[str, str]: ...
 
 
 class ObservationStore(Protocol):
@@ -536,6 +562,7 @@ class Store(
     StoreLifecycle,
     ReferenceStore,
     DeviceStore,
+    OnboardingStore,
     ObservationStore,
     ScoreStore,
     AlertStore,

@@ -12,6 +12,7 @@ from core.store.digests import DigestQueries
 from core.store.escalations import EscalationQueries
 from core.store.limits import LimitQueries
 from core.store.observations import ObservationQueries
+from core.store.onboarding import OnboardingQueries
 from core.store.reference import ReferenceQueries
 from core.store.rosters import RosterQueries
 from core.store.scores import ScoreQueries
@@ -23,6 +24,7 @@ __all__ = ["StoreQueries"]
 class StoreQueries(
     ReferenceQueries,
     DeviceQueries,
+    OnboardingQueries,
     ObservationQueries,
     ScoreQueries,
     AlertQueries,

@@ -26,6 +26,9 @@ __all__ = [
     "contact_points",
     "dead_letters",
     "deliveries",
+    "device_credentials",
+    "device_events",
+    "device_profiles",
     "device_status",
     "devices",
     "digest_schedules",
@@ -174,6 +177,62 @@ device_status = sa.Table(
     sa.Column("battery_percent", sa.Double),
     sa.Column("signal_dbm", sa.Double),
     _text("firmware", nullable=True),
+)
+
+# --- device onboarding (revision 0009; issue 10, the devices helper) -------------------------------------------
+# What the technician records at registration, and the two end states (a revoked device may get new credentials; a
+# decommissioned one never again). One row per device registered since 0009; an older device has none.
+device_profiles = sa.Table(
+    "device_profiles",
+    metadata,
+    sa.Column("device_id", sa.Text, primary_key=True),
+    _text("serial"),
+    _text("firmware", nullable=True),
+    _at("calibration_due_at", nullable=True),
+    _at("revoked_at", nullable=True),
+    _at("decommissioned_at", nullable=True),
+)
+
+# Every password vaktrom issued to a device, as a hash only (PBKDF2; vaktrom/broker_policy.py). At most one current
+# (ended_at NULL) per device; rotated, revoked and decommissioned ones stay as history. `changed_at` (issue or end)
+# is what the embedded broker polls to apply a change to live connections.
+device_credentials = sa.Table(
+    "device_credentials",
+    metadata,
+    _row_id(),
+    _text("device_id"),
+    _text("password_hash"),
+    _at("issued_at"),
+    _at("expires_at"),
+    _text("issued_by"),
+    _at("ended_at", nullable=True),
+    _text("ended_reason", nullable=True),
+    _at("changed_at"),
+    sa.Index("device_credentials_device", "device_id", "issued_at"),
+    sa.Index("device_credentials_changed", "changed_at"),
+    sqlite_autoincrement=True,
+)
+sa.Index(
+    "device_credentials_one_current",
+    device_credentials.c.device_id,
+    unique=True,
+    sqlite_where=device_credentials.c.ended_at.is_(None),
+    postgresql_where=device_credentials.c.ended_at.is_(None),
+)
+
+# A device's history from box to bed (registered, credentials issued, rotated, paired, unpaired, revoked,
+# decommissioned): who did what when. Append-only.
+device_events = sa.Table(
+    "device_events",
+    metadata,
+    _row_id(),
+    _text("device_id"),
+    _at("at"),
+    _text("event"),
+    _text("actor"),
+    _text("detail"),
+    sa.Index("device_events_device", "device_id", "at"),
+    sqlite_autoincrement=True,
 )
 
 # --- observations ----------------------------------------------------------------------------------------------

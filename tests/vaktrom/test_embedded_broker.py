@@ -13,8 +13,9 @@ from pydantic import SecretStr
 from core.errors import BrokerAuthFailed
 from core.mqtt import MqttClient, MqttOptions, RawMessage
 from core.settings import Settings
+from devices.credentials import hash_password
 from tests.vaktrom.conftest import free_port, port_is_open
-from vaktrom.broker_policy import BrokerPolicy, set_device_password, vaktrom_accounts
+from vaktrom.broker_policy import BrokerPolicy, vaktrom_accounts
 from vaktrom.embedded_broker import embedded_broker
 
 # A message on loopback arrives in milliseconds; this only bounds a test that would otherwise hang.
@@ -35,13 +36,10 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def broker_url(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
-    device_file = tmp_path / "mqtt_device_passwords"
-    for device_id, password in DEVICE_PASSWORDS.items():
-        set_device_password(device_file, device_id, password)
     policy = BrokerPolicy(
         topic_root=ROOT,
         services=vaktrom_accounts(settings, simulated_sites=[SITE]),
-        device_passwords=device_file,
+        device_hashes={device_id: hash_password(password) for device_id, password in DEVICE_PASSWORDS.items()},
     )
     async with embedded_broker(policy=policy, port=free_port()) as url:
         yield url
@@ -175,9 +173,7 @@ async def test_the_simulator_speaks_for_its_demo_sites_only(broker_url: str) -> 
 
 async def test_broker_listens_on_loopback_only_inside_its_block(settings: Settings, tmp_path: Path) -> None:
     port = free_port()
-    policy = BrokerPolicy(
-        topic_root=ROOT, services=vaktrom_accounts(settings), device_passwords=tmp_path / "no-devices"
-    )
+    policy = BrokerPolicy(topic_root=ROOT, services=vaktrom_accounts(settings), device_hashes={})
     async with embedded_broker(policy=policy, port=port) as url:
         assert url == f"mqtt://127.0.0.1:{port}"
         # An MQTT client, not a bare TCP probe: amqtt 0.12 never closes a connection that sends no CONNECT, and
