@@ -22,9 +22,9 @@ from core.escalation import (
     StepFiring,
     WebhookEndpoint,
 )
-from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile
 from core.length_of_stay import DueStayLimit
 from core.national_id import NationalId
+from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile
 from core.oncall import RosterOverride, Rotation
 from core.types import (
     SYSTEM_ACTOR,

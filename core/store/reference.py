@@ -20,7 +20,6 @@ from core.types import (
     CareTeamRole,
     Patient,
     Site,
-    SiteKind,
     SpO2Scale,
     SpO2ScaleDecision,
     Stay,
