@@ -1,4 +1,6 @@
-"""REST for technicians: register devices, pair and unpair them, list them with status and last reading time."""
+"""REST for technicians: register devices with their own broker credentials (shown once), rotate, revoke and
+decommission them, pair and unpair them (corrections backdated only over time without attributed readings), list
+them with status and last reading time. Every change is audited."""
 
 from __future__ import annotations
 
@@ -6,22 +8,40 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from core.errors import Conflict, InvalidIdentifier, NotFound
 from core.types import Device
 from dashboard_api.access import ApiContext, Ctx, audit
 from dashboard_api.auth import DEVICE_ROLES, Principal, authorise_site, require_roles
-from dashboard_api.bodies import DeviceIn, PairIn
 from dashboard_api.schemas import DeviceOut, PairingOut
+from dashboard_api.schemas_devices import (
+    CredentialsOut,
+    DeviceCardOut,
+    DeviceRegisteredOut,
+    PairAtIn,
+    RegisterDeviceIn,
+    UnpairAtIn,
+)
 from dashboard_api.snapshot import device_facts, device_out
-from devices import registry
+from devices import onboarding, registry
+from devices.broker_accounts import BrokerAccountError, BrokerAccounts, StoreReadAccounts
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/devices")
 
 Technician = Annotated[Principal, Depends(require_roles(*DEVICE_ROLES))]
+
+
+def _accounts(request: Request) -> BrokerAccounts:
+    """Where device accounts are applied: set by the API node (vaktrom/parts.py); the embedded broker reads the
+    store itself."""
+    accounts: BrokerAccounts = getattr(request.app.state, "device_accounts", None) or StoreReadAccounts()
+    return accounts
+
+
+Accounts = Annotated[BrokerAccounts, Depends(_accounts)]
 
 
 @contextmanager
@@ -35,6 +55,8 @@ def _registry_errors() -> Iterator[None]:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except InvalidIdentifier as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except BrokerAccountError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"{exc}; nothing was changed, try again") from None
 
 
 async def _authorised_device(ctx: ApiContext, principal: Principal, device_id: str) -> Device:
@@ -42,6 +64,19 @@ async def _authorised_device(ctx: ApiContext, principal: Principal, device_id: s
         device = await ctx.store.get_device(device_id)
     authorise_site(principal, device.site_id)
     return device
+
+
+async def _card(ctx: ApiContext, device: Device) -> DeviceCardOut:
+    ids = [device.device_id]
+    store = ctx.store
+    profile = (await store.device_profiles(ids)).get(device.device_id)
+    paired = await registry.current_pairing(store, device.device_id) is not None
+    heard_from = bool(await store.list_device_status(device_ids=ids) or await store.last_reading_at(ids))
+    return DeviceCardOut.of(
+        device, profile=profile, lifecycle=onboarding.lifecycle(profile, paired=paired, heard_from=heard_from),
+        credential=(await store.current_credentials(ids)).get(device.device_id),
+        history=await store.device_events(device.device_id),
+    )  # fmt: skip
 
 
 @router.get("", response_model=list[DeviceOut], summary="Devices of a site (or all the token's sites)")
@@ -57,34 +92,87 @@ async def list_devices(
     return [device_out(d, facts) for d in facts.devices]
 
 
-@router.post("", response_model=DeviceOut, status_code=status.HTTP_201_CREATED, summary="Register (onboard) a device")
-async def register_device(body: DeviceIn, ctx: Ctx, principal: Technician) -> DeviceOut:
+@router.post(
+    "",
+    response_model=DeviceRegisteredOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register (onboard) a device and issue its broker credentials, shown this once",
+)
+async def register_device(
+    body: RegisterDeviceIn, ctx: Ctx, principal: Technician, accounts: Accounts
+) -> DeviceRegisteredOut:
     authorise_site(principal, body.site_id)
-    now = ctx.clock()
+    device = Device(body.device_id, body.site_id, body.kind, body.model, ctx.clock())
     with _registry_errors():
-        device = await registry.register_device(
-            ctx.store, device_id=body.device_id, site_id=body.site_id, kind=body.kind, model=body.model, at=now
+        issued = await onboarding.onboard_device(
+            ctx.store, accounts, device=device, serial=body.serial, firmware=body.firmware,
+            calibration_due_at=body.calibration_due_at, actor=principal.user_id,
+        )  # fmt: skip
+    await audit(ctx, principal, "register.device", device.device_id, f"site {device.site_id}; credentials issued")
+    return DeviceRegisteredOut(device=await _card(ctx, device), credentials=CredentialsOut.of(issued))
+
+
+@router.get("/{device_id}", response_model=DeviceCardOut, summary="A device: onboarding state, credential, history")
+async def show_device(device_id: str, ctx: Ctx, principal: Technician) -> DeviceCardOut:
+    return await _card(ctx, await _authorised_device(ctx, principal, device_id))
+
+
+@router.post(
+    "/{device_id}/rotate", response_model=CredentialsOut, summary="New credentials (shown once); old ones stop"
+)
+async def rotate_credentials(device_id: str, ctx: Ctx, principal: Technician, accounts: Accounts) -> CredentialsOut:
+    await _authorised_device(ctx, principal, device_id)
+    with _registry_errors():
+        issued = await onboarding.rotate_credentials(
+            ctx.store, accounts, device_id=device_id, actor=principal.user_id, at=ctx.clock()
         )
-    await audit(ctx, principal, "register.device", device.device_id, f"site {device.site_id}")
-    facts = await device_facts(ctx.store, site_ids=[device.site_id], at=now)
-    return device_out(device, facts)
+    await audit(ctx, principal, "rotate.device", device_id, "new credentials issued; old ones revoked")
+    return CredentialsOut.of(issued)
+
+
+@router.post("/{device_id}/revoke", response_model=DeviceCardOut, summary="Revoke: disconnected at once, cannot log in")
+async def revoke_device(device_id: str, ctx: Ctx, principal: Technician, accounts: Accounts) -> DeviceCardOut:
+    device = await _authorised_device(ctx, principal, device_id)
+    with _registry_errors():
+        await onboarding.revoke_device(
+            ctx.store, accounts, device_id=device_id, actor=principal.user_id, at=ctx.clock()
+        )
+    await audit(ctx, principal, "revoke.device", device_id, "credentials revoked")
+    return await _card(ctx, device)
+
+
+@router.post("/{device_id}/decommission", response_model=DeviceCardOut, summary="Retire for good (history kept)")
+async def decommission_device(device_id: str, ctx: Ctx, principal: Technician, accounts: Accounts) -> DeviceCardOut:
+    device = await _authorised_device(ctx, principal, device_id)
+    with _registry_errors():
+        await onboarding.decommission_device(
+            ctx.store, accounts, device_id=device_id, actor=principal.user_id, at=ctx.clock()
+        )
+    await audit(ctx, principal, "decommission.device", device_id, "retired")
+    return await _card(ctx, device)
 
 
 @router.post("/{device_id}/pair", response_model=PairingOut, summary="Attribute the device's readings to a patient")
-async def pair_device(device_id: str, body: PairIn, ctx: Ctx, principal: Technician) -> PairingOut:
+async def pair_device(device_id: str, body: PairAtIn, ctx: Ctx, principal: Technician) -> PairingOut:
     await _authorised_device(ctx, principal, device_id)
+    now = ctx.clock()
     with _registry_errors():
-        pairing = await registry.pair_device(
-            ctx.store, device_id=device_id, patient_id=body.patient_id, bed_id=body.bed_id, at=ctx.clock()
-        )
+        pairing = await onboarding.pair_device(
+            ctx.store, device_id=device_id, patient_id=body.patient_id, bed_id=body.bed_id, actor=principal.user_id,
+            at=body.at or now, now=now,
+        )  # fmt: skip
     await audit(ctx, principal, "pair.device", body.patient_id, f"device {device_id} bed {pairing.bed_id}")
     return PairingOut.of(pairing)
 
 
 @router.post("/{device_id}/unpair", response_model=PairingOut, summary="End the device's current pairing")
-async def unpair_device(device_id: str, ctx: Ctx, principal: Technician) -> PairingOut:
+async def unpair_device(device_id: str, ctx: Ctx, principal: Technician, body: UnpairAtIn | None = None) -> PairingOut:
     await _authorised_device(ctx, principal, device_id)
+    now = ctx.clock()
+    at = body.at if body is not None and body.at is not None else now
     with _registry_errors():
-        pairing = await registry.unpair_device(ctx.store, device_id=device_id, at=ctx.clock())
+        pairing = await onboarding.unpair_device(
+            ctx.store, device_id=device_id, actor=principal.user_id, at=at, now=now
+        )
     await audit(ctx, principal, "unpair.device", pairing.patient_id, f"device {device_id}")
     return PairingOut.of(pairing)

@@ -18,7 +18,13 @@ import orjson
 from core.errors import VaktromError
 from core.mqtt import MqttClient, MqttOptions
 
-__all__ = ["BrokerAccountError", "BrokerAccounts", "DynamicSecurityAccounts", "StoreReadAccounts"]
+__all__ = [
+    "BrokerAccountError",
+    "BrokerAccounts",
+    "DynamicSecurityAccounts",
+    "StoreReadAccounts",
+    "UnadministeredAccounts",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,19 @@ class StoreReadAccounts:
 
     async def remove(self, device_id: str) -> None:
         return None
+
+
+class UnadministeredAccounts:
+    """vaktrom may not change the broker's accounts (no admin credentials configured): every change refused."""
+
+    def __init__(self, why: str) -> None:
+        self._why = why
+
+    async def set_password(self, device_id: str, password: str, *, new: bool) -> None:
+        raise BrokerAccountError(device_id, detail=self._why)
+
+    async def remove(self, device_id: str) -> None:
+        raise BrokerAccountError(device_id, detail=self._why)
 
 
 class DynamicSecurityAccounts:

@@ -32,7 +32,13 @@ from ingest.service import run_ingest
 from vaktrom.metrics import start_metrics
 from vaktrom.servers import serve_until_cancelled
 from vaktrom.supervision import Readiness, StartupGate, until_reachable
-from vaktrom.wiring import auth_secret_of, build_store, event_client_options, with_mqtt_credentials
+from vaktrom.wiring import (
+    auth_secret_of,
+    build_store,
+    device_accounts_of,
+    event_client_options,
+    with_mqtt_credentials,
+)
 
 __all__ = [
     "connect_when_reachable",
@@ -133,6 +139,7 @@ async def serve_api(
                     store=opened, auth_secret=auth_secret_of(settings), live=hub, publisher=client,
                     topic_root=settings.mqtt_topic_root, allow_loopback_webhooks=settings.webhook_allow_loopback_http,
                 )  # fmt: skip
+                gate.app.state.device_accounts = device_accounts_of(settings)  # routes_devices applies credentials
                 readiness.set_ready()
                 hub_task = tasks.create_task(hub.run(), name="api-live-hub")
                 metrics = [LiveHubCollector(hub), *collectors]

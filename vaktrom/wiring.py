@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -13,8 +14,9 @@ from core.errors import ConfigError
 from core.mqtt import MqttOptions
 from core.settings import Settings
 from core.store import Store
+from devices.broker_accounts import BrokerAccounts, DynamicSecurityAccounts, StoreReadAccounts, UnadministeredAccounts
 
-__all__ = ["auth_secret_of", "build_store", "event_client_options", "with_mqtt_credentials"]
+__all__ = ["auth_secret_of", "build_store", "device_accounts_of", "event_client_options", "with_mqtt_credentials"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,26 @@ def with_mqtt_credentials(settings: Settings) -> Settings:
         return settings
     password = _generated_secret(settings.data_dir / _MQTT_PASSWORD_FILE, what="a broker password for vaktrom")
     return settings.model_copy(update={"mqtt_password": SecretStr(password)})
+
+
+def device_accounts_of(settings: Settings) -> BrokerAccounts:
+    """Where device credentials are applied: the embedded broker reads them from the store; an external Mosquitto is
+    told through its dynamic-security plugin by the admin account `<VAKTROM_MQTT_API_CLIENT_ID>-admin`, which logs
+    in with VAKTROM_MQTT_PASSWORD (docs/DEVICES.md, "Credentials")."""
+    if settings.embedded_broker:
+        return StoreReadAccounts()
+    if settings.mqtt_password is None:  # said when a technician tries, not at start: the API serves all else
+        return UnadministeredAccounts(
+            "VAKTROM_MQTT_PASSWORD is not set: vaktrom needs it to administer device accounts on the broker at "
+            f"VAKTROM_MQTT_URL (as the account {settings.mqtt_api_client_id}-admin)"
+        )
+    address = urlsplit(settings.effective_mqtt_url())
+    port = address.port or (8883 if address.scheme == "mqtts" else 1883)
+    url = f"{address.scheme}://{address.hostname}:{port}"  # the admin logs in with its own name, not the URL's
+    return DynamicSecurityAccounts(
+        url=url, admin_user=f"{settings.mqtt_api_client_id}-admin", password=settings.mqtt_password.get_secret_value(),
+        protocol_v5=settings.mqtt_v5,
+    )  # fmt: skip
 
 
 def _generated_secret(path: Path, *, what: str) -> str:
