@@ -87,6 +87,8 @@ class LifecyclePolicy:
 
 
 DEFAULT_POLICY = LifecyclePolicy()
+# Advisory items ask for a review, not a response: once acknowledged they are never announced again.
+_NEVER_RENOTIFIED = (AlertKind.LENGTH_OF_STAY,)
 
 
 class Unread(enum.Enum):
@@ -182,7 +184,8 @@ def acknowledge(alert: Alert, *, by: str, at: datetime, policy: LifecyclePolicy 
         raise AlertAlreadyAcknowledged(alert.alert_id, by=alert.acknowledged_by)
     if alert.state is AlertState.RESOLVED:
         raise AlertAlreadyResolved(alert.alert_id, by=alert.resolved_by)
-    due = at + policy.renotify_after(alert) if alert.clear_since is None else None
+    renotified = alert.clear_since is None and alert.kind not in _NEVER_RENOTIFIED
+    due = at + policy.renotify_after(alert) if renotified else None
     acked = replace(
         alert, state=AlertState.ACKNOWLEDGED, acknowledged_at=at, acknowledged_by=by, updated_at=at, renotify_at=due
     )

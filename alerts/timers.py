@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from alerts.confirmation import confirm_due
 from alerts.digests import compose_digest
 from alerts.escalation import fire_step
+from alerts.length_of_stay import fire_due_stay_limits
 from alerts.lifecycle import renotify
 from core.clock import Clock
 from core.errors import StorageUnavailable
@@ -44,6 +45,7 @@ async def fire_due_timers(store: Store, clock: Clock) -> list[AlertChange]:
     for change in confirmed:
         logger.info("Alert %d opened at the end of its confirmation delay", change.alert.alert_id)
     changes += confirmed
+    changes += await fire_due_stay_limits(store, clock)  # advisory items of stays past their unit's limit
     fired = []
     while True:  # a burst of due steps (a unit's alerts after an outage) is drained now, a batch per transaction
         batch = await store.fire_due_escalations(

@@ -147,6 +147,17 @@ class Settings(BaseSettings):
         " every other endpoint must be https.",
     )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    # The optional InfluxDB sink (`vaktrom influx-export`, docs/DEPLOY.md "InfluxDB"): its own broker session, so
+    # ingest never waits for it; an InfluxDB v2 write API (InfluxDB 2.x, or a server that speaks it).
+    influx_url: str | None = Field(
+        default=None, description="http(s):// of the InfluxDB v2 server `vaktrom influx-export` writes to."
+    )
+    influx_org: str = Field(default="vaktrom", min_length=1, max_length=256, description="InfluxDB organisation.")
+    influx_bucket: str = Field(default="vaktrom", min_length=1, max_length=256, description="InfluxDB bucket.")
+    influx_token: SecretStr | None = Field(default=None, description="InfluxDB API token with write access.")
+    influx_client_id: str = Field(
+        default="vaktrom-influx", min_length=1, max_length=64, description="The exporter's broker account."
+    )
     # Prometheus: every process serves /metrics on a port of its own, so a scrape never waits for (or slows) the API.
     metrics_port: int = Field(
         default=0,
@@ -225,6 +236,19 @@ class Settings(BaseSettings):
             f"VAKTROM_API_HOST={self.api_host} would serve the demo and its login links beyond this machine; "
             "use 127.0.0.1, or set VAKTROM_DEMO_REMOTE=true if that is really meant"
         )
+
+    @field_validator("influx_url")
+    @classmethod
+    def _influx_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("VAKTROM_INFLUX_URL must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _influx_needs_a_token(self) -> Settings:
+        if self.influx_url is not None and self.influx_token is None:
+            raise ValueError("VAKTROM_INFLUX_TOKEN is required with VAKTROM_INFLUX_URL (an InfluxDB API token)")
+        return self
 
     @model_validator(mode="after")
     def _metrics_need_a_token(self) -> Settings:

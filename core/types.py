@@ -158,6 +158,7 @@ class AlertKind(enum.StrEnum):
     DEVICE_SILENT = "device_silent"
     DEVICE_BATTERY_LOW = "device_battery_low"
     PATIENT_LIMIT = "patient_limit"  # a value outside the limits a doctor set for this patient (alerts/limits.py)
+    LENGTH_OF_STAY = "length_of_stay"  # a stay passed its unit's limit (core/length_of_stay.py): advisory
 
 
 class AlertSeverity(enum.IntEnum):
@@ -217,6 +218,7 @@ class Site:
     site_id: str
     name: str
     kind: SiteKind
+    retired_at: datetime | None = None  # retired: off boards and pickers, kept in history
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +226,7 @@ class Ward:
     ward_id: str
     site_id: str
     name: str
+    retired_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +234,7 @@ class Bed:
     bed_id: str
     ward_id: str
     label: str
+    retired_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +267,13 @@ class Stay:
     start_at: datetime
     bed_id: str | None = None
     end_at: datetime | None = None
+    # When the patient came to a unit of this kind (kept across transfers within one kind); None: start_at.
+    admitted_at: datetime | None = None
+
+    @property
+    def length_from(self) -> datetime:
+        """Where the length of stay is counted from (core/length_of_stay.py)."""
+        return self.admitted_at or self.start_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,23 +429,24 @@ class Alert:
 
     @property
     def category(self) -> AlertCategory:
-        if self.kind in (AlertKind.NEWS2, AlertKind.ML_RISK, AlertKind.PATIENT_LIMIT):
-            return AlertCategory.PHYSIOLOGICAL
+        if self.kind in (AlertKind.NEWS2, AlertKind.ML_RISK, AlertKind.PATIENT_LIMIT, AlertKind.LENGTH_OF_STAY):
+            return AlertCategory.PHYSIOLOGICAL  # length of stay: about the patient, not the equipment
         return AlertCategory.TECHNICAL
 
     @property
     def priority(self) -> AlertPriority:
         """NEWS2 >= 7 high (emergency response); 5-6 and a single parameter 3 medium (both an urgent response on
         the RCP chart); the ML flag low (it asks for a look, not a response); a value outside the patient's own
-        limits medium (the doctor who set them asked to hear of it); a device fault medium when it leaves a bedside
-        patient unmonitored, otherwise low. A technical alert is never high."""
+        limits medium (the doctor who set them asked to hear of it); a stay past its unit's limit low (a review, not
+        a response); a device fault medium when it leaves a bedside patient unmonitored, otherwise low. A technical
+        alert is never high."""
         if self.kind is AlertKind.PATIENT_LIMIT:
             return AlertPriority.MEDIUM
         if self.kind is AlertKind.NEWS2:
             if self.severity >= AlertSeverity.HIGH:
                 return AlertPriority.HIGH
             return AlertPriority.MEDIUM if self.severity >= AlertSeverity.LOW_MEDIUM else AlertPriority.LOW
-        if self.kind is AlertKind.ML_RISK:
+        if self.kind in (AlertKind.ML_RISK, AlertKind.LENGTH_OF_STAY):
             return AlertPriority.LOW
         return AlertPriority.MEDIUM if self.severity >= AlertSeverity.LOW_MEDIUM else AlertPriority.LOW
 

@@ -33,7 +33,7 @@ from ingest.publishing import EventPublisher
 from ingest.risk import RiskAssessor, RiskStep
 from ingest.validation import ValidationLimits
 
-__all__ = ["IngestWorker", "RiskAssessor", "mqtt_options", "next_batch", "run_ingest"]
+__all__ = ["IngestWorker", "RiskAssessor", "connect_with_backoff", "mqtt_options", "next_batch", "run_ingest"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ async def run_ingest(
     metrics.scoring_backlog = lambda: scorer.backlog
     metrics.risk_backlog = lambda: risk.backlog if risk is not None else 0
     metrics.broker_connected = lambda: client.connected
-    await _connect(client, settings.ingest_client_id)
+    await connect_with_backoff(client, settings.ingest_client_id)
     try:
         await _rescore_behind(store, scorer)
 
@@ -137,7 +137,8 @@ async def _rescore_behind(store: Store, scorer: LiveScorer) -> None:
         await scorer.score_pending()
 
 
-async def _connect(client: MqttClient, client_id: str) -> None:
+async def connect_with_backoff(client: MqttClient, client_id: str) -> None:
+    """Connect and subscribe, waiting for the broker however long it takes; bad credentials stop at once."""
     delay_s = 1.0
     while True:
         try:
@@ -145,11 +146,11 @@ async def _connect(client: MqttClient, client_id: str) -> None:
         except BrokerAuthFailed:
             raise
         except BrokerUnavailable as exc:
-            logger.warning("Ingest %s cannot reach the broker (%s); retrying in up to %.0f s", client_id, exc, delay_s)
+            logger.warning("%s cannot reach the broker (%s); retrying in up to %.0f s", client_id, exc, delay_s)
             await asyncio.sleep(random.uniform(delay_s / 2, delay_s))  # backoff
             delay_s = min(delay_s * 2, CONNECT_RETRY_MAX_S)
         else:
-            logger.info("Ingest %s subscribed and running", client_id)
+            logger.info("%s subscribed and running", client_id)
             return
 
 

@@ -51,12 +51,13 @@ def _build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_service_commands(subparsers)
     _add_token_command(subparsers)
-    from vaktrom import admin_command, devices_command, model_command, score_command
+    from vaktrom import admin_command, devices_command, influx_command, model_command, score_command
 
     score_command.add_parser(subparsers)
     model_command.add_parser(subparsers)
     admin_command.add_parser(subparsers)
     devices_command.add_parser(subparsers)
+    influx_command.add_parser(subparsers)
     return parser
 
 

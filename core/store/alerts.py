@@ -48,7 +48,7 @@ from core.types import (
     PendingAlert,
 )
 
-__all__ = ["AlertQueries"]
+__all__ = ["AlertQueries", "update_alert_in"]
 
 _a = s.alerts
 _t = s.alert_transitions
@@ -132,6 +132,11 @@ def _update_key(conn: sa.Connection, key: AlertKey, decide: AlertDecision) -> Al
         return _record(conn, inserted, update)
     # Another process opened this key's alert between our read and insert (PostgreSQL waited for its commit):
     # decide again against that one, now locked.
+    return _update_key(conn, key, decide)
+
+
+def update_alert_in(conn: sa.Connection, key: AlertKey, decide: AlertDecision) -> AlertChange | None:
+    """`update_alert` inside a caller's write transaction (a stay change resolves its length-of-stay alert with it)."""
     return _update_key(conn, key, decide)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from core.administration import StayChange
 from core.alert_facts import AlertFacts
 from core.backlog import TimerBacklog
 from core.digests import DigestDecision, DigestFacts, DigestSchedule
@@ -21,6 +22,8 @@ from core.escalation import (
     StepFiring,
     WebhookEndpoint,
 )
+from core.length_of_stay import DueStayLimit
+from core.national_id import NationalId
 from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile
 from core.oncall import RosterOverride, Rotation
 from core.types import (
@@ -60,6 +63,7 @@ from core.types import (
 )
 
 __all__ = [
+    "AdministrationStore",
     "AlertChange",
     "AlertDecision",
     "AlertStore",
@@ -82,6 +86,7 @@ __all__ = [
     "ReferenceStore",
     "RosterStore",
     "ScoreStore",
+    "StayLimitDecision",
     "StepDecision",
     "Store",
     "StoreLifecycle",
@@ -161,12 +166,16 @@ class ReferenceStore(Protocol):
     async def upsert_ward(self, ward: Ward) -> None: ...
     async def upsert_bed(self, bed: Bed) -> None: ...
     async def upsert_patient(self, patient: Patient) -> None: ...
-    async def list_sites(self) -> list[Site]: ...
-    async def list_wards(self, *, site_ids: Sequence[str] | None = None) -> list[Ward]: ...
-    async def get_ward(self, ward_id: str) -> Ward:
-        """Raises NotFound."""
+    async def list_sites(self, *, include_retired: bool = False) -> list[Site]:
+        """Sites in use (retired ones only with include_retired): what boards and pickers offer."""
 
-    async def list_beds(self, ward_id: str) -> list[Bed]: ...
+    async def list_wards(
+        self, *, site_ids: Sequence[str] | None = None, include_retired: bool = False
+    ) -> list[Ward]: ...
+    async def get_ward(self, ward_id: str) -> Ward:
+        """Raises NotFound. Retired ones too (history names them)."""
+
+    async def list_beds(self, ward_id: str, *, include_retired: bool = False) -> list[Bed]: ...
     async def get_patient(self, patient_id: str) -> Patient:
         """Raises NotFound."""
 
@@ -558,6 +567,63 @@ class BacklogStore(Protocol):
         how many steps are late, and every delivery by state."""
 
 
+class AdministrationStore(Protocol):
+    """Administration (core/store/places.py, core/store/stays.py): places that retire, patients with their national
+    identity number apart, and stays. Every change is one transaction that checks first and writes nothing when it
+    refuses: core.administration.AdminRefused names the field (missing: 404, otherwise 409)."""
+
+    async def create_site(self, site: Site) -> Site: ...
+    async def create_ward(self, ward: Ward) -> Ward: ...
+    async def create_bed(self, bed: Bed) -> Bed: ...
+    async def get_site(self, site_id: str) -> Site: ...
+    async def get_bed(self, bed_id: str) -> Bed: ...
+    async def rename_site(self, site_id: str, *, name: str) -> Site: ...
+    async def rename_ward(self, ward_id: str, *, name: str) -> Ward: ...
+    async def rename_bed(self, bed_id: str, *, label: str) -> Bed: ...
+    async def retire_site(self, site_id: str, *, at: datetime) -> Site:
+        """Refused while any of its wards has a current stay."""
+
+    async def retire_ward(self, ward_id: str, *, at: datetime) -> Ward:
+        """Refused while it has a current stay."""
+
+    async def retire_bed(self, bed_id: str, *, at: datetime) -> Bed:
+        """Refused while it holds a current stay."""
+
+    async def create_patient(
+        self, patient: Patient, *, national_id: NationalId | None, at: datetime, by: str
+    ) -> Patient: ...
+    async def change_patient(
+        self,
+        patient_id: str,
+        *,
+        display_name: str | None = None,
+        birth_year: int | None = ...,
+        national_id: NationalId | None = ...,
+        at: datetime,
+        by: str,
+    ) -> Patient:
+        """Only what is given changes; None clears a birth year or removes the number."""
+
+    async def national_id_of(self, patient_id: str) -> NationalId | None: ...
+    async def has_national_id(self, patient_ids: list[str]) -> set[str]: ...
+    async def admit(self, *, patient_id: str, bed_id: str, stay_id: str, at: datetime) -> StayChange: ...
+    async def transfer(self, *, patient_id: str, bed_id: str, stay_id: str, at: datetime) -> StayChange: ...
+    async def discharge(self, *, patient_id: str, at: datetime) -> StayChange: ...
+    async def enrol_home(self, *, patient_id: str, ward_id: str, stay_id: str, at: datetime) -> StayChange: ...
+    async def end_home(self, *, patient_id: str, at: datetime) -> StayChange: ...
+    async def stay_history(self, patient_id: str) -> list[Stay]:
+        """Oldest first."""
+
+    async def fire_due_stay_limits(
+        self, now: datetime, decide: StayLimitDecision, *, limit: int = 50
+    ) -> list[AlertChange]:
+        """Claim due length-of-stay timers (SKIP LOCKED), apply `decide` and mark each fired, in one transaction."""
+
+
+# Run on the patient's unresolved length-of-stay alert (or None), locked, when a timer is due: pure, no I/O.
+StayLimitDecision = Callable[[Alert | None, DueStayLimit], AlertUpdate | None]
+
+
 class Store(
     StoreLifecycle,
     ReferenceStore,
@@ -574,6 +640,7 @@ class Store(
     LimitStore,
     BacklogStore,
     UserStore,
+    AdministrationStore,
     Protocol,
 ):
     """Everything vaktrom keeps. All methods are coroutines; a backend raises StorageUnavailable when it cannot reach

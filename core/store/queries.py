@@ -13,9 +13,11 @@ from core.store.escalations import EscalationQueries
 from core.store.limits import LimitQueries
 from core.store.observations import ObservationQueries
 from core.store.onboarding import OnboardingQueries
+from core.store.places import PlaceQueries
 from core.store.reference import ReferenceQueries
 from core.store.rosters import RosterQueries
 from core.store.scores import ScoreQueries
+from core.store.stays import StayQueries
 from core.store.users import UserQueries
 
 __all__ = ["StoreQueries"]
@@ -37,5 +39,7 @@ class StoreQueries(
     LimitQueries,
     BacklogQueries,
     UserQueries,
+    PlaceQueries,
+    StayQueries,
 ):
     """The queries of every domain, written once; an engine adds where they run, `append`, open, close and ping."""

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from core.errors import NotFound
 from core.store import schema as s
 from core.store.digests import ensure_digest_schedule
+from core.store.places import bed_of_row, site_of_row, ward_of_row
 from core.store.sql import SqlStore, upsert
 from core.types import (
     Bed,
@@ -19,7 +20,6 @@ from core.types import (
     CareTeamRole,
     Patient,
     Site,
-    SiteKind,
     SpO2Scale,
     SpO2ScaleDecision,
     Stay,
@@ -43,6 +43,7 @@ def stay_of_row(row: Any) -> Stay:
         start_at=row.start_at,
         bed_id=row.bed_id,
         end_at=row.end_at,
+        admitted_at=row.admitted_at,
     )
 
 
@@ -77,27 +78,31 @@ class ReferenceQueries(SqlStore):
         row = {"patient_id": patient.patient_id, "display_name": patient.display_name, "birth_year": patient.birth_year}
         await self._write(lambda c: upsert(c, s.patients, row, key=["patient_id"]))
 
-    async def list_sites(self) -> list[Site]:
-        rows = await self._read(lambda c: c.execute(sa.select(s.sites).order_by(s.sites.c.site_id)).all())
-        return [Site(row.site_id, row.name, SiteKind(row.kind)) for row in rows]
+    async def list_sites(self, *, include_retired: bool = False) -> list[Site]:
+        query = sa.select(s.sites).order_by(s.sites.c.site_id)
+        if not include_retired:
+            query = query.where(s.sites.c.retired_at.is_(None))
+        return [site_of_row(row) for row in await self._read(lambda c: c.execute(query).all())]
 
-    async def list_wards(self, *, site_ids: Sequence[str] | None = None) -> list[Ward]:
+    async def list_wards(self, *, site_ids: Sequence[str] | None = None, include_retired: bool = False) -> list[Ward]:
         query = sa.select(s.wards).order_by(s.wards.c.ward_id)
         if site_ids is not None:
             query = query.where(s.wards.c.site_id.in_(site_ids))
-        rows = await self._read(lambda c: c.execute(query).all())
-        return [Ward(row.ward_id, row.site_id, row.name) for row in rows]
+        if not include_retired:
+            query = query.where(s.wards.c.retired_at.is_(None))
+        return [ward_of_row(row) for row in await self._read(lambda c: c.execute(query).all())]
 
     async def get_ward(self, ward_id: str) -> Ward:
         row = await self._read(lambda c: c.execute(sa.select(s.wards).where(s.wards.c.ward_id == ward_id)).first())
         if row is None:
             raise NotFound("ward", ward_id)
-        return Ward(row.ward_id, row.site_id, row.name)
+        return ward_of_row(row)
 
-    async def list_beds(self, ward_id: str) -> list[Bed]:
+    async def list_beds(self, ward_id: str, *, include_retired: bool = False) -> list[Bed]:
         query = sa.select(s.beds).where(s.beds.c.ward_id == ward_id).order_by(s.beds.c.bed_id)
-        rows = await self._read(lambda c: c.execute(query).all())
-        return [Bed(row.bed_id, row.ward_id, row.label) for row in rows]
+        if not include_retired:
+            query = query.where(s.beds.c.retired_at.is_(None))
+        return [bed_of_row(row) for row in await self._read(lambda c: c.execute(query).all())]
 
     async def get_patient(self, patient_id: str) -> Patient:
         query = sa.select(s.patients).where(s.patients.c.patient_id == patient_id)
@@ -132,6 +137,7 @@ class ReferenceQueries(SqlStore):
             "start_at": stay.start_at,
             "bed_id": stay.bed_id,
             "end_at": stay.end_at,
+            "admitted_at": stay.admitted_at,
         }
         await self._write(lambda c: upsert(c, s.stays, row, key=["stay_id"]))
 

@@ -37,6 +37,7 @@ __all__ = [
     "metadata",
     "observations",
     "pairings",
+    "patient_identities",
     "patient_limits",
     "patients",
     "pending_alerts",
@@ -48,6 +49,7 @@ __all__ = [
     "scores_history",
     "sites",
     "spo2_scale_decisions",
+    "stay_limit_timers",
     "stays",
     "users",
     "wards",
@@ -605,3 +607,57 @@ access_changes = sa.Table(
 
 # A member's open memberships, for the care-team grant on every patient read.
 care_team_member = sa.Index("care_team_member", care_team.c.member_id, care_team.c.patient_id)
+
+
+# --- administration (revision 0007; issue 9, the administration helper) ------------------------------------------
+# Sites, wards and beds retire, never go: stays, readings and alerts name them. A retired one leaves boards and
+# pickers and stays in history.
+for _place in (sites, wards, beds):
+    _place.append_column(_at("retired_at", nullable=True))
+# When the patient came to a unit of this kind (kept across transfers between units of one kind): the length of stay
+# runs from it (core/length_of_stay.py). NULL on stays before 0007, whose length runs from start_at.
+stays.append_column(_at("admitted_at", nullable=True))
+# A bed holds one current stay, a patient has one, across processes (the admin calls check first and answer 409).
+_OPEN_STAY = stays.c.end_at.is_(None)
+sa.Index(
+    "stays_one_open_per_patient", stays.c.patient_id, unique=True, sqlite_where=_OPEN_STAY, postgresql_where=_OPEN_STAY
+)
+_OPEN_BED_STAY = sa.and_(stays.c.end_at.is_(None), stays.c.bed_id.is_not(None))
+sa.Index(
+    "stays_one_open_per_bed", stays.c.bed_id, unique=True, sqlite_where=_OPEN_BED_STAY, postgresql_where=_OPEN_BED_STAY
+)
+sa.Index("stays_bed", stays.c.bed_id, stays.c.start_at)
+
+# The national identity number (fødselsnummer or D-number), apart from the patient's row so that no query that
+# reads patients can carry it by accident. One patient per number.
+patient_identities = sa.Table(
+    "patient_identities",
+    metadata,
+    sa.Column("patient_id", sa.Text, primary_key=True),
+    _text("national_id"),
+    _at("recorded_at"),
+    _text("recorded_by"),
+    sa.Index("patient_identities_number", "national_id", unique=True),
+)
+
+# One durable timer per stay and length-of-stay limit (`stay_id`: the stay that began the time in this kind of unit).
+# Armed while `due_at` is set; when it fires, the advisory alert opens and `fired_at` is written in one transaction,
+# so it fires once. A discharge, or a transfer to another kind of unit, disarms it (`disarmed_at`).
+stay_limit_timers = sa.Table(
+    "stay_limit_timers",
+    metadata,
+    sa.Column("stay_id", sa.Text, primary_key=True),
+    sa.Column("stay_limit", sa.Text, primary_key=True),
+    _text("patient_id"),
+    _at("admitted_at"),
+    _at("due_at", nullable=True),
+    _at("fired_at", nullable=True),
+    _at("disarmed_at", nullable=True),
+    sa.Index("stay_limit_timers_patient", "patient_id"),
+    sa.Index(
+        "stay_limit_timers_due",
+        "due_at",
+        sqlite_where=sa.text("due_at IS NOT NULL"),
+        postgresql_where=sa.text("due_at IS NOT NULL"),
+    ),
+)
