@@ -16,6 +16,8 @@ from core.clock import Clock, utc_now
 from core.errors import StorageUnavailable
 from core.store import Store
 from dashboard_api import (
+    routes_admin,
+    routes_admin_patients,
     routes_covered,
     routes_devices,
     routes_escalation,
@@ -81,6 +83,8 @@ def create_app(
     for router in (module.router for module in (*routers, routes_covered, routes_trends)):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(routes_limits.router, prefix=API_PREFIX)
+    for admin in (routes_admin, routes_admin_patients):  # role admin: places, patients, stays
+        app.include_router(admin.router, prefix=API_PREFIX)
     _add_openapi(app)
     _add_probes(app, store)
     _add_page(app)
