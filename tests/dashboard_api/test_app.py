@@ -77,6 +77,23 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient, token: Tok
         "/api/v1/patients/{patient_id}/observations/trend",
         "/api/v1/patients/{patient_id}/limits",
         "/api/v1/patients/{patient_id}/limits/history",
+        "/api/v1/admin/sites",
+        "/api/v1/admin/sites/{site_id}",
+        "/api/v1/admin/sites/{site_id}/retire",
+        "/api/v1/admin/wards",
+        "/api/v1/admin/wards/{ward_id}",
+        "/api/v1/admin/wards/{ward_id}/retire",
+        "/api/v1/admin/beds",
+        "/api/v1/admin/beds/{bed_id}",
+        "/api/v1/admin/beds/{bed_id}/retire",
+        "/api/v1/admin/patients",
+        "/api/v1/admin/patients/{patient_id}",
+        "/api/v1/admin/patients/{patient_id}/stays",
+        "/api/v1/admin/patients/{patient_id}/admit",
+        "/api/v1/admin/patients/{patient_id}/transfer",
+        "/api/v1/admin/patients/{patient_id}/discharge",
+        "/api/v1/admin/patients/{patient_id}/enrol",
+        "/api/v1/admin/patients/{patient_id}/end-home",
     } == paths
 
 
