@@ -22,6 +22,7 @@ from core.escalation import (
     StepFiring,
     WebhookEndpoint,
 )
+from core.homecare import MeasurementPlan, PlanCheckDecide, PlanTimer, WorklistEvent, WorklistItem, WorklistState
 from core.length_of_stay import DueStayLimit
 from core.national_id import NationalId
 from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile
@@ -78,6 +79,7 @@ __all__ = [
     "DigestStore",
     "DueAlertDecision",
     "EscalationStore",
+    "HomecareStore",
     "LimitStore",
     "ObservationBucket",
     "ObservationStore",
@@ -559,6 +561,31 @@ class UserStore(Protocol):
     async def last_access_change_id(self) -> int: ...
 
 
+class HomecareStore(Protocol):
+    """Measurement plans, their timers and the coordinators' worklist (core/homecare.py)."""
+
+    async def set_measurement_plan(self, plan: MeasurementPlan, timers: Sequence[PlanTimer]) -> None:
+        """Store the plan (the newest is in force) and replace the patient's timers, in one transaction."""
+
+    async def measurement_plan(self, patient_id: str) -> MeasurementPlan | None: ...
+    async def plan_timers(self, patient_id: str) -> list[PlanTimer]: ...
+    async def fire_due_plan_checks(
+        self, now: datetime, decide: PlanCheckDecide, *, limit: int = 50
+    ) -> list[WorklistItem]:
+        """Claim due plan timers (others' skipped), apply `decide`, write its item and next due time at once."""
+
+    async def worklist(self, site_id: str, *, states: Sequence[WorklistState], limit: int = 500) -> list[WorklistItem]:
+        """A programme's items in `states`, oldest first."""
+
+    async def worklist_item(self, item_id: str) -> tuple[WorklistItem, list[WorklistEvent]]:
+        """The item and its history. Raises NotFound."""
+
+    async def update_worklist_item(
+        self, item_id: str, *, actor: str, action: str, at: datetime, text: str = "", outcome: str | None = None
+    ) -> WorklistItem:
+        """claimed / note / closed, recorded in the history. Raises NotFound, or Conflict on a closed item."""
+
+
 class BacklogStore(Protocol):
     """Due work across every worker, for monitoring (Prometheus: alerts/prometheus.py)."""
 
@@ -639,6 +666,7 @@ class Store(
     AuditStore,
     LimitStore,
     BacklogStore,
+    HomecareStore,
     UserStore,
     AdministrationStore,
     Protocol,

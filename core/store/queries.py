@@ -10,6 +10,7 @@ from core.store.deliveries import DeliveryQueries
 from core.store.devices import DeviceQueries
 from core.store.digests import DigestQueries
 from core.store.escalations import EscalationQueries
+from core.store.homecare import HomecareQueries
 from core.store.limits import LimitQueries
 from core.store.observations import ObservationQueries
 from core.store.onboarding import OnboardingQueries
@@ -38,6 +39,7 @@ class StoreQueries(
     AuditQueries,
     LimitQueries,
     BacklogQueries,
+    HomecareQueries,
     UserQueries,
     PlaceQueries,
     StayQueries,

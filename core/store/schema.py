@@ -34,6 +34,7 @@ __all__ = [
     "digest_schedules",
     "escalation_policies",
     "latest_values",
+    "measurement_plans",
     "metadata",
     "observations",
     "pairings",
@@ -41,6 +42,7 @@ __all__ = [
     "patient_limits",
     "patients",
     "pending_alerts",
+    "plan_timers",
     "risks_current",
     "roster_overrides",
     "rotation_sites",
@@ -54,6 +56,8 @@ __all__ = [
     "users",
     "wards",
     "webhook_endpoints",
+    "worklist_events",
+    "worklist_items",
 ]
 
 metadata = sa.MetaData()
@@ -660,4 +664,67 @@ stay_limit_timers = sa.Table(
         sqlite_where=sa.text("due_at IS NOT NULL"),
         postgresql_where=sa.text("due_at IS NOT NULL"),
     ),
+)
+
+# --- home follow-up (core/homecare.py) ---------------------------------------------------------------------------
+# A patient's measurement plans, append-only: the newest row per patient is in force (who set it, when).
+measurement_plans = sa.Table(
+    "measurement_plans",
+    metadata,
+    _row_id(),
+    _text("patient_id"),
+    _text("timezone"),
+    sa.Column("items", Json, nullable=False),
+    sa.Column("inactive_after_h", sa.Double, nullable=False),
+    _text("set_by"),
+    _at("set_at"),
+    sa.Index("measurement_plans_patient", "patient_id", "set_at"),
+    sqlite_autoincrement=True,
+)
+
+# The plans' durable timers: one per plan item (its current window, checked when it closes at `due_at`) and one per
+# patient for activity (item_id "_activity"). A worker claims due rows, writes the item it raises and the next due
+# time in one transaction, so each window is checked once.
+plan_timers = sa.Table(
+    "plan_timers",
+    metadata,
+    sa.Column("patient_id", sa.Text, primary_key=True),
+    sa.Column("item_id", sa.Text, primary_key=True),
+    _at("opens_at"),
+    _at("due_at"),
+    sa.Index("plan_timers_due", "due_at"),
+)
+
+worklist_items = sa.Table(
+    "worklist_items",
+    metadata,
+    sa.Column("item_id", sa.Text, primary_key=True),
+    _text("site_id"),
+    _text("patient_id"),
+    _text("kind"),
+    _text("vkp_code"),
+    _text("summary"),
+    _at("opened_at"),
+    _text("state"),
+    sa.Column("missing_loinc", Json, nullable=False),
+    _at("window_opens_at", nullable=True),
+    _at("window_closes_at", nullable=True),
+    _text("owner", nullable=True),
+    _at("closed_at", nullable=True),
+    _text("outcome", nullable=True),
+    sa.Index("worklist_items_site", "site_id", "state", "opened_at"),
+    sa.Index("worklist_items_patient", "patient_id", "kind", "state"),
+)
+
+worklist_events = sa.Table(
+    "worklist_events",
+    metadata,
+    _row_id(),
+    _text("item_id"),
+    _at("at"),
+    _text("actor"),
+    _text("action"),
+    _text("text"),
+    sa.Index("worklist_events_item", "item_id", "at"),
+    sqlite_autoincrement=True,
 )
