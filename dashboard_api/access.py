@@ -1,11 +1,16 @@
-"""What every route needs: the injected parts (store, clock, publisher) and access checks that audit as they go."""
+"""What every route needs: the injected parts (store, clock, publisher) and access checks that audit as they go.
+
+Two grants open a patient's data (docs/ACCESS.md): the site of the unit the patient is in (for its staff), and
+membership of the patient's care team (wherever the patient is). Every audit row names the grant that allowed it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, NamedTuple, Protocol
 
 from fastapi import Depends, HTTPException, status
 from starlette.requests import HTTPConnection
@@ -15,20 +20,28 @@ from core.errors import NotFound, VaktromError
 from core.events import alert_event
 from core.store import Store
 from core.topics import events_topic
-from core.types import Alert, AlertPhase, AuditEntry, Stay, Ward
+from core.types import Alert, AlertPhase, AuditEntry, CareTeamRole, Stay, Ward
 from dashboard_api.auth import Principal
 
 __all__ = [
+    "AlertAccess",
     "ApiContext",
     "Ctx",
     "Publisher",
+    "WardAccess",
     "announce_alert",
     "audit",
+    "audit_patients",
     "authorised_alert",
     "authorised_patient",
     "authorised_ward",
     "get_context",
+    "patient_grant",
     "publish_or_warn",
+    "refuse_ward",
+    "site_grant",
+    "team_grant",
+    "ward_access",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,18 +74,57 @@ def get_context(connection: HTTPConnection) -> ApiContext:
 Ctx = Annotated[ApiContext, Depends(get_context)]
 
 
-async def audit(ctx: ApiContext, principal: Principal, action: str, subject: str, detail: str = "") -> None:
-    """One audit row per read or change of patient data (and per denied attempt at it)."""
-    await ctx.store.audit(
-        AuditEntry(
-            at=ctx.clock(),
-            user_id=principal.user_id,
-            role=principal.role,
-            action=action,
-            subject=subject,
-            detail=detail,
-        )
+def site_grant(site_id: str) -> str:
+    return f"site:{site_id}"
+
+
+def team_grant(role: CareTeamRole) -> str:
+    return f"team:{role.value}"
+
+
+def _entry(
+    ctx: ApiContext, principal: Principal, action: str, subject: str, detail: str, patient_id: str | None, grant: str
+) -> AuditEntry:
+    return AuditEntry(
+        at=ctx.clock(),
+        user_id=principal.user_id,
+        role=principal.role,
+        action=action,
+        subject=subject,
+        detail=detail,
+        patient_id=patient_id,
+        grant=grant,
+        source_address=principal.source_address,
+        token_id=principal.token_id,
     )
+
+
+async def audit(
+    ctx: ApiContext,
+    principal: Principal,
+    action: str,
+    subject: str,
+    detail: str = "",
+    *,
+    patient_id: str | None = None,
+    grant: str | None = None,
+) -> None:
+    """One audit row per read or change of patient data (and per refused attempt at it). `grant` says what allowed
+    it; by default the caller's role ("role:admin"), for actions that concern no patient."""
+    given = f"role:{principal.role.value}" if grant is None else grant
+    await ctx.store.audit(_entry(ctx, principal, action, subject, detail, patient_id, given))
+
+
+async def audit_patients(
+    ctx: ApiContext, principal: Principal, action: str, subject: str, grants: Mapping[str, str], detail: str = ""
+) -> None:
+    """One row per patient (patient id -> grant, "" when refused) in one transaction; one row naming no patient
+    when there is none (an empty ward board was still read)."""
+    if not grants:
+        await audit(ctx, principal, action, subject, detail, grant="" if action.startswith("denied.") else None)
+        return
+    entries = [_entry(ctx, principal, action, subject, detail, pid, grant) for pid, grant in grants.items()]
+    await ctx.store.audit_many(entries)
 
 
 def _not_found(kind: str, key: str | int) -> HTTPException:
@@ -80,33 +132,85 @@ def _not_found(kind: str, key: str | int) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"{kind} {key} not found")
 
 
-async def authorised_ward(ctx: ApiContext, principal: Principal, ward_id: str) -> Ward:
-    """The ward, or 404 when it does not exist or lies outside the principal's sites (audited as denied)."""
+@dataclass(frozen=True, slots=True)
+class WardAccess:
+    """What of a ward the principal may see: all of it (a site grant), or only the patients on it now whose care
+    team the principal is in."""
+
+    ward: Ward
+    site: str | None  # "site:<id>" when the whole ward is visible
+    team: Mapping[str, str]  # patient id -> "team:<role>", when it is not
+
+    def grant_for(self, patient_id: str) -> str | None:
+        return self.site if self.site is not None else self.team.get(patient_id)
+
+    def patients(self) -> frozenset[str] | None:
+        """None: every patient; else only these."""
+        return None if self.site is not None else frozenset(self.team)
+
+
+async def ward_access(ctx: ApiContext, principal: Principal, ward: Ward) -> WardAccess:
+    """Site grant first; otherwise the principal's care-team patients with a current stay on this ward."""
+    if principal.may_see(ward.site_id):
+        return WardAccess(ward, site_grant(ward.site_id), {})
+    at = ctx.clock()
+    stays = await ctx.store.list_stays(ward_id=ward.ward_id, at=at)
+    roles = await ctx.store.team_grants(principal.user_id, [s.patient_id for s in stays], at=at) if stays else {}
+    return WardAccess(ward, None, {pid: team_grant(role) for pid, role in roles.items()})
+
+
+async def refuse_ward(ctx: ApiContext, principal: Principal, ward: Ward, action: str) -> None:
+    """Audit a refused ward read: one row per patient on the ward now (none of them was shown)."""
+    stays = await ctx.store.list_stays(ward_id=ward.ward_id, at=ctx.clock())
+    await audit_patients(
+        ctx, principal, f"denied.{action}", ward.ward_id, {s.patient_id: "" for s in stays}, f"site {ward.site_id}"
+    )
+
+
+async def authorised_ward(ctx: ApiContext, principal: Principal, ward_id: str, *, action: str) -> WardAccess:
+    """What of the ward the principal may see, or 404 when it does not exist or they may see none of it (audited as
+    refused, per patient). The caller audits what it shows."""
     try:
         ward = await ctx.store.get_ward(ward_id)
     except NotFound:
+        await audit(ctx, principal, f"denied.{action}", ward_id, "no such ward", grant="")
         raise _not_found("Ward", ward_id) from None
-    if not principal.may_see(ward.site_id):
-        await audit(ctx, principal, "denied.ward", ward_id, f"site {ward.site_id}")
+    access = await ward_access(ctx, principal, ward)
+    if access.site is None and not access.team:
+        await refuse_ward(ctx, principal, ward, action)
         raise _not_found("Ward", ward_id)
-    return ward
+    return access
+
+
+async def patient_grant(ctx: ApiContext, principal: Principal, stay: Stay) -> tuple[str | None, Ward]:
+    """What lets the principal see this patient now (the stay's site, else their care-team membership; None), and
+    the stay's ward."""
+    ward = await ctx.store.get_ward(stay.ward_id)
+    if principal.may_see(ward.site_id):
+        return site_grant(ward.site_id), ward
+    roles = await ctx.store.team_grants(principal.user_id, [stay.patient_id], at=ctx.clock())
+    role = roles.get(stay.patient_id)
+    return (None if role is None else team_grant(role)), ward
 
 
 async def authorised_patient(ctx: ApiContext, principal: Principal, patient_id: str, *, action: str) -> Stay:
-    """The patient's current stay, when its ward's site is one the token names; audits `action` on the patient.
+    """The patient's current stay, when the principal's site or care-team membership grants it; audits `action`
+    on the patient with that grant, or `denied.<action>` when refused.
 
     A patient is reachable through a current stay only (admitted to a bed or enrolled at home), so the answer for
-    an unknown patient, a discharged one and another site's is the same 404: ids are neither confirmed nor placed.
+    an unknown patient, a discharged one and one the principal may not see is the same 404: ids are neither
+    confirmed nor placed.
     """
     stays = await ctx.store.stays_of_patients([patient_id], at=ctx.clock())
     stay = stays.get(patient_id)
-    if stay is None:
+    grant, why = None, "no current stay"
+    if stay is not None:
+        grant, ward = await patient_grant(ctx, principal, stay)
+        why = f"site {ward.site_id}"  # neither that site nor the patient's care team
+    if stay is None or grant is None:
+        await audit(ctx, principal, f"denied.{action}", patient_id, why, patient_id=patient_id, grant="")
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Patient {patient_id} has no current stay")
-    ward = await ctx.store.get_ward(stay.ward_id)
-    if not principal.may_see(ward.site_id):
-        await audit(ctx, principal, f"denied.{action}", patient_id, f"site {ward.site_id}")
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Patient {patient_id} has no current stay")
-    await audit(ctx, principal, action, patient_id)
+    await audit(ctx, principal, action, patient_id, patient_id=patient_id, grant=grant)
     return stay
 
 
@@ -123,20 +227,34 @@ async def publish_or_warn(ctx: ApiContext, topic: str, payload: bytes, *, what: 
     return True
 
 
-async def authorised_alert(ctx: ApiContext, principal: Principal, alert_id: int) -> tuple[Alert, str]:
-    """The alert and its ward's site, once the principal may act on that ward. 404 / 403 otherwise."""
+class AlertAccess(NamedTuple):
+    alert: Alert
+    site_id: str
+    grant: str
+
+
+async def authorised_alert(
+    ctx: ApiContext, principal: Principal, alert_id: int, *, action: str, audited: bool = True
+) -> AlertAccess:
+    """The alert, its ward's site and the grant (the site, or the principal's membership of its patient's care team)
+    that lets the principal see it; audits `action` on the alert's patient unless the caller will (`audited=False`,
+    after a change that may still fail). 404 (audited as refused) otherwise; 403 for an alert of no ward."""
     try:
         alert = await ctx.store.get_alert(alert_id)
     except NotFound:
         raise _not_found("Alert", alert_id) from None
     if alert.ward_id is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"Alert {alert_id} belongs to no ward; a technician handles it")
-    try:
-        ward = await authorised_ward(ctx, principal, alert.ward_id)
-    except HTTPException:
-        await audit(ctx, principal, "denied.alert", str(alert_id), f"patient {alert.patient_id}")
-        raise _not_found("Alert", alert_id) from None
-    return alert, ward.site_id
+    ward = await ctx.store.get_ward(alert.ward_id)
+    access = await ward_access(ctx, principal, ward)
+    grant = access.site if alert.patient_id is None else access.grant_for(alert.patient_id)
+    detail = f"patient {alert.patient_id}"
+    if grant is None:
+        await audit(ctx, principal, f"denied.{action}", str(alert_id), detail, patient_id=alert.patient_id, grant="")
+        raise _not_found("Alert", alert_id)
+    if audited:
+        await audit(ctx, principal, action, str(alert_id), detail, patient_id=alert.patient_id, grant=grant)
+    return AlertAccess(alert, ward.site_id, grant)
 
 
 async def announce_alert(ctx: ApiContext, site_id: str, alert: Alert, *, phase: AlertPhase | None = None) -> None:

@@ -24,6 +24,7 @@ from dashboard_api import (
     routes_limits,
     routes_oncall,
     routes_patients,
+    routes_people,
     routes_trends,
     routes_wards,
     ws,
@@ -33,6 +34,7 @@ from dashboard_api.auth import Principal, current_principal
 from dashboard_api.live import LiveHub
 from dashboard_api.security import FailedAuthThrottle, GuardMiddleware, validation_error_without_input
 from dashboard_api.socket_quota import SocketQuota
+from dashboard_api.ws_access import AccessWatch
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -78,11 +80,13 @@ def create_app(
     app.state.auth_secret = auth_secret
     app.state.clock = clock
     app.state.live = live
+    app.state.access_watch = AccessWatch(store)  # closes this node's sockets of users whose access shrank
     app.state.socket_quota = SocketQuota()  # per-user live streams on this node (MAX_SOCKETS_PER_USER)
     routers = (routes_wards, routes_patients, routes_devices, routes_escalation, routes_oncall, ws)
     for router in (module.router for module in (*routers, routes_covered, routes_trends)):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(routes_limits.router, prefix=API_PREFIX)
+    app.include_router(routes_people.router, prefix=API_PREFIX)
     for admin in (routes_admin, routes_admin_patients):  # role admin: places, patients, stays
         app.include_router(admin.router, prefix=API_PREFIX)
     _add_openapi(app)

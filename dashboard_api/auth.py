@@ -1,4 +1,8 @@
-"""Signed bearer tokens (HS256) and the FastAPI dependencies that authenticate and authorise every call."""
+"""Signed bearer tokens (HS256) and the FastAPI dependencies that authenticate and authorise every call.
+
+A token names a user and asks for one role (and, for HMAC tokens, some sites). The user registry decides: every call
+reads the user's row (one query by key; nothing cached, so a disable on any node refuses the next call on every
+node), refuses an unknown or disabled user and a role the user does not hold, and bounds the sites by the user's."""
 
 from __future__ import annotations
 
@@ -14,18 +18,23 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from core.clock import Clock
-from core.types import Role
+from core.store import Store
+from core.types import AuditEntry, Role, User
 
 __all__ = [
     "ALL_SITES",
     "CLINICAL_ROLES",
     "DEVICE_ROLES",
+    "DisabledUser",
     "InvalidToken",
     "Principal",
+    "RoleNotHeld",
+    "UnknownUser",
     "authenticate",
     "authorise_site",
     "current_principal",
     "issue_token",
+    "registered_principal",
     "require_roles",
     "verify_token",
 ]
@@ -46,6 +55,18 @@ class InvalidToken(ValueError):
     """The token is missing a claim, expired, forged or malformed. The message says which, never echoes the token."""
 
 
+class UnknownUser(InvalidToken):
+    """The token's user is not in the registry."""
+
+
+class DisabledUser(InvalidToken):
+    """The token's user is registered but disabled."""
+
+
+class RoleNotHeld(InvalidToken):
+    """The token asks for a role the registry does not give the user."""
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: from a verified token."""
@@ -55,6 +76,7 @@ class Principal:
     site_ids: tuple[str, ...]
     token_id: str
     expires_at: datetime
+    source_address: str = ""  # the client's address, for the audit log
 
     @property
     def all_sites(self) -> bool:
@@ -149,38 +171,116 @@ def _unauthenticated(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def authenticate(connection: HTTPConnection, token: str) -> Principal:
-    """Verify a token with the app's secret and clock (set by create_app). Raises InvalidToken."""
+async def registered_principal(
+    store: Store,
+    *,
+    user_id: str,
+    role: Role | None,
+    site_ids: Sequence[str] | None,
+    token_id: str,
+    expires_at: datetime,
+    source_address: str = "",
+) -> Principal:
+    """The principal a verified token stands for, as the registry says now (one query by key).
+
+    `role` is the role the token asks for (None: the user's only role); `site_ids` the sites it asks for (None:
+    all of the user's). Raises UnknownUser, DisabledUser or RoleNotHeld (InvalidToken subclasses) saying which.
+    """
+    user = await store.get_user(user_id)
+    if user is None:
+        raise UnknownUser(f"user {user_id} is not registered")
+    if user.disabled_at is not None:
+        raise DisabledUser(f"user {user_id} is disabled")
+    if role is None:
+        if len(user.roles) != 1:
+            raise RoleNotHeld(f"user {user_id} holds several roles; the token must ask for one")
+        role = user.roles[0]
+    if role not in user.roles:
+        held = ", ".join(r.value for r in user.roles) or "none"
+        raise RoleNotHeld(f"user {user_id} does not hold the role {role.value} (holds: {held})")
+    sites = _sites_within(user, role, site_ids)
+    return Principal(user_id, role, sites, token_id=token_id, expires_at=expires_at, source_address=source_address)
+
+
+def _sites_within(user: User, role: Role, requested: Sequence[str] | None) -> tuple[str, ...]:
+    """The sites a token may use: those it asks for that the user serves. "*" in the registry counts for an admin
+    acting as admin only; a token asking for "*" gets everything the user serves."""
+    everywhere = role is Role.ADMIN and ALL_SITES in user.site_ids
+    served = tuple(s for s in user.site_ids if s != ALL_SITES)
+    if requested is None or ALL_SITES in requested:
+        return (ALL_SITES,) if everywhere else served
+    return tuple(requested) if everywhere else tuple(s for s in requested if s in served)
+
+
+def _source_of(connection: HTTPConnection) -> str:
+    return connection.client.host if connection.client is not None else ""
+
+
+async def authenticate(connection: HTTPConnection, token: str) -> Principal:
+    """Verify a token with the app's secret and clock (set by create_app), then resolve it in the registry. Raises
+    InvalidToken (or a subclass) saying what is wrong."""
     secret: str = connection.app.state.auth_secret
     clock: Clock = connection.app.state.clock
-    return verify_token(secret, token, now=clock())
+    store: Store = connection.app.state.context.store
+    claimed = verify_token(secret, token, now=clock())
+    return await registered_principal(
+        store,
+        user_id=claimed.user_id,
+        role=claimed.role,
+        site_ids=claimed.site_ids,
+        token_id=claimed.token_id,
+        expires_at=claimed.expires_at,
+        source_address=_source_of(connection),
+    )
 
 
 async def current_principal(
     connection: HTTPConnection,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """401 with `WWW-Authenticate: Bearer` when the token is missing or not valid."""
+    """401 with `WWW-Authenticate: Bearer` when the token is missing or not valid, or its user may not sign in."""
     if credentials is None:
         raise _unauthenticated("Missing bearer token: send 'Authorization: Bearer <token>'")
     try:
-        return authenticate(connection, credentials.credentials)
+        return await authenticate(connection, credentials.credentials)
     except InvalidToken as exc:
         raise _unauthenticated(f"Bearer token rejected: {exc}") from None
 
 
 def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: the principal, or 403 naming the roles that may make this call."""
+    """A dependency: the principal, or 403 naming the roles that may make this call (audited as refused, naming
+    the patient when the path has one)."""
     allowed = ", ".join(r.value for r in roles)
 
-    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def dependency(
+        connection: HTTPConnection, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
         if principal.role not in roles:
+            await _audit_refused_role(connection, principal)
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, f"Role {principal.role.value} may not do this; it needs one of: {allowed}"
             )
         return principal
 
     return dependency
+
+
+async def _audit_refused_role(connection: HTTPConnection, principal: Principal) -> None:
+    clock: Clock = connection.app.state.clock
+    store: Store = connection.app.state.context.store
+    patient_id = connection.path_params.get("patient_id")
+    entry = AuditEntry(
+        at=clock(),
+        user_id=principal.user_id,
+        role=principal.role,
+        action="denied.role",
+        subject=connection.url.path,
+        detail=f"role {principal.role.value}",
+        patient_id=patient_id if isinstance(patient_id, str) else None,
+        source_address=principal.source_address,
+        token_id=principal.token_id,
+    )
+    await store.audit(entry)
 
 
 def authorise_site(principal: Principal, site_id: str) -> None:

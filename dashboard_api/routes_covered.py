@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from dashboard_api.access import ApiContext, Ctx, audit
+from dashboard_api.access import ApiContext, Ctx, audit, site_grant
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
 from dashboard_api.covered import ACTIVE_STATES, MAX_COVERED_ALERTS, coverage_of, covered_rows, sort_rows
 from dashboard_api.schemas_covered import CoveredAlertOut, CoveredAlertsOut
@@ -27,7 +27,10 @@ async def audit_rows(
         patient_id = row.alert.patient_id
         if patient_id is not None and patient_id not in seen:
             seen.add(patient_id)
-            await audit(ctx, principal, action, patient_id, f"alert {row.alert.alert_id} at {row.alert.ward_id}")
+            detail = f"alert {row.alert.alert_id} at {row.alert.ward_id}"
+            await audit(
+                ctx, principal, action, patient_id, detail, patient_id=patient_id, grant=site_grant(row.site_id)
+            )
 
 
 async def covered_alerts(ctx: ApiContext, principal: Principal, *, action: str, seen: set[str]) -> CoveredAlertsOut:

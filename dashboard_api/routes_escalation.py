@@ -16,7 +16,7 @@ from alerts.isbar import isbar_of
 from alerts.webhooks import MAX_ANSWER_BYTES, parse_answer, verify_signature
 from core.errors import NotFound, WebhookRejected
 from core.store import AlertChange
-from dashboard_api.access import Ctx, announce_alert, audit, authorised_alert
+from dashboard_api.access import Ctx, announce_alert, authorised_alert
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
 from dashboard_api.schemas_escalation import DeliveryOut, EscalationOut, IsbarOut
 
@@ -35,10 +35,9 @@ Clinician = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES))]
     summary="An alert's escalation chain and every delivery of it (null: the alert pages nobody)",
 )
 async def alert_escalation(alert_id: int, ctx: Ctx, principal: Clinician) -> EscalationOut | None:
-    alert, _ = await authorised_alert(ctx, principal, alert_id)
+    await authorised_alert(ctx, principal, alert_id, action="read.alert_escalation")
     chain = await ctx.store.get_escalation(alert_id)
     deliveries = await ctx.store.list_deliveries(alert_id)
-    await audit(ctx, principal, "read.alert_escalation", str(alert_id), f"patient {alert.patient_id}")
     return None if chain is None else EscalationOut.of(chain, deliveries)
 
 
@@ -48,10 +47,9 @@ async def alert_escalation(alert_id: int, ctx: Ctx, principal: Clinician) -> Esc
     summary="The alert's ISBAR message as it reads now (Identify, Situation, Background, Assessment, Recommendation)",
 )
 async def alert_isbar(alert_id: int, ctx: Ctx, principal: Clinician) -> IsbarOut:
-    alert, _ = await authorised_alert(ctx, principal, alert_id)
+    await authorised_alert(ctx, principal, alert_id, action="read.alert_isbar")
     at = ctx.clock()
     facts = await ctx.store.alert_facts(alert_id, at=at)
-    await audit(ctx, principal, "read.alert_isbar", str(alert_id), f"patient {alert.patient_id}")
     return IsbarOut.of(alert_id, at, isbar_of(facts))
 
 

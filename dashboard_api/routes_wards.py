@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from alerts.lifecycle import acknowledge, resolve
 from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved
 from core.types import AlertState
-from dashboard_api.access import Ctx, announce_alert, audit, authorised_alert, authorised_ward
+from dashboard_api.access import Ctx, announce_alert, audit, audit_patients, authorised_alert, authorised_ward
 from dashboard_api.auth import CLINICAL_ROLES, Principal, authorise_site, current_principal, require_roles
 from dashboard_api.bodies import ResolveAlertIn
 from dashboard_api.schemas import AlertOut, AlertTransitionOut, MeOut, SiteOut, WardOut, WardSnapshot
@@ -46,9 +46,11 @@ async def list_wards(site_id: str, ctx: Ctx, principal: Anyone) -> list[WardOut]
 
 @router.get("/wards/{ward_id}", response_model=WardSnapshot, summary="The ward board: beds, patients, vitals, scores")
 async def get_ward_board(ward_id: str, ctx: Ctx, principal: Clinician) -> WardSnapshot:
-    ward = await authorised_ward(ctx, principal, ward_id)
-    await audit(ctx, principal, "read.ward", ward_id)
-    return await ward_snapshot(ctx.store, ward, at=ctx.clock())
+    access = await authorised_ward(ctx, principal, ward_id, action="read.ward")
+    board = await ward_snapshot(ctx.store, access.ward, at=ctx.clock(), only=access.patients())
+    shown = {b.patient.patient_id: access.grant_for(b.patient.patient_id) or "" for b in board.beds if b.patient}
+    await audit_patients(ctx, principal, "read.ward", ward_id, shown)
+    return board
 
 
 @router.get("/alerts", response_model=list[AlertOut], summary="Alerts of a ward, newest first")
@@ -61,29 +63,34 @@ async def list_alerts(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_ALERTS)] = 100,
 ) -> list[AlertOut]:
-    await authorised_ward(ctx, principal, ward_id)
+    access = await authorised_ward(ctx, principal, ward_id, action="read.alerts")
     states = tuple(state) if state else (AlertState.OPEN, AlertState.ACKNOWLEDGED)
     alerts = await ctx.store.list_alerts(ward_ids=[ward_id], states=states, limit=limit)
-    await audit(ctx, principal, "read.alerts", ward_id, f"{len(alerts)} alerts")
+    visible = access.patients()
+    if visible is not None:  # a care-team grant: only the team's patients' alerts
+        alerts = [a for a in alerts if a.patient_id in visible]
+    shown = {a.patient_id: access.grant_for(a.patient_id) or "" for a in alerts if a.patient_id is not None}
+    await audit_patients(ctx, principal, "read.alerts", ward_id, shown, f"{len(alerts)} alerts")
     return [AlertOut.of(a) for a in alerts]
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an open alert")
 async def acknowledge_alert(alert_id: int, ctx: Ctx, principal: Clinician) -> AlertOut:
-    alert, site_id = await authorised_alert(ctx, principal, alert_id)
+    alert, site_id, grant = await authorised_alert(ctx, principal, alert_id, action="ack.alert", audited=False)
     at = ctx.clock()
     try:
         change = await ctx.store.update_alert_by_id(alert_id, lambda a: acknowledge(a, by=principal.user_id, at=at))
     except (AlertAlreadyAcknowledged, AlertAlreadyResolved) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    await audit(ctx, principal, "ack.alert", str(alert_id), f"patient {alert.patient_id}")
+    detail = f"patient {alert.patient_id}"
+    await audit(ctx, principal, "ack.alert", str(alert_id), detail, patient_id=alert.patient_id, grant=grant)
     await announce_alert(ctx, site_id, change.alert, phase=change.phase)
     return AlertOut.of(change.alert)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, summary="Resolve an alert by hand, saying why")
 async def resolve_alert(alert_id: int, body: ResolveAlertIn, ctx: Ctx, principal: Clinician) -> AlertOut:
-    alert, site_id = await authorised_alert(ctx, principal, alert_id)
+    alert, site_id, grant = await authorised_alert(ctx, principal, alert_id, action="resolve.alert", audited=False)
     at = ctx.clock()
     try:
         change = await ctx.store.update_alert_by_id(
@@ -91,7 +98,8 @@ async def resolve_alert(alert_id: int, body: ResolveAlertIn, ctx: Ctx, principal
         )
     except AlertAlreadyResolved as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    await audit(ctx, principal, "resolve.alert", str(alert_id), f"patient {alert.patient_id}")
+    detail = f"patient {alert.patient_id}"
+    await audit(ctx, principal, "resolve.alert", str(alert_id), detail, patient_id=alert.patient_id, grant=grant)
     await announce_alert(ctx, site_id, change.alert, phase=change.phase)
     return AlertOut.of(change.alert)
 
@@ -100,7 +108,6 @@ async def resolve_alert(alert_id: int, body: ResolveAlertIn, ctx: Ctx, principal
     "/alerts/{alert_id}/history", response_model=list[AlertTransitionOut], summary="Every transition of an alert"
 )
 async def alert_history(alert_id: int, ctx: Ctx, principal: Clinician) -> list[AlertTransitionOut]:
-    alert, _ = await authorised_alert(ctx, principal, alert_id)
+    await authorised_alert(ctx, principal, alert_id, action="read.alert_history")
     history = await ctx.store.alert_history(alert_id)
-    await audit(ctx, principal, "read.alert_history", str(alert_id), f"patient {alert.patient_id}")
     return [AlertTransitionOut.of(t) for t in history]

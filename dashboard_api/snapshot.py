@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,10 +89,14 @@ def _status_out(device: Device, facts: DeviceFacts) -> DeviceStatusOut:
     )
 
 
-async def ward_snapshot(store: Store, ward: Ward, *, at: datetime) -> WardSnapshot:
-    """Beds in label order (empty ones too), then patients monitored at home, by name."""
+async def ward_snapshot(store: Store, ward: Ward, *, at: datetime, only: Collection[str] | None = None) -> WardSnapshot:
+    """Beds in label order (empty ones too), then patients monitored at home, by name. With `only` (a care-team
+    grant), only the beds and homes of those patients: no other patient, no empty bed."""
     beds = await store.list_beds(ward.ward_id)
     stays = await store.list_stays(ward_id=ward.ward_id, at=at)
+    if only is not None:
+        stays = [s for s in stays if s.patient_id in only]
+        beds = [b for b in beds if b.bed_id in {s.bed_id for s in stays}]
     patient_ids = [s.patient_id for s in stays]
     patients = {pid: await store.get_patient(pid) for pid in patient_ids}
     latest = await store.latest_values(patient_ids) if patient_ids else {}

@@ -13,8 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from core.errors import NotFound, StorageUnavailable
-from core.types import Ward
-from dashboard_api.access import ApiContext, audit, get_context
+from dashboard_api.access import ApiContext, WardAccess, audit, get_context, refuse_ward, ward_access
 from dashboard_api.auth import CLINICAL_ROLES, InvalidToken, Principal, authenticate
 from dashboard_api.covered import coverage_of, covered_rows
 from dashboard_api.escalation_words import escalation_state
@@ -24,6 +23,7 @@ from dashboard_api.schemas import LiveSnapshot
 from dashboard_api.schemas_covered import CoveredRowDelta, CoveredSnapshot, EscalationDelta
 from dashboard_api.snapshot import ward_snapshot
 from dashboard_api.socket_quota import SocketQuota
+from dashboard_api.ws_access import AccessWatch, audit_snapshot, lost_access, stream_filter
 
 __all__ = ["MAX_WARDS_PER_STREAM", "CloseCode", "router"]
 
@@ -51,6 +51,7 @@ class CloseCode(enum.IntEnum):
     UNAUTHENTICATED = 4401  # no token, bad token, or the token expired while connected
     FORBIDDEN = 4403
     NOT_FOUND = 4404
+    ACCESS_REVOKED = 4410  # the user was disabled, or lost the role, site or care-team membership this stream used
     TOO_MANY_SOCKETS = 4409  # this user already holds MAX_SOCKETS_PER_USER sockets on this node: close one
     TOO_SLOW = 4429  # this client fell behind: reconnect for a fresh snapshot
     UNAVAILABLE = 4503  # the store did not answer, or the live feed may have missed an event: reconnect with backoff
@@ -84,22 +85,27 @@ async def _stream(websocket: WebSocket, ward_ids: list[str]) -> None:
     wards = await _authorised_wards(websocket, ctx, principal, ward_ids)
     if wards is None:
         return
-    with hub.subscribe(ward_ids) as subscription:  # before the snapshot, so no delta falls between
+    watch: AccessWatch = websocket.app.state.access_watch
+    seen: set[str] = set()  # patients audited on this connection
+    with hub.subscribe(ward_ids) as subscription, watch.watch(principal.user_id) as changed:  # before the snapshot
         at = ctx.clock()
         try:
-            snapshot = LiveSnapshot(at=at, wards=[await ward_snapshot(ctx.store, w, at=at) for w in wards])
+            boards = [await ward_snapshot(ctx.store, w.ward, at=at, only=w.patients()) for w in wards]
         except StorageUnavailable:
             logger.warning("No snapshot of wards %s: store unavailable", ",".join(ward_ids))
             await _close(websocket, CloseCode.UNAVAILABLE, "Store unavailable; reconnect shortly")
             return
-        for ward in wards:
-            await audit(ctx, principal, "ws.ward", ward.ward_id)
+        snapshot = LiveSnapshot(at=at, wards=boards)
+        for access, board in zip(wards, boards, strict=True):
+            await audit_snapshot(ctx, principal, access, [b.patient.patient_id for b in board.beds if b.patient], seen)
         try:
             await websocket.send_text(snapshot.model_dump_json())
         except (WebSocketDisconnect, OSError):
             return
         expires_in_s = (principal.expires_at - ctx.clock()).total_seconds()
-        await _pump(websocket, subscription, _with_escalation(ctx), expires_in_s=expires_in_s)
+        expand = stream_filter(ctx, principal, wards, seen, _with_escalation(ctx))
+        revoked = lost_access(ctx, principal, changed, wards)
+        await _pump(websocket, subscription, expand, expires_in_s=expires_in_s, revoked=revoked)
 
 
 def _with_escalation(ctx: ApiContext) -> Expand:
@@ -142,6 +148,7 @@ async def _covered_stream(websocket: WebSocket) -> None:
     if principal is None:
         return
     if principal.role not in CLINICAL_ROLES:
+        await audit(ctx, principal, "denied.role", websocket.url.path, f"role {principal.role.value}", grant="")
         await _close(websocket, CloseCode.FORBIDDEN, f"Role {principal.role.value} may not watch alerts")
         return
     try:
@@ -150,7 +157,9 @@ async def _covered_stream(websocket: WebSocket) -> None:
         await _close(websocket, CloseCode.UNAVAILABLE, "Store unavailable; reconnect shortly")
         return
     seen: set[str] = set()  # patients audited on this connection
-    with hub.subscribe(sorted(coverage.wards)) as subscription:  # before the snapshot, so no delta falls between
+    watch: AccessWatch = websocket.app.state.access_watch
+    # Subscribe before the snapshot, so no delta falls between.
+    with hub.subscribe(sorted(coverage.wards)) as subscription, watch.watch(principal.user_id) as changed:
         try:
             listed = await covered_alerts(ctx, principal, action="ws.covered_alerts", seen=seen)
         except StorageUnavailable:
@@ -171,7 +180,8 @@ async def _covered_stream(websocket: WebSocket) -> None:
             await audit_rows(ctx, principal, rows, action="ws.covered_alerts", seen=seen)
             return [CoveredRowDelta(at=at, row=row).model_dump_json() for row in rows]
 
-        await _pump(websocket, subscription, expand, expires_in_s=expires_in_s)
+        revoked = lost_access(ctx, principal, changed, [])
+        await _pump(websocket, subscription, expand, expires_in_s=expires_in_s, revoked=revoked)
 
 
 async def _accept(websocket: WebSocket) -> Principal | None:
@@ -183,7 +193,7 @@ async def _accept(websocket: WebSocket) -> Principal | None:
     if len(offered) == 2 and offered[0] == SUBPROTOCOL:
         await websocket.accept(subprotocol=SUBPROTOCOL)
         try:
-            principal = authenticate(websocket, offered[1])
+            principal = await authenticate(websocket, offered[1])
         except InvalidToken as exc:
             await _close(websocket, CloseCode.UNAUTHENTICATED, f"Token rejected: {exc}")
             return None
@@ -210,41 +220,49 @@ def _counted(websocket: WebSocket) -> Iterator[None]:
 
 async def _authorised_wards(
     websocket: WebSocket, ctx: ApiContext, principal: Principal, ward_ids: list[str]
-) -> list[Ward] | None:
+) -> list[WardAccess] | None:
     if principal.role not in CLINICAL_ROLES:
+        await audit(ctx, principal, "denied.role", websocket.url.path, f"role {principal.role.value}", grant="")
         await _close(websocket, CloseCode.FORBIDDEN, f"Role {principal.role.value} may not watch wards")
         return None
-    wards: list[Ward] = []
+    wards: list[WardAccess] = []
     for ward_id in ward_ids:
         try:
             ward = await ctx.store.get_ward(ward_id)
         except NotFound:
             await _close(websocket, CloseCode.NOT_FOUND, f"Ward {ward_id} not found")
             return None
-        if not principal.may_see(ward.site_id):
-            await audit(ctx, principal, "denied.ws.ward", ward_id, f"site {ward.site_id}")
+        access = await ward_access(ctx, principal, ward)
+        if access.site is None and not access.team:
+            await refuse_ward(ctx, principal, ward, "ws.ward")  # a row per patient on it
             await _close(websocket, CloseCode.NOT_FOUND, f"Ward {ward_id} not found")  # as for an unknown one
             return None
-        wards.append(ward)
+        wards.append(access)
     return wards
 
 
-async def _pump(websocket: WebSocket, subscription: Subscription, expand: Expand, *, expires_in_s: float) -> None:
-    """Send deltas until the client leaves, falls behind (4429), its token expires (4401), a delta cannot be read
-    from the store (4503) or the hub may have missed one (4503: its broker connection dropped, or a publish failed)."""
+async def _pump(
+    websocket: WebSocket, subscription: Subscription, expand: Expand, *, expires_in_s: float, revoked: Awaitable[str]
+) -> None:
+    """Send deltas until the client leaves, falls behind (4429), its token expires (4401), its user loses access
+    (4410), a delta cannot be read from the store (4503) or the hub may have missed one (4503: its broker connection
+    dropped, or a publish failed)."""
     sender = asyncio.create_task(_send_deltas(websocket, subscription, expand), name="ws-send")
     receiver = asyncio.create_task(_until_client_leaves(websocket), name="ws-receive")
     overflow = asyncio.create_task(subscription.overflowed.wait(), name="ws-overflow")
     interrupted = asyncio.create_task(subscription.interrupted.wait(), name="ws-interrupted")
     expiry = asyncio.create_task(asyncio.sleep(max(expires_in_s, 0.0)), name="ws-expiry")
-    tasks = (sender, receiver, overflow, interrupted, expiry)
+    lost = asyncio.ensure_future(revoked)
+    tasks = (sender, receiver, overflow, interrupted, expiry, lost)
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    if overflow in done:
+    if lost in done and not lost.cancelled() and lost.exception() is None:
+        await _close(websocket, CloseCode.ACCESS_REVOKED, lost.result())
+    elif overflow in done:
         logger.warning("Closed a live stream of wards %s: client too slow", ",".join(subscription.ward_ids))
         await _close(websocket, CloseCode.TOO_SLOW, "Too far behind; reconnect for a fresh snapshot")
     elif interrupted in done:

@@ -40,7 +40,7 @@ Subparsers = argparse._SubParsersAction  # argparse exposes no public name for i
 # The role a CLI change is audited under: whoever may run vaktrom against the store administers it.
 ADMIN_ROLE = Role.ADMIN
 # Modules that add subcommands to `vaktrom admin`, in the order `--help` lists them.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("vaktrom.admin_places",)
+SUBCOMMAND_MODULES: tuple[str, ...] = ("vaktrom.admin_places", "vaktrom.admin_people")
 
 
 @dataclass(frozen=True, slots=True)

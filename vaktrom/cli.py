@@ -98,7 +98,8 @@ def _add_token_command(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     token = subparsers.add_parser(
         "token",
         help="issue a signed bearer token (demo logins; real deployments use their identity provider)",
-        description="Print a bearer token for USER with ROLE that may see SITES.",
+        description="Print a bearer token for USER (registered: vaktrom admin users add) with ROLE (one they "
+        "hold) that may see SITES (those of them they serve).",
     )
     token.add_argument("--user", required=True, help="user id, e.g. nurse.kari")
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -159,6 +160,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_token(args: argparse.Namespace) -> int:
     from core.clock import utc_now
     from dashboard_api.auth import issue_token
+    from vaktrom.admin_people import require_registered
     from vaktrom.wiring import auth_secret_of
 
     settings = _settings_from(args)
@@ -170,6 +172,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
         ttl_s=args.ttl or settings.token_ttl_s,
         now=utc_now(),
     )
+    asyncio.run(require_registered(settings, args.user, Role(args.role)))  # the API would refuse anyone else
     sys.stdout.write(token + "\n")
     return 0
 

@@ -13,7 +13,7 @@ from core.clock import utc_now
 from core.errors import ConfigError
 from core.settings import Settings
 from core.store import Store
-from core.types import Role
+from core.types import Role, User
 from dashboard_api.auth import issue_token
 from devices.demo import demo_unit, seed_demo_unit
 from ingest.metrics import IngestMetrics
@@ -26,7 +26,7 @@ from vaktrom.parts import listen_socket, open_store, run_device_health, serve_ap
 from vaktrom.risk import load_risk_assessor
 from vaktrom.wiring import auth_secret_of, with_mqtt_credentials
 
-__all__ = ["demo_logins", "run_one_process"]
+__all__ = ["demo_logins", "register_demo_users", "run_one_process"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ async def _run_parts(
     async with open_store(settings) as store, _broker(settings, store):
         # Seeded before anything starts: the demo links in the banner must open a ward with its patients in it.
         unit = await seed_demo_unit(store, now=utc_now()) if settings.simulate else None
+        await register_demo_users(store)  # the banner's login links name them
         async with asyncio.TaskGroup() as tasks:
             metrics = IngestMetrics()  # one /metrics for the whole process: the API node's and ingest's
             tasks.create_task(run_ingest(settings, store, risk_assessor=risk_assessor, metrics=metrics), name="ingest")
@@ -92,6 +93,15 @@ async def _run_parts(
             sys.stdout.flush()
             if started is not None:
                 started.set()
+
+
+async def register_demo_users(store: Store) -> None:
+    """The demo logins' users, each holding its one role and serving the demo sites (kept as they are when
+    registered before: an admin may have changed or disabled one)."""
+    for user_id, role in _DEMO_USERS:
+        if await store.get_user(user_id) is None:
+            user = User(user_id, f"Demo {role.value}", (role,), "Demo kommune", demo_unit().site_ids, utc_now())
+            await store.add_user(user)
 
 
 def demo_logins(settings: Settings) -> list[tuple[str, Role, str]]:

@@ -43,6 +43,7 @@ from core.types import (
     Site,
     SiteKind,
     Stay,
+    User,
     Ward,
 )
 from dashboard_api.app import create_app
@@ -68,6 +69,36 @@ class FixedClock:
         self.now += timedelta(seconds=seconds)
 
 
+# The users tests sign in as. Each holds every role and serves every test site ("*" counts for admin tokens only), so
+# a token's own role and sites decide what a test sees, as they did before the registry; tests of the registry
+# itself register users of their own.
+TEST_USERS = (
+    "nurse-anne",
+    "nurse-bo",
+    "nurse-bea",
+    "nurse-kari",
+    "dr-berg",
+    "dr-lunge",
+    "dr-spes",
+    "spec-lund",
+    "tech-1",
+    "tech-tom",
+    "tech-tor",
+    "admin-eva",
+    "root",
+    "someone",
+    "u",
+    "x",
+)
+TEST_SITES = ("*", "s1", "s2", "s3")
+
+
+async def register_test_users(store: SqliteStore, now: datetime) -> None:
+    for user_id in TEST_USERS:
+        if await store.get_user(user_id) is None:
+            await store.add_user(User(user_id, user_id, tuple(Role), "Testkommune", TEST_SITES, now))
+
+
 @dataclass(frozen=True, slots=True)
 class Seeded:
     """Ids of what `seed` put in the store: site s1 (ours) and s2 (another municipality's)."""
@@ -78,7 +109,8 @@ class Seeded:
 
 async def seed(store: SqliteStore, now: datetime) -> Seeded:
     """Sykestue s1, ward w1: Ola in Seng 1 (monitored, scored, alert open), Seng 2 and Seng 10 empty, Kari at home.
-    Site s2, ward w2: Per in bed b21 (another site's patient)."""
+    Site s2, ward w2: Per in bed b21 (another site's patient). The test users are registered."""
+    await register_test_users(store, now)
     await store.upsert_site(Site("s1", "Demo sykestue", SiteKind.SYKESTUE))
     await store.upsert_site(Site("s2", "Annen kommune", SiteKind.KAD))
     await store.upsert_ward(Ward("w1", "s1", "Sykestua"))

@@ -94,6 +94,14 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient, token: Tok
         "/api/v1/admin/patients/{patient_id}/discharge",
         "/api/v1/admin/patients/{patient_id}/enrol",
         "/api/v1/admin/patients/{patient_id}/end-home",
+        "/api/v1/admin/users",
+        "/api/v1/admin/users/{user_id}",
+        "/api/v1/admin/users/{user_id}/disable",
+        "/api/v1/admin/users/{user_id}/enable",
+        "/api/v1/admin/patients/{patient_id}/care-team",
+        "/api/v1/admin/patients/{patient_id}/care-team/{member_id}/end",
+        "/api/v1/admin/audit",
+        "/api/v1/admin/patients/{patient_id}/access-report",
     } == paths
 
 

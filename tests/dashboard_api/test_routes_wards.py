@@ -55,8 +55,11 @@ async def test_ward_board_shows_each_bed_with_patient_vitals_score_alerts_and_de
     assert board["beds"][1]["vitals"] == [] and board["beds"][1]["news2"] is None
     kari = board["beds"][3]
     assert kari["bed_id"] is None and kari["setting"] == "home"
-    audit = await store.list_audit(limit=5)
-    assert [(a.user_id, a.role, a.action, a.subject) for a in audit] == [("nurse-anne", Role.NURSE, "read.ward", "w1")]
+    audit = await store.list_audit(limit=5)  # a row per patient on the board, newest first
+    assert [(a.user_id, a.role, a.action, a.subject, a.patient_id, a.grant) for a in audit] == [
+        ("nurse-anne", Role.NURSE, "read.ward", "w1", "p2", "site:s1"),
+        ("nurse-anne", Role.NURSE, "read.ward", "w1", "p1", "site:s1"),
+    ]
 
 
 async def test_unknown_ward_is_404(api: httpx.AsyncClient, token: TokenFactory) -> None:
@@ -68,8 +71,14 @@ async def test_unknown_ward_is_404(api: httpx.AsyncClient, token: TokenFactory) 
 async def test_a_denied_ward_read_is_audited(api: httpx.AsyncClient, token: TokenFactory, store: SqliteStore) -> None:
     response = await api.get("/api/v1/wards/w2", headers=auth(token(Role.DOCTOR, ("s1",), user="dr-berg")))
     assert (response.status_code, response.json()) == (404, {"detail": "Ward w2 not found"})  # as an unknown one
-    [entry] = await store.list_audit(limit=5)
-    assert (entry.user_id, entry.action, entry.subject, entry.detail) == ("dr-berg", "denied.ward", "w2", "site s2")
+    [entry] = await store.list_audit(limit=5)  # a row per patient on the ward: Per, in b21
+    assert (entry.user_id, entry.action, entry.subject, entry.detail) == (
+        "dr-berg",
+        "denied.read.ward",
+        "w2",
+        "site s2",
+    )
+    assert (entry.patient_id, entry.grant) == ("p3", "")
 
 
 async def test_alerts_of_a_ward_by_state(

@@ -95,8 +95,11 @@ async def test_snapshot_then_a_score_delta_from_the_broker(
         assert ola["patient"]["display_name"] == "Ola Nordmann" and ola["news2"]["total"] == 5
         assert {v["parameter"]: v["age_s"] for v in ola["vitals"]}["pulse"] == 30.0
         assert [a["state"] for a in ola["alerts"]] == ["open"] and ola["devices"][0]["online"] is True
-        audit = await store.list_audit(limit=5)
-        assert [(a.user_id, a.action, a.subject) for a in audit] == [("nurse-anne", "ws.ward", "w1")]
+        audit = await store.list_audit(limit=5)  # a row per patient on the board, newest first
+        assert [(a.user_id, a.action, a.subject, a.patient_id, a.grant) for a in audit] == [
+            ("nurse-anne", "ws.ward", "w1", "p2", "site:s1"),
+            ("nurse-anne", "ws.ward", "w1", "p1", "site:s1"),
+        ]
 
         await observer.publish(events_topic(topic_root, "s1", "w1", "score"), score_json("w1", total=7))
         await observer.publish(events_topic(topic_root, "s2", "w2", "score"), score_json("w2", total=3))

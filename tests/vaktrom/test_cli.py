@@ -64,6 +64,11 @@ def test_ingest_help_says_how_to_scale_out_replace_a_worker_and_stop_it(tmp_path
 
 
 def test_token_is_accepted_with_the_data_directory_key(tmp_path: Path) -> None:
+    registered = vaktrom(
+        "admin", "users", "add", "u", "--name", "U", "--organisation", "Demo kommune", "--role", "nurse",
+        "--site", "demo-sykestue", env=cli_environment(tmp_path / "var"), cwd=tmp_path,
+    )  # fmt: skip
+    assert registered.returncode == 0, registered.stderr
     issued_at = utc_now()
     result = vaktrom(
         "token", "--user", "u", "--role", "nurse", "--site", "demo-sykestue",
