@@ -21,6 +21,7 @@ from dashboard_api import (
     routes_covered,
     routes_devices,
     routes_escalation,
+    routes_homecare,
     routes_limits,
     routes_oncall,
     routes_patients,
@@ -86,6 +87,7 @@ def create_app(
     for router in (module.router for module in (*routers, routes_covered, routes_trends)):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(routes_limits.router, prefix=API_PREFIX)
+    app.include_router(routes_homecare.router, prefix=API_PREFIX)
     app.include_router(routes_people.router, prefix=API_PREFIX)
     for admin in (routes_admin, routes_admin_patients):  # role admin: places, patients, stays
         app.include_router(admin.router, prefix=API_PREFIX)
@@ -137,5 +139,10 @@ def _add_page(app: FastAPI) -> None:
     async def patient_page() -> FileResponse:
         """One patient: trends, alert timeline, care team, ISBAR, limits (`?id=<patient id>`)."""
         return FileResponse(STATIC_DIR / "patient.html")
+
+    @app.get("/worklist", include_in_schema=False)
+    async def worklist_page() -> FileResponse:
+        """The coordinator's worklist (static; its data needs a token)."""
+        return FileResponse(STATIC_DIR / "worklist.html")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -102,6 +102,12 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient, token: Tok
         "/api/v1/admin/patients/{patient_id}/care-team/{member_id}/end",
         "/api/v1/admin/audit",
         "/api/v1/admin/patients/{patient_id}/access-report",
+        "/api/v1/patients/{patient_id}/measurement-plan",
+        "/api/v1/sites/{site_id}/worklist",
+        "/api/v1/worklist/{item_id}",
+        "/api/v1/worklist/{item_id}/claim",
+        "/api/v1/worklist/{item_id}/notes",
+        "/api/v1/worklist/{item_id}/close",
     } == paths
 
 

@@ -50,11 +50,15 @@ export class Unauthenticated extends Error {
   }
 }
 
-// One call: { status, body }. A 401 ends the session (the login form shows) and throws Unauthenticated.
-export async function api(method, path) {
+// One call: { status, body }; `payload`, when given, is sent as JSON. A 401 ends the session (the login form shows)
+// and throws Unauthenticated.
+export async function api(method, path, payload) {
+  const headers = { Authorization: "Bearer " + session.token, Accept: "application/json" };
+  if (payload !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(API + path, {
     method,
-    headers: { Authorization: "Bearer " + session.token, Accept: "application/json" },
+    headers,
+    body: payload === undefined ? undefined : JSON.stringify(payload),
     cache: "no-store",
   });
   let body = null;

@@ -1,0 +1,140 @@
+"""REST: a home patient's measurement plan, and the programme's worklist (claim, notes, close with an outcome).
+
+What raises items: alerts/plans.py; docs/HOME_AND_TEAMS.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+
+from alerts.plans import InvalidPlan, first_timers, validate_plan
+from core.errors import Conflict, NotFound
+from core.homecare import MeasurementPlan, WorklistItem, WorklistKind, WorklistState
+from dashboard_api.access import Ctx, audit, audit_patients, authorised_patient, site_grant
+from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
+from dashboard_api.schemas_homecare import (
+    CloseIn,
+    NoteIn,
+    PlanIn,
+    PlanOut,
+    WorklistEventOut,
+    WorklistItemDetailOut,
+    WorklistItemOut,
+)
+
+__all__ = ["router"]
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+Clinician = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES))]
+# Most urgent first: a patient nobody has heard from at all, then a single missed measurement; then the oldest.
+_RANK = {WorklistKind.INACTIVE_PATIENT: 0, WorklistKind.MISSED_MEASUREMENT: 1}
+
+
+@router.get("/patients/{patient_id}/measurement-plan", response_model=PlanOut, summary="The plan in force")
+async def get_plan(patient_id: str, ctx: Ctx, principal: Clinician) -> PlanOut:
+    await authorised_patient(ctx, principal, patient_id, action="read.plan")
+    plan = await ctx.store.measurement_plan(patient_id)
+    if plan is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Patient {patient_id} has no measurement plan")
+    return PlanOut.of(plan)
+
+
+@router.put("/patients/{patient_id}/measurement-plan", response_model=PlanOut, summary="Set the plan (replaces it)")
+async def set_plan(patient_id: str, body: PlanIn, ctx: Ctx, principal: Clinician) -> PlanOut:
+    """The newest plan is in force; earlier ones stay as history. Its windows are checked from now on."""
+    await authorised_patient(ctx, principal, patient_id, action="write.plan")
+    now = ctx.clock()
+    plan = MeasurementPlan(
+        patient_id, body.timezone, tuple(i.to_item() for i in body.items), body.inactive_after_h,
+        principal.user_id, now,
+    )  # fmt: skip
+    try:
+        validate_plan(plan)
+    except InvalidPlan as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{exc.field_name}: {exc.reason}") from None
+    last = await _last_reading_at(ctx, patient_id)
+    await ctx.store.set_measurement_plan(plan, first_timers(plan, now=now, last_reading_at=last))
+    logger.info("Measurement plan of patient %s set by %s: %d items", patient_id, principal.user_id, len(plan.items))
+    return PlanOut.of(plan)
+
+
+async def _last_reading_at(ctx: Ctx, patient_id: str) -> datetime | None:
+    latest = (await ctx.store.latest_values([patient_id])).get(patient_id, {})
+    return max((value.measured_at for value in latest.values()), default=None)
+
+
+@router.get("/sites/{site_id}/worklist", response_model=list[WorklistItemOut], summary="A programme's worklist")
+async def get_worklist(
+    site_id: str,
+    ctx: Ctx,
+    principal: Clinician,
+    state: Annotated[list[WorklistState] | None, Query(description="open and claimed unless given")] = None,
+) -> list[WorklistItemOut]:
+    """Items by urgency (an inactive patient before a missed measurement), then the oldest first."""
+    if not principal.may_see(site_id):
+        await audit(ctx, principal, "denied.read.worklist", site_id, grant="")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Site {site_id} not found")
+    states = state or [WorklistState.OPEN, WorklistState.CLAIMED]
+    items = sorted(await ctx.store.worklist(site_id, states=states), key=lambda i: (_RANK[i.kind], i.opened_at))
+    grant = site_grant(site_id)
+    await audit_patients(ctx, principal, "read.worklist", site_id, {i.patient_id: grant for i in items})
+    return [WorklistItemOut.of(item) for item in items]
+
+
+async def _authorised_item(ctx: Ctx, principal: Principal, item_id: str, *, action: str) -> WorklistItem:
+    """The item, when its patient is the principal's (site or team); 404 alike for unknown and not theirs."""
+    try:
+        item, _ = await ctx.store.worklist_item(item_id)
+    except NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Worklist item {item_id} not found") from None
+    try:
+        await authorised_patient(ctx, principal, item.patient_id, action=action)
+    except HTTPException:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Worklist item {item_id} not found") from None
+    return item
+
+
+@router.get("/worklist/{item_id}", response_model=WorklistItemDetailOut, summary="An item and its history")
+async def get_item(item_id: str, ctx: Ctx, principal: Clinician) -> WorklistItemDetailOut:
+    await _authorised_item(ctx, principal, item_id, action="read.worklist_item")
+    item, history = await ctx.store.worklist_item(item_id)
+    return WorklistItemDetailOut(item=WorklistItemOut.of(item), history=[WorklistEventOut.of(e) for e in history])
+
+
+@router.post("/worklist/{item_id}/claim", response_model=WorklistItemOut, summary="Take ownership of an item")
+async def claim_item(item_id: str, ctx: Ctx, principal: Clinician) -> WorklistItemOut:
+    await _authorised_item(ctx, principal, item_id, action="claim.worklist_item")
+    return await _update(ctx, item_id, actor=principal.user_id, action="claimed")
+
+
+@router.post("/worklist/{item_id}/notes", response_model=WorklistItemOut, summary="Add a note to an item's history")
+async def note_item(item_id: str, body: NoteIn, ctx: Ctx, principal: Clinician) -> WorklistItemOut:
+    await _authorised_item(ctx, principal, item_id, action="note.worklist_item")
+    return await _update(ctx, item_id, actor=principal.user_id, action="note", text=body.text.strip())
+
+
+@router.post("/worklist/{item_id}/close", response_model=WorklistItemOut, summary="Close with an outcome and comment")
+async def close_item(item_id: str, body: CloseIn, ctx: Ctx, principal: Clinician) -> WorklistItemOut:
+    await _authorised_item(ctx, principal, item_id, action="close.worklist_item")
+    return await _update(
+        ctx, item_id, actor=principal.user_id, action="closed", text=body.comment.strip(), outcome=body.outcome
+    )
+
+
+async def _update(
+    ctx: Ctx, item_id: str, *, actor: str, action: str, text: str = "", outcome: str | None = None
+) -> WorklistItemOut:
+    try:
+        item = await ctx.store.update_worklist_item(
+            item_id, actor=actor, action=action, at=ctx.clock(), text=text, outcome=outcome
+        )
+    except Conflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"Worklist item {item_id} is closed: {exc}") from None
+    return WorklistItemOut.of(item)

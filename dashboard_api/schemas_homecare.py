@@ -1,0 +1,126 @@
+"""Bodies and responses of the measurement-plan and worklist routes: pydantic at the edge, extra="forbid", bounds
+on every number; responses built from domain types with `.of(...)`."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts.plans import MAX_INACTIVE_AFTER_H, MAX_WINDOW_MIN
+from core.homecare import MeasurementPlan, PlanItem, WorklistEvent, WorklistItem
+from core.types import Parameter
+
+__all__ = ["CloseIn", "NoteIn", "PlanIn", "PlanItemIn", "PlanOut", "WorklistItemDetailOut", "WorklistItemOut"]
+
+_MAX_ITEMS = 20  # a plan of more measurements than this is not one a patient at home can follow
+_MAX_TEXT = 2000
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PlanItemIn(_In):
+    item_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="e.g. spo2-morning")
+    parameters: list[Parameter] = Field(min_length=1, max_length=len(Parameter), description="What to measure.")
+    local_times: list[time] = Field(min_length=1, max_length=24, description="Wall-clock times, e.g. 08:00.")
+    window_min: int = Field(ge=1, le=MAX_WINDOW_MIN, description="Minutes from each time the measurement counts.")
+    weekdays: list[int] = Field(default=list(range(7)), min_length=1, max_length=7, description="0 = Monday.")
+
+    def to_item(self) -> PlanItem:
+        parameters, weekdays = frozenset(self.parameters), frozenset(self.weekdays)
+        return PlanItem(self.item_id, parameters, tuple(self.local_times), self.window_min, weekdays)
+
+
+class PlanIn(_In):
+    timezone: str = Field(default="Europe/Oslo", max_length=64, description="The patient's IANA time zone.")
+    inactive_after_h: float = Field(default=48, ge=1, le=MAX_INACTIVE_AFTER_H, description="Quiet this long: item.")
+    items: list[PlanItemIn] = Field(min_length=1, max_length=_MAX_ITEMS)
+
+
+class PlanItemOut(_Out):
+    item_id: str
+    parameters: list[str]
+    local_times: list[str]
+    window_min: int
+    weekdays: list[int]
+
+
+class PlanOut(_Out):
+    patient_id: str
+    timezone: str
+    inactive_after_h: float
+    items: list[PlanItemOut]
+    set_by: str
+    set_at: datetime
+
+    @classmethod
+    def of(cls, plan: MeasurementPlan) -> PlanOut:
+        items = [
+            PlanItemOut(
+                item_id=i.item_id, parameters=sorted(p.value for p in i.parameters),
+                local_times=[t.isoformat(timespec="minutes") for t in i.local_times], window_min=i.window_min,
+                weekdays=sorted(i.weekdays),
+            )
+            for i in plan.items
+        ]  # fmt: skip
+        return cls(
+            patient_id=plan.patient_id, timezone=plan.timezone, inactive_after_h=plan.inactive_after_h, items=items,
+            set_by=plan.set_by, set_at=plan.set_at,
+        )  # fmt: skip
+
+
+class NoteIn(_In):
+    text: str = Field(min_length=1, max_length=_MAX_TEXT)
+
+
+class CloseIn(_In):
+    outcome: str = Field(min_length=1, max_length=100, description="e.g. measured, contacted, escalated, no action")
+    comment: str = Field(min_length=3, max_length=_MAX_TEXT, description="What was done: required to close.")
+
+
+class WorklistItemOut(_Out):
+    item_id: str
+    site_id: str
+    patient_id: str
+    kind: str
+    vkp_code: str
+    summary: str
+    opened_at: datetime
+    state: str
+    missing_loinc: list[str]
+    window_opens_at: datetime | None
+    window_closes_at: datetime | None
+    owner: str | None
+    closed_at: datetime | None
+    outcome: str | None
+
+    @classmethod
+    def of(cls, item: WorklistItem) -> WorklistItemOut:
+        return cls(
+            item_id=item.item_id, site_id=item.site_id, patient_id=item.patient_id, kind=item.kind.value,
+            vkp_code=item.vkp_code.value, summary=item.summary, opened_at=item.opened_at, state=item.state.value,
+            missing_loinc=list(item.missing_loinc), window_opens_at=item.window_opens_at,
+            window_closes_at=item.window_closes_at, owner=item.owner, closed_at=item.closed_at, outcome=item.outcome,
+        )  # fmt: skip
+
+
+class WorklistEventOut(_Out):
+    at: datetime
+    actor: str
+    action: str
+    text: str
+
+    @classmethod
+    def of(cls, event: WorklistEvent) -> WorklistEventOut:
+        return cls(at=event.at, actor=event.actor, action=event.action, text=event.text)
+
+
+class WorklistItemDetailOut(_Out):
+    item: WorklistItemOut
+    history: list[WorklistEventOut]
