@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from core.errors import VaktromError
-from core.types import Stay
+from core.national_id import NationalId
+from core.types import Bed, Patient, Stay
 
-__all__ = ["AdminRefused", "StayChange", "new_stay_id"]
+__all__ = ["AdminRefused", "ImportRefused", "StayChange", "UnitImportRow", "new_stay_id"]
 
 
 class AdminRefused(VaktromError):
@@ -37,3 +39,28 @@ class StayChange:
 def new_stay_id() -> str:
     """A stay id nobody can guess from another (stay ids appear in the API)."""
     return f"stay-{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True, slots=True)
+class UnitImportRow:
+    """One validated row of a unit's import (vaktrom admin import): a bed (new, or one the ward has with this
+    label) and, if the bed is taken, its patient (new), admitted at `admitted_at`. In a home programme's ward there
+    is no bed and the patient is enrolled. `row` is the row's number in the file (the header is row 1)."""
+
+    row: int
+    bed: Bed | None
+    patient: Patient | None
+    national_id: NationalId | None = field(default=None, repr=False)
+    admitted_at: datetime | None = None
+
+
+class ImportRefused(AdminRefused):
+    """A row of an import that cannot be written; nothing of the import was written."""
+
+    def __init__(self, row: int, field: str, *, reason: str) -> None:
+        self.row = row
+        super().__init__(field, reason=reason)
+        self.args = (f"row {row}, {field}: {reason}",)
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.field}: {self.reason}"

@@ -51,7 +51,7 @@ def _national_id(value: str | None) -> NationalId | None:
     try:
         return parse_national_id(value)
     except InvalidNationalId as exc:
-        raise ValueError(f"national_id {exc}") from None
+        raise ValueError(str(exc)) from None  # the field is named by the error's loc
 
 
 def _aware(value: datetime | None) -> datetime | None:

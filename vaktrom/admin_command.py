@@ -23,24 +23,32 @@ from typing import TextIO
 from core.clock import Clock, utc_now
 from core.settings import Settings
 from core.store import Store
+from core.topics import is_valid_id
 from core.types import AuditEntry, Role
 
 __all__ = [
     "ADMIN_ROLE",
+    "MAX_NAME_LENGTH",
     "SUBCOMMAND_MODULES",
     "AdminFunc",
     "AdminSession",
     "Subparsers",
     "add_parser",
     "cli_actor",
+    "identifier",
+    "leaf",
+    "name_text",
     "run_admin",
 ]
 
 Subparsers = argparse._SubParsersAction  # argparse exposes no public name for it
 # The role a CLI change is audited under: whoever may run vaktrom against the store administers it.
 ADMIN_ROLE = Role.ADMIN
+# Names and labels: as long as the API allows (dashboard_api/schemas_admin.py).
+MAX_NAME_LENGTH = 100
 # Modules that add subcommands to `vaktrom admin`, in the order `--help` lists them.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("vaktrom.admin_places", "vaktrom.admin_people")
+_ADMINISTRATION = ("vaktrom.admin_places", "vaktrom.admin_patients", "vaktrom.admin_import")
+SUBCOMMAND_MODULES: tuple[str, ...] = (*_ADMINISTRATION, "vaktrom.admin_people")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,32 @@ class AdminSession:
 
 
 AdminFunc = Callable[[argparse.Namespace, AdminSession], Awaitable[int]]
+
+
+def leaf(
+    actions: Subparsers[argparse.ArgumentParser], name: str, func: AdminFunc, summary: str
+) -> argparse.ArgumentParser:
+    """A subcommand that runs `func` on the opened store; `summary` is its help line and description."""
+    parser = actions.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:] + ".")
+    parser.set_defaults(admin_func=func)
+    return parser
+
+
+def identifier(value: str) -> str:
+    """An argparse type: an id vaktrom can use (an MQTT topic level); argparse names the option when it is not."""
+    if not is_valid_id(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a valid id: use 1-64 letters, digits, '_', '.', ':' or '-', starting with a letter "
+            "or digit"
+        )
+    return value
+
+
+def name_text(value: str) -> str:
+    """An argparse type: a name or label of 1-100 characters (the API's bound)."""
+    if not value.strip() or len(value) > MAX_NAME_LENGTH:
+        raise argparse.ArgumentTypeError(f"must be 1-{MAX_NAME_LENGTH} characters")
+    return value
 
 
 def cli_actor() -> str:

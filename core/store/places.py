@@ -15,7 +15,7 @@ from core.store import schema as s
 from core.store.sql import SqlStore
 from core.types import Bed, Patient, Site, SiteKind, Ward
 
-__all__ = ["PlaceQueries", "bed_of_row", "site_of_row", "ward_of_row"]
+__all__ = ["PlaceQueries", "absent", "bed_of_row", "in_use", "record_national_id", "site_of_row", "ward_of_row"]
 
 _UNSET: Any = object()
 
@@ -39,7 +39,7 @@ def _one(conn: sa.Connection, table: sa.Table, key: str, value: str, *, field: s
     return row
 
 
-def _in_use(conn: sa.Connection, table: sa.Table, key: str, value: str, *, field: str, what: str) -> Any:
+def in_use(conn: sa.Connection, table: sa.Table, key: str, value: str, *, field: str, what: str) -> Any:
     """The row, refused when it is retired: nothing new goes into a retired place."""
     row = _one(conn, table, key, value, field=field, what=what)
     if row.retired_at is not None:
@@ -47,7 +47,7 @@ def _in_use(conn: sa.Connection, table: sa.Table, key: str, value: str, *, field
     return row
 
 
-def _absent(conn: sa.Connection, table: sa.Table, key: str, value: str, *, what: str) -> None:
+def absent(conn: sa.Connection, table: sa.Table, key: str, value: str, *, what: str) -> None:
     if conn.execute(sa.select(table.c[key]).where(table.c[key] == value)).first() is not None:
         raise AdminRefused(key, reason=f"{what} {value} exists already; rename it or choose another id")
 
@@ -68,7 +68,7 @@ def _refuse_with_stays(field: str, what: str, stays: list[Any]) -> None:
 class PlaceQueries(SqlStore):
     async def create_site(self, site: Site) -> Site:
         def create(conn: sa.Connection) -> Site:
-            _absent(conn, s.sites, "site_id", site.site_id, what="site")
+            absent(conn, s.sites, "site_id", site.site_id, what="site")
             conn.execute(sa.insert(s.sites).values(site_id=site.site_id, name=site.name, kind=site.kind.value))
             return Site(site.site_id, site.name, site.kind)
 
@@ -76,8 +76,8 @@ class PlaceQueries(SqlStore):
 
     async def create_ward(self, ward: Ward) -> Ward:
         def create(conn: sa.Connection) -> Ward:
-            _in_use(conn, s.sites, "site_id", ward.site_id, field="site_id", what="site")
-            _absent(conn, s.wards, "ward_id", ward.ward_id, what="ward")
+            in_use(conn, s.sites, "site_id", ward.site_id, field="site_id", what="site")
+            absent(conn, s.wards, "ward_id", ward.ward_id, what="ward")
             conn.execute(sa.insert(s.wards).values(ward_id=ward.ward_id, site_id=ward.site_id, name=ward.name))
             return Ward(ward.ward_id, ward.site_id, ward.name)
 
@@ -85,9 +85,9 @@ class PlaceQueries(SqlStore):
 
     async def create_bed(self, bed: Bed) -> Bed:
         def create(conn: sa.Connection) -> Bed:
-            ward = _in_use(conn, s.wards, "ward_id", bed.ward_id, field="ward_id", what="ward")
-            _in_use(conn, s.sites, "site_id", ward.site_id, field="ward_id", what="site")
-            _absent(conn, s.beds, "bed_id", bed.bed_id, what="bed")
+            ward = in_use(conn, s.wards, "ward_id", bed.ward_id, field="ward_id", what="ward")
+            in_use(conn, s.sites, "site_id", ward.site_id, field="ward_id", what="site")
+            absent(conn, s.beds, "bed_id", bed.bed_id, what="bed")
             conn.execute(sa.insert(s.beds).values(bed_id=bed.bed_id, ward_id=bed.ward_id, label=bed.label))
             return Bed(bed.bed_id, bed.ward_id, bed.label)
 
@@ -138,7 +138,7 @@ class PlaceQueries(SqlStore):
         what = key.removesuffix("_id")
 
         def retire(conn: sa.Connection) -> Any:
-            _in_use(conn, table, key, value, field=key, what=what)
+            in_use(conn, table, key, value, field=key, what=what)
             _refuse_with_stays(key, f"{what} {value}", _current_stays(conn, stays_in))
             return conn.execute(
                 sa.update(table).where(table.c[key] == value).values(retired_at=at).returning(*table.c)
@@ -152,14 +152,14 @@ class PlaceQueries(SqlStore):
         """A new patient, with their national identity number (if given) in its own table, in one transaction."""
 
         def create(conn: sa.Connection) -> Patient:
-            _absent(conn, s.patients, "patient_id", patient.patient_id, what="patient")
+            absent(conn, s.patients, "patient_id", patient.patient_id, what="patient")
             conn.execute(
                 sa.insert(s.patients).values(
                     patient_id=patient.patient_id, display_name=patient.display_name, birth_year=patient.birth_year
                 )
             )
             if national_id is not None:
-                _record_national_id(conn, patient.patient_id, national_id, at=at, by=by)
+                record_national_id(conn, patient.patient_id, national_id, at=at, by=by)
             return patient
 
         return await self._write(create)
@@ -187,7 +187,7 @@ class PlaceQueries(SqlStore):
             if national_id is not _UNSET:
                 conn.execute(sa.delete(s.patient_identities).where(s.patient_identities.c.patient_id == patient_id))
                 if national_id is not None:
-                    _record_national_id(conn, patient_id, national_id, at=at, by=by)
+                    record_national_id(conn, patient_id, national_id, at=at, by=by)
             row = conn.execute(sa.select(s.patients).where(s.patients.c.patient_id == patient_id)).one()
             return Patient(row.patient_id, row.display_name, row.birth_year)
 
@@ -207,9 +207,7 @@ class PlaceQueries(SqlStore):
         return set(await self._read(lambda c: c.execute(query).scalars().all()))
 
 
-def _record_national_id(
-    conn: sa.Connection, patient_id: str, national_id: NationalId, *, at: datetime, by: str
-) -> None:
+def record_national_id(conn: sa.Connection, patient_id: str, national_id: NationalId, *, at: datetime, by: str) -> None:
     t = s.patient_identities
     owner = conn.execute(sa.select(t.c.patient_id).where(t.c.national_id == national_id.value)).scalar()
     if owner is not None and owner != patient_id:

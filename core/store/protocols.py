@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from core.administration import StayChange
+from core.administration import StayChange, UnitImportRow
 from core.alert_facts import AlertFacts
 from core.backlog import TimerBacklog
 from core.digests import DigestDecision, DigestFacts, DigestSchedule
@@ -25,7 +25,7 @@ from core.escalation import (
 from core.homecare import MeasurementPlan, PlanCheckDecide, PlanTimer, WorklistEvent, WorklistItem, WorklistState
 from core.length_of_stay import DueStayLimit
 from core.national_id import NationalId
-from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile, Rejections
+from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile
 from core.oncall import RosterOverride, Rotation
 from core.types import (
     SYSTEM_ACTOR,
@@ -248,8 +248,6 @@ class OnboardingStore(Protocol):
     async def device_events(self, device_id: str) -> list[DeviceEvent]: ...
 
     async def current_device_hashes(self) -> dict[str, str]: ...
-
-    async def device_rejections(self, device_ids: Sequence[str], *, since: datetime) -> dict[str, Rejections]: ...
 
 
 class ObservationStore(Protocol):
@@ -647,6 +645,11 @@ class AdministrationStore(Protocol):
         self, now: datetime, decide: StayLimitDecision, *, limit: int = 50
     ) -> list[AlertChange]:
         """Claim due length-of-stay timers (SKIP LOCKED), apply `decide` and mark each fired, in one transaction."""
+
+    async def import_unit(
+        self, ward_id: str, rows: Sequence[UnitImportRow], *, at: datetime, by: str
+    ) -> list[StayChange]:
+        """A unit's beds and current patients in one transaction; ImportRefused names the first bad row."""
 
 
 # Run on the patient's unresolved length-of-stay alert (or None), locked, when a timer is due: pure, no I/O.

@@ -19,6 +19,7 @@ from core.store.reference import ReferenceQueries
 from core.store.rosters import RosterQueries
 from core.store.scores import ScoreQueries
 from core.store.stays import StayQueries
+from core.store.unit_import import UnitImportQueries
 from core.store.users import UserQueries
 
 __all__ = ["StoreQueries"]
@@ -43,5 +44,6 @@ class StoreQueries(
     UserQueries,
     PlaceQueries,
     StayQueries,
+    UnitImportQueries,
 ):
     """The queries of every domain, written once; an engine adds where they run, `append`, open, close and ping."""

@@ -26,7 +26,16 @@ from core.store.reference import stay_of_row
 from core.store.sql import SqlStore, advisory_lock
 from core.types import SYSTEM_ACTOR, Alert, AlertKey, AlertKind, AlertPhase, AlertState, CareSetting, SiteKind, Stay
 
-__all__ = ["StayQueries"]
+__all__ = [
+    "StayQueries",
+    "arm_stay_limit",
+    "bed_free",
+    "insert_stay",
+    "kind_of_ward",
+    "lock_stay",
+    "pair_parked",
+    "patient_free",
+]
 
 _st = s.stays
 _p = s.pairings
@@ -61,7 +70,7 @@ def _place_of_bed(conn: sa.Connection, bed_id: str) -> tuple[str, SiteKind]:
     return row.ward_id, SiteKind(row.kind)
 
 
-def _kind_of_ward(conn: sa.Connection, ward_id: str) -> tuple[SiteKind, datetime | None]:
+def kind_of_ward(conn: sa.Connection, ward_id: str) -> tuple[SiteKind, datetime | None]:
     query = (
         sa.select(s.sites.c.kind, sa.func.coalesce(s.wards.c.retired_at, s.sites.c.retired_at).label("retired_at"))
         .join(s.sites, s.sites.c.site_id == s.wards.c.site_id)
@@ -73,13 +82,13 @@ def _kind_of_ward(conn: sa.Connection, ward_id: str) -> tuple[SiteKind, datetime
     return SiteKind(row.kind), row.retired_at
 
 
-def _lock(conn: sa.Connection, *, patient_id: str, bed_id: str | None = None) -> None:
+def lock_stay(conn: sa.Connection, *, patient_id: str, bed_id: str | None = None) -> None:
     advisory_lock(conn, "stay-patient:" + patient_id)
     if bed_id is not None:
         advisory_lock(conn, "stay-bed:" + bed_id)
 
 
-def _patient_free(conn: sa.Connection, patient_id: str, at: datetime) -> None:
+def patient_free(conn: sa.Connection, patient_id: str, at: datetime) -> None:
     if conn.execute(sa.select(s.patients.c.patient_id).where(s.patients.c.patient_id == patient_id)).first() is None:
         raise AdminRefused("patient_id", reason=f"no patient {patient_id!r}", missing=True)
     current = _current_stay(conn, _st.c.patient_id == patient_id)
@@ -105,7 +114,7 @@ def _not_before_last_end(
         )
 
 
-def _bed_free(conn: sa.Connection, bed_id: str, at: datetime) -> tuple[str, SiteKind]:
+def bed_free(conn: sa.Connection, bed_id: str, at: datetime) -> tuple[str, SiteKind]:
     ward_id, kind = _place_of_bed(conn, bed_id)
     occupant = _current_stay(conn, _st.c.bed_id == bed_id)
     if occupant is not None:
@@ -116,7 +125,7 @@ def _bed_free(conn: sa.Connection, bed_id: str, at: datetime) -> tuple[str, Site
     return ward_id, kind
 
 
-def _insert_stay(conn: sa.Connection, stay: Stay) -> None:
+def insert_stay(conn: sa.Connection, stay: Stay) -> None:
     conn.execute(
         sa.insert(_st).values(
             stay_id=stay.stay_id,
@@ -149,7 +158,7 @@ def _unpair(conn: sa.Connection, where: sa.ColumnElement[bool], at: datetime) ->
     return tuple(sorted(ended))
 
 
-def _pair_parked(conn: sa.Connection, bed_id: str, patient_id: str, at: datetime) -> tuple[str, ...]:
+def pair_parked(conn: sa.Connection, bed_id: str, patient_id: str, at: datetime) -> tuple[str, ...]:
     """Pair the devices parked at the bed (their newest pairing ended with the bed's last stay) to the patient."""
     last_end = conn.execute(sa.select(sa.func.max(_st.c.end_at)).where(_st.c.bed_id == bed_id)).scalar()
     if last_end is None:
@@ -168,7 +177,7 @@ def _pair_parked(conn: sa.Connection, bed_id: str, patient_id: str, at: datetime
     return tuple(devices)
 
 
-def _arm(conn: sa.Connection, stay: Stay, kind: SiteKind) -> None:
+def arm_stay_limit(conn: sa.Connection, stay: Stay, kind: SiteKind) -> None:
     limit = limit_of(kind)
     if limit is None:
         return
@@ -198,7 +207,7 @@ def _disarm(conn: sa.Connection, patient_id: str, at: datetime, *, why: str) -> 
 
 
 def _site_kind_of_stay(conn: sa.Connection, stay: Stay) -> SiteKind:
-    return _kind_of_ward(conn, stay.ward_id)[0]
+    return kind_of_ward(conn, stay.ward_id)[0]
 
 
 class StayQueries(SqlStore):
@@ -206,13 +215,13 @@ class StayQueries(SqlStore):
         """Admit a patient with no current stay to a free bed in use; the bed's parked devices follow."""
 
         def admit(conn: sa.Connection) -> StayChange:
-            _lock(conn, patient_id=patient_id, bed_id=bed_id)
-            _patient_free(conn, patient_id, at)
-            ward_id, kind = _bed_free(conn, bed_id, at)
+            lock_stay(conn, patient_id=patient_id, bed_id=bed_id)
+            patient_free(conn, patient_id, at)
+            ward_id, kind = bed_free(conn, bed_id, at)
             stay = Stay(stay_id, patient_id, ward_id, CareSetting.BEDSIDE, at, bed_id=bed_id, admitted_at=at)
-            _insert_stay(conn, stay)
-            _arm(conn, stay, kind)
-            return StayChange(None, stay, devices_paired=_pair_parked(conn, bed_id, patient_id, at))
+            insert_stay(conn, stay)
+            arm_stay_limit(conn, stay, kind)
+            return StayChange(None, stay, devices_paired=pair_parked(conn, bed_id, patient_id, at))
 
         return await self._write(admit)
 
@@ -221,22 +230,22 @@ class StayQueries(SqlStore):
         carries over within one kind of unit; the old bed's devices stay there, the new bed's follow the patient."""
 
         def transfer(conn: sa.Connection) -> StayChange:
-            _lock(conn, patient_id=patient_id, bed_id=bed_id)
+            lock_stay(conn, patient_id=patient_id, bed_id=bed_id)
             current = self._current_of(conn, patient_id)
             if current.bed_id == bed_id:
                 raise AdminRefused("bed_id", reason=f"patient {patient_id} is in bed {bed_id} already")
-            ward_id, kind = _bed_free(conn, bed_id, at)
+            ward_id, kind = bed_free(conn, bed_id, at)
             old_kind = _site_kind_of_stay(conn, current)
             ended = _end_stay(conn, current, at)
             unpaired = _unpair(conn, _p.c.bed_id == current.bed_id, at) if current.bed_id else ()
             same_kind = kind is old_kind and limit_of(kind) is not None
             admitted_at = current.length_from if same_kind else at
             stay = Stay(stay_id, patient_id, ward_id, CareSetting.BEDSIDE, at, bed_id=bed_id, admitted_at=admitted_at)
-            _insert_stay(conn, stay)
+            insert_stay(conn, stay)
             if not same_kind:
                 _disarm(conn, patient_id, at, why=f"transferred to a {kind.value} bed")
-                _arm(conn, stay, kind)
-            paired = _pair_parked(conn, bed_id, patient_id, at)
+                arm_stay_limit(conn, stay, kind)
+            paired = pair_parked(conn, bed_id, patient_id, at)
             return StayChange(ended, stay, devices_unpaired=unpaired, devices_paired=paired)
 
         return await self._write(transfer)
@@ -249,17 +258,17 @@ class StayQueries(SqlStore):
         """Enrol a patient with no current stay in a home-monitoring programme's ward."""
 
         def enrol(conn: sa.Connection) -> StayChange:
-            _lock(conn, patient_id=patient_id)
-            kind, retired_at = _kind_of_ward(conn, ward_id)
+            lock_stay(conn, patient_id=patient_id)
+            kind, retired_at = kind_of_ward(conn, ward_id)
             if kind is not SiteKind.HOME_PROGRAMME:
                 raise AdminRefused("ward_id", reason=f"ward {ward_id} is at a {kind.value} site, not a home programme")
             if retired_at is not None:
                 raise AdminRefused(
                     "ward_id", reason=f"ward {ward_id} (or its site) was retired at {retired_at.isoformat()}"
                 )
-            _patient_free(conn, patient_id, at)
+            patient_free(conn, patient_id, at)
             stay = Stay(stay_id, patient_id, ward_id, CareSetting.HOME, at, admitted_at=at)
-            _insert_stay(conn, stay)
+            insert_stay(conn, stay)
             return StayChange(None, stay)
 
         return await self._write(enrol)
@@ -289,7 +298,7 @@ class StayQueries(SqlStore):
         return current
 
     def _end(self, conn: sa.Connection, patient_id: str, at: datetime, setting: CareSetting, why: str) -> StayChange:
-        _lock(conn, patient_id=patient_id)
+        lock_stay(conn, patient_id=patient_id)
         current = self._current_of(conn, patient_id)
         if current.setting is not setting:
             use = "end-home" if current.setting is CareSetting.HOME else "discharge"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts.length_of_stay import stay_limit_passed
-from core.administration import AdminRefused
+from core.administration import AdminRefused, ImportRefused, UnitImportRow
 from core.national_id import parse_national_id
 from core.store import Store
 from core.types import (
@@ -252,3 +252,23 @@ async def test_a_sykestue_stay_needs_a_specialists_review_14_oslo_days_after_adm
     [message] = await _fire(store, due_at)
 
     assert message.startswith("Length of stay: sykestue stay beyond 14 days: needs a specialist's review")
+
+
+async def test_an_import_writes_a_units_beds_and_patients_in_one_transaction_or_nothing(store: Store) -> None:
+    await _unit(store)
+    good = [
+        UnitImportRow(2, Bed("k3", "kad-w", "K3"), Patient("p3", "Test p3"), national_id=parse_national_id(NUMBER)),
+        UnitImportRow(3, Bed("k4", "kad-w", "K4"), None),
+    ]
+    clash = [UnitImportRow(2, Bed("k5", "kad-w", "K5"), Patient("p4", "Test p4")), UnitImportRow(3, None, None)]
+
+    changes = await store.import_unit("kad-w", good, at=T0, by="cli:eva")
+    with pytest.raises(ImportRefused) as refused:
+        await store.import_unit("kad-w", clash, at=T0, by="cli:eva")
+
+    assert [c.started.bed_id if c.started else None for c in changes] == ["k3", None]
+    assert (await store.stay_history("p3"))[0].admitted_at == T0
+    assert str(refused.value) == "row 3, bed_id: is required in a ward with beds"
+    assert [b.bed_id for b in await store.list_beds("kad-w")] == ["k1", "k2", "k3", "k4"]  # k5 rolled back
+    with pytest.raises(Exception, match="patient"):
+        await store.get_patient("p4")
