@@ -55,12 +55,13 @@ from bench.common import (
 )
 from core.clock import utc_now
 from core.store.postgres import PostgresStore
-from core.types import Role
+from core.types import Role, User
 from dashboard_api.auth import issue_token
 from devices.demo import bench_monitor_id, seed_bench_unit
 from devices.simulator import make_bench_packs
 
 SITE = "bench"
+BENCH_USER = "bench.nurse"  # registered by _seed: tokens name registered users
 WARD = f"{SITE}-ward"
 TOPIC_ROOT = "vaktrom/v1"
 SECRET = secrets.token_hex(32)  # made per run: a key in the repository would be a published key
@@ -251,6 +252,8 @@ def _seed(dsn: str, n_beds: int) -> None:
         await store.open()  # runs the migrations
         try:
             await seed_bench_unit(store, n_beds=n_beds, now=utc_now() - timedelta(days=1), site_id=SITE)
+            if await store.get_user(BENCH_USER) is None:  # the API signs in registered users only
+                await store.add_user(User(BENCH_USER, "Bench nurse", (Role.NURSE,), "bench", (SITE,), utc_now()))
         finally:
             await store.close()
 
@@ -388,7 +391,7 @@ async def _watch_ward(
     system: System, publisher: _Publisher, *, go: tuple[float, float]
 ) -> tuple[list[tuple[float, bytes]], PublishResult, str | None, int]:
     """Connect to the ward stream, start the publisher, collect (arrival time, message) until it is done."""
-    token = issue_token(SECRET, user_id="bench.nurse", role=Role.NURSE, site_ids=[SITE], ttl_s=3600, now=utc_now())
+    token = issue_token(SECRET, user_id=BENCH_USER, role=Role.NURSE, site_ids=[SITE], ttl_s=3600, now=utc_now())
     uri = f"ws://127.0.0.1:{system.api_port}/api/v1/ws/wards/{WARD}"
     arrivals: list[tuple[float, bytes]] = []
     close_reason: str | None = None

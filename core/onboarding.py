@@ -17,6 +17,7 @@ __all__ = [
     "DeviceProfile",
     "DeviceType",
     "Measurement",
+    "Rejections",
 ]
 
 
@@ -114,3 +115,13 @@ class DeviceEvent:
     event: str
     actor: str
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejections:
+    """A device's dead-lettered messages in a window: proof it is talking, and what is wrong with what it says."""
+
+    device_id: str
+    last_at: datetime
+    count: int
+    in_future: int  # dated ahead of the time allowed: its clock is wrong

@@ -145,4 +145,9 @@ def _add_page(app: FastAPI) -> None:
         """The coordinator's worklist (static; its data needs a token)."""
         return FileResponse(STATIC_DIR / "worklist.html")
 
+    @app.get("/devices", include_in_schema=False)
+    async def devices_page() -> FileResponse:
+        """The technician's devices: onboarding, and every device of their sites live."""
+        return FileResponse(STATIC_DIR / "devices.html")
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -10,9 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
-from core.errors import Conflict, InvalidIdentifier, NotFound
-from core.types import Device
-from dashboard_api.access import ApiContext, Ctx, audit
+from alerts.lifecycle import acknowledge
+from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved, Conflict, InvalidIdentifier, NotFound
+from core.types import AlertKind, Device
+from dashboard_api import ws_devices
+from dashboard_api.access import ApiContext, Ctx, announce_alert, audit
 from dashboard_api.auth import DEVICE_ROLES, Principal, authorise_site, require_roles
 from dashboard_api.schemas import DeviceOut, PairingOut
 from dashboard_api.schemas_devices import (
@@ -20,16 +22,21 @@ from dashboard_api.schemas_devices import (
     DeviceCardOut,
     DeviceRegisteredOut,
     PairAtIn,
+    ProblemOut,
     RegisterDeviceIn,
     UnpairAtIn,
 )
 from dashboard_api.snapshot import device_facts, device_out
 from devices import onboarding, registry
 from devices.broker_accounts import BrokerAccountError, BrokerAccounts, StoreReadAccounts
+from devices.fleet import heard_from
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/devices")
+router.include_router(ws_devices.router)  # /devices/live: the technician's page, live
+
+_DEVICE_ALERTS = (AlertKind.DEVICE_SILENT, AlertKind.DEVICE_BATTERY_LOW)
 
 Technician = Annotated[Principal, Depends(require_roles(*DEVICE_ROLES))]
 
@@ -71,9 +78,9 @@ async def _card(ctx: ApiContext, device: Device) -> DeviceCardOut:
     store = ctx.store
     profile = (await store.device_profiles(ids)).get(device.device_id)
     paired = await registry.current_pairing(store, device.device_id) is not None
-    heard_from = bool(await store.list_device_status(device_ids=ids) or await store.last_reading_at(ids))
+    heard = device.device_id in await heard_from(store, ids, now=ctx.clock())
     return DeviceCardOut.of(
-        device, profile=profile, lifecycle=onboarding.lifecycle(profile, paired=paired, heard_from=heard_from),
+        device, profile=profile, lifecycle=onboarding.lifecycle(profile, paired=paired, heard_from=heard),
         credential=(await store.current_credentials(ids)).get(device.device_id),
         history=await store.device_events(device.device_id),
     )  # fmt: skip
@@ -176,3 +183,24 @@ async def unpair_device(device_id: str, ctx: Ctx, principal: Technician, body: U
         )
     await audit(ctx, principal, "unpair.device", pairing.patient_id, f"device {device_id}")
     return PairingOut.of(pairing)
+
+
+@router.post(
+    "/{device_id}/alerts/{alert_id}/ack", response_model=ProblemOut, summary="Acknowledge one of the device's alerts"
+)
+async def acknowledge_device_alert(device_id: str, alert_id: int, ctx: Ctx, principal: Technician) -> ProblemOut:
+    device = await _authorised_device(ctx, principal, device_id)
+    with _registry_errors():
+        alert = await ctx.store.get_alert(alert_id)
+    if alert.device_id != device_id or alert.kind not in _DEVICE_ALERTS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Device {device_id} has no alert {alert_id}")
+    at = ctx.clock()
+    try:
+        change = await ctx.store.update_alert_by_id(alert_id, lambda a: acknowledge(a, by=principal.user_id, at=at))
+    except (AlertAlreadyAcknowledged, AlertAlreadyResolved) as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    await audit(ctx, principal, "ack.device_alert", str(alert_id), f"device {device_id}")
+    if change.alert.ward_id is not None:  # the ward's pages show it acknowledged too
+        await announce_alert(ctx, device.site_id, change.alert, phase=change.phase)
+    return ProblemOut(kind="alert", text=f"{alert.kind.value} acknowledged", alert_id=alert_id,
+                      alert_state=change.alert.state.value)  # fmt: skip

@@ -29,7 +29,18 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/admin")
 
-Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+
+async def _all_sites_admin(principal: Annotated[Principal, Depends(require_roles(Role.ADMIN))]) -> Principal:
+    """The registry, the care teams and the audit log span every site: an admin of some sites could otherwise make
+    themselves (or anyone) an admin of all, or read who saw another municipality's patients."""
+    if not principal.all_sites:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, 'People and audit administration needs an all-sites admin token (sites: ["*"])'
+        )
+    return principal
+
+
+Admin = Annotated[Principal, Depends(_all_sites_admin)]
 # An audit page is read by a person; 1000 rows is more than a screen and cheap to read by index.
 MAX_AUDIT_ROWS = 1000
 _ID = Annotated[str, Query(min_length=1, max_length=128)]

@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from core.onboarding import DEVICE_TYPES, Credential, DeviceEvent, DeviceLifecycle, DeviceProfile
 from core.types import Device, DeviceKind
+from devices.fleet import FleetDevice
 from devices.onboarding import IssuedCredential
 
 __all__ = [
@@ -15,7 +16,10 @@ __all__ = [
     "DeviceCardOut",
     "DeviceEventOut",
     "DeviceRegisteredOut",
+    "FleetDeviceOut",
+    "FleetOut",
     "PairAtIn",
+    "ProblemOut",
     "RegisterDeviceIn",
     "UnpairAtIn",
 ]
@@ -118,3 +122,61 @@ class DeviceCardOut(_Out):
 class DeviceRegisteredOut(_Out):
     device: DeviceCardOut
     credentials: CredentialsOut
+
+
+class ProblemOut(_Out):
+    """Something a technician should look at; `alert_id` set: a device alert they can acknowledge."""
+
+    kind: str
+    text: str
+    alert_id: int | None
+    alert_state: str | None
+
+
+class FleetDeviceOut(_Out):
+    """One device on the technician's page: no clinical values, no patient names (`placement` says where)."""
+
+    device_id: str
+    site_id: str
+    kind: str
+    model: str
+    serial: str | None
+    firmware: str | None
+    lifecycle: DeviceLifecycle
+    online: bool | None
+    last_seen_at: datetime | None
+    last_reading_at: datetime | None
+    battery_percent: float | None
+    signal_dbm: float | None
+    placement: str
+    credential_issued_at: datetime | None
+    credential_expires_at: datetime | None
+    calibration_due_at: datetime | None
+    expected_interval_s: int
+    problems: list[ProblemOut]
+
+    @classmethod
+    def of(cls, row: FleetDevice) -> FleetDeviceOut:
+        h = row.health
+        return cls(
+            device_id=h.device_id, site_id=h.site_id, kind=h.kind.value, model=h.model, serial=row.serial,
+            firmware=h.firmware, lifecycle=row.lifecycle, online=row.online, last_seen_at=row.last_seen_at,
+            last_reading_at=h.last_reading_at, battery_percent=h.battery_percent, signal_dbm=h.signal_dbm,
+            placement=row.placement, credential_issued_at=row.credential_issued_at,
+            credential_expires_at=row.credential_expires_at, calibration_due_at=row.calibration_due_at,
+            expected_interval_s=row.expected_interval_s,
+            problems=[
+                ProblemOut(kind=p.kind.value, text=p.text, alert_id=p.alert_id,
+                           alert_state=p.alert_state.value if p.alert_state else None)
+                for p in row.problems
+            ],
+        )  # fmt: skip
+
+
+class FleetOut(_Out):
+    """The live stream's message: the whole fleet of the requested sites each time it changes (seq 0: snapshot)."""
+
+    seq: int
+    type: str = "fleet"
+    at: datetime
+    devices: list[FleetDeviceOut]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.store import PatientAccess
 from core.types import AuditEntry, CareTeamMember, CareTeamRole, Role, User
 from dashboard_api.auth import ALL_SITES
+from dashboard_api.schemas import CareTeamMemberOut
 
 __all__ = [
     "AccessReportOut",
@@ -104,20 +105,14 @@ class MembershipEndIn(_In):
     role: CareTeamRole | None = Field(default=None, description="End only this role's membership (default: all).")
 
 
-class MembershipOut(_Out):
+class MembershipOut(CareTeamMemberOut):
+    """A care-team membership, with its patient (the admin API answers about any patient)."""
+
     patient_id: str
-    member_id: str
-    role: str
-    organisation: str
-    start_at: datetime
-    end_at: datetime | None
 
     @classmethod
-    def of(cls, m: CareTeamMember) -> MembershipOut:
-        return cls(
-            patient_id=m.patient_id, member_id=m.member_id, role=m.role.value, organisation=m.organisation,
-            start_at=m.start_at, end_at=m.end_at,
-        )  # fmt: skip
+    def of(cls, member: CareTeamMember) -> MembershipOut:
+        return cls(patient_id=member.patient_id, **CareTeamMemberOut.of(member).model_dump())
 
 
 class AuditRowOut(_Out):

@@ -13,6 +13,7 @@ from core.settings import Settings
 from core.types import Device, DeviceKind
 from devices import onboarding, registry
 from devices.broker_accounts import BrokerAccounts
+from devices.fleet import heard_from
 from vaktrom.admin_command import AdminSession, Subparsers, run_admin
 
 __all__ = ["add_parser"]
@@ -156,9 +157,7 @@ async def _list(args: argparse.Namespace, session: AdminSession, _: BrokerAccoun
     devices = await store.list_devices(site_ids=[args.site] if args.site else None)
     ids = [d.device_id for d in devices]
     profiles, credentials = await store.device_profiles(ids), await store.current_credentials(ids)
-    heard = set(await store.last_reading_at(ids)) | {
-        s.device_id for s in await store.list_device_status(device_ids=ids)
-    }
+    heard = await heard_from(store, ids, now=session.clock())
     pairings = await store.pairings_of_devices(ids)
     now = session.clock()
     session.say(f"{'DEVICE':<20} {'SITE':<16} {'KIND':<16} {'STATE':<15} {'CREDENTIAL':<22} PAIRED TO")
@@ -181,7 +180,7 @@ async def _show(args: argparse.Namespace, session: AdminSession, _: BrokerAccoun
     profile = (await store.device_profiles(ids)).get(device.device_id)
     credential = (await store.current_credentials(ids)).get(device.device_id)
     pairing = await registry.current_pairing(store, device.device_id)
-    heard = bool(await store.last_reading_at(ids) or await store.list_device_status(device_ids=ids))
+    heard = device.device_id in await heard_from(store, ids, now=session.clock())
     kind = DEVICE_TYPES[device.kind]
     session.say(f"{device.device_id}: {device.kind.value} {device.model} at site {device.site_id}")
     session.say(f"  state:        {onboarding.lifecycle(profile, paired=pairing is not None, heard_from=heard).value}")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from core.errors import Conflict, NotFound
-from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile
+from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile, Rejections
 from core.store import schema as s
 from core.store.sql import SqlStore, advisory_lock
 from core.types import Device
@@ -153,6 +154,18 @@ class OnboardingQueries(SqlStore):
         t = s.device_credentials
         query = sa.select(t.c.device_id, t.c.password_hash).where(_CURRENT)
         return {row.device_id: row.password_hash for row in await self._read(lambda c: c.execute(query).all())}
+
+    async def device_rejections(self, device_ids: Sequence[str], *, since: datetime) -> dict[str, Rejections]:
+        """Per device: its dead letters received since `since` (the received_at index bounds the scan)."""
+        d = s.dead_letters
+        future = sa.func.sum(sa.case((d.c.reason.like("%in the future%"), 1), else_=0))
+        query = (
+            sa.select(d.c.device_id, sa.func.max(d.c.received_at), sa.func.count(), future)
+            .where(d.c.received_at >= since, d.c.device_id.in_(device_ids))
+            .group_by(d.c.device_id)
+        )
+        rows = await self._read(lambda c: c.execute(query).all())
+        return {r[0]: Rejections(r[0], r[1], int(r[2]), int(r[3] or 0)) for r in rows}
 
     async def _device_exists(self, device_id: str) -> None:
         query = sa.select(s.devices.c.device_id).where(s.devices.c.device_id == device_id)

@@ -8,9 +8,9 @@ from datetime import timedelta
 import httpx
 
 from core.store.sqlite import SqliteStore
-from core.types import Parameter, Reading, Role
+from core.types import AlertKind, AlertSeverity, Parameter, Reading, Role
 from devices.credentials import verify_password
-from tests.dashboard_api.conftest import NOW, TokenFactory, auth
+from tests.dashboard_api.conftest import NOW, Seeded, TokenFactory, auth
 
 
 def _tech(token: TokenFactory) -> dict[str, str]:
@@ -151,3 +151,20 @@ async def test_pairing_an_unknown_device_is_404(api: httpx.AsyncClient, token: T
     response = await api.post("/api/v1/devices/ghost/pair", json={"patient_id": "p1"}, headers=_tech(token))
     assert response.status_code == 404
     assert response.json() == {"detail": "Device ghost not found"}
+
+
+async def test_a_technician_acknowledges_only_a_device_alert_of_that_device(
+    live_api: httpx.AsyncClient, token: TokenFactory, store: SqliteStore, seeded: Seeded
+) -> None:
+    clinical = await live_api.post(f"/api/v1/devices/mon-1/alerts/{seeded.alert_id}/ack", headers=_tech(token))
+    assert clinical.status_code == 404  # a NEWS2 alert is the nurses', whichever device
+    assert clinical.json() == {"detail": f"Device mon-1 has no alert {seeded.alert_id}"}
+    raised = await store.raise_alert(patient_id="p1", device_id="mon-1", ward_id="w1", kind=AlertKind.DEVICE_SILENT,
+                                     severity=AlertSeverity.LOW_MEDIUM, message="silent", at=NOW)  # fmt: skip
+    alert_id = raised.alert.alert_id
+    acked = await live_api.post(f"/api/v1/devices/mon-1/alerts/{alert_id}/ack", headers=_tech(token))
+    assert acked.status_code == 200 and acked.json()["alert_state"] == "acknowledged"
+    again = await live_api.post(f"/api/v1/devices/mon-1/alerts/{alert_id}/ack", headers=_tech(token))
+    assert again.status_code == 409
+    [entry] = [a for a in await store.list_audit(limit=5) if a.action == "ack.device_alert"]
+    assert (entry.user_id, entry.subject, entry.detail) == ("tech-tom", str(alert_id), "device mon-1")

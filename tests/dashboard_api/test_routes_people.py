@@ -122,6 +122,22 @@ async def test_only_an_admin_administers_people(api: httpx.AsyncClient, token: T
     )  # fmt: skip
 
 
+async def test_an_admin_of_some_sites_may_not_administer_people_or_read_the_audit_log(
+    api: httpx.AsyncClient, token: TokenFactory, store: SqliteStore
+) -> None:
+    site_admin = auth(token(Role.ADMIN, ("s1",), user="admin-eva"))
+    everywhere = {**KARI, "roles": ["admin"], "site_ids": ["*"]}
+    for response in (
+        await api.post("/api/v1/admin/users", json=everywhere, headers=site_admin),
+        await api.get("/api/v1/admin/audit", headers=site_admin),
+        await api.get("/api/v1/admin/patients/p1/access-report", headers=site_admin),
+    ):
+        assert (response.status_code, response.json()) == (
+            403, {"detail": 'People and audit administration needs an all-sites admin token (sites: ["*"])'},
+        )  # fmt: skip
+    assert await store.get_user("kari.lie") is None
+
+
 async def test_a_membership_added_grants_the_patient_and_ending_it_revokes_at_once(
     api: httpx.AsyncClient, admin: dict[str, str], store: SqliteStore, clock: FixedClock
 ) -> None:
