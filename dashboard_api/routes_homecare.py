@@ -10,10 +10,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import JSONResponse
 
 from alerts.plans import InvalidPlan, first_timers, validate_plan
+from alerts.vkp_fhir import worklist_bundle
 from core.errors import Conflict, NotFound
 from core.homecare import MeasurementPlan, WorklistItem, WorklistKind, WorklistState
+from core.types import Reading
 from dashboard_api.access import Ctx, audit, audit_patients, authorised_patient, site_grant
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
 from dashboard_api.schemas_homecare import (
@@ -106,6 +109,20 @@ async def get_item(item_id: str, ctx: Ctx, principal: Clinician) -> WorklistItem
     await _authorised_item(ctx, principal, item_id, action="read.worklist_item")
     item, history = await ctx.store.worklist_item(item_id)
     return WorklistItemDetailOut(item=WorklistItemOut.of(item), history=[WorklistEventOut.of(e) for e in history])
+
+
+@router.get(
+    "/worklist/{item_id}/fhir",
+    summary="The item as a FHIR R4 Bundle (VKP DetectedIssue and its observations) for the patient's record",
+    response_class=JSONResponse,
+)
+async def export_item(item_id: str, ctx: Ctx, principal: Clinician) -> JSONResponse:
+    item = await _authorised_item(ctx, principal, item_id, action="export.worklist_item")
+    _, history = await ctx.store.worklist_item(item_id)
+    readings: list[Reading] = []
+    if item.window_opens_at is not None and item.window_closes_at is not None:  # what did arrive in the window
+        readings = await ctx.store.readings(item.patient_id, since=item.window_opens_at, until=item.window_closes_at)
+    return JSONResponse(worklist_bundle(item, history, readings), media_type="application/fhir+json")
 
 
 @router.post("/worklist/{item_id}/claim", response_model=WorklistItemOut, summary="Take ownership of an item")

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from fhir.resources.R4B.bundle import Bundle
 
 from alerts.timers import fire_due_plan_checks
 from core.store.sqlite import SqliteStore
@@ -140,3 +141,25 @@ async def test_a_patient_nobody_has_heard_from_comes_before_a_missed_measurement
 
     assert [i["kind"] for i in listed] == ["inactive_patient", "missed_measurement", "missed_measurement"]
     assert listed[1]["opened_at"] <= listed[2]["opened_at"]
+
+
+async def test_a_closed_item_is_exported_as_a_fhir_bundle_for_the_patients_record(
+    home_programme: httpx.AsyncClient, token: TokenFactory, store: SqliteStore, clock: FixedClock
+) -> None:
+    await home_programme.put(PLAN_PATH, json=PLAN, headers=_coordinator(token))
+    clock.advance(2 * 3600 + 1)
+    await fire_due_plan_checks(store, clock)
+    headers = _coordinator(token)
+    (item,) = (await home_programme.get(WORKLIST_PATH, headers=headers)).json()
+    path = f"/api/v1/worklist/{item['item_id']}"
+    await home_programme.post(f"{path}/close", json={"outcome": "contacted", "comment": "Innlagt"}, headers=headers)
+
+    exported = await home_programme.get(f"{path}/fhir", headers=headers)
+
+    assert exported.status_code == 200 and exported.headers["content-type"] == "application/fhir+json"
+    bundle = exported.json()
+    Bundle.model_validate(bundle)
+    (issue,) = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DetectedIssue"]
+    assert (issue["code"]["coding"][0]["code"], issue["status"]) == ("5.3.2", "final")
+    assert issue["mitigation"][0]["action"]["text"] == "contacted: Innlagt"
+    assert ("export.worklist_item", "p4") in [(a.action, a.patient_id) for a in await store.list_audit(limit=5)]
