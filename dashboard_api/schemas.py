@@ -395,6 +395,13 @@ class BedView(_Out):
     setting: str
     patient: PatientSummary | None
     stay_id: str | None
+    admitted_at: datetime | None = Field(
+        default=None, description="Since when the patient has been in this kind of unit (the length of stay)."
+    )
+    stay_limit_at: datetime | None = Field(
+        default=None,
+        description="When the stay passes its unit's limit (KAD/ØHD 72 h, sykestue 14 days; null: none, e.g. at home).",
+    )
     vitals: list[VitalOut]
     news2: ScoreOut | None
     risk: RiskOut | None

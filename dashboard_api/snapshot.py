@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.length_of_stay import limit_due_at, limit_of
 from core.store import Store
 from core.types import Device, DeviceStatus, Pairing, Stay, Ward
 from dashboard_api.escalation_words import escalation_states
@@ -105,6 +106,7 @@ async def ward_snapshot(store: Store, ward: Ward, *, at: datetime, only: Collect
     alerts = await store.list_alerts(ward_ids=[ward.ward_id])
     escalations = await escalation_states(store, alerts, now=at)
     facts = await device_facts(store, site_ids=[ward.site_id], at=at)
+    stay_limit = limit_of((await store.get_site(ward.site_id)).kind)
 
     def view(stay: Stay | None, *, bed_id: str | None, label: str) -> BedView:
         pid = stay.patient_id if stay else None
@@ -115,6 +117,8 @@ async def ward_snapshot(store: Store, ward: Ward, *, at: datetime, only: Collect
             setting=stay.setting.value if stay else "bedside",
             patient=PatientSummary.of(patients[pid]) if pid else None,
             stay_id=stay.stay_id if stay else None,
+            admitted_at=stay.length_from if stay else None,
+            stay_limit_at=limit_due_at(stay_limit, stay.length_from) if stay and stay_limit else None,
             vitals=[VitalOut.of(v, at=at) for v in latest.get(pid, {}).values()] if pid else [],
             news2=ScoreOut.of(scores[pid]) if pid in scores else None,
             risk=RiskOut.of(risks[pid]) if pid in risks else None,

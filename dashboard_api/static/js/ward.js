@@ -230,6 +230,7 @@ function renderBed(key) {
     name.append(patientLink(bed.patient));
     if (bed.patient.birth_year) name.append(el("span", "born", " f. " + bed.patient.birth_year));
     head.append(name);
+    if (bed.admitted_at) head.append(renderStayLength(bed));
   } else {
     head.append(el("p", "patient none", "Empty"));
   }
@@ -241,6 +242,25 @@ function renderBed(key) {
   card.append(renderVitals(bed));
   if (bed.alerts.length) card.append(renderAlerts(bed));
   if (bed.devices.length) card.append(renderDevices(bed));
+}
+
+// Length of stay since the patient came to this kind of unit; past the unit's limit it says so in words (a review
+// is due: an advisory item is on the bed too), not by colour alone.
+function renderStayLength(bed) {
+  const line = el("p", "stay-length");
+  line.dataset.testid = "length-of-stay";
+  line.dataset.admittedAt = bed.admitted_at;
+  if (bed.stay_limit_at) line.dataset.limitAt = bed.stay_limit_at;
+  fillStayLength(line);
+  return line;
+}
+
+function fillStayLength(line) {
+  const hours = Math.max(0, Math.floor(ageSeconds(line.dataset.admittedAt) / 3600));
+  const length = hours < 48 ? hours + " h" : Math.floor(hours / 24) + " d " + (hours % 24) + " h";
+  const over = line.dataset.limitAt && ageSeconds(line.dataset.limitAt) >= 0;
+  line.textContent = "Stay " + length + (over ? " — past the unit's limit, review due" : "");
+  line.classList.toggle("over-limit", Boolean(over));
 }
 
 function renderScore(bed) {
@@ -355,6 +375,7 @@ async function acknowledge(alertId, button) {
 }
 
 function refreshAges() {
+  for (const node of document.querySelectorAll(".stay-length[data-admitted-at]")) fillStayLength(node);
   for (const node of document.querySelectorAll(".age[data-measured-at]")) {
     node.textContent = ageText(node.dataset.measuredAt);
     node.closest(".vital").classList.toggle("stale", ageSeconds(node.dataset.measuredAt) > STALE_AFTER_S);
