@@ -102,7 +102,7 @@ async def test_a_technician_registers_a_device_sees_it_talk_pairs_it_and_sees_it
     assert ("register.device", "mon-new") in audit and ("pair.device", "p1") in audit
 
 
-async def test_a_technician_acknowledges_a_device_alert(
+async def test_a_technician_logging_in_lands_on_devices_and_acknowledges_a_device_alert(
     devices_server: tuple[Served, FixedClock], page: Page, store: SqliteStore
 ) -> None:
     served, clock = devices_server
@@ -111,7 +111,8 @@ async def test_a_technician_acknowledges_a_device_alert(
         severity=AlertSeverity.INFO, message="battery at 9 %", at=clock(),
     )  # fmt: skip
     token = issue_token(SECRET, user_id="tech-tom", role=Role.TECHNICIAN, site_ids=["s1"], ttl_s=3600, now=clock())
-    await page.goto(f"{served.base_url}/devices#token={token}")
+    await page.goto(f"{served.base_url}/#token={token}")  # the demo's login link: the ward page sends them on
+    await expect(page).to_have_url(f"{served.base_url}/devices", timeout=UI_TIMEOUT_MS)
     problems = page.locator('tr[data-device="mon-1"] .problems')
     await expect(problems).to_contain_text("Battery low: alert open", timeout=UI_TIMEOUT_MS)
     await problems.locator("button.ack").click()

@@ -22,7 +22,7 @@ from devices import onboarding
 from devices.broker_accounts import BrokerAccountError, DynamicSecurityAccounts
 from devices.credentials import verify_password
 from tests.devices.device_sessions import DeviceSession, assert_login_refused
-from tests.fixtures.mosquitto import DYNSEC_ADMIN, SERVICE_PASSWORD, ShippedBroker
+from tests.fixtures.mosquitto import DEVICE_USERS, DYNSEC_ADMIN, SERVICE_PASSWORD, ShippedBroker
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,7 @@ async def _register(store: Store, broker: ShippedBroker, device_id: str) -> onbo
     )  # fmt: skip
 
 
-async def test_a_registered_devices_credentials_work_at_once_and_only_its_own_topics(
+async def test_a_registered_devices_credentials_work_at_once_for_its_own_topics_only_and_read_nothing(
     broker: ShippedBroker, store: Store
 ) -> None:
     issued = await _register(store, broker, "dev-new")
@@ -68,14 +68,26 @@ async def test_a_registered_devices_credentials_work_at_once_and_only_its_own_to
     ingest.subscribe(f"{ROOT}/+/+/obs", 1)
     await ingest.connect()
     try:
-        async with DeviceSession(broker.address.url(), "dev-new", issued.password) as device:
-            assert device.client is not None
-            assert await device.client.publish(obs_topic(ROOT, SITE, "dev-new"), b"[]") is Delivery.ACCEPTED
+        snoop = MqttClient(MqttOptions(url=broker.address.url(), client_id="dev-new", password=issued.password,
+                                       clean_start=True))  # fmt: skip
+        snoop.subscribe("#", 1)  # the device's own credentials, asking for everything
+        other = MqttClient(MqttOptions(url=broker.address.url(), client_id="dev-b", password=DEVICE_USERS["dev-b"],
+                                       clean_start=True))  # fmt: skip
+        await snoop.connect()
+        await other.connect()
+        try:
+            assert await snoop.publish(obs_topic(ROOT, SITE, "dev-new"), b"[]") is Delivery.ACCEPTED
             with pytest.raises(PublishRefused) as refused:
-                await device.client.publish(obs_topic(ROOT, SITE, "dev-a"), b"[]")
+                await snoop.publish(obs_topic(ROOT, SITE, "dev-a"), b"[]")  # another device's topic
             assert refused.value.code == 0x87
-        async with asyncio.timeout(TIMEOUT_S):
-            assert (await ingest.inbox.get()).topic == obs_topic(ROOT, SITE, "dev-new")
+            await other.publish(obs_topic(ROOT, "site-2", "dev-b"), b"another site's reading")
+            async with asyncio.timeout(TIMEOUT_S):
+                topics = [(await ingest.inbox.get()).topic for _ in range(2)]
+            assert topics == [obs_topic(ROOT, SITE, "dev-new"), obs_topic(ROOT, "site-2", "dev-b")]
+            assert snoop.inbox.empty()  # ingest got both; the device's subscription got nothing
+        finally:
+            await other.disconnect()
+            await snoop.disconnect()
     finally:
         await ingest.disconnect()
     current = (await store.current_credentials(["dev-new"]))["dev-new"]

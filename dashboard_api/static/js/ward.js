@@ -34,6 +34,11 @@ async function login(me) {
     window.location.replace("/alerts");
     return;
   }
+  // A technician watches devices, not wards: their page is the devices page.
+  if (me.role === "technician") {
+    window.location.replace("/devices");
+    return;
+  }
   showAlarmSetup(true);
   await loadWards();
 }
