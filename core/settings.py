@@ -110,6 +110,32 @@ class Settings(BaseSettings):
         description="HMAC key for bearer tokens (>= 32 chars). Unset in embedded mode: generated into data_dir.",
     )
     token_ttl_s: int = Field(default=12 * 3600, gt=0, le=7 * 24 * 3600)
+    # OpenID Connect (HelseID in Norway): with an issuer set, bearer tokens come from that provider only, and
+    # vaktrom's own HMAC tokens (VAKTROM_AUTH_SECRET, `vaktrom token`, demo logins) are refused (docs/ACCESS.md).
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of the OpenID Connect provider (https://; http only on a loopback host); set, only "
+        "its tokens are accepted and vaktrom's own (HMAC) tokens are refused.",
+    )
+    oidc_audience: str | None = Field(
+        default=None, max_length=512, description="The audience (aud) the provider's tokens must name for this API."
+    )
+    oidc_user_claim: str = Field(
+        default="sub",
+        min_length=1,
+        max_length=256,
+        description="Token claim holding the registered user id (HelseID: e.g. "
+        "helseid://claims/identity/pid_pseudonym).",
+    )
+    oidc_role_claim: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Token claim naming the role the user acts in (one of their registered roles); unset, a user "
+        "with one role acts in it.",
+    )
+    # Nodes and the provider disagree on the time by seconds; 30 s matches vaktrom's own tokens (auth.LEEWAY_S).
+    oidc_leeway_s: float = Field(default=30, ge=0, le=300, description="Clock skew allowed on token exp/iat, seconds.")
 
     ingest_batch_max: int = Field(default=2000, ge=1, le=100_000, description="Messages per durable write.")
     ingest_batch_wait_s: float = Field(default=0.05, gt=0, le=5, description="Longest a message waits for batch.")
@@ -223,9 +249,35 @@ class Settings(BaseSettings):
         weakness = None if secret is None else weak_secret_reason(secret)
         if weakness is not None:
             raise ValueError(f"VAKTROM_AUTH_SECRET is too easy to guess: {weakness}; use e.g. `openssl rand -hex 32`")
-        if secret is None and (self.mqtt_url or self.database_url):
+        if secret is None and (self.mqtt_url or self.database_url) and self.oidc_issuer is None:
             raise ValueError("VAKTROM_AUTH_SECRET is required when VAKTROM_MQTT_URL or VAKTROM_DATABASE_URL is set")
         return self
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _oidc_issuer_is_https(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        loopback_http = parts.scheme == "http" and parts.hostname is not None and _is_loopback(parts.hostname)
+        if (parts.scheme != "https" and not loopback_http) or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                f"VAKTROM_OIDC_ISSUER must be the provider's https:// issuer URL (http on loopback only), not {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_issuer_and_audience_together(self) -> Settings:
+        if self.oidc_issuer is not None and not self.oidc_audience:
+            raise ValueError("VAKTROM_OIDC_AUDIENCE is required when VAKTROM_OIDC_ISSUER is set")
+        if self.oidc_audience and self.oidc_issuer is None:
+            raise ValueError("VAKTROM_OIDC_AUDIENCE is set but VAKTROM_OIDC_ISSUER is not: set both, or neither")
+        return self
+
+    @property
+    def oidc(self) -> bool:
+        """Tokens come from an OpenID Connect provider; vaktrom's own HMAC tokens are refused."""
+        return self.oidc_issuer is not None
 
     def demo_login_problem(self) -> str | None:
         """Why `vaktrom run` must not print its demo login links here, or None. They carry long-lived tokens for every

@@ -33,6 +33,7 @@ from dashboard_api import (
 from dashboard_api.access import ApiContext, Publisher
 from dashboard_api.auth import Principal, current_principal
 from dashboard_api.live import LiveHub
+from dashboard_api.oidc import OidcVerifier
 from dashboard_api.security import FailedAuthThrottle, GuardMiddleware, validation_error_without_input
 from dashboard_api.socket_quota import SocketQuota
 from dashboard_api.ws_access import AccessWatch
@@ -60,10 +61,12 @@ def create_app(
     topic_root: str = "vaktrom/v1",
     clock: Clock = utc_now,
     allow_loopback_webhooks: bool = False,
+    oidc: OidcVerifier | None = None,
 ) -> FastAPI:
     """The API over an opened store. The caller owns the store, the MQTT client and the hub's task.
 
     `publisher` carries rescore requests and alert acknowledgements to the broker (core.mqtt.MqttClient fits).
+    With `oidc`, bearer tokens are that provider's and vaktrom's own (signed with `auth_secret`) are refused.
     """
     if len(auth_secret) < _MIN_SECRET_LENGTH:
         raise ValueError(f"auth_secret must be at least {_MIN_SECRET_LENGTH} characters")
@@ -79,6 +82,7 @@ def create_app(
         allow_loopback_webhooks=allow_loopback_webhooks,
     )
     app.state.auth_secret = auth_secret
+    app.state.oidc = oidc
     app.state.clock = clock
     app.state.live = live
     app.state.access_watch = AccessWatch(store)  # closes this node's sockets of users whose access shrank

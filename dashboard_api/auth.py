@@ -6,6 +6,7 @@ node), refuses an unknown or disabled user and a role the user does not hold, an
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -20,16 +21,19 @@ from starlette.requests import HTTPConnection
 from core.clock import Clock
 from core.store import Store
 from core.types import AuditEntry, Role, User
+from dashboard_api.oidc import IdentityProviderUnavailable, OidcVerifier, TokenRejected
 
 __all__ = [
     "ALL_SITES",
     "CLINICAL_ROLES",
     "DEVICE_ROLES",
     "DisabledUser",
+    "IdentityUnavailable",
     "InvalidToken",
     "Principal",
     "RoleNotHeld",
     "UnknownUser",
+    "UnregisteredUser",
     "authenticate",
     "authorise_site",
     "current_principal",
@@ -38,6 +42,8 @@ __all__ = [
     "require_roles",
     "verify_token",
 ]
+
+logger = logging.getLogger(__name__)
 
 ALGORITHM = "HS256"
 ALL_SITES = "*"  # only an admin token may carry it
@@ -65,6 +71,15 @@ class DisabledUser(InvalidToken):
 
 class RoleNotHeld(InvalidToken):
     """The token asks for a role the registry does not give the user."""
+
+
+class UnregisteredUser(UnknownUser):
+    """A valid token of the identity provider names a user nobody registered: they are who they say, and may not
+    come in (403)."""
+
+
+class IdentityUnavailable(InvalidToken):
+    """The identity provider's keys cannot be read, so the token cannot be checked now (503, not the caller's fault)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +234,9 @@ def _source_of(connection: HTTPConnection) -> str:
 async def authenticate(connection: HTTPConnection, token: str) -> Principal:
     """Verify a token with the app's secret and clock (set by create_app), then resolve it in the registry. Raises
     InvalidToken (or a subclass) saying what is wrong."""
+    verifier: OidcVerifier | None = connection.app.state.oidc
+    if verifier is not None:  # an identity provider issues the tokens; vaktrom's own are refused
+        return await _oidc_principal(connection, verifier, token)
     secret: str = connection.app.state.auth_secret
     clock: Clock = connection.app.state.clock
     store: Store = connection.app.state.context.store
@@ -234,6 +252,35 @@ async def authenticate(connection: HTTPConnection, token: str) -> Principal:
     )
 
 
+async def _oidc_principal(connection: HTTPConnection, verifier: OidcVerifier, token: str) -> Principal:
+    """The seam from an OIDC token to a registered user: its claims name the user (VAKTROM_OIDC_USER_CLAIM) and
+    perhaps the role (VAKTROM_OIDC_ROLE_CLAIM); the registry says the rest, sites included."""
+    clock: Clock = connection.app.state.clock
+    store: Store = connection.app.state.context.store
+    try:
+        identity = await verifier.verify(token, now=clock())
+    except TokenRejected as exc:
+        raise InvalidToken(str(exc)) from None
+    except IdentityProviderUnavailable as exc:
+        raise IdentityUnavailable(str(exc)) from None
+    try:
+        role = None if identity.role is None else Role(identity.role)
+    except ValueError:
+        raise InvalidToken(f"token role {identity.role!r} is not one of {[r.value for r in Role]}") from None
+    try:
+        return await registered_principal(
+            store,
+            user_id=identity.user_id,
+            role=role,
+            site_ids=None,  # the user's sites, from the registry
+            token_id=identity.token_id,
+            expires_at=identity.expires_at,
+            source_address=_source_of(connection),
+        )
+    except UnknownUser as exc:
+        raise UnregisteredUser(str(exc)) from None
+
+
 async def current_principal(
     connection: HTTPConnection,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -243,6 +290,15 @@ async def current_principal(
         raise _unauthenticated("Missing bearer token: send 'Authorization: Bearer <token>'")
     try:
         return await authenticate(connection, credentials.credentials)
+    except IdentityUnavailable as exc:
+        logger.warning("Could not check a token: %s", exc)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "The identity provider cannot be reached to check your token; try again",
+            headers={"Retry-After": "10"},
+        ) from None
+    except UnregisteredUser as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
     except InvalidToken as exc:
         raise _unauthenticated(f"Bearer token rejected: {exc}") from None
 

@@ -84,7 +84,8 @@ class _KeySet:
 
 class OidcVerifier:
     """Verifies access tokens of one issuer for one audience. Keys are cached in memory and refetched when a token
-    names an unknown key (rate-limited) or the cache is older than JWKS_MAX_AGE_S. Call `aclose` when done."""
+    names an unknown key (rate-limited) or the cache is older than JWKS_MAX_AGE_S. Close it (`aclose`, or use it
+    as an async context manager) when done."""
 
     def __init__(self, config: OidcConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.config = config
@@ -95,6 +96,12 @@ class OidcVerifier:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def __aenter__(self) -> OidcVerifier:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def verify(self, token: str, *, now: datetime) -> OidcIdentity:
         """The identity a token names. Raises TokenRejected, or IdentityProviderUnavailable when its keys cannot be

@@ -14,7 +14,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from core.errors import NotFound, StorageUnavailable
 from dashboard_api.access import ApiContext, WardAccess, audit, get_context, refuse_ward, ward_access
-from dashboard_api.auth import CLINICAL_ROLES, InvalidToken, Principal, authenticate
+from dashboard_api.auth import (
+    CLINICAL_ROLES,
+    IdentityUnavailable,
+    InvalidToken,
+    Principal,
+    UnregisteredUser,
+    authenticate,
+)
 from dashboard_api.covered import coverage_of, covered_rows
 from dashboard_api.escalation_words import escalation_state
 from dashboard_api.live import LiveHub, Subscription
@@ -195,7 +202,7 @@ async def _accept(websocket: WebSocket) -> Principal | None:
         try:
             principal = await authenticate(websocket, offered[1])
         except InvalidToken as exc:
-            await _close(websocket, CloseCode.UNAUTHENTICATED, f"Token rejected: {exc}")
+            await _close(websocket, _refusal_code(exc), f"Token rejected: {exc}")
             return None
         quota: SocketQuota = websocket.app.state.socket_quota
         if not quota.admit(principal.user_id, websocket):
@@ -206,6 +213,16 @@ async def _accept(websocket: WebSocket) -> Principal | None:
     await websocket.accept()
     await _close(websocket, CloseCode.UNAUTHENTICATED, "Send the token as subprotocols ['bearer', <token>]")
     return None
+
+
+def _refusal_code(exc: InvalidToken) -> CloseCode:
+    """As REST answers: 503 when the identity provider cannot be asked, 403 for a valid token of an unregistered
+    user, else 401."""
+    if isinstance(exc, IdentityUnavailable):
+        return CloseCode.UNAVAILABLE
+    if isinstance(exc, UnregisteredUser):
+        return CloseCode.FORBIDDEN
+    return CloseCode.UNAUTHENTICATED
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.errors import VaktromError
+from core.errors import ConfigError, VaktromError
 from core.logging import setup_logging
 from core.settings import Settings
 from core.types import Role
@@ -97,9 +97,11 @@ def _add_service_commands(subparsers: argparse._SubParsersAction[argparse.Argume
 def _add_token_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     token = subparsers.add_parser(
         "token",
-        help="issue a signed bearer token (demo logins; real deployments use their identity provider)",
+        help="issue a signed bearer token (demo logins; disabled when VAKTROM_OIDC_ISSUER is set)",
         description="Print a bearer token for USER (registered: vaktrom admin users add) with ROLE (one they "
-        "hold) that may see SITES (those of them they serve).",
+        "hold) that may see SITES (those of them they serve), signed with VAKTROM_AUTH_SECRET. "
+        "For the embedded demo and units without an identity provider: with VAKTROM_OIDC_ISSUER set the API accepts "
+        "only that provider's tokens, and this command refuses to run.",
     )
     token.add_argument("--user", required=True, help="user id, e.g. nurse.kari")
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -164,6 +166,11 @@ def _cmd_token(args: argparse.Namespace) -> int:
     from vaktrom.wiring import auth_secret_of
 
     settings = _settings_from(args)
+    if settings.oidc:
+        raise ConfigError(
+            f"vaktrom token is disabled: VAKTROM_OIDC_ISSUER is set, so the API accepts only tokens of "
+            f"{settings.oidc_issuer} and refuses vaktrom's own; sign in through that provider"
+        )
     token = issue_token(
         auth_secret_of(settings),
         user_id=args.user,

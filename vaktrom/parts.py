@@ -20,6 +20,7 @@ from core.settings import Settings
 from core.store import Store
 from dashboard_api.app import create_app
 from dashboard_api.live import LiveHub
+from dashboard_api.oidc import OidcConfig, OidcVerifier
 from dashboard_api.prometheus import LiveHubCollector
 from devices.demo import DemoUnit, seed_demo_unit
 from devices.health import check_device_health
@@ -132,12 +133,14 @@ async def serve_api(
         async with asyncio.TaskGroup() as tasks:
             serve_task = tasks.create_task(serve_until_cancelled(server, listening), name="api-server")
             api_client = _event_client(settings, settings.mqtt_api_client_id)
-            async with _opened(settings, store, readiness) as opened, api_client as client:
+            oidc = _oidc_verifier(settings)
+            async with _opened(settings, store, readiness) as opened, api_client as client, oidc as verifier:
                 hub = LiveHub(client, topic_root=settings.mqtt_topic_root)
                 await connect_when_reachable(client, readiness=readiness)
                 gate.app = create_app(
                     store=opened, auth_secret=auth_secret_of(settings), live=hub, publisher=client,
                     topic_root=settings.mqtt_topic_root, allow_loopback_webhooks=settings.webhook_allow_loopback_http,
+                    oidc=verifier,
                 )  # fmt: skip
                 gate.app.state.device_accounts = device_accounts_of(settings)  # routes_devices applies credentials
                 readiness.set_ready()
@@ -154,6 +157,20 @@ async def serve_api(
                 hub_task.cancel()
                 for task in metric_tasks:
                     task.cancel()
+
+
+def _oidc_verifier(settings: Settings) -> contextlib.AbstractAsyncContextManager[OidcVerifier | None]:
+    """The verifier of the OpenID Connect provider's tokens (VAKTROM_OIDC_*), or None: vaktrom's own tokens."""
+    if settings.oidc_issuer is None or settings.oidc_audience is None:
+        return contextlib.nullcontext(None)
+    config = OidcConfig(
+        issuer=settings.oidc_issuer,
+        audience=settings.oidc_audience,
+        user_claim=settings.oidc_user_claim,
+        role_claim=settings.oidc_role_claim,
+        leeway_s=settings.oidc_leeway_s,
+    )
+    return OidcVerifier(config)
 
 
 def _opened(
