@@ -25,7 +25,7 @@ from core.escalation import (
 from core.homecare import MeasurementPlan, PlanCheckDecide, PlanTimer, WorklistEvent, WorklistItem, WorklistState
 from core.length_of_stay import DueStayLimit
 from core.national_id import NationalId
-from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile, Rejections
+from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile
 from core.oncall import RosterOverride, Rotation
 from core.types import (
     SYSTEM_ACTOR,
@@ -248,8 +248,6 @@ class OnboardingStore(Protocol):
     async def device_events(self, device_id: str) -> list[DeviceEvent]: ...
 
     async def current_device_hashes(self) -> dict[str, str]: ...
-
-    async def device_rejections(self, device_ids: Sequence[str], *, since: datetime) -> dict[str, Rejections]: ...
 
 
 class ObservationStore(Protocol):

@@ -1,10 +1,10 @@
 """Revision 0007 on a live database: places and stays made before it keep every field, are in use (not retired),
-and their length of stay runs from the stay's start; a database holding two current stays of one patient is not
-upgraded, and the refusal names the patient."""
+and their length of stay runs from the stay's start, with its timer armed; a database holding two current stays of
+one patient is not upgraded, and the refusal names the patient."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
+from alerts.length_of_stay import stay_limit_passed
 from core.administration import AdminRefused
 from core.store import Store, schema
 from core.store.columns import json_text
@@ -61,6 +62,11 @@ def store_with_two_current_stays(request: pytest.FixtureRequest, tmp_path: Path)
     return _store_at_0006(request, tmp_path, [_STAY, _STAY | {"stay_id": "st-2", "bed_id": None, "setting": "home"}])
 
 
+async def _fire(store: Store, at: datetime) -> list[tuple[str | None, str | None]]:
+    changes = await store.fire_due_stay_limits(at, lambda alert, due: stay_limit_passed(alert, due, at=at))
+    return [(c.alert.patient_id, c.alert.ward_id) for c in changes]
+
+
 async def test_places_and_stays_from_before_0007_keep_every_field_and_are_in_use(store_at_0006: Store) -> None:
     await store_at_0006.open()
     try:
@@ -72,6 +78,10 @@ async def test_places_and_stays_from_before_0007_keep_every_field_and_are_in_use
         assert stay.length_from == T0
         with pytest.raises(AdminRefused, match="bed b1 has current stays: st-1"):
             await store_at_0006.retire_bed("b1", at=T0)
+        # its length-of-stay timer was armed by the upgrade: the sykestue's 14 days run from the stay's start
+        due = T0 + timedelta(days=14)
+        assert await _fire(store_at_0006, due - timedelta(seconds=1)) == []
+        assert await _fire(store_at_0006, due) == [("p1", "w1")]
     finally:
         await store_at_0006.close()
 

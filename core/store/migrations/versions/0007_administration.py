@@ -5,7 +5,8 @@ patient and per bed, and the length-of-stay timers.
 - `stays` gains `admitted_at` (when the patient came to this kind of unit; NULL on older stays: their start_at),
   an index by bed, and two partial unique indexes: one current stay per patient, one per bed.
 - `patient_identities`: a patient's fødselsnummer or D-number, one patient per number.
-- `stay_limit_timers`: one durable timer per stay and length-of-stay limit.
+- `stay_limit_timers`: one durable timer per stay and length-of-stay limit, armed here for the current stays of
+  KAD/ØHD and sykestue units (a stay already past its limit raises its item at the first poll after the upgrade).
 
 Revision 0007, after 0006. Adds nullable columns, tables and indexes: existing rows stay as they are. A database
 holding two current stays of one patient (or of one bed) cannot take the unique indexes: the upgrade stops and
@@ -17,7 +18,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from core.length_of_stay import limit_due_at, limit_of
 from core.store.columns import UtcDateTime
+from core.types import SiteKind
 
 revision = "0007"
 down_revision = "0006"
@@ -88,6 +91,39 @@ def upgrade() -> None:
         sqlite_where=sa.text("due_at IS NOT NULL"),
         postgresql_where=sa.text("due_at IS NOT NULL"),
     )
+    _arm_current_stays()
+
+
+def _arm_current_stays() -> None:
+    conn = op.get_bind()
+    t = sa.table(
+        "stay_limit_timers",
+        sa.column("stay_id", sa.Text),
+        sa.column("stay_limit", sa.Text),
+        sa.column("patient_id", sa.Text),
+        sa.column("admitted_at", UtcDateTime),
+        sa.column("due_at", UtcDateTime),
+    )
+    current = sa.text(
+        "SELECT stays.stay_id, stays.patient_id, stays.start_at, sites.kind FROM stays "
+        "JOIN wards ON wards.ward_id = stays.ward_id JOIN sites ON sites.site_id = wards.site_id "
+        "WHERE stays.end_at IS NULL AND stays.bed_id IS NOT NULL"
+    ).columns(stay_id=sa.Text, patient_id=sa.Text, start_at=UtcDateTime, kind=sa.Text)
+    rows = []
+    for stay_id, patient_id, start_at, kind in conn.execute(current):
+        limit = limit_of(SiteKind(kind))
+        if limit is not None:
+            rows.append(
+                {
+                    "stay_id": stay_id,
+                    "stay_limit": limit.value,
+                    "patient_id": patient_id,
+                    "admitted_at": start_at,
+                    "due_at": limit_due_at(limit, start_at),
+                }
+            )
+    if rows:
+        conn.execute(sa.insert(t), rows)
 
 
 def downgrade() -> None:
