@@ -51,7 +51,12 @@ class LifecyclePolicy:
     # 30 min of continuous monitoring below the threshold is a recovery, not a dip.
     # A patient's own limit: the same rule as NEWS2 (a doctor's target regained for 30 min is a recovery).
     hold_s: Mapping[AlertKind, float] = field(
-        default_factory=lambda: {AlertKind.NEWS2: 1800.0, AlertKind.ML_RISK: 1800.0, AlertKind.PATIENT_LIMIT: 1800.0}
+        default_factory=lambda: {
+            AlertKind.NEWS2: 1800.0,
+            AlertKind.ML_RISK: 1800.0,
+            AlertKind.PATIENT_LIMIT: 1800.0,
+            AlertKind.RESPIRATORY_DEPRESSION: 1800.0,
+        }
     )
     # An acknowledged alert whose condition persists is announced again after this long. The bedside monitor
     # re-sounds in 2-3 min; these are for the unit's nurse who has already gone to the patient: high = continuous
@@ -70,10 +75,17 @@ class LifecyclePolicy:
         default_factory=lambda: {AlertKind.NEWS2: 20.0, AlertKind.PATIENT_LIMIT: 20.0}
     )
 
+    # Conditions that must persist this long before their alert opens whatever their severity: possible opioid
+    # respiratory depression is high, but one low respiration rate from a talking patient is not an episode
+    # (alerts/respiratory.py: 30 s, the apnoea criterion of PRODIGY's episode definitions).
+    sustain_s: Mapping[AlertKind, float] = field(default_factory=lambda: {AlertKind.RESPIRATORY_DEPRESSION: 30.0})
+
     def confirm_after(self, kind: AlertKind, setting: CareSetting, severity: AlertSeverity | None) -> timedelta:
         """How long a condition of this severity must persist before its alert opens. Never for the highest tier
         (NEWS2 >= 7 opens at once) nor a home patient's spot check (a deliberate measurement, not a monitor's
-        stream: there is no next reading within seconds to confirm it with)."""
+        stream: there is no next reading within seconds to confirm it with); a kind in `sustain_s` always waits."""
+        if severity is not None and setting is not CareSetting.HOME and kind in self.sustain_s:
+            return timedelta(seconds=self.sustain_s[kind])
         if setting is CareSetting.HOME or severity is None or severity >= AlertSeverity.HIGH:
             return timedelta(0)
         return timedelta(seconds=self.confirm_s.get(kind, 0.0))

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     # alarm-fatigue literature, and is short beside the chart's "urgent response". NEWS2 >= 7 and home spot checks
     # are never delayed (docs/ALERTS.md, "Confirmation delay"). 0 turns the delay off.
     alert_confirm_s: float = Field(default=20, ge=0, le=120, description="Bedside alert confirmation delay, seconds.")
+    # Possible opioid respiratory depression (alerts/respiratory.py) must persist this long before its high alert opens:
+    # PRODIGY's apnoea criterion; its research definition for low respiration or SpO2 is 3 min, too long for an alarm.
+    respiratory_sustain_s: float = Field(
+        default=30, ge=0, le=300, description="How long an opioid patient's RR <= 5 or SpO2 <= 85 lasts before alert."
+    )
 
     model_path: Path | None = Field(default=None, description="ML risk artefact; unset uses the shipped default.")
     risk_min_interval_s: float = Field(

@@ -159,6 +159,19 @@ class AlertKind(enum.StrEnum):
     DEVICE_BATTERY_LOW = "device_battery_low"
     PATIENT_LIMIT = "patient_limit"  # a value outside the limits a doctor set for this patient (alerts/limits.py)
     LENGTH_OF_STAY = "length_of_stay"  # a stay passed its unit's limit (core/length_of_stay.py): advisory
+    RESPIRATORY_DEPRESSION = "respiratory_depression"  # opioid care flag + PRODIGY levels (alerts/respiratory.py)
+
+
+# Alerts about the patient rather than the equipment (IEC 60601-1-8 categories); length of stay is about the patient.
+_PHYSIOLOGICAL = frozenset(
+    {
+        AlertKind.NEWS2,
+        AlertKind.ML_RISK,
+        AlertKind.PATIENT_LIMIT,
+        AlertKind.LENGTH_OF_STAY,
+        AlertKind.RESPIRATORY_DEPRESSION,
+    }
+)
 
 
 class AlertSeverity(enum.IntEnum):
@@ -429,8 +442,8 @@ class Alert:
 
     @property
     def category(self) -> AlertCategory:
-        if self.kind in (AlertKind.NEWS2, AlertKind.ML_RISK, AlertKind.PATIENT_LIMIT, AlertKind.LENGTH_OF_STAY):
-            return AlertCategory.PHYSIOLOGICAL  # length of stay: about the patient, not the equipment
+        if self.kind in _PHYSIOLOGICAL:
+            return AlertCategory.PHYSIOLOGICAL
         return AlertCategory.TECHNICAL
 
     @property
@@ -439,7 +452,10 @@ class Alert:
         the RCP chart); the ML flag low (it asks for a look, not a response); a value outside the patient's own
         limits medium (the doctor who set them asked to hear of it); a stay past its unit's limit low (a review, not
         a response); a device fault medium when it leaves a bedside patient unmonitored, otherwise low. A technical
-        alert is never high."""
+        alert is never high. Possible opioid respiratory depression is high: a patient breathing 5 times a minute
+        needs someone now, whatever NEWS2 adds up to."""
+        if self.kind is AlertKind.RESPIRATORY_DEPRESSION:
+            return AlertPriority.HIGH
         if self.kind is AlertKind.PATIENT_LIMIT:
             return AlertPriority.MEDIUM
         if self.kind is AlertKind.NEWS2:

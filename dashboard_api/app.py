@@ -18,6 +18,7 @@ from core.store import Store
 from dashboard_api import (
     routes_admin,
     routes_admin_patients,
+    routes_care_flags,
     routes_covered,
     routes_devices,
     routes_escalation,
@@ -92,6 +93,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(routes_limits.router, prefix=API_PREFIX)
     app.include_router(routes_homecare.router, prefix=API_PREFIX)
+    app.include_router(routes_care_flags.router, prefix=API_PREFIX)
     app.include_router(routes_people.router, prefix=API_PREFIX)
     for admin in (routes_admin, routes_admin_patients):  # role admin: places, patients, stays
         app.include_router(admin.router, prefix=API_PREFIX)

@@ -168,7 +168,8 @@ async def pair_device(device_id: str, body: PairAtIn, ctx: Ctx, principal: Techn
             ctx.store, device_id=device_id, patient_id=body.patient_id, bed_id=body.bed_id, actor=principal.user_id,
             at=body.at or now, now=now,
         )  # fmt: skip
-    await audit(ctx, principal, "pair.device", body.patient_id, f"device {device_id} bed {pairing.bed_id}")
+    detail = f"device {device_id} bed {pairing.bed_id}"
+    await audit(ctx, principal, "pair.device", body.patient_id, detail, patient_id=body.patient_id)
     return PairingOut.of(pairing)
 
 
@@ -181,7 +182,9 @@ async def unpair_device(device_id: str, ctx: Ctx, principal: Technician, body: U
         pairing = await onboarding.unpair_device(
             ctx.store, device_id=device_id, actor=principal.user_id, at=at, now=now
         )
-    await audit(ctx, principal, "unpair.device", pairing.patient_id, f"device {device_id}")
+    await audit(
+        ctx, principal, "unpair.device", pairing.patient_id, f"device {device_id}", patient_id=pairing.patient_id
+    )
     return PairingOut.of(pairing)
 
 

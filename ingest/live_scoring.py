@@ -12,6 +12,8 @@ from datetime import datetime
 from alerts.confirmation import apply_observed
 from alerts.lifecycle import DEFAULT_POLICY, LifecyclePolicy, Observed
 from alerts.limits import scored_conditions
+from alerts.respiratory import respiratory_depression_observed
+from core.care_flags import OPIOID_FLAGS, CareFlag
 from core.clock import Clock, utc_now
 from core.errors import StorageUnavailable
 from core.events import readings_event, score_event
@@ -45,8 +47,11 @@ logger = logging.getLogger(__name__)
 SPO2_SCALE_TTL_S = 60.0
 # A patient's own limits are cached the same way and refreshed by the same rescore request (the limits API sends one).
 LIMITS_TTL_S = 60.0
+# A patient's care flags (an opioid flag turns on the respiratory-depression rule) likewise; the flags API sends a
+# rescore request too.
+CARE_FLAGS_TTL_S = 60.0
 # The alert kinds the scorer decides (the ML flag is the risk task's).
-_SCORED_KINDS = (AlertKind.NEWS2, AlertKind.PATIENT_LIMIT)
+_SCORED_KINDS = (AlertKind.NEWS2, AlertKind.PATIENT_LIMIT, AlertKind.RESPIRATORY_DEPRESSION)
 # After a store outage the scorer waits this long before trying the same patients again.
 RETRY_DELAY_S = 1.0
 # NEWS2 is banded, so a bedside patient's score stays the same for most of the packs that re-score it. An unchanged
@@ -83,8 +88,10 @@ class LiveScorer:
         self._wake = asyncio.Event()
         self._scales: dict[str, tuple[datetime, SpO2Scale]] = {}
         self._limits: dict[str, tuple[datetime, tuple[PatientLimit, ...]]] = {}
+        self._flags: dict[str, tuple[datetime, frozenset[CareFlag]]] = {}
         confirm_s = {kind: settings.alert_confirm_s for kind in _SCORED_KINDS}
-        self._policy: LifecyclePolicy = replace(DEFAULT_POLICY, confirm_s=confirm_s)
+        sustain_s = {AlertKind.RESPIRATORY_DEPRESSION: settings.respiratory_sustain_s}
+        self._policy: LifecyclePolicy = replace(DEFAULT_POLICY, confirm_s=confirm_s, sustain_s=sustain_s)
         self._saved: dict[str, tuple[tuple[object, ...], datetime]] = {}
 
     @property
@@ -105,6 +112,7 @@ class LiveScorer:
             if refresh_scale:
                 self._scales.pop(patient_id, None)
                 self._limits.pop(patient_id, None)
+                self._flags.pop(patient_id, None)
         self._wake.set()
 
     async def run(self) -> None:
@@ -167,10 +175,12 @@ class LiveScorer:
         if not patient_ids:
             return
         limits = await self._patient_limits(patient_ids, now)
+        flags = await self._care_flags(patient_ids, now)
         alerts, waiting = await self._unresolved(patient_ids)
         for score in scores:
             stay = stays.get(score.patient_id)
-            for seen in self._observed(score, stay, latest.get(score.patient_id, {}), limits[score.patient_id], now):
+            known = latest.get(score.patient_id, {})
+            for seen in self._observed(score, stay, known, limits[score.patient_id], flags[score.patient_id], now):
                 if seen.severity is None and seen.key not in alerts and seen.key not in waiting:
                     continue  # clear, with nothing open or pending: nothing to decide
                 change = await apply_observed(
@@ -184,12 +194,17 @@ class LiveScorer:
         stay: Stay | None,
         latest: dict[Parameter, LatestValue],
         limits: tuple[PatientLimit, ...],
+        flags: frozenset[CareFlag],
         now: datetime,
     ) -> tuple[Observed, ...]:
         ward_id = stay.ward_id if stay is not None else None
         setting = stay.setting if stay is not None else CareSetting.BEDSIDE
-        values = fresh_values(latest, now=now, max_age_s=self._settings.max_age_s(setting)) if limits else {}
-        return scored_conditions(score, values, limits, ward_id=ward_id, at=now, setting=setting)
+        needed = limits or flags & OPIOID_FLAGS
+        values = fresh_values(latest, now=now, max_age_s=self._settings.max_age_s(setting)) if needed else {}
+        respiratory = respiratory_depression_observed(
+            score.patient_id, values, flags, ward_id=ward_id, at=now, setting=setting
+        )
+        return (*scored_conditions(score, values, limits, ward_id=ward_id, at=now, setting=setting), respiratory)
 
     async def _unresolved(
         self, patient_ids: Sequence[str]
@@ -199,6 +214,18 @@ class LiveScorer:
         )
         waiting = await self._store.pending_alerts(patient_ids=patient_ids, kinds=_SCORED_KINDS)
         return {a.key: a for a in alerts}, {p.key: p for p in waiting}
+
+    async def _care_flags(self, patient_ids: Sequence[str], now: datetime) -> dict[str, frozenset[CareFlag]]:
+        stale = [
+            p
+            for p in patient_ids
+            if (c := self._flags.get(p)) is None or (now - c[0]).total_seconds() > CARE_FLAGS_TTL_S
+        ]
+        if stale:
+            fetched = await self._store.care_flags(stale)
+            for patient_id in stale:
+                self._flags[patient_id] = (now, fetched.get(patient_id, frozenset()))
+        return {patient_id: self._flags[patient_id][1] for patient_id in patient_ids}
 
     async def _patient_limits(self, patient_ids: Sequence[str], now: datetime) -> dict[str, tuple[PatientLimit, ...]]:
         stale = [

@@ -10,6 +10,7 @@ from typing import Protocol
 from core.administration import StayChange, UnitImportRow
 from core.alert_facts import AlertFacts
 from core.backlog import TimerBacklog
+from core.care_flags import CareFlag, CareFlagChange
 from core.digests import DigestDecision, DigestFacts, DigestSchedule
 from core.escalation import (
     ContactPoint,
@@ -25,7 +26,7 @@ from core.escalation import (
 from core.homecare import MeasurementPlan, PlanCheckDecide, PlanTimer, WorklistEvent, WorklistItem, WorklistState
 from core.length_of_stay import DueStayLimit
 from core.national_id import NationalId
-from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile
+from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile, Rejections
 from core.oncall import RosterOverride, Rotation
 from core.types import (
     SYSTEM_ACTOR,
@@ -72,6 +73,7 @@ __all__ = [
     "AuditFilter",
     "AuditStore",
     "BacklogStore",
+    "CareFlagStore",
     "ConditionDecision",
     "ConditionUpdate",
     "DeliveryStore",
@@ -248,6 +250,8 @@ class OnboardingStore(Protocol):
     async def device_events(self, device_id: str) -> list[DeviceEvent]: ...
 
     async def current_device_hashes(self) -> dict[str, str]: ...
+
+    async def device_rejections(self, device_ids: Sequence[str], *, since: datetime) -> dict[str, Rejections]: ...
 
 
 class ObservationStore(Protocol):
@@ -586,6 +590,16 @@ class HomecareStore(Protocol):
         """claimed / note / closed, recorded in the history. Raises NotFound, or Conflict on a closed item."""
 
 
+class CareFlagStore(Protocol):
+    """Care flags (core/care_flags.py): append-only, the newest per patient and flag in force."""
+
+    async def set_care_flags(self, changes: Sequence[CareFlagChange]) -> None: ...
+    async def care_flags(self, patient_ids: Sequence[str]) -> dict[str, frozenset[CareFlag]]:
+        """The flags in force per patient (patients without any are absent)."""
+
+    async def care_flag_history(self, patient_id: str) -> list[CareFlagChange]: ...
+
+
 class BacklogStore(Protocol):
     """Due work across every worker, for monitoring (Prometheus: alerts/prometheus.py)."""
 
@@ -672,6 +686,7 @@ class Store(
     LimitStore,
     BacklogStore,
     HomecareStore,
+    CareFlagStore,
     UserStore,
     AdministrationStore,
     Protocol,

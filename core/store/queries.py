@@ -6,6 +6,7 @@ from core.store.alert_facts import AlertFactsQueries
 from core.store.alerts import AlertQueries
 from core.store.audit import AuditQueries
 from core.store.backlog import BacklogQueries
+from core.store.care_flags import CareFlagQueries
 from core.store.deliveries import DeliveryQueries
 from core.store.devices import DeviceQueries
 from core.store.digests import DigestQueries
@@ -41,6 +42,7 @@ class StoreQueries(
     LimitQueries,
     BacklogQueries,
     HomecareQueries,
+    CareFlagQueries,
     UserQueries,
     PlaceQueries,
     StayQueries,

@@ -22,6 +22,7 @@ __all__ = [
     "alerts",
     "audit_log",
     "beds",
+    "care_flags",
     "care_team",
     "contact_points",
     "dead_letters",
@@ -726,5 +727,21 @@ worklist_events = sa.Table(
     _text("action"),
     _text("text"),
     sa.Index("worklist_events_item", "item_id", "at"),
+    sqlite_autoincrement=True,
+)
+
+# --- care flags (core/care_flags.py) ------------------------------------------------------------------------------
+# Append-only: each setting or clearing of a flag is a row (who, when, why); the newest per patient and flag holds.
+care_flags = sa.Table(
+    "care_flags",
+    metadata,
+    _row_id(),
+    _text("patient_id"),
+    _text("flag"),
+    sa.Column("active", Flag, nullable=False),
+    _text("reason"),
+    _text("set_by"),
+    _at("set_at"),
+    sa.Index("care_flags_patient", "patient_id", "flag", "set_at"),
     sqlite_autoincrement=True,
 )

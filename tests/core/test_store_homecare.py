@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from alerts.plans import decide_plan_check, first_timers
+from core.care_flags import CareFlag, CareFlagChange
 from core.errors import Conflict, NotFound
 from core.homecare import ACTIVITY_TIMER, MeasurementPlan, PlanItem, PlanTimer, WorklistKind, WorklistState
 from core.store import Store
@@ -119,3 +120,25 @@ async def test_after_an_outage_every_window_that_closed_meanwhile_is_checked_in_
     assert kinds.count(WorklistKind.MISSED_MEASUREMENT) == 3  # 2, 3 and 4 December
     timers = {t.item_id: t for t in await store.plan_timers("p-1")}
     assert timers["spo2-pulse"].opens_at == MORNING_OPENS + timedelta(days=3)
+
+
+async def test_care_flags_in_force_are_the_newest_change_of_each_flag(store: Store) -> None:
+    t0 = SET_AT
+    await store.set_care_flags(
+        [
+            CareFlagChange("p-1", CareFlag.OPIOID_AGONIST_TREATMENT, True, "LAR", "dr.lund", t0),
+            CareFlagChange("p-1", CareFlag.ALCOHOL_WITHDRAWAL, True, "Abstinens", "dr.lund", t0),
+            CareFlagChange("p-2", CareFlag.OTHER_OPIOIDS, True, "Oksykodon", "dr.lund", t0),
+        ]
+    )
+    await store.set_care_flags([CareFlagChange("p-1", CareFlag.ALCOHOL_WITHDRAWAL, False, "Ferdig", "sp.aas", t0)])
+
+    assert await store.care_flags(["p-1", "p-2", "p-3"]) == {
+        "p-1": frozenset({CareFlag.OPIOID_AGONIST_TREATMENT}),
+        "p-2": frozenset({CareFlag.OTHER_OPIOIDS}),
+    }
+    assert [(c.flag, c.active, c.set_by) for c in await store.care_flag_history("p-1")] == [
+        (CareFlag.OPIOID_AGONIST_TREATMENT, True, "dr.lund"),
+        (CareFlag.ALCOHOL_WITHDRAWAL, True, "dr.lund"),
+        (CareFlag.ALCOHOL_WITHDRAWAL, False, "sp.aas"),
+    ]

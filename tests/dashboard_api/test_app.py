@@ -114,6 +114,7 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient, token: Tok
         "/api/v1/worklist/{item_id}/notes",
         "/api/v1/worklist/{item_id}/close",
         "/api/v1/worklist/{item_id}/fhir",
+        "/api/v1/patients/{patient_id}/care-flags",
     } == paths
 
 

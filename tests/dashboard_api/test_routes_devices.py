@@ -138,7 +138,9 @@ async def test_pair_and_unpair_a_device(api: httpx.AsyncClient, token: TokenFact
     assert again.status_code == 409
     assert again.json() == {"detail": "Device mon-9 is not paired to any patient"}
     audit = await store.list_audit(limit=5)
-    assert [(a.action, a.subject) for a in audit] == [("unpair.device", "p1"), ("pair.device", "p1")]
+    assert [(a.action, a.subject, a.patient_id) for a in audit] == [
+        ("unpair.device", "p1", "p1"), ("pair.device", "p1", "p1")
+    ]  # fmt: skip
 
 
 async def test_pairing_to_another_sites_patient_is_409(api: httpx.AsyncClient, token: TokenFactory) -> None:
