@@ -247,6 +247,7 @@ async def _authorised_wards(
         try:
             ward = await ctx.store.get_ward(ward_id)
         except NotFound:
+            await audit(ctx, principal, "denied.ws.ward", ward_id, "no such ward", grant="")
             await _close(websocket, CloseCode.NOT_FOUND, f"Ward {ward_id} not found")
             return None
         access = await ward_access(ctx, principal, ward)

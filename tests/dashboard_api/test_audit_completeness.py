@@ -1,6 +1,7 @@
 """A scripted session of reads over REST and live sockets, by a site nurse, a GP in the patient's care team, a nurse
-of another site and a technician, leaves exactly one audit row per (user, patient, access), refused ones included:
-no access unrecorded, none recorded twice (a patient shown again on the same socket is not a new access)."""
+of another site and a technician, leaves exactly one audit row per (user, patient, access), refused ones included
+(a refusal for a ward that does not exist names no patient): no access unrecorded, none recorded twice (a patient
+shown again on the same socket is not a new access)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ async def test_a_session_of_reads_leaves_exactly_one_audit_row_per_user_patient_
 
     async with ward_socket(served, "/api/v1/ws/wards/w2", stranger) as socket:
         assert await closed_with(socket) == (CloseCode.NOT_FOUND, "Ward w2 not found")
+    async with ward_socket(served, "/api/v1/ws/wards/w9", stranger) as socket:  # no such ward: the same answer
+        assert await closed_with(socket) == (CloseCode.NOT_FOUND, "Ward w9 not found")
 
     rows = Counter((e.user_id, e.patient_id, e.action, e.grant) for e in await store.list_audit(limit=100))
     assert rows == Counter(
@@ -79,6 +82,7 @@ async def test_a_session_of_reads_leaves_exactly_one_audit_row_per_user_patient_
             ("sykestue-nurse", "p3", "denied.ws.ward", ""): 1,
             ("sykestue-nurse", "p4", "denied.ws.ward", ""): 1,
             ("sykestue-nurse", "p5", "denied.ws.ward", ""): 1,
+            ("sykestue-nurse", None, "denied.ws.ward", ""): 1,
         }
     )
     every = await store.list_audit(limit=100)
