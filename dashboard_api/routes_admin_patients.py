@@ -46,7 +46,15 @@ async def _visible_patient(ctx: ApiContext, principal: Principal, patient_id: st
     if history and not principal.all_sites:
         ward = await ctx.store.get_ward(history[-1].ward_id)
         if not principal.may_see(ward.site_id):
-            await audit(ctx, principal, "denied.admin.patient", patient_id, f"site {ward.site_id}")
+            await audit(
+                ctx,
+                principal,
+                "denied.admin.patient",
+                patient_id,
+                f"site {ward.site_id}",
+                patient_id=patient_id,
+                grant="",
+            )
             raise out_of_scope("patient_id", "patient", patient_id)
     return patient, history
 
@@ -69,7 +77,7 @@ async def create_patient(body: PatientIn, ctx: Ctx, principal: Admin) -> Patient
     with admin_errors():
         await ctx.store.create_patient(patient, national_id=number, at=ctx.clock(), by=principal.user_id)
     detail = "national id recorded" if number is not None else "no national id"
-    await audit(ctx, principal, "admin.create.patient", patient.patient_id, detail)
+    await audit(ctx, principal, "admin.create.patient", patient.patient_id, detail, patient_id=patient.patient_id)
     return PatientAdminOut.of(patient, national_id=number, current=None)
 
 
@@ -77,7 +85,8 @@ async def create_patient(body: PatientIn, ctx: Ctx, principal: Admin) -> Patient
 async def read_patient(patient_id: str, ctx: Ctx, principal: Admin) -> PatientAdminOut:
     patient, history = await _visible_patient(ctx, principal, patient_id)
     number = await ctx.store.national_id_of(patient_id)
-    await audit(ctx, principal, "admin.read.patient", patient_id, "national id shown" if number else "")
+    shown = "national id shown" if number else ""
+    await audit(ctx, principal, "admin.read.patient", patient_id, shown, patient_id=patient_id)
     return PatientAdminOut.of(patient, national_id=number, current=_current(history))
 
 
@@ -95,7 +104,9 @@ async def change_patient(patient_id: str, body: PatientChangeIn, ctx: Ctx, princ
     changed = sorted(name for name in sent if name != "national_id") + (
         ["national id"] if "national_id" in sent else []
     )
-    await audit(ctx, principal, "admin.change.patient", patient_id, "changed: " + ", ".join(changed))
+    await audit(
+        ctx, principal, "admin.change.patient", patient_id, "changed: " + ", ".join(changed), patient_id=patient_id
+    )
     return PatientAdminOut.of(
         patient, national_id=await ctx.store.national_id_of(patient_id), current=_current(history)
     )
@@ -104,7 +115,7 @@ async def change_patient(patient_id: str, body: PatientChangeIn, ctx: Ctx, princ
 @router.get("/{patient_id}/stays", response_model=list[StayHistoryOut], summary="Every stay of a patient, oldest first")
 async def stay_history(patient_id: str, ctx: Ctx, principal: Admin) -> list[StayHistoryOut]:
     _, history = await _visible_patient(ctx, principal, patient_id)
-    await audit(ctx, principal, "admin.read.stays", patient_id)
+    await audit(ctx, principal, "admin.read.stays", patient_id, patient_id=patient_id)
     return [StayHistoryOut.of(stay) for stay in history]
 
 
@@ -120,7 +131,7 @@ async def _stay_change(
     where = done.started or done.ended
     assert where is not None
     place = f"bed {where.bed_id}" if where.bed_id else f"ward {where.ward_id}"
-    await audit(ctx, principal, f"admin.{action}", patient_id, f"{place} stay {where.stay_id}")
+    await audit(ctx, principal, f"admin.{action}", patient_id, f"{place} stay {where.stay_id}", patient_id=patient_id)
     return StayChangeOut.of(done)
 
 

@@ -70,7 +70,7 @@ class AdminSession:
             subject=subject,
             detail=detail,
             patient_id=patient_id,
-            grant="cli",
+            grant=f"role:{ADMIN_ROLE.value}",  # as the API writes an admin change (the user id says cli:)
         )
         await self.store.audit(entry)
 

@@ -222,6 +222,7 @@ async def test_a_patient_with_a_national_id_shows_it_to_an_admin_only_in_the_bod
         ("admin.change.patient", "p3", "changed: birth_year, national id"),
     ]
     assert all(NUMBER not in f"{e}" and OTHER_NUMBER not in f"{e}" for e in rows)
+    assert {e.patient_id for e in rows if e.subject == "p3"} == {"p3"}  # each row names the patient
 
 
 async def test_admit_transfer_and_discharge_move_the_patient_and_the_beds_devices_and_keep_the_history(
