@@ -100,11 +100,18 @@ async def test_sites_wards_and_beds_are_created_renamed_and_retired_and_each_cha
     assert retired.json()["retired_at"] == "2025-01-15T08:00:00Z"
     assert [b["bed_id"] for b in listed.json()] == ["k1"]
     assert [b["bed_id"] for b in everything.json()] == ["k1", "k2"]
+    nurse = admin.token(Role.NURSE, ("kad",), user="nurse-kari")
+    board = await admin.client.get("/api/v1/wards/kad-w", headers=nurse)
+    assert [b["bed_id"] for b in board.json()["beds"]] == ["k1"]  # a retired bed leaves the board
+    await admin.post("/wards/sy-w/retire")
+    pickers = await admin.client.get("/api/v1/sites/sy/wards", headers=admin.token(Role.NURSE, ("sy",), "nurse-kari"))
+    assert pickers.json() == []  # and a retired ward the ward picker
     assert (await admin.patch("/wards/kad-w", {"name": "KAD/ØHD"})).json()["name"] == "KAD/ØHD"
     assert (await admin.patch("/sites/kad", {"name": "Hammerfest KAD"})).json() == {
         "site_id": "kad", "name": "Hammerfest KAD", "kind": "kad", "retired_at": None,
     }  # fmt: skip
-    actions = [(e.action, e.subject) for e in reversed(await admin.store.list_audit(limit=100))]
+    rows = reversed(await admin.store.list_audit(limit=100))
+    actions = [(e.action, e.subject) for e in rows if e.action.startswith("admin.") and e.subject != "sy-w"]
     assert ("admin.create.site", "kad") in actions
     assert actions[-4:] == [
         ("admin.rename.bed", "k2"), ("admin.retire.bed", "k2"), ("admin.rename.ward", "kad-w"),
