@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.store import AlertChange, Store
 from core.types import (
@@ -24,6 +24,7 @@ from core.types import (
 
 __all__ = [
     "BATTERY_RESOLVE_MARGIN_PERCENT",
+    "CLOCK_SKEW_WINDOW",
     "HOME_SILENT_AFTER_S",
     "DeviceHealth",
     "check_device_health",
@@ -43,6 +44,9 @@ BATTERY_RESOLVE_MARGIN_PERCENT = 5.0
 SILENT_SEVERITY = {CareSetting.BEDSIDE: AlertSeverity.LOW_MEDIUM, CareSetting.HOME: AlertSeverity.INFO}
 # A low battery is a chore, not a clinical event; if nobody charges it, it becomes a silent-device alert.
 BATTERY_LOW_SEVERITY = AlertSeverity.INFO
+# A paired device silent because its readings arrive dated in the future (dead-lettered) is a clock problem: the
+# last hour of its dead letters tells the two apart.
+CLOCK_SKEW_WINDOW = timedelta(hours=1)
 # Manual-entry devices send only when a nurse charts something: their quiet is not a fault.
 _NOT_CONTINUOUS = frozenset({DeviceKind.NURSE_TABLET})
 _DEVICE_KINDS = (AlertKind.DEVICE_SILENT, AlertKind.DEVICE_BATTERY_LOW)
@@ -80,6 +84,7 @@ class _Watched:
     stay: Stay | None
     status: DeviceStatus | None
     last_reading_at: datetime | None
+    future_rejections: int = 0  # its messages dead-lettered as dated in the future in the last CLOCK_SKEW_WINDOW
 
 
 async def check_device_health(
@@ -173,6 +178,7 @@ async def _watched_devices(store: Store, now: datetime) -> list[_Watched]:
     statuses = {s.device_id: s for s in await store.list_device_status(device_ids=paired_ids)}
     last_readings = await store.last_reading_at(paired_ids)
     stays = await store.stays_of_patients(sorted({p.patient_id for p in paired.values()}), at=now)
+    rejected = await store.device_rejections(paired_ids, since=now - CLOCK_SKEW_WINDOW)
     return [
         _Watched(
             device=device,
@@ -180,6 +186,7 @@ async def _watched_devices(store: Store, now: datetime) -> list[_Watched]:
             stay=stays.get(paired[device.device_id].patient_id),
             status=statuses.get(device.device_id),
             last_reading_at=last_readings.get(device.device_id),
+            future_rejections=r.in_future if (r := rejected.get(device.device_id)) is not None else 0,
         )
         for device in devices
         if device.device_id in paired
@@ -213,6 +220,11 @@ def _silence_problem(item: _Watched, now: datetime, *, silent_after_s: float, ho
     bound_s = home_silent_after_s if _setting(item) is CareSetting.HOME else silent_after_s
     if quiet_s < bound_s:
         return None
+    if item.future_rejections:  # it is sending, but its clock is wrong: say so, or someone checks the cabling
+        return (
+            f"{_label(item)}: clock wrong, its readings are dated in the future and rejected "
+            f"({item.future_rejections} in the last hour); set its clock"
+        )
     what = "nothing since pairing" if last is None or last < item.pairing.start_at else "no readings"
     return f"{_label(item)}: {what} for more than {_duration(quiet_s)}"
 

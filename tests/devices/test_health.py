@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from core.store import Store
-from core.types import AlertKind, AlertSeverity, AlertState, DeviceKind, DeviceStatus, Parameter, Reading
+from core.types import AlertKind, AlertSeverity, AlertState, DeadLetter, DeviceKind, DeviceStatus, Parameter, Reading
 from devices.health import HOME_SILENT_AFTER_S, check_device_health, device_health_report
 from devices.registry import pair_device, register_device, unpair_device
 from tests.devices.conftest import T0, seed_ward
@@ -167,3 +167,20 @@ async def test_health_report_shows_status_silence_and_pairing(store: Store, with
     else:
         assert (paired.online, paired.battery_percent, paired.firmware) == (None, None, None)
     assert (spare.patient_id, spare.last_reading_at, spare.silent_for_s, spare.online) == (None, None, None, None)
+
+
+async def test_a_monitor_whose_readings_are_rejected_as_dated_in_the_future_is_a_clock_problem(store: Store) -> None:
+    await seed_ward(store)
+    await _paired(store, "mon-1", "p1")
+    await _reading(store, "mon-1", "p1", T0 + timedelta(seconds=10))
+    ahead = "t: 3600 s in the future (clock skew allowed: 120 s)"  # ingest's reason (ingest/validation.py)
+    rejected = [DeadLetter("vaktrom/v1/site-a/mon-1/obs", b"[]", ahead, T0 + timedelta(seconds=s), "mon-1")
+                for s in (60, 90, 120)]  # fmt: skip
+    await store.append([], rejected)
+    raised = await _check(store, T0 + timedelta(seconds=10 + SILENT_AFTER_S))
+    assert raised == [(AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "mon-1")]
+    [alert] = await store.list_alerts()
+    assert alert.message == (
+        "Device mon-1 in bed bed-1: clock wrong, its readings are dated in the future and rejected "
+        "(3 in the last hour); set its clock"
+    )
