@@ -52,6 +52,7 @@ class LabelledHours:
     patient: NDArray[np.int64]  # patient number 0..n_patients-1 of each row
     n_patients: int
     sha256: str
+    patient_ids: NDArray[np.str_]  # the file's patient_id of each patient number
 
 
 def file_sha256(path: Path) -> str:
@@ -83,7 +84,10 @@ def load_labelled_hours(path: Path) -> LabelledHours:
         numeric = {name: np.asarray(columns[name], dtype=np.float64) for name in REQUIRED_COLUMNS[1:]}
     except (TypeError, ValueError, pa.ArrowException) as exc:
         raise DatasetError(str(path), reason=f"a column is not numeric ({exc})") from None
-    return labelled_hours(np.asarray(columns["patient_id"]).astype(str), numeric, sha256=file_sha256(path))
+    try:
+        return labelled_hours(np.asarray(columns["patient_id"]).astype(str), numeric, sha256=file_sha256(path))
+    except ValueError as exc:
+        raise DatasetError(str(path), reason=str(exc)) from None
 
 
 def labelled_hours(
@@ -91,6 +95,7 @@ def labelled_hours(
 ) -> LabelledHours:
     """Build the grid and labels from columns named as in REQUIRED_COLUMNS; rows sorted by patient, then hour."""
     starts = np.flatnonzero(np.r_[True, patient_ids[1:] != patient_ids[:-1]])
+    _check_rows(patient_ids, starts, numeric["ICULOS"])
     patient = np.cumsum(np.isin(np.arange(len(patient_ids)), starts)) - 1
     first_row = starts[patient].astype(np.int64)
     hours = numeric["ICULOS"]
@@ -117,7 +122,16 @@ def labelled_hours(
         patient=patient.astype(np.int64),
         n_patients=len(starts),
         sha256=sha256,
+        patient_ids=patient_ids[starts],
     )
+
+
+def _check_rows(patient_ids: NDArray[np.str_], starts: NDArray[np.int64], iculos: NDArray[np.float64]) -> None:
+    """Rows must be grouped by patient (one record each) and carry ICULOS as whole hours; raises ValueError."""
+    if len(starts) != len(np.unique(patient_ids[starts])):
+        raise ValueError("rows of a patient_id are not together: sort the file by patient_id, then hour")
+    if not np.all(np.isfinite(iculos)) or np.any(iculos != np.round(iculos)) or np.any(iculos < 0):
+        raise ValueError("ICULOS must be a whole number of hours (0 or more) in every row")
 
 
 def _label(

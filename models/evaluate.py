@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+import os
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from models.criteria import BOOTSTRAP_RESAMPLES, NEWS2_ALERT_TOTAL, Criteria, ScoredRows, evaluate_criteria
 from models.dataset import load_labelled_hours
 from models.features import FEATURE_NAMES, compute_features, has_enough_data
 from models.predict import RiskModel
@@ -23,11 +25,11 @@ __all__ = [
     "live_scores",
     "matched_threshold",
     "plot_curves",
+    "write_rows",
 ]
 
 logger = logging.getLogger(__name__)
 
-NEWS2_ALERT_TOTAL = 5  # the key threshold: urgent response by a clinician
 # Bands of time since admission for the stratified AUROC: the first day, the second, and beyond, where PhysioNet 2019
 # keeps almost only the records of patients who become septic.
 ADMISSION_BANDS_H: tuple[tuple[float, float], ...] = ((0, 24), (24, 48), (48, float("inf")))
@@ -65,6 +67,8 @@ class Evaluation:
     operating_threshold: float | None = None
     operating_sensitivity: float | None = None
     operating_alerts_per_patient_day: float | None = None
+    # The criteria record length cannot buy (same-hour AUROC, ...), with patient-bootstrap CIs: models/criteria.py.
+    criteria: Criteria | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,27 +148,71 @@ def evaluate_scores(
 
 
 def evaluate_file(
-    data_path: Path, model: RiskModel, *, plot_path: Path | None = None, progress: bool = True
+    data_path: Path,
+    model: RiskModel,
+    *,
+    plot_path: Path | None = None,
+    rows_out: Path | None = None,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    progress: bool = True,
 ) -> Evaluation:
-    """Score every eligible row of a PhysioNet 2019-schema file; raises DatasetError for a bad file."""
+    """Score every eligible row of a PhysioNet 2019-schema file; raises DatasetError for a bad file.
+
+    `rows_out`: a Parquet file with one row per eligible row (patient_id, hour, ICULOS, label, score, news2).
+    """
     hours = load_labelled_hours(data_path)
     rows = np.flatnonzero(hours.eligible)
     features = compute_features(hours.grid, rows, progress=progress)
     enough = has_enough_data(features)
-    scores = live_scores(model.probabilities(features), enough)
-    label = hours.label[rows]
-    news2_total = features[:, _NEWS2_COLUMN]
+    # Patients with no eligible row (septic from their first hour) have nothing to resample: number the others.
+    kept, patient = np.unique(hours.patient[rows], return_inverse=True)
+    scored = ScoredRows(
+        patient=patient.astype(np.int64),
+        iculos=hours.grid.hours_since_admission[rows],
+        label=hours.label[rows],
+        score=live_scores(model.probabilities(features), enough),
+        news2=features[:, _NEWS2_COLUMN],
+        n_patients=len(kept),
+    )
     if plot_path is not None:
-        plot_curves(plot_path, label, scores, news2_total)
-    return evaluate_scores(
-        scores,
-        news2_total,
-        label,
-        hours.patient[rows],
+        plot_curves(plot_path, scored.label, scored.score, scored.news2)
+    if rows_out is not None:
+        write_rows(rows_out, hours.patient_ids[kept], rows - hours.grid.first_row[rows], scored)
+    evaluation = evaluate_scores(
+        scored.score,
+        scored.news2,
+        scored.label,
+        scored.patient,
         enough,
         operating_threshold=model.threshold,
-        hours_since_admission=hours.grid.hours_since_admission[rows],
+        hours_since_admission=scored.iculos,
     )
+    return replace(evaluation, criteria=evaluate_criteria(scored, resamples=resamples, seed=seed))
+
+
+def write_rows(path: Path, patient_ids: NDArray[np.str_], hour: NDArray[np.int64], scored: ScoredRows) -> None:
+    """One Parquet row per eligible row, so any criterion can be recomputed; written whole or not at all."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "patient_id": pa.array(patient_ids[scored.patient]),
+            "hour": pa.array(hour, type=pa.int32()),  # 0-based row of the patient's record
+            "ICULOS": pa.array(scored.iculos, type=pa.int32()),
+            "label": pa.array(scored.label, type=pa.int8()),
+            "score": pa.array(scored.score, type=pa.float64()),
+            "news2": pa.array(scored.news2, type=pa.float64()),
+        }
+    )
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        pq.write_table(table, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    logger.info("Wrote %d scored rows to %s", table.num_rows, path)
 
 
 def plot_curves(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DatasetError, ModelArtefactError
+from vaktrom.model_criteria import criteria_table, finite_json
 
 __all__ = ["add_parser", "run_evaluate", "run_train"]
 
@@ -29,11 +30,34 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     train.add_argument("--seed", type=int, default=0, help="seed of the patient split and the trees (default 0)")
     train.set_defaults(func=run_train)
 
-    evaluate = commands.add_parser("evaluate", help="score every eligible row of a file beside NEWS2")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score every eligible row of a file beside NEWS2",
+        description="Score every eligible row (before sepsis onset) beside NEWS2 on the same rows: pooled figures, "
+        "then the criteria record length cannot buy (same-hour AUROC, AUROC at ICULOS <= 48 and within septic "
+        "patients, early-onset patients alerted in the 6 h window, alerts per patient-day at NEWS2 >= 5's "
+        "sensitivity), each with a 95%% CI from resampling patients and the paired model - NEWS2 difference. "
+        "Definitions: docs/MODEL_CARD.md, Evaluation.",
+    )
     evaluate.add_argument("--data", type=Path, required=True, help="Parquet file in the PhysioNet 2019 schema")
     evaluate.add_argument("--model", type=Path, default=None, help="artefact (default: the shipped model)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     evaluate.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write ROC and PR curves here")
+    evaluate.add_argument(
+        "--rows-out",
+        type=Path,
+        default=None,
+        metavar="PARQUET",
+        help="write one row per eligible row here (patient_id, hour, ICULOS, label, score, news2)",
+    )
+    evaluate.add_argument(
+        "--bootstrap",
+        type=_resamples,
+        default=None,
+        metavar="N",
+        help="patient resamples for the CIs (default 1000; 0: no CIs)",
+    )
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the resamples (default 0)")
     evaluate.set_defaults(func=run_evaluate)
 
 
@@ -62,18 +86,31 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from models.criteria import BOOTSTRAP_RESAMPLES
     from models.evaluate import evaluate_file
     from models.predict import RiskModel
 
+    if args.rows_out is not None and not args.rows_out.parent.is_dir():
+        return _fail(f"cannot write --rows-out {args.rows_out}: no such directory {args.rows_out.parent}")
     try:
         model = RiskModel.load(args.model)
         if model.artefact.external:
             sys.stderr.write(f"Note: using the external model artefact {args.model}\n")
-        evaluation = evaluate_file(args.data, model, plot_path=args.plot, progress=not args.json)
+        evaluation = evaluate_file(
+            args.data,
+            model,
+            plot_path=args.plot,
+            rows_out=args.rows_out,
+            resamples=BOOTSTRAP_RESAMPLES if args.bootstrap is None else args.bootstrap,
+            seed=args.seed,
+            progress=not args.json,
+        )
     except (DatasetError, ModelArtefactError) as exc:
         return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot write {exc.filename}: {exc.strerror}")
     if args.json:
-        _out(json.dumps(evaluation.as_json()) + "\n")
+        _out(json.dumps(finite_json(evaluation.as_json()), allow_nan=False) + "\n")
         return 0
     e = evaluation
     _out(
@@ -91,7 +128,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         f"AUROC within the rows of patients who become septic (when, not who):"
         f"{e.auroc_within_septic_patients:>10.3f}{e.news2_auroc_within_septic_patients:>10.3f}\n"
         + _bands_table(e.by_hours_since_admission)
+        + (criteria_table(e.criteria) if e.criteria is not None else "")
         + (f"Wrote {args.plot}\n" if args.plot else "")
+        + (f"Wrote {args.rows_out}\n" if args.rows_out else "")
     )
     return 0
 
@@ -102,6 +141,13 @@ def _bands_table(bands: list[dict[str, Any]]) -> str:
         model, news2 = (f"{band[k]:>10.3f}" if band[k] is not None else f"{'-':>10}" for k in ("auroc", "news2_auroc"))
         lines.append(f"  {band['hours'] + ' h':10}{band['rows']:>9} rows {band['positives']:>6} positive{model}{news2}")
     return "\n".join(lines) + "\n"
+
+
+def _resamples(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"--bootstrap must be between 0 and 100000, not {value}")
+    return value
 
 
 def _ci(interval: list[float]) -> str:
