@@ -83,6 +83,9 @@ class DynamicSecurityAccounts:
         self._options = MqttOptions(
             url=url, client_id=admin_user, password=password, protocol_v5=protocol_v5, clean_start=True
         )
+        # One command at a time per process: the broker binds the client id to the admin's user name, so a second
+        # connection of this admin would close the first one, and its reply with it.
+        self._one_at_a_time = asyncio.Lock()
 
     async def set_password(self, device_id: str, password: str, *, new: bool) -> None:
         create = {"command": "createClient", "username": device_id, "password": password}
@@ -103,6 +106,10 @@ class DynamicSecurityAccounts:
 
     async def _command(self, device_id: str, command: dict[str, str]) -> str | None:
         """Send one command and wait for its reply; the reply's error, or None when it was applied."""
+        async with self._one_at_a_time:
+            return await self._command_alone(device_id, command)
+
+    async def _command_alone(self, device_id: str, command: dict[str, str]) -> str | None:
         correlation = uuid.uuid4().hex
         client = MqttClient(self._options)
         client.subscribe(_RESPONSE_TOPIC, qos=1)

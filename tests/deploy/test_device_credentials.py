@@ -143,3 +143,16 @@ async def test_a_broker_that_refuses_the_admin_leaves_nothing_stored(broker: Shi
     with pytest.raises(Conflict):
         await _register(store, broker, "dev-y")
         await _register(store, broker, "dev-y")
+
+
+async def test_registrations_at_the_same_moment_all_apply(broker: ShippedBroker, store: Store) -> None:
+    # One admin account per API node: its commands go one at a time, or each connection would close the last.
+    accounts = _accounts(broker)
+    devices = [Device(f"dev-c{n}", SITE, DeviceKind.THERMOMETER, "Braun", utc_now()) for n in range(4)]
+    issued = await asyncio.gather(
+        *(onboarding.onboard_device(store, accounts, device=d, serial="S", firmware=None, calibration_due_at=None,
+                                    actor=TECHNICIAN) for d in devices)
+    )  # fmt: skip
+    for credential in issued:
+        async with DeviceSession(broker.address.url(), credential.device_id, credential.password):
+            pass
