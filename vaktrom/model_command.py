@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Score every eligible row (before sepsis onset) beside NEWS2 on the same rows: pooled figures, "
         "then the criteria record length cannot buy (same-hour AUROC, AUROC at ICULOS <= 48 and within septic "
         "patients, early-onset patients alerted in the 6 h window, alerts per patient-day at NEWS2 >= 5's "
-        "sensitivity), each with a 95%% CI from resampling patients and the paired model - NEWS2 difference. "
+        "sensitivity), each with a 95 % CI from resampling patients and the paired model - NEWS2 difference. "
         "Definitions: docs/MODEL_CARD.md, Evaluation.",
     )
     evaluate.add_argument("--data", type=Path, required=True, help="Parquet file in the PhysioNet 2019 schema")

@@ -110,7 +110,9 @@ def test_help_lists_every_option(tmp_path: Path) -> None:
     assert result.returncode == 0
     for option in ("--data", "--model", "--json", "--plot", "--rows-out", "--bootstrap", "--seed"):
         assert option in result.stdout
-    assert "default 1000" in result.stdout
+    assert "default 1000" in result.stdout and "with a 95 % CI from resampling patients" in " ".join(
+        result.stdout.split()
+    )
 
 
 def test_a_file_without_the_needed_columns_names_them(tmp_path: Path) -> None:
