@@ -126,9 +126,12 @@ def _banner(settings: Settings) -> str:
         f"  broker: {settings.effective_mqtt_url()}{' (embedded, demo scale)' if settings.embedded_broker else ''}",
         f"  store:  {'SQLite in ' + str(settings.data_dir) if settings.embedded_store else 'PostgreSQL'}",
         f"  API description (OpenAPI, with a token): {base}/api/v1/openapi.json",
-        "Log in by opening one of these links (the token stays in your browser):",
     ]
-    for user, role, token in demo_logins(settings):
-        lines.append(f"  {role.value:<12} {user:<18} {base}/#token={token}")
+    if settings.oidc:  # vaktrom's own tokens are refused: links carrying them would only fail
+        lines.append(f"Sign in through {settings.oidc_issuer} (VAKTROM_OIDC_ISSUER); there are no demo login links.")
+    else:
+        lines.append("Log in by opening one of these links (the token stays in your browser):")
+        for user, role, token in demo_logins(settings):
+            lines.append(f"  {role.value:<12} {user:<18} {base}/#token={token}")
     lines.append("Stop with Ctrl-C.\n")
     return "\n".join(lines) + "\n"
