@@ -162,3 +162,19 @@ def test_without_septic_patients_the_table_and_json_say_not_defined() -> None:
     report = json.loads(json.dumps(finite_json(asdict(criteria)), allow_nan=False))
     assert report["same_hour_auroc"]["model"] is None
     assert report["early_onset_alerted_share"]["note"] == "not defined: no septic patients (no row labelled 1)"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--bootstrap", "-1", "--bootstrap must be between 0 and 100000, not -1"),
+        ("--bootstrap", "many", "--bootstrap must be a whole number, not 'many'"),
+        ("--seed", "-3", f"--seed must be between 0 and {2**63 - 1}, not -3"),
+    ],
+)
+def test_a_bad_bootstrap_or_seed_is_refused_naming_the_option(
+    tmp_path: Path, option: str, value: str, said: str
+) -> None:
+    result = _evaluate("--data", str(tmp_path / "any.parquet"), option, value, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == f"vaktrom model evaluate: error: argument {option}: {said}"
