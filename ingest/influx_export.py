@@ -24,7 +24,7 @@ from influxdb_client.rest import ApiException
 from pydantic import ValidationError
 
 from core.events import AlertEvent, RiskEvent, ScoreEvent, decode_event
-from core.mqtt import MqttClient, MqttOptions, RawMessage
+from core.mqtt import MqttClient, RawMessage
 from core.settings import Settings
 from core.store import Store
 from core.topics import events_filter, obs_filter, parse_events_topic
@@ -32,7 +32,7 @@ from core.types import Reading
 from ingest.attribution import DeviceDirectory
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import parse_batch, prepare_batch
-from ingest.service import connect_with_backoff, next_batch
+from ingest.service import connect_with_backoff, mqtt_options, next_batch
 from ingest.validation import ValidationLimits
 
 __all__ = ["ExportMetrics", "InfluxSink", "points_of_events", "points_of_readings", "run_influx_export"]
@@ -144,19 +144,6 @@ class InfluxSink:
             delay_s = min(delay_s * 2, RETRY_MAX_DELAY_S)
 
 
-def export_mqtt_options(settings: Settings) -> MqttOptions:
-    """A persistent session with manual acks: the broker holds what InfluxDB has not taken yet."""
-    return MqttOptions(
-        url=settings.effective_mqtt_url(),
-        client_id=settings.influx_client_id,
-        protocol_v5=settings.mqtt_v5,
-        clean_start=False,
-        manual_ack=True,
-        receive_maximum=settings.mqtt_receive_maximum,
-        password=settings.mqtt_password.get_secret_value() if settings.mqtt_password else None,
-    )
-
-
 class _Exporter:
     def __init__(
         self, settings: Settings, store: Store, client: MqttClient, sink: InfluxSink, metrics: ExportMetrics
@@ -220,7 +207,7 @@ async def run_influx_export(
     `connected` is set once the session is subscribed (tests wait on it)."""
     export_metrics = metrics if metrics is not None else ExportMetrics()
     sink = InfluxSink(settings, export_metrics)
-    client = MqttClient(export_mqtt_options(settings))
+    client = MqttClient(mqtt_options(settings, client_id=settings.influx_client_id))  # holds what InfluxDB lacks
     for topic_filter in (obs_filter(settings.mqtt_topic_root), events_filter(settings.mqtt_topic_root)):
         client.subscribe(topic_filter, qos=1)
     exporter = _Exporter(settings, store, client, sink, export_metrics)

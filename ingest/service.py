@@ -44,11 +44,12 @@ CONNECT_RETRY_MAX_S = 30.0
 RESCORE_RETRY_S = 2.0
 
 
-def mqtt_options(settings: Settings) -> MqttOptions:
-    """Persistent session, manual acks: the broker keeps whatever we have not acknowledged, across our crashes."""
+def mqtt_options(settings: Settings, *, client_id: str | None = None) -> MqttOptions:
+    """Persistent session, manual acks: the broker keeps whatever we have not acknowledged, across our crashes.
+    `client_id`: another consumer's account (the InfluxDB exporter); default this ingest worker's."""
     return MqttOptions(
         url=settings.effective_mqtt_url(),
-        client_id=settings.ingest_client_id,
+        client_id=client_id or settings.ingest_client_id,
         protocol_v5=settings.mqtt_v5,
         clean_start=False,
         manual_ack=True,
