@@ -77,7 +77,11 @@ CLINICAL_ROUTES = [
 ]
 DEVICE_ROUTES = [
     ("GET", "/api/v1/devices?site_id=s1", None),
-    ("POST", "/api/v1/devices", {"device_id": "new-1", "site_id": "s1", "kind": "thermometer", "model": "T"}),
+    (
+        "POST",
+        "/api/v1/devices",
+        {"device_id": "new-1", "site_id": "s1", "kind": "thermometer", "model": "T", "serial": "SN-1"},
+    ),
     ("POST", "/api/v1/devices/mon-9/pair", {"patient_id": "p1"}),
     ("POST", "/api/v1/devices/mon-1/unpair", None),
 ]
