@@ -57,6 +57,8 @@ def validate_plan(plan: MeasurementPlan) -> MeasurementPlan:
     ids = [item.item_id for item in plan.items]
     if len(set(ids)) != len(ids):
         raise InvalidPlan("items", "every item needs its own item_id")
+    if ACTIVITY_TIMER in ids:  # the id of the activity check's timer, beside the items' own
+        raise InvalidPlan("items", f"{ACTIVITY_TIMER!r} is reserved; name the item otherwise")
     for item in plan.items:
         if not item.parameters:
             raise InvalidPlan(f"items[{item.item_id}].parameters", "name at least one measurement")

@@ -111,6 +111,7 @@ def test_windows_follow_each_other_once_per_local_time_and_day(day: date, zone: 
         (plan(PlanItem("a", frozenset({Parameter.SPO2}), (time(8),), 0)), "items[a].window_min"),
         (plan(PlanItem("a", frozenset({Parameter.SPO2}), (time(8),), 60, frozenset({7}))), "items[a].weekdays"),
         (plan(TWICE_DAILY, TWICE_DAILY), "items"),
+        (plan(PlanItem(ACTIVITY_TIMER, frozenset({Parameter.SPO2}), (time(8),), 60)), "items"),  # reserved id
     ],
 )
 def test_a_plan_that_cannot_be_followed_is_refused_naming_its_field(bad: MeasurementPlan, field: str) -> None:
