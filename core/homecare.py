@@ -15,6 +15,7 @@ from core.types import Parameter
 
 __all__ = [
     "ACTIVITY_TIMER",
+    "ARRIVAL_GRACE_S",
     "MeasurementPlan",
     "MeasurementWindow",
     "PlanCheckDecide",
@@ -31,6 +32,9 @@ __all__ = [
 
 # The item id of a patient's activity timer (no reading of any kind for the plan's inactivity period).
 ACTIVITY_TIMER = "_activity"
+# A window is checked this long after it closes: a home kit sends what it measured within a minute or two (longer on
+# a weak mobile signal), so a measurement taken in the window's last minutes still counts and raises no item.
+ARRIVAL_GRACE_S = 300.0
 
 
 class VkpCode(enum.StrEnum):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from core.errors import Conflict, NotFound
 from core.homecare import (
+    ARRIVAL_GRACE_S,
     MeasurementPlan,
     PlanCheckDecide,
     PlanCheckFacts,
@@ -144,15 +145,16 @@ def _facts(conn: sa.Connection, timer: PlanTimer, now: datetime) -> PlanCheckFac
 
 
 def _fire_due(conn: sa.Connection, now: datetime, decide: PlanCheckDecide, limit: int) -> list[WorklistItem]:
+    cutoff = now - timedelta(seconds=ARRIVAL_GRACE_S)  # late arrivals measured inside a window still count
     due = (
-        sa.select(_t).where(_t.c.due_at <= now).order_by(_t.c.due_at).limit(limit).with_for_update(skip_locked=True)
+        sa.select(_t).where(_t.c.due_at <= cutoff).order_by(_t.c.due_at).limit(limit).with_for_update(skip_locked=True)
     )  # a second worker takes the others; SQLite: the one writer
     raised = []
     for row in conn.execute(due).all():
         timer: PlanTimer | None = PlanTimer(row.patient_id, row.item_id, row.opens_at, row.due_at)
         key = sa.and_(_t.c.patient_id == row.patient_id, _t.c.item_id == row.item_id)
         # After an outage several windows of one item may have closed: each is checked (and raises its item) now.
-        while timer is not None and timer.due_at <= now:
+        while timer is not None and timer.due_at <= cutoff:
             decision = decide(_facts(conn, timer, now))
             if decision.item is not None:
                 _insert_item(conn, decision.item)

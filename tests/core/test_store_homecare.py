@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -9,12 +10,22 @@ import pytest
 from alerts.plans import decide_plan_check, first_timers
 from core.care_flags import CareFlag, CareFlagChange
 from core.errors import Conflict, NotFound
-from core.homecare import ACTIVITY_TIMER, MeasurementPlan, PlanItem, PlanTimer, WorklistKind, WorklistState
+from core.homecare import (
+    ACTIVITY_TIMER,
+    ARRIVAL_GRACE_S,
+    MeasurementPlan,
+    PlanItem,
+    PlanTimer,
+    WorklistKind,
+    WorklistState,
+)
 from core.store import Store
 from core.types import CareSetting, Parameter, Patient, Reading, Site, SiteKind, Stay, Ward
 
 SET_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # winter: Oslo is UTC+1
 MORNING_OPENS, MORNING_CLOSES = datetime(2026, 12, 2, 7, tzinfo=UTC), datetime(2026, 12, 2, 8, tzinfo=UTC)
+GRACE = timedelta(seconds=ARRIVAL_GRACE_S)  # a window is checked this long after it closes
+CHECKED = MORNING_CLOSES + GRACE + timedelta(seconds=1)
 ITEM = PlanItem("spo2-pulse", frozenset({Parameter.SPO2, Parameter.PULSE}), (time(8),), 60)
 PLAN = MeasurementPlan("p-1", "Europe/Oslo", (ITEM,), 48, "dr.lund", SET_AT)
 
@@ -48,9 +59,9 @@ async def test_a_missed_window_opens_one_item_however_often_the_timers_are_polle
     await home_patient(store)
     await store.append([reading(Parameter.PULSE, MORNING_OPENS + timedelta(minutes=20))], [])
 
-    assert await fire(store, MORNING_CLOSES - timedelta(seconds=1)) == []  # still open
-    assert await fire(store, MORNING_CLOSES + timedelta(seconds=1)) == [WorklistKind.MISSED_MEASUREMENT]
-    assert await fire(store, MORNING_CLOSES + timedelta(seconds=2)) == []  # checked once
+    assert await fire(store, CHECKED - timedelta(seconds=2)) == []  # closed, but late arrivals may still come
+    assert await fire(store, CHECKED) == [WorklistKind.MISSED_MEASUREMENT]
+    assert await fire(store, CHECKED + timedelta(seconds=1)) == []  # checked once
 
     (item,) = await store.worklist("hjemme", states=[WorklistState.OPEN])
     assert item.missing_loinc == ("59408-5",) and item.window_opens_at == MORNING_OPENS
@@ -59,25 +70,36 @@ async def test_a_missed_window_opens_one_item_however_often_the_timers_are_polle
                                              MORNING_CLOSES + timedelta(days=1))  # fmt: skip
 
 
+async def test_a_measurement_of_the_windows_last_minute_that_arrives_after_it_closed_counts(store: Store) -> None:
+    await home_patient(store)
+    last_minute = MORNING_CLOSES - timedelta(seconds=30)
+    both = [reading(Parameter.PULSE, last_minute), reading(Parameter.SPO2, last_minute)]
+    late = [replace(r, received_at=MORNING_CLOSES + timedelta(minutes=3)) for r in both]  # a weak mobile signal
+
+    assert await fire(store, MORNING_CLOSES + timedelta(minutes=1)) == []  # the timers poll before they arrive
+    await store.append(late, [])
+    assert await fire(store, CHECKED) == []
+
+
 async def test_a_window_with_its_measurements_raises_nothing(store: Store) -> None:
     await home_patient(store)
     inside = MORNING_OPENS + timedelta(minutes=5)
     await store.append([reading(Parameter.PULSE, inside), reading(Parameter.SPO2, inside)], [])
 
-    assert await fire(store, MORNING_CLOSES + timedelta(seconds=1)) == []
+    assert await fire(store, CHECKED) == []
 
 
 async def test_a_discharged_patients_timers_are_disarmed_without_an_item(store: Store) -> None:
     await home_patient(store)
     await store.end_stay("stay-1", end_at=SET_AT + timedelta(hours=1))
 
-    assert await fire(store, MORNING_CLOSES + timedelta(seconds=1)) == []
+    assert await fire(store, CHECKED) == []
     assert [t.item_id for t in await store.plan_timers("p-1")] == [ACTIVITY_TIMER]  # due later; disarms then too
 
 
 async def test_a_quiet_patient_gets_one_inactive_item(store: Store) -> None:
     await home_patient(store)
-    quiet_until = SET_AT + timedelta(hours=48, seconds=1)
+    quiet_until = SET_AT + timedelta(hours=48) + GRACE + timedelta(seconds=1)
 
     kinds = await fire(store, quiet_until)
     again = await fire(store, quiet_until + timedelta(hours=49))
@@ -88,9 +110,9 @@ async def test_a_quiet_patient_gets_one_inactive_item(store: Store) -> None:
 
 async def test_an_item_is_claimed_noted_and_closed_with_its_history_and_then_cannot_change(store: Store) -> None:
     await home_patient(store)
-    await fire(store, MORNING_CLOSES + timedelta(seconds=1))
+    await fire(store, CHECKED)
     (item,) = await store.worklist("hjemme", states=[WorklistState.OPEN])
-    at = MORNING_CLOSES + timedelta(minutes=5)
+    at = CHECKED + timedelta(minutes=5)
 
     claimed = await store.update_worklist_item(item.item_id, actor="nurse.ola", action="claimed", at=at)
     await store.update_worklist_item(item.item_id, actor="nurse.ola", action="note", at=at, text="Called, no answer")

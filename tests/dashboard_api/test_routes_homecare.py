@@ -10,6 +10,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from alerts.timers import fire_due_plan_checks
+from core.homecare import ARRIVAL_GRACE_S
 from core.store.sqlite import SqliteStore
 from core.types import CareSetting, Patient, Role, Site, SiteKind, Stay, Ward
 from tests.dashboard_api.conftest import FixedClock, TokenFactory, auth
@@ -95,7 +96,7 @@ async def test_a_missed_window_reaches_the_worklist_and_is_claimed_noted_and_clo
 ) -> None:
     headers = _coordinator(token)
     await home_programme.put(PLAN_PATH, json=PLAN, headers=headers)
-    clock.advance(2 * 3600 + 1)  # 10:00 UTC: the 10:00-11:00 Oslo window has closed with nothing measured
+    clock.advance(2 * 3600 + ARRIVAL_GRACE_S + 1)  # the 10:00-11:00 Oslo window closed (10:00 UTC) with nothing
     assert await fire_due_plan_checks(store, clock) == 1
     headers = _coordinator(token)  # signed in again: the first token has expired meanwhile
 
@@ -134,7 +135,9 @@ async def test_a_patient_nobody_has_heard_from_comes_before_a_missed_measurement
     home_programme: httpx.AsyncClient, token: TokenFactory, store: SqliteStore, clock: FixedClock
 ) -> None:
     await home_programme.put(PLAN_PATH, json=PLAN, headers=_coordinator(token))
-    clock.advance(48 * 3600 + 1)  # two days without a reading: both windows missed, and the patient inactive
+    clock.advance(
+        48 * 3600 + ARRIVAL_GRACE_S + 1
+    )  # two days without a reading: both windows missed, and the patient inactive
     assert await fire_due_plan_checks(store, clock) == 3
 
     listed = (await home_programme.get(WORKLIST_PATH, headers=_coordinator(token))).json()
@@ -147,7 +150,7 @@ async def test_a_closed_item_is_exported_as_a_fhir_bundle_for_the_patients_recor
     home_programme: httpx.AsyncClient, token: TokenFactory, store: SqliteStore, clock: FixedClock
 ) -> None:
     await home_programme.put(PLAN_PATH, json=PLAN, headers=_coordinator(token))
-    clock.advance(2 * 3600 + 1)
+    clock.advance(2 * 3600 + ARRIVAL_GRACE_S + 1)
     await fire_due_plan_checks(store, clock)
     headers = _coordinator(token)
     (item,) = (await home_programme.get(WORKLIST_PATH, headers=headers)).json()
