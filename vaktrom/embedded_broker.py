@@ -46,9 +46,10 @@ class _Broker(Broker):  # type: ignore[misc]
     """amqtt's broker under a BrokerPolicy: each CONNECT checked before amqtt touches sessions, each publish and
     subscription checked by the policy; and every client's socket closed when its connection ends."""
 
-    def __init__(self, config: dict[str, Any], policy: BrokerPolicy) -> None:
+    def __init__(self, config: dict[str, Any], policy: BrokerPolicy, device_hashes: DeviceHashes | None) -> None:
         super().__init__(config)
         self._policy = policy
+        self._device_hashes = device_hashes
         self._login_hashes: dict[str, str | None] = {}  # device client id -> the hash it logged in with
 
     async def apply_device_hashes(self, hashes: dict[str, str]) -> None:
@@ -62,6 +63,14 @@ class _Broker(Broker):  # type: ignore[misc]
             if session.transitions.state == "connected":
                 logger.warning("Embedded broker closed device %s's connection: its credentials changed", client_id)
                 await handler.handle_disconnect(None)
+
+    async def read_device_hashes(self) -> None:
+        if self._device_hashes is None:
+            return
+        try:
+            await self.apply_device_hashes(await self._device_hashes())
+        except Exception:  # the store away for a moment: judge with the hashes we have
+            logger.exception("Embedded broker could not read the devices' credentials")
 
     async def _authenticate(self, session: Session, _: Any) -> bool:
         refusal = self._policy.refusal(
@@ -101,6 +110,11 @@ class _Broker(Broker):  # type: ignore[misc]
             raise AMQTTError(f"no valid CONNECT from {remote_address}:{remote_port}: {exc}") from exc
         policy = self._policy
         refusal = policy.refusal(client_id=session.client_id, username=session.username, password=session.password)
+        if refusal is not None and self._device_hashes is not None and not policy.is_service(session.username):
+            # A device registered or rotated since the last poll would be refused until the next one: read the
+            # store's credentials now, once, and judge again (a technician's new device logs in at its first try).
+            await self.read_device_hashes()
+            refusal = policy.refusal(client_id=session.client_id, username=session.username, password=session.password)
         if refusal is not None:
             logger.warning("Embedded broker refused a client from %s: %s", remote_address, refusal)
             await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
@@ -129,12 +143,9 @@ class _Broker(Broker):  # type: ignore[misc]
         return session
 
 
-async def _watch_device_credentials(broker: _Broker, device_hashes: DeviceHashes) -> None:
+async def _watch_device_credentials(broker: _Broker) -> None:
     while True:
-        try:
-            await broker.apply_device_hashes(await device_hashes())
-        except Exception:  # the store away for a moment: keep the hashes we have, try again
-            logger.exception("Embedded broker could not read the devices' credentials")
+        await broker.read_device_hashes()
         await asyncio.sleep(DEVICE_CREDENTIALS_POLL_S)
 
 
@@ -144,7 +155,7 @@ async def embedded_broker(
 ) -> AsyncIterator[str]:
     """Run amqtt on host:port under `policy` for the duration of the block; yields its mqtt:// URL. With
     `device_hashes` (the store's current device credentials), they are re-read every DEVICE_CREDENTIALS_POLL_S."""
-    broker = _Broker(_config(host, port), policy)
+    broker = _Broker(_config(host, port), policy, device_hashes)
     try:
         await broker.start()
     except BrokerError as exc:
@@ -159,7 +170,7 @@ async def embedded_broker(
             if device_hashes is not None:
                 await broker.apply_device_hashes(await device_hashes())  # before any device can log in
                 watcher = tasks.create_task(
-                    _watch_device_credentials(broker, device_hashes), name="embedded-broker-device-credentials"
+                    _watch_device_credentials(broker), name="embedded-broker-device-credentials"
                 )
             try:
                 yield f"mqtt://{host}:{port}"

@@ -100,3 +100,22 @@ async def test_a_revoked_device_is_disconnected_at_once_and_cannot_reconnect(bro
         await onboarding.revoke_device(store, StoreReadAccounts(), device_id="dev-rev", actor=TECHNICIAN, at=utc_now())
         assert await session.cut_off_within_s() < 1.0
     await assert_login_refused(broker_url, "dev-rev", password, v5=False)
+
+
+async def test_a_device_registered_a_moment_ago_logs_in_at_its_first_try(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The broker's poll of the store never comes round in this test: only a login can make it read the store.
+    monkeypatch.setattr("vaktrom.embedded_broker.DEVICE_CREDENTIALS_POLL_S", 3600.0)
+    settings = Settings(data_dir=tmp_path, mqtt_password=SecretStr(SERVICE_PASSWORD))
+    policy = BrokerPolicy(topic_root=ROOT, services=vaktrom_accounts(settings), device_hashes={})
+    async with embedded_broker(policy=policy, port=free_port(), device_hashes=store.current_device_hashes) as url:
+        device = Device("dev-first", SITE, DeviceKind.PULSE_OXIMETER, "Nonin 3150", utc_now())
+        issued = await onboarding.onboard_device(
+            store, StoreReadAccounts(), device=device, serial="SN", firmware=None, calibration_due_at=None,
+            actor=TECHNICIAN,
+        )  # fmt: skip
+
+        async with DeviceSession(url, "dev-first", issued.password, v5=False):  # no BrokerAuthFailed, no retry
+            pass
+        await assert_login_refused(url, "dev-first", "a-guessed-password", v5=False)
