@@ -21,6 +21,7 @@ from ingest.prometheus import IngestCollector
 from ingest.risk import RiskAssessor
 from ingest.service import run_ingest
 from vaktrom.broker_policy import BrokerPolicy, vaktrom_accounts
+from vaktrom.demo_follow_up import seed_demo_follow_up
 from vaktrom.embedded_broker import embedded_broker
 from vaktrom.parts import listen_socket, open_store, run_device_health, serve_api, simulate
 from vaktrom.risk import load_risk_assessor
@@ -78,6 +79,8 @@ async def _run_parts(
     async with open_store(settings) as store, _broker(settings, store):
         # Seeded before anything starts: the demo links in the banner must open a ward with its patients in it.
         unit = await seed_demo_unit(store, now=utc_now()) if settings.simulate else None
+        if unit is not None:
+            await seed_demo_follow_up(store, unit, now=utc_now())
         await register_demo_users(store)  # the banner's login links name them
         async with asyncio.TaskGroup() as tasks:
             metrics = IngestMetrics()  # one /metrics for the whole process: the API node's and ingest's

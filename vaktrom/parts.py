@@ -30,6 +30,7 @@ from ingest.prometheus import IngestCollector
 from ingest.publishing import EventPublisher
 from ingest.risk import RiskAssessor
 from ingest.service import run_ingest
+from vaktrom.demo_follow_up import seed_demo_follow_up
 from vaktrom.metrics import start_metrics
 from vaktrom.servers import serve_until_cancelled
 from vaktrom.supervision import Readiness, StartupGate, until_reachable
@@ -206,6 +207,7 @@ async def simulate(settings: Settings, store: Store, *, stop: asyncio.Event, uni
     """Seed the demo unit (unless given the seeded `unit`) and publish its devices until `stop` is set."""
     if unit is None:
         unit = await seed_demo_unit(store, now=utc_now())
+        await seed_demo_follow_up(store, unit, now=utc_now())
     async with _event_client(settings, settings.mqtt_simulator_client_id) as client:
         await connect_when_reachable(client)
         await run_simulator(
