@@ -8,6 +8,7 @@ __all__ = [
     "BrokerAuthFailed",
     "ConfigError",
     "DatasetError",
+    "InvalidAssessment",
     "InvalidPayload",
     "ModelArtefactError",
     "NotFound",
@@ -81,6 +82,16 @@ class DatasetError(VaktromError):
 
 class ModelArtefactError(VaktromError):
     """A model artefact that cannot be loaded safely (wrong features, wrong library version, untrusted types)."""
+
+
+class InvalidAssessment(VaktromError, ValueError):
+    """A withdrawal-scale item missing, unknown, or scored outside its scale's choices: the API answers 422 naming
+    the item (`field`, e.g. "items.gooseflesh")."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
 
 
 class InvalidIdentifier(VaktromError):
