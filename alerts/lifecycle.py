@@ -56,6 +56,7 @@ class LifecyclePolicy:
             AlertKind.ML_RISK: 1800.0,
             AlertKind.PATIENT_LIMIT: 1800.0,
             AlertKind.RESPIRATORY_DEPRESSION: 1800.0,
+            AlertKind.RESPIRATORY_TREND: 1800.0,
         }
     )
     # An acknowledged alert whose condition persists is announced again after this long. The bedside monitor

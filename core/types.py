@@ -160,6 +160,7 @@ class AlertKind(enum.StrEnum):
     PATIENT_LIMIT = "patient_limit"  # a value outside the limits a doctor set for this patient (alerts/limits.py)
     LENGTH_OF_STAY = "length_of_stay"  # a stay passed its unit's limit (core/length_of_stay.py): advisory
     RESPIRATORY_DEPRESSION = "respiratory_depression"  # opioid care flag + PRODIGY levels (alerts/respiratory.py)
+    RESPIRATORY_TREND = "respiratory_trend"  # opioid care flag + RR and SpO2 falling (alerts/respiratory.py)
 
 
 # Alerts about the patient rather than the equipment (IEC 60601-1-8 categories); length of stay is about the patient.
@@ -170,6 +171,7 @@ _PHYSIOLOGICAL = frozenset(
         AlertKind.PATIENT_LIMIT,
         AlertKind.LENGTH_OF_STAY,
         AlertKind.RESPIRATORY_DEPRESSION,
+        AlertKind.RESPIRATORY_TREND,
     }
 )
 
@@ -456,6 +458,8 @@ class Alert:
         needs someone now, whatever NEWS2 adds up to."""
         if self.kind is AlertKind.RESPIRATORY_DEPRESSION:
             return AlertPriority.HIGH
+        if self.kind is AlertKind.RESPIRATORY_TREND:
+            return AlertPriority.MEDIUM  # breathing slowing, not yet depressed: a prompt look
         if self.kind is AlertKind.PATIENT_LIMIT:
             return AlertPriority.MEDIUM
         if self.kind is AlertKind.NEWS2:

@@ -13,6 +13,7 @@ from alerts.confirmation import apply_observed
 from alerts.lifecycle import DEFAULT_POLICY, LifecyclePolicy, Observed
 from alerts.limits import scored_conditions
 from alerts.respiratory import respiratory_depression_observed
+from alerts.respiratory_watch import RespiratoryTrendWatch
 from core.care_flags import OPIOID_FLAGS, CareFlag
 from core.clock import Clock, utc_now
 from core.errors import StorageUnavailable
@@ -51,7 +52,12 @@ LIMITS_TTL_S = 60.0
 # rescore request too.
 CARE_FLAGS_TTL_S = 60.0
 # The alert kinds the scorer decides (the ML flag is the risk task's).
-_SCORED_KINDS = (AlertKind.NEWS2, AlertKind.PATIENT_LIMIT, AlertKind.RESPIRATORY_DEPRESSION)
+_SCORED_KINDS = (
+    AlertKind.NEWS2,
+    AlertKind.PATIENT_LIMIT,
+    AlertKind.RESPIRATORY_DEPRESSION,
+    AlertKind.RESPIRATORY_TREND,
+)
 # After a store outage the scorer waits this long before trying the same patients again.
 RETRY_DELAY_S = 1.0
 # NEWS2 is banded, so a bedside patient's score stays the same for most of the packs that re-score it. An unchanged
@@ -93,6 +99,7 @@ class LiveScorer:
         sustain_s = {AlertKind.RESPIRATORY_DEPRESSION: settings.respiratory_sustain_s}
         self._policy: LifecyclePolicy = replace(DEFAULT_POLICY, confirm_s=confirm_s, sustain_s=sustain_s)
         self._saved: dict[str, tuple[tuple[object, ...], datetime]] = {}
+        self._trends = RespiratoryTrendWatch(store)  # the falling-trend rule, opioid patients only
 
     @property
     def backlog(self) -> int:
@@ -177,10 +184,13 @@ class LiveScorer:
         limits = await self._patient_limits(patient_ids, now)
         flags = await self._care_flags(patient_ids, now)
         alerts, waiting = await self._unresolved(patient_ids)
+        trends = await self._trends.observe(stays, flags, now)
         for score in scores:
             stay = stays.get(score.patient_id)
             known = latest.get(score.patient_id, {})
-            for seen in self._observed(score, stay, known, limits[score.patient_id], flags[score.patient_id], now):
+            observed = self._observed(score, stay, known, limits[score.patient_id], flags[score.patient_id], now)
+            trend = (trends[score.patient_id],) if score.patient_id in trends else ()
+            for seen in (*observed, *trend):
                 if seen.severity is None and seen.key not in alerts and seen.key not in waiting:
                     continue  # clear, with nothing open or pending: nothing to decide
                 change = await apply_observed(
