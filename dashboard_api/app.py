@@ -18,6 +18,7 @@ from core.store import Store
 from dashboard_api import (
     routes_admin,
     routes_admin_patients,
+    routes_admin_teams,
     routes_care_flags,
     routes_covered,
     routes_devices,
@@ -27,6 +28,7 @@ from dashboard_api import (
     routes_oncall,
     routes_patients,
     routes_people,
+    routes_team,
     routes_trends,
     routes_wards,
     ws,
@@ -95,6 +97,8 @@ def create_app(
     app.include_router(routes_homecare.router, prefix=API_PREFIX)
     app.include_router(routes_care_flags.router, prefix=API_PREFIX)
     app.include_router(routes_people.router, prefix=API_PREFIX)
+    app.include_router(routes_team.router, prefix=API_PREFIX)
+    app.include_router(routes_admin_teams.router, prefix=API_PREFIX)
     for admin in (routes_admin, routes_admin_patients):  # role admin: places, patients, stays
         app.include_router(admin.router, prefix=API_PREFIX)
     _add_openapi(app)

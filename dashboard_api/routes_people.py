@@ -25,7 +25,7 @@ from dashboard_api.schemas_people import (
     UserOut,
 )
 
-__all__ = ["router"]
+__all__ = ["Admin", "router"]
 
 router = APIRouter(prefix="/admin")
 

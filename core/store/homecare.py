@@ -23,6 +23,7 @@ from core.homecare import (
     WorklistState,
 )
 from core.store import schema as s
+from core.store.outreach import open_outreach_tasks
 from core.store.reference import open_at
 from core.store.sql import SqlStore
 from core.types import CareSetting, Parameter
@@ -158,6 +159,7 @@ def _fire_due(conn: sa.Connection, now: datetime, decide: PlanCheckDecide, limit
             decision = decide(_facts(conn, timer, now))
             if decision.item is not None:
                 _insert_item(conn, decision.item)
+                open_outreach_tasks(conn, decision.item)  # FACT/LAR teams follow up too, in this transaction
                 raised.append(decision.item)
             timer = decision.next_timer
         if timer is None:

@@ -28,6 +28,7 @@ from core.length_of_stay import DueStayLimit
 from core.national_id import NationalId
 from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile, Rejections
 from core.oncall import RosterOverride, Rotation
+from core.store.outreach_protocol import OutreachStore
 from core.types import (
     SYSTEM_ACTOR,
     Alert,
@@ -689,6 +690,7 @@ class Store(
     CareFlagStore,
     UserStore,
     AdministrationStore,
+    OutreachStore,
     Protocol,
 ):
     """Everything vaktrom keeps. All methods are coroutines; a backend raises StorageUnavailable when it cannot reach

@@ -15,6 +15,7 @@ from core.store.homecare import HomecareQueries
 from core.store.limits import LimitQueries
 from core.store.observations import ObservationQueries
 from core.store.onboarding import OnboardingQueries
+from core.store.outreach import OutreachQueries
 from core.store.places import PlaceQueries
 from core.store.reference import ReferenceQueries
 from core.store.rosters import RosterQueries
@@ -47,5 +48,6 @@ class StoreQueries(
     PlaceQueries,
     StayQueries,
     UnitImportQueries,
+    OutreachQueries,
 ):
     """The queries of every domain, written once; an engine adds where they run, `append`, open, close and ping."""

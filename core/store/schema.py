@@ -38,6 +38,8 @@ __all__ = [
     "measurement_plans",
     "metadata",
     "observations",
+    "outreach_events",
+    "outreach_tasks",
     "pairings",
     "patient_identities",
     "patient_limits",
@@ -54,6 +56,9 @@ __all__ = [
     "spo2_scale_decisions",
     "stay_limit_timers",
     "stays",
+    "team_members",
+    "team_plan_notes",
+    "teams",
     "users",
     "wards",
     "webhook_endpoints",
@@ -743,5 +748,74 @@ care_flags = sa.Table(
     _text("set_by"),
     _at("set_at"),
     sa.Index("care_flags_patient", "patient_id", "flag", "set_at"),
+    sqlite_autoincrement=True,
+)
+
+# --- teams, outreach and the team board (core/outreach.py) --------------------------------------------------------
+# A team (FACT, digital FACT, LAR, PSHT) is a member of its patients' care teams under its own id; its people are
+# `team_members` for a period.
+teams = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("team_id", sa.Text, primary_key=True),
+    _text("name"),
+    _text("kind"),
+    _text("organisation"),
+    _at("created_at"),
+)
+
+team_members = sa.Table(
+    "team_members",
+    metadata,
+    sa.Column("team_id", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Text, primary_key=True),
+    sa.Column("start_at", UtcDateTime, primary_key=True),
+    _at("end_at", nullable=True),
+    sa.Index("team_members_user", "user_id", "team_id"),
+)
+
+# One task per worklist item and team (the unique key makes a repeated check a no-op).
+outreach_tasks = sa.Table(
+    "outreach_tasks",
+    metadata,
+    sa.Column("task_id", sa.Text, primary_key=True),
+    _text("team_id"),
+    _text("patient_id"),
+    _text("item_id"),
+    _text("kind"),
+    _text("summary"),
+    _at("opened_at"),
+    _text("state"),
+    _text("assignee", nullable=True),
+    _at("done_at", nullable=True),
+    _text("outcome", nullable=True),
+    sa.UniqueConstraint("item_id", "team_id", name="outreach_tasks_item_team"),
+    sa.Index("outreach_tasks_team", "team_id", "state", "opened_at"),
+)
+
+outreach_events = sa.Table(
+    "outreach_events",
+    metadata,
+    _row_id(),
+    _text("task_id"),
+    _at("at"),
+    _text("actor"),
+    _text("action"),
+    _text("text"),
+    sa.Index("outreach_events_task", "task_id", "at"),
+    sqlite_autoincrement=True,
+)
+
+# Append-only: each edit of a team's shared plan note for a patient is a row; the newest is shown.
+team_plan_notes = sa.Table(
+    "team_plan_notes",
+    metadata,
+    _row_id(),
+    _text("team_id"),
+    _text("patient_id"),
+    _text("text"),
+    _text("written_by"),
+    _at("written_at"),
+    sa.Index("team_plan_notes_patient", "team_id", "patient_id", "written_at"),
     sqlite_autoincrement=True,
 )

@@ -1,0 +1,59 @@
+"""The store's interface for teams, outreach tasks and plan notes (core/store/outreach.py); part of `Store`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from core.outreach import OutreachEvent, OutreachOutcome, OutreachState, OutreachTask, PlanNote, Team
+
+__all__ = ["OutreachStore"]
+
+
+class OutreachStore(Protocol):
+    """Teams and their members for a period, the outreach tasks a missed check-in opens (in the transaction of the
+    worklist item, HomecareStore.fire_due_plan_checks), and the board's append-only plan notes."""
+
+    async def add_team(self, team: Team) -> Team:
+        """Conflict when the id is taken."""
+
+    async def get_team(self, team_id: str) -> Team:
+        """Raises NotFound."""
+
+    async def list_teams(self) -> list[Team]: ...
+    async def add_team_member(self, team_id: str, user_id: str, *, at: datetime) -> None:
+        """NotFound for an unknown team; Conflict for a current member."""
+
+    async def end_team_member(self, team_id: str, user_id: str, *, at: datetime) -> None:
+        """NotFound when not a member now; recorded as an access change."""
+
+    async def team_members(self, team_id: str, *, at: datetime) -> list[str]: ...
+    async def is_team_member(self, team_id: str, user_id: str, *, at: datetime) -> bool: ...
+    async def teams_of_member(self, user_id: str, *, at: datetime) -> list[Team]: ...
+    async def team_patients(self, team_id: str, *, at: datetime) -> list[str]:
+        """Patients whose care team has the team as a member at `at`."""
+
+    async def outreach_tasks(
+        self, team_id: str, *, states: Sequence[OutreachState], limit: int = 500
+    ) -> list[OutreachTask]: ...
+    async def outreach_task(self, task_id: str) -> tuple[OutreachTask, list[OutreachEvent]]:
+        """Raises NotFound."""
+
+    async def update_outreach_task(
+        self,
+        task_id: str,
+        *,
+        actor: str,
+        action: str,
+        at: datetime,
+        text: str = "",
+        assignee: str | None = None,
+        outcome: OutreachOutcome | None = None,
+    ) -> OutreachTask:
+        """taken / assigned / note / done, with a history row. NotFound, or Conflict on a done task."""
+
+    async def add_plan_note(self, note: PlanNote) -> None: ...
+    async def plan_notes(self, team_id: str, patient_ids: Sequence[str]) -> dict[str, PlanNote]: ...
+    async def plan_note_history(self, team_id: str, patient_id: str) -> list[PlanNote]:
+        """Newest first."""

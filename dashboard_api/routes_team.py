@@ -1,0 +1,125 @@
+"""REST for a team's members: the teams they are in, and the team's outreach tasks (take, assign, notes, done with
+an outcome). Team members only; every call audited naming the patient (docs/HOME_AND_TEAMS.md, "Outreach")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+
+from core.errors import Conflict, NotFound
+from core.outreach import OutreachOutcome, OutreachState, OutreachTask, Team
+from dashboard_api.access import ApiContext, Ctx, audit, audit_patients, team_grant
+from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
+from dashboard_api.schemas_team import AssignIn, DoneIn, TaskDetailOut, TaskEventOut, TaskNoteIn, TaskOut, TeamOut
+
+__all__ = ["Clinician", "authorised_team", "router"]
+
+router = APIRouter()
+
+Clinician = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES))]
+
+
+async def authorised_team(ctx: ApiContext, principal: Principal, team_id: str, *, action: str) -> Team:
+    """The team, when the principal is a current member; otherwise 404 (unknown and not theirs alike), audited as
+    refused. The caller audits what it shows, one row per patient."""
+    try:
+        team = await ctx.store.get_team(team_id)
+    except NotFound:
+        team = None
+    if team is None or not await ctx.store.is_team_member(team_id, principal.user_id, at=ctx.clock()):
+        why = "no such team" if team is None else "not a member"
+        await audit(ctx, principal, f"denied.{action}", team_id, why, grant="")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Team {team_id} not found")
+    return team
+
+
+@router.get("/teams", response_model=list[TeamOut], summary="The teams the caller is a member of now")
+async def my_teams(ctx: Ctx, principal: Clinician) -> list[TeamOut]:
+    return [TeamOut.of(t) for t in await ctx.store.teams_of_member(principal.user_id, at=ctx.clock())]
+
+
+@router.get("/teams/{team_id}/tasks", response_model=list[TaskOut], summary="The team's outreach tasks")
+async def list_tasks(
+    team_id: str,
+    ctx: Ctx,
+    principal: Clinician,
+    state: Annotated[list[OutreachState] | None, Query(description="open and taken unless given")] = None,
+) -> list[TaskOut]:
+    """Oldest first; one audit row per patient on the list."""
+    team = await authorised_team(ctx, principal, team_id, action="read.team_tasks")
+    tasks = await ctx.store.outreach_tasks(team_id, states=state or [OutreachState.OPEN, OutreachState.TAKEN])
+    grant = team_grant(team.kind)
+    await audit_patients(ctx, principal, "read.team_tasks", team_id, {t.patient_id: grant for t in tasks})
+    return [TaskOut.of(t) for t in tasks]
+
+
+async def _task(ctx: ApiContext, principal: Principal, team_id: str, task_id: str, *, action: str) -> OutreachTask:
+    """The team's task, audited naming its patient; 404 for a task of another team (or none)."""
+    team = await authorised_team(ctx, principal, team_id, action=action)
+    try:
+        task, _ = await ctx.store.outreach_task(task_id)
+    except NotFound:
+        task = None
+    if task is None or task.team_id != team_id:
+        await audit(ctx, principal, f"denied.{action}", task_id, f"team {team_id}", grant="")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Task {task_id} of team {team_id} not found")
+    await audit(ctx, principal, action, task_id, f"team {team_id}", patient_id=task.patient_id,
+                grant=team_grant(team.kind))  # fmt: skip
+    return task
+
+
+@router.get("/teams/{team_id}/tasks/{task_id}", response_model=TaskDetailOut, summary="A task and its history")
+async def get_task(team_id: str, task_id: str, ctx: Ctx, principal: Clinician) -> TaskDetailOut:
+    await _task(ctx, principal, team_id, task_id, action="read.team_task")
+    task, history = await ctx.store.outreach_task(task_id)
+    return TaskDetailOut(task=TaskOut.of(task), history=[TaskEventOut.of(e) for e in history])
+
+
+@router.post("/teams/{team_id}/tasks/{task_id}/take", response_model=TaskOut, summary="Take the task (you own it)")
+async def take_task(team_id: str, task_id: str, ctx: Ctx, principal: Clinician) -> TaskOut:
+    await _task(ctx, principal, team_id, task_id, action="take.team_task")
+    return await _update(ctx, task_id, actor=principal.user_id, action="taken")
+
+
+@router.post("/teams/{team_id}/tasks/{task_id}/assign", response_model=TaskOut, summary="Give it to a team member")
+async def assign_task(team_id: str, task_id: str, body: AssignIn, ctx: Ctx, principal: Clinician) -> TaskOut:
+    await _task(ctx, principal, team_id, task_id, action="assign.team_task")
+    if not await ctx.store.is_team_member(team_id, body.user_id, at=ctx.clock()):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"user_id: {body.user_id} is not a member of team {team_id}"
+        )
+    return await _update(ctx, task_id, actor=principal.user_id, action="assigned", assignee=body.user_id,
+                         text=f"to {body.user_id}")  # fmt: skip
+
+
+@router.post("/teams/{team_id}/tasks/{task_id}/notes", response_model=TaskOut, summary="Add a note to its history")
+async def note_task(team_id: str, task_id: str, body: TaskNoteIn, ctx: Ctx, principal: Clinician) -> TaskOut:
+    await _task(ctx, principal, team_id, task_id, action="note.team_task")
+    return await _update(ctx, task_id, actor=principal.user_id, action="note", text=body.text)
+
+
+@router.post("/teams/{team_id}/tasks/{task_id}/done", response_model=TaskOut, summary="Finish with an outcome")
+async def finish_task(team_id: str, task_id: str, body: DoneIn, ctx: Ctx, principal: Clinician) -> TaskOut:
+    """Outcome: reached the patient, home visit, or not reached (escalated); the note says what was done."""
+    await _task(ctx, principal, team_id, task_id, action="done.team_task")
+    return await _update(ctx, task_id, actor=principal.user_id, action="done", text=body.note, outcome=body.outcome)
+
+
+async def _update(
+    ctx: ApiContext,
+    task_id: str,
+    *,
+    actor: str,
+    action: str,
+    text: str = "",
+    assignee: str | None = None,
+    outcome: OutreachOutcome | None = None,
+) -> TaskOut:
+    try:
+        task = await ctx.store.update_outreach_task(
+            task_id, actor=actor, action=action, at=ctx.clock(), text=text, assignee=assignee, outcome=outcome
+        )
+    except Conflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"Task {task_id} is done: {exc.reason}") from None
+    return TaskOut.of(task)
