@@ -9,19 +9,21 @@ acknowledged), the connections concerned are interrupted: the socket closes with
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Protocol
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from core.events import decode_event
+from core.events import WardEvent, decode_event
 from core.mqtt import RawMessage
 from core.topics import events_filter, parse_events_topic
 
-__all__ = ["CLIENT_QUEUE_MAX", "EventSource", "LiveHub", "Subscription"]
+__all__ = ["BATCH_MIN_EVENTS", "CLIENT_QUEUE_MAX", "Delta", "EventSource", "LiveHub", "Subscription"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,71 @@ logger = logging.getLogger(__name__)
 CLIENT_QUEUE_MAX = 2000
 # Events whose payload contradicts their topic are a bug or a forgery: one warning line per this many seconds.
 MISMATCH_LOG_INTERVAL_S = 10.0
+# A burst of at least this many patient events of one ward, taken off the broker together, goes to each connection
+# as ONE `batch` delta (encoded once, the same text for every socket). At 1000 beds x 1 pack/s a ward makes ~1,000
+# events/s: 200 dashboards of it one event at a time would be ~200,000 socket sends a second, more than a node can
+# do; batched it is one send per dashboard per burst (a scoring cycle of ingest). A quieter ward's few events still
+# go one by one, unwrapped and never held back: batching waits for nothing, it only groups what is already here.
+BATCH_MIN_EVENTS = 8
+# The events a batch may carry: a scoring cycle's per-patient stream. An alert always travels alone (a ward socket
+# follows it with the alert's escalation state; the alerts stream turns it into a row), as does a device status.
+_BATCHED_TYPES = frozenset({"readings", "score", "risk"})
+# Messages taken off the broker's inbox in one go (a backlog is handled in bounded steps).
+DRAIN_MAX = 5000
+_TIME: TypeAdapter[datetime] = TypeAdapter(datetime)  # as the events encode theirs
+
+
+class Delta(str):
+    """An encoded delta (a JSON object) with what the hub read of it once, so that no connection decodes it again.
+
+    A single event: `patient_ids` holds its patient (or None), `parts` is empty. A batch: `parts` holds each event
+    as encoded JSON and `patient_ids` the patient of each, in order; `patients` is the set of them."""
+
+    ward_id: str
+    event_type: str
+    patient_ids: tuple[str | None, ...]
+    patients: frozenset[str]
+    parts: tuple[str, ...]
+    _head: str  # a batch's JSON up to its events
+
+    @classmethod
+    def of_event(cls, event: WardEvent) -> Delta:
+        patient_id: str | None = getattr(event, "patient_id", None)
+        # Encoded once; each connection prepends its own seq.
+        return cls._make(event.model_dump_json(), event.ward_id, event.type, (patient_id,), (), "")
+
+    @classmethod
+    def batch(cls, events: Sequence[tuple[WardEvent, Delta]]) -> Delta:
+        """`{"type": "batch", "site_id", "ward_id", "at" (of the newest event), "events": [event, ...]}`."""
+        first = events[0][0]
+        at = _TIME.dump_python(max(event.at for event, _ in events), mode="json")
+        head = json.dumps({"type": "batch", "site_id": first.site_id, "ward_id": first.ward_id, "at": at})
+        patient_ids = tuple(p for _, delta in events for p in delta.patient_ids)
+        return cls._joined(f'{head[:-1]}, "events": [', first.ward_id, patient_ids, [str(d) for _, d in events])
+
+    def batch_of(self, kept: Sequence[tuple[str, str | None]]) -> Delta:
+        """This batch with only the `kept` (part, patient id) pairs of it."""
+        return Delta._joined(self._head, self.ward_id, tuple(p for _, p in kept), [part for part, _ in kept])
+
+    @classmethod
+    def _joined(cls, head: str, ward_id: str, patient_ids: tuple[str | None, ...], parts: Sequence[str]) -> Delta:
+        return cls._make(f"{head}{','.join(parts)}]}}", ward_id, "batch", patient_ids, tuple(parts), head)
+
+    @classmethod
+    def _make(
+        cls,
+        text: str,
+        ward_id: str,
+        event_type: str,
+        patient_ids: tuple[str | None, ...],
+        parts: tuple[str, ...],
+        head: str,
+    ) -> Delta:
+        delta = cls(text)
+        delta.ward_id, delta.event_type, delta.patient_ids, delta.parts = ward_id, event_type, patient_ids, parts
+        delta.patients = frozenset(p for p in patient_ids if p is not None)
+        delta._head = head
+        return delta
 
 
 class EventSource(Protocol):
@@ -107,36 +174,69 @@ class LiveHub:
         return sum(s.queue.qsize() for s in self._all())
 
     async def run(self) -> None:
-        """Forever: take each message off the client's inbox and dispatch it."""
+        """Forever: take what the client's inbox holds (waiting for the first message only) and dispatch it."""
+        inbox = self._source.inbox
         while True:
-            raw = await self._source.inbox.get()
+            raws = [await inbox.get()]
+            while len(raws) < DRAIN_MAX and not inbox.empty():
+                raws.append(inbox.get_nowait())
             try:
-                self.dispatch(raw.topic, raw.payload)
+                self.dispatch_many(raws)
             except Exception:
-                logger.exception("Unexpected failure dispatching event from %s", raw.topic)
+                logger.exception("Unexpected failure dispatching %d events", len(raws))
 
     def dispatch(self, topic: str, payload: bytes) -> int:
         """Decode one event and queue it for the connections of its topic's ward; returns how many got it."""
+        event = self._decode(topic, payload)
+        return 0 if event is None else self._offer(event.ward_id, Delta.of_event(event))
+
+    def dispatch_many(self, raws: Sequence[RawMessage]) -> None:
+        """Dispatch messages taken off the broker together, in order; a ward's run of BATCH_MIN_EVENTS or more
+        patient events between its other events goes out as one `batch` delta."""
+        pending: dict[str, list[tuple[WardEvent, Delta]]] = {}
+        for raw in raws:
+            event = self._decode(raw.topic, raw.payload)
+            if event is None or event.ward_id not in self._by_ward:
+                continue
+            if event.type in _BATCHED_TYPES:
+                pending.setdefault(event.ward_id, []).append((event, Delta.of_event(event)))
+                continue
+            self._flush(event.ward_id, pending.pop(event.ward_id, []))  # what came before it goes first
+            self._offer(event.ward_id, Delta.of_event(event))
+        for ward_id, events in pending.items():
+            self._flush(ward_id, events)
+
+    def _flush(self, ward_id: str, events: list[tuple[WardEvent, Delta]]) -> None:
+        if len(events) >= BATCH_MIN_EVENTS:
+            self._offer(ward_id, Delta.batch(events))
+            return
+        for _, delta in events:
+            self._offer(ward_id, delta)
+
+    def _decode(self, topic: str, payload: bytes) -> WardEvent | None:
+        """The event, if it is well-formed and names the site, ward and type of its topic."""
         self.events_received += 1
         where = parse_events_topic(self._root, topic)
         if where is None:
             self._mismatch(topic, "not an events topic")
-            return 0
+            return None
         try:
             event = decode_event(payload)
         except ValidationError as exc:
             self.events_rejected += 1
             logger.warning("Skipped a malformed ward event on %s: %s", topic, exc.errors()[0]["msg"])
-            return 0
+            return None
         if (event.site_id, event.ward_id, event.type) != (where.site_id, where.ward_id, where.event_type):
             self._mismatch(topic, f"its payload names site {event.site_id}, ward {event.ward_id}, type {event.type}")
-            return 0
-        subscriptions = self._by_ward.get(where.ward_id)
+            return None
+        return event
+
+    def _offer(self, ward_id: str, delta: Delta) -> int:
+        subscriptions = self._by_ward.get(ward_id)
         if not subscriptions:
             return 0
-        message = event.model_dump_json()  # encoded once; each connection prepends its own seq
         for subscription in subscriptions:
-            subscription.offer(message)
+            subscription.offer(delta)
         return len(subscriptions)
 
     @contextmanager

@@ -24,7 +24,7 @@ from dashboard_api.auth import (
 )
 from dashboard_api.covered import coverage_of, covered_rows
 from dashboard_api.escalation_words import escalation_state
-from dashboard_api.live import LiveHub, Subscription
+from dashboard_api.live import Delta, LiveHub, Subscription
 from dashboard_api.routes_covered import audit_rows, covered_alerts
 from dashboard_api.schemas import LiveSnapshot
 from dashboard_api.schemas_covered import CoveredRowDelta, CoveredSnapshot, EscalationDelta
@@ -119,7 +119,7 @@ def _with_escalation(ctx: ApiContext) -> Expand:
     """Each event as it is; after an alert event, that alert's escalation state as stored now."""
 
     async def expand(message: str) -> list[str]:
-        if _ALERT_MARK not in message:
+        if not _may_be_alert(message):
             return [message]
         event = json.loads(message)
         if event.get("type") != "alert":
@@ -139,6 +139,13 @@ def _with_escalation(ctx: ApiContext) -> Expand:
         return [message, delta.model_dump_json()]
 
     return expand
+
+
+def _may_be_alert(message: str) -> bool:
+    """A cheap test before decoding: the hub says what each of its deltas is (a batch never holds an alert)."""
+    if isinstance(message, Delta):
+        return message.event_type == "alert"
+    return _ALERT_MARK in message
 
 
 @router.websocket("/ws/alerts")
@@ -179,7 +186,7 @@ async def _covered_stream(websocket: WebSocket) -> None:
         expires_in_s = (principal.expires_at - ctx.clock()).total_seconds()
 
         async def expand(message: str) -> list[str]:
-            if _ALERT_MARK not in message or json.loads(message).get("type") != "alert":
+            if not _may_be_alert(message) or json.loads(message).get("type") != "alert":
                 return []  # readings and scores are for the ward board
             alert = await ctx.store.get_alert(int(json.loads(message)["alert_id"]))
             at = ctx.clock()

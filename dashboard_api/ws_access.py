@@ -19,6 +19,7 @@ from core.errors import StorageUnavailable
 from core.store import Store
 from dashboard_api.access import ApiContext, WardAccess, audit, audit_patients, ward_access
 from dashboard_api.auth import DisabledUser, InvalidToken, Principal, UnknownUser, registered_principal
+from dashboard_api.live import Delta
 
 __all__ = ["ACCESS_POLL_S", "AccessWatch", "lost_access", "stream_filter"]
 
@@ -125,6 +126,8 @@ def stream_filter(
     by_ward = {w.ward.ward_id: w for w in wards}
 
     async def filtered(message: str) -> list[str]:
+        if isinstance(message, Delta) and message.parts:
+            return await expand_batch(message)
         ward_match, patient_match = _WARD.search(message), _PATIENT.search(message)
         access = by_ward.get(ward_match.group(1)) if ward_match else None
         if access is None:
@@ -133,10 +136,32 @@ def stream_filter(
         grant = access.site if patient_id is None else access.grant_for(patient_id)
         if grant is None:
             return []
-        if patient_id is not None and patient_id not in seen:
-            seen.add(patient_id)
-            await audit(ctx, principal, "ws.ward", access.ward.ward_id, "appeared", patient_id=patient_id, grant=grant)
+        if patient_id is not None:
+            await appeared(access, {patient_id})
         return await expand(message)
+
+    async def expand_batch(batch: Delta) -> list[str]:
+        """A batch as it is for a site grant (the same text for every such socket); for a care-team grant, a batch
+        of the events of the principal's patients only (none: nothing)."""
+        access = by_ward.get(batch.ward_id)
+        if access is None:
+            return []
+        if access.site is None:
+            kept = [(part, p) for part, p in zip(batch.parts, batch.patient_ids, strict=True) if p in access.team]
+            if not kept:
+                return []
+            batch = batch.batch_of(kept)
+        await appeared(access, batch.patients)
+        return await expand(batch)
+
+    async def appeared(access: WardAccess, patient_ids: frozenset[str] | set[str]) -> None:
+        """Audit each patient the first time this socket shows them (the snapshot's are in `seen` already)."""
+        if patient_ids <= seen:
+            return
+        for patient_id in sorted(patient_ids - seen):
+            seen.add(patient_id)
+            grant = access.grant_for(patient_id) or ""
+            await audit(ctx, principal, "ws.ward", access.ward.ward_id, "appeared", patient_id=patient_id, grant=grant)
 
     return filtered
 

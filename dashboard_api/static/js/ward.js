@@ -165,6 +165,8 @@ function applyPatientEvent(bed, event) {
 }
 
 function applyDelta(event) {
+  // A burst of a ward's patient events comes as one batch (the server encodes it once for every dashboard).
+  if (event.type === "batch") return applyBatch(event.events);
   if (event.type === "device_status") {
     applyDeviceStatus(event);
     return true;
@@ -175,6 +177,18 @@ function applyDelta(event) {
   if (!applyPatientEvent(bed, event)) return true;
   renderBed(state.byPatient.get(event.patient_id));
   if (event.type === "alert") syncAlarms(alarmEntries());
+  return true;
+}
+
+function applyBatch(events) {
+  // Each bed is drawn once, after all its events; readings, scores and risks never change the alarms.
+  const changed = new Set();
+  for (const event of events) {
+    const bed = bedOfPatient(event.patient_id);
+    if (!bed) return false; // someone we do not know yet (a new admission): take a fresh snapshot
+    if (applyPatientEvent(bed, event)) changed.add(state.byPatient.get(event.patient_id));
+  }
+  for (const key of changed) renderBed(key);
   return true;
 }
 
