@@ -22,8 +22,11 @@ __all__ = [
     "OutreachOutcome",
     "OutreachState",
     "OutreachTask",
+    "PatientFollowUp",
     "PlanNote",
+    "StaffAction",
     "Team",
+    "WorklistMark",
     "outreach_task_for",
 ]
 
@@ -92,6 +95,35 @@ class PlanNote:
     text: str
     written_by: str
     written_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistMark:
+    """An open coordinator item of a team patient, as the board shows it (kinds as stored: the worklist grows)."""
+
+    item_id: str
+    kind: str
+    summary: str
+    opened_at: datetime
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class StaffAction:
+    """The newest thing a person did about a patient: an alert acknowledged, a worklist item or task handled."""
+
+    at: datetime
+    actor: str
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientFollowUp:
+    """What the board shows of a team patient's follow-up beside vitals and alerts."""
+
+    open_items: tuple[WorklistMark, ...] = ()
+    missed_check_ins: int = 0  # missed-measurement and inactive-patient items opened in the board's period
+    last_staff_action: StaffAction | None = None
 
 
 def outreach_task_for(item: WorklistItem, team_id: str) -> OutreachTask:

@@ -1,5 +1,6 @@
-"""REST for a team's members: the teams they are in, and the team's outreach tasks (take, assign, notes, done with
-an outcome). Team members only; every call audited naming the patient (docs/HOME_AND_TEAMS.md, "Outreach")."""
+"""REST for a team's members: the teams they are in, the team board with its shared plan notes, and the team's
+outreach tasks (take, assign, notes, done with an outcome). Team members only; every call audited naming the patient
+(docs/HOME_AND_TEAMS.md, "Teams and outreach", "The team board")."""
 
 from __future__ import annotations
 
@@ -8,10 +9,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from core.errors import Conflict, NotFound
-from core.outreach import OutreachOutcome, OutreachState, OutreachTask, Team
+from core.outreach import OutreachOutcome, OutreachState, OutreachTask, PlanNote, Team
 from dashboard_api.access import ApiContext, Ctx, audit, audit_patients, team_grant
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
-from dashboard_api.schemas_team import AssignIn, DoneIn, TaskDetailOut, TaskEventOut, TaskNoteIn, TaskOut, TeamOut
+from dashboard_api.schemas_team import (
+    AssignIn,
+    BoardOut,
+    DoneIn,
+    PlanNoteHistoryOut,
+    PlanNoteIn,
+    PlanNoteOut,
+    TaskDetailOut,
+    TaskEventOut,
+    TaskNoteIn,
+    TaskOut,
+    TeamOut,
+)
+from dashboard_api.team_board import board_rows
 
 __all__ = ["Clinician", "authorised_team", "router"]
 
@@ -37,6 +51,53 @@ async def authorised_team(ctx: ApiContext, principal: Principal, team_id: str, *
 @router.get("/teams", response_model=list[TeamOut], summary="The teams the caller is a member of now")
 async def my_teams(ctx: Ctx, principal: Clinician) -> list[TeamOut]:
     return [TeamOut.of(t) for t in await ctx.store.teams_of_member(principal.user_id, at=ctx.clock())]
+
+
+@router.get("/teams/{team_id}/board", response_model=BoardOut, summary="The team's patients wherever they are")
+async def get_board(team_id: str, ctx: Ctx, principal: Clinician) -> BoardOut:
+    """A row per patient the team follows now, most urgent first; one audit row per patient."""
+    team = await authorised_team(ctx, principal, team_id, action="read.team_board")
+    at = ctx.clock()
+    patient_ids = await ctx.store.team_patients(team_id, at=at)
+    rows = await board_rows(ctx.store, team, patient_ids, at=at)
+    grant = team_grant(team.kind)
+    await audit_patients(ctx, principal, "read.team_board", team_id, {pid: grant for pid in patient_ids})
+    return BoardOut(at=at, team=TeamOut.of(team), rows=rows)
+
+
+async def _team_patient(ctx: ApiContext, principal: Principal, team_id: str, patient_id: str, *, action: str) -> Team:
+    """The team, when the principal is a member and the team follows the patient now (audited naming the patient);
+    404 otherwise."""
+    team = await authorised_team(ctx, principal, team_id, action=action)
+    if patient_id not in await ctx.store.team_patients(team_id, at=ctx.clock()):
+        await audit(ctx, principal, f"denied.{action}", patient_id, f"team {team_id}", patient_id=patient_id, grant="")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Patient {patient_id} is not followed by team {team_id}")
+    await audit(ctx, principal, action, patient_id, f"team {team_id}", patient_id=patient_id,
+                grant=team_grant(team.kind))  # fmt: skip
+    return team
+
+
+@router.get(
+    "/teams/{team_id}/patients/{patient_id}/plan-note",
+    response_model=PlanNoteHistoryOut,
+    summary="The team's shared plan note for the patient, with every earlier version",
+)
+async def get_plan_note(team_id: str, patient_id: str, ctx: Ctx, principal: Clinician) -> PlanNoteHistoryOut:
+    await _team_patient(ctx, principal, team_id, patient_id, action="read.team_plan_note")
+    history = [PlanNoteOut.of(n) for n in await ctx.store.plan_note_history(team_id, patient_id)]
+    return PlanNoteHistoryOut(patient_id=patient_id, note=history[0] if history else None, history=history)
+
+
+@router.put(
+    "/teams/{team_id}/patients/{patient_id}/plan-note",
+    response_model=PlanNoteOut,
+    summary="Write the plan note (a new version; earlier ones are kept)",
+)
+async def put_plan_note(team_id: str, patient_id: str, body: PlanNoteIn, ctx: Ctx, principal: Clinician) -> PlanNoteOut:
+    await _team_patient(ctx, principal, team_id, patient_id, action="write.team_plan_note")
+    note = PlanNote(team_id, patient_id, body.text, principal.user_id, ctx.clock())
+    await ctx.store.add_plan_note(note)
+    return PlanNoteOut.of(note)
 
 
 @router.get("/teams/{team_id}/tasks", response_model=list[TaskOut], summary="The team's outreach tasks")

@@ -7,14 +7,30 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.outreach import TEAM_KINDS, OutreachEvent, OutreachOutcome, OutreachTask, PlanNote, Team
+from core.outreach import (
+    TEAM_KINDS,
+    OutreachEvent,
+    OutreachOutcome,
+    OutreachTask,
+    PlanNote,
+    StaffAction,
+    Team,
+    WorklistMark,
+)
 from core.types import CareTeamRole
+from dashboard_api.schemas import AlertOut, ScoreOut, VitalOut
 
 __all__ = [
     "AssignIn",
+    "BoardOut",
+    "BoardRowOut",
     "DoneIn",
+    "OpenItemOut",
+    "PlanNoteHistoryOut",
     "PlanNoteIn",
     "PlanNoteOut",
+    "StaffActionOut",
+    "StatusOut",
     "TaskDetailOut",
     "TaskEventOut",
     "TaskNoteIn",
@@ -23,6 +39,7 @@ __all__ = [
     "TeamMemberIn",
     "TeamOut",
     "TeamPatientIn",
+    "WhereOut",
 ]
 
 _MAX_TEXT = 2000
@@ -148,3 +165,72 @@ class PlanNoteOut(_Out):
     @classmethod
     def of(cls, note: PlanNote) -> PlanNoteOut:
         return cls(patient_id=note.patient_id, text=note.text, written_by=note.written_by, written_at=note.written_at)
+
+
+class PlanNoteHistoryOut(_Out):
+    patient_id: str
+    note: PlanNoteOut | None = Field(description="The newest version: the one shown.")
+    history: list[PlanNoteOut] = Field(description="Every version, newest first.")
+
+
+class WhereOut(_Out):
+    setting: str = Field(description="home (a home programme), bed (a KAD, sykestue or other bed), or none")
+    site_id: str | None
+    site_name: str | None
+    site_kind: str | None = Field(description="sykestue, kad, home_programme")
+    ward_id: str | None
+    ward_name: str | None
+    bed_label: str | None
+    text: str = Field(description='In words, e.g. "KAD bed 1 · Annen kommune" or "At home · DHO"')
+
+
+class StatusOut(_Out):
+    band: str = Field(description="The NEWS2 band: high, medium, low-medium, low; none without a score")
+    word: str = Field(description="The band in words, shown beside its colour (colour is never the only signal)")
+    news2: int | None
+    complete: bool | None
+
+
+class OpenItemOut(_Out):
+    item_id: str
+    kind: str
+    summary: str
+    opened_at: datetime
+    state: str
+
+    @classmethod
+    def of(cls, item: WorklistMark) -> OpenItemOut:
+        return cls(item_id=item.item_id, kind=item.kind, summary=item.summary, opened_at=item.opened_at,
+                   state=item.state)  # fmt: skip
+
+
+class StaffActionOut(_Out):
+    at: datetime
+    actor: str
+    what: str
+
+    @classmethod
+    def of(cls, action: StaffAction) -> StaffActionOut:
+        return cls(at=action.at, actor=action.actor, what=action.what)
+
+
+class BoardRowOut(_Out):
+    patient_id: str
+    display_name: str
+    where: WhereOut
+    status: StatusOut
+    score: ScoreOut | None
+    vitals: list[VitalOut]
+    alerts: list[AlertOut] = Field(description="Open and acknowledged alerts, in any site, newest first")
+    tasks: list[TaskOut] = Field(description="The team's open and taken outreach tasks")
+    worklist: list[OpenItemOut] = Field(description="The coordinators' open items of the patient")
+    missed_check_ins: int = Field(description="Missed measurements and inactive-patient items in the last 7 days")
+    last_reading_at: datetime | None
+    last_staff_action: StaffActionOut | None
+    plan_note: PlanNoteOut | None
+
+
+class BoardOut(_Out):
+    at: datetime
+    team: TeamOut
+    rows: list[BoardRowOut] = Field(description="Most urgent first: band, open alerts, missed check-ins, then name")

@@ -16,8 +16,11 @@ from core.outreach import (
     OutreachOutcome,
     OutreachState,
     OutreachTask,
+    PatientFollowUp,
     PlanNote,
+    StaffAction,
     Team,
+    WorklistMark,
     outreach_task_for,
 )
 from core.store import schema as s
@@ -80,6 +83,50 @@ def open_outreach_tasks(conn: sa.Connection, item: WorklistItem) -> list[Outreac
         _insert_event(conn, OutreachEvent(task.task_id, task.opened_at, "system", "opened", task.summary))
         opened.append(task)
     return opened
+
+
+def _newest_staff_actions(conn: sa.Connection, patient_ids: Sequence[str]) -> dict[str, StaffAction]:
+    """Per patient, the newest of: a worklist item or outreach task handled by a person, an alert acknowledged."""
+    w, we, a = s.worklist_items, s.worklist_events, s.alerts
+    by_person = [
+        sa.select(w.c.patient_id, we.c.at, we.c.actor, ("worklist item " + we.c.action).label("what"))
+        .select_from(we.join(w, w.c.item_id == we.c.item_id))
+        .where(w.c.patient_id.in_(patient_ids), we.c.actor != "system"),
+        sa.select(_tasks.c.patient_id, _events.c.at, _events.c.actor, ("outreach task " + _events.c.action))
+        .select_from(_events.join(_tasks, _tasks.c.task_id == _events.c.task_id))
+        .where(_tasks.c.patient_id.in_(patient_ids), _events.c.actor != "system"),
+        sa.select(a.c.patient_id, a.c.acknowledged_at, a.c.acknowledged_by, sa.literal("alert acknowledged")).where(
+            a.c.patient_id.in_(patient_ids), a.c.acknowledged_at.is_not(None), a.c.acknowledged_by.is_not(None)
+        ),
+    ]
+    every = sa.union_all(*by_person).subquery()
+    newest = sa.func.row_number().over(partition_by=every.c.patient_id, order_by=every.c.at.desc()).label("rank")
+    ranked = sa.select(every, newest).subquery()
+    rows = conn.execute(sa.select(ranked).where(ranked.c.rank == 1)).all()
+    return {r.patient_id: StaffAction(r.at, r.actor, r.what) for r in rows}
+
+
+def _follow_up(conn: sa.Connection, patient_ids: Sequence[str], since: datetime) -> dict[str, PatientFollowUp]:
+    w = s.worklist_items
+    open_rows = conn.execute(
+        sa.select(w.c.item_id, w.c.patient_id, w.c.kind, w.c.summary, w.c.opened_at, w.c.state)
+        .where(w.c.patient_id.in_(patient_ids), w.c.state != "closed")
+        .order_by(w.c.opened_at, w.c.item_id)
+    ).all()
+    check_ins = [WorklistKind.MISSED_MEASUREMENT.value, WorklistKind.INACTIVE_PATIENT.value]
+    counted = conn.execute(
+        sa.select(w.c.patient_id, sa.func.count().label("n"))
+        .where(w.c.patient_id.in_(patient_ids), w.c.kind.in_(check_ins), w.c.opened_at >= since)
+        .group_by(w.c.patient_id)
+    ).all()
+    missed = {r.patient_id: int(r.n) for r in counted}
+    actions = _newest_staff_actions(conn, patient_ids)
+    items: dict[str, list[WorklistMark]] = {}
+    for r in open_rows:
+        items.setdefault(r.patient_id, []).append(WorklistMark(r.item_id, r.kind, r.summary, r.opened_at, r.state))
+    return {
+        pid: PatientFollowUp(tuple(items.get(pid, ())), missed.get(pid, 0), actions.get(pid)) for pid in patient_ids
+    }
 
 
 def _current_member(team_id: str, user_id: str, at: datetime) -> sa.Select[Any]:
@@ -220,6 +267,12 @@ class OutreachQueries(SqlStore):
             return _task_of_row(conn.execute(sa.select(_tasks).where(_tasks.c.task_id == task_id)).one())
 
         return await self._write(write)
+
+    async def follow_up(self, patient_ids: Sequence[str], *, since: datetime) -> dict[str, PatientFollowUp]:
+        """Per patient: open worklist items, missed check-ins opened since `since`, and the newest staff action."""
+        if not patient_ids:
+            return {}
+        return await self._read(lambda c: _follow_up(c, patient_ids, since))
 
     async def add_plan_note(self, note: PlanNote) -> None:
         row = {"team_id": note.team_id, "patient_id": note.patient_id, "text": note.text,

@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from core.outreach import OutreachEvent, OutreachOutcome, OutreachState, OutreachTask, PlanNote, Team
+from core.outreach import (
+    OutreachEvent,
+    OutreachOutcome,
+    OutreachState,
+    OutreachTask,
+    PatientFollowUp,
+    PlanNote,
+    Team,
+)
 
 __all__ = ["OutreachStore"]
 
@@ -52,6 +60,9 @@ class OutreachStore(Protocol):
         outcome: OutreachOutcome | None = None,
     ) -> OutreachTask:
         """taken / assigned / note / done, with a history row. NotFound, or Conflict on a done task."""
+
+    async def follow_up(self, patient_ids: Sequence[str], *, since: datetime) -> dict[str, PatientFollowUp]:
+        """Per patient: open worklist items, missed check-ins opened since `since`, the newest staff action."""
 
     async def add_plan_note(self, note: PlanNote) -> None: ...
     async def plan_notes(self, team_id: str, patient_ids: Sequence[str]) -> dict[str, PlanNote]: ...

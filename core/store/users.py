@@ -119,11 +119,14 @@ class UserQueries(SqlStore):
         return await self._write(change)
 
     async def team_grants(self, member_id: str, patient_ids: Sequence[str], *, at: datetime) -> dict[str, CareTeamRole]:
-        """Patient id -> the member's role in that patient's care team, for memberships open at `at`."""
-        t = s.care_team
+        """Patient id -> the member's role in that patient's care team, for memberships open at `at`: their own, or
+        a team's (FACT, LAR, ...) they are a member of then (core/store/outreach.py)."""
+        t, tm = s.care_team, s.team_members
+        teams = sa.select(tm.c.team_id).where(tm.c.user_id == member_id, open_at(tm, at))
         query = (
             sa.select(t.c.patient_id, t.c.role)
-            .where(t.c.member_id == member_id, t.c.patient_id.in_(patient_ids), open_at(t, at))
+            .where(sa.or_(t.c.member_id == member_id, t.c.member_id.in_(teams)))
+            .where(t.c.patient_id.in_(patient_ids), open_at(t, at))
             .order_by(t.c.patient_id, t.c.role)
         )
         rows = await self._read(lambda c: c.execute(query).all())

@@ -10,7 +10,7 @@ import pytest
 from alerts.plans import decide_plan_check, first_timers
 from core.errors import Conflict, NotFound
 from core.homecare import ARRIVAL_GRACE_S, MeasurementPlan, PlanItem, WorklistKind, WorklistState
-from core.outreach import OutreachOutcome, OutreachState, PlanNote, Team
+from core.outreach import OutreachOutcome, OutreachState, PatientFollowUp, PlanNote, StaffAction, Team
 from core.store import Store
 from core.types import CareSetting, CareTeamMember, CareTeamRole, Parameter, Patient, Site, SiteKind, Stay, Ward
 from tests.core.conftest import StoreFactory
@@ -181,3 +181,21 @@ async def test_plan_notes_are_append_only_and_the_newest_is_shown(store: Store) 
     assert await store.plan_notes(FACT.team_id, ["p-1", "p-2"]) == {"p-1": second}
     assert await store.plan_note_history(FACT.team_id, "p-1") == [second, first]
     assert await store.plan_notes(FACT.team_id, []) == {}
+
+
+async def test_follow_up_counts_missed_check_ins_and_finds_the_newest_staff_action(store: Store) -> None:
+    await home_patient(store, "p-1", LAR)
+    assert len(await fire(store, QUIET_UNTIL)) == 3  # two missed mornings and the quiet spell
+    first, *_ = await store.worklist("hjemme", states=[WorklistState.OPEN])
+    claimed_at, taken_at = QUIET_UNTIL + timedelta(minutes=1), QUIET_UNTIL + timedelta(minutes=2)
+    await store.update_worklist_item(first.item_id, actor="nurse.ola", action="claimed", at=claimed_at)
+    task, *_ = await store.outreach_tasks(LAR.team_id, states=[OutreachState.OPEN])
+    await store.update_outreach_task(task.task_id, actor="nurse.kari", action="taken", at=taken_at)
+
+    follow = await store.follow_up(["p-1", "p-2"], since=QUIET_UNTIL - timedelta(days=7))
+    later = await store.follow_up(["p-1"], since=QUIET_UNTIL + timedelta(hours=1))
+
+    assert follow["p-1"].missed_check_ins == 3 and later["p-1"].missed_check_ins == 0
+    assert sorted(i.kind for i in follow["p-1"].open_items) == ["inactive_patient", *["missed_measurement"] * 2]
+    assert follow["p-1"].last_staff_action == StaffAction(taken_at, "nurse.kari", "outreach task taken")
+    assert follow["p-2"] == PatientFollowUp()

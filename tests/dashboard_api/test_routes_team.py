@@ -49,6 +49,11 @@ async def task_id(api: httpx.AsyncClient, store: SqliteStore, clock: FixedClock,
     """Kari (p2, at home on w1) is followed by FACT Vest and missed her 04:00 UTC SpO2 (NOW is 08:00): the id of the
     team's task."""
     await make_team(api, token, "p2")
+    return await kari_misses_a_check_in(store, clock)
+
+
+async def kari_misses_a_check_in(store: SqliteStore, clock: FixedClock) -> str:
+    """Kari (p2) had an SpO2 planned at 04:00 UTC and sent none (NOW is 08:00): the id of FACT Vest's task."""
     plan = MeasurementPlan("p2", "UTC", (ITEM,), 48, "dr-berg", clock())
     await store.set_measurement_plan(plan, first_timers(plan, now=clock() - timedelta(hours=4), last_reading_at=None))
     assert await fire_due_plan_checks(store, clock) == 1
