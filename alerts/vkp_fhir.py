@@ -9,11 +9,12 @@ every produced resource with `fhir.resources`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from core.homecare import VkpCode, WorklistEvent, WorklistItem, WorklistState
+from core.thresholds import TriageColour
 from core.types import Parameter, Reading
 from core.vocabulary import measurement_of
 
@@ -21,6 +22,7 @@ __all__ = [
     "VKP_ALERT_CODE_SYSTEM",
     "VKP_DETECTED_ISSUE_PROFILE",
     "VKP_DISPLAY",
+    "VKP_TRIAGE_SYSTEM",
     "worklist_bundle",
 ]
 
@@ -33,7 +35,20 @@ UCUM = "http://unitsofmeasure.org"
 PATIENT_ID_SYSTEM = "urn:vaktrom:patient-id"
 USER_ID_SYSTEM = "urn:vaktrom:user-id"
 # The displays of the VKP alert code system (v0.9.0, Direktoratet for e-helse) for the codes vaktrom raises.
-VKP_DISPLAY = {VkpCode.INACTIVE_PATIENT: "Inaktiv pasient", VkpCode.MEASUREMENT_NOT_REPORTED: "Måling ikke rapportert"}
+VKP_DISPLAY = {
+    VkpCode.INACTIVE_PATIENT: "Inaktiv pasient",
+    VkpCode.MEASUREMENT_NOT_REPORTED: "Måling ikke rapportert",
+    VkpCode.MEASUREMENT_REPORTED: "Måledata rapportert",
+}
+VKP_TRIAGE_SYSTEM = "http://ehelse.no/fhir/CodeSystem/vkp-triage-v090"
+# DetectedIssue.severity (FHIR's own high | moderate | low) of each triage colour; the colour itself goes with it.
+_SEVERITY = {
+    TriageColour.RED: "high",
+    TriageColour.ORANGE: "high",
+    TriageColour.YELLOW: "moderate",
+    TriageColour.GREEN: "low",
+    TriageColour.BLUE: "low",
+}
 # UCUM for vaktrom's canonical units (core/vocabulary.py); the vital-signs profile's units.
 _UCUM = {"/min": "/min", "%": "%", "mmHg": "mm[Hg]", "beat/min": "/min", "Cel": "Cel"}
 # The vital-signs profile asks for its own code beside a more specific one (SpO2 by pulse oximetry is 59408-5).
@@ -66,8 +81,19 @@ def _vkp_coding(code: VkpCode) -> dict[str, str]:
     return {"system": VKP_ALERT_CODE_SYSTEM, "code": code.value, "display": VKP_DISPLAY[code]}
 
 
-def _observation(reading: Reading, index: int) -> dict[str, Any]:
+def _triage_coding(colour: TriageColour) -> dict[str, str]:
+    return {"system": VKP_TRIAGE_SYSTEM, "code": colour.value, "display": colour.display}
+
+
+def _observation(reading: Reading, index: int, colour: TriageColour | None = None) -> dict[str, Any]:
     unit = measurement_of(reading.parameter).canonical_unit
+    observation = _vital_sign(reading, index, unit)
+    if colour is not None:  # the colour this reading triaged to under the patient's personal thresholds
+        observation["interpretation"] = [{"coding": [_triage_coding(colour)], "text": colour.display}]
+    return observation
+
+
+def _vital_sign(reading: Reading, index: int, unit: str) -> dict[str, Any]:
     return {
         "resourceType": "Observation",
         "id": f"obs-{index}",
@@ -112,6 +138,12 @@ def _detected_issue(item: WorklistItem, history: Sequence[WorklistEvent], observ
         issue["evidence"] = [{"code": [{"coding": [{"system": LOINC, "code": c} for c in item.missing_loinc]}]}]
     if observation_ids:
         issue["implicated"] = [_reference("Observation", i) for i in observation_ids]
+    if item.triage_colour is not None:  # the profiles bind no element to the triage codes: evidence carries them
+        issue["severity"] = _SEVERITY.get(item.triage_colour, "low")
+        evidence: dict[str, Any] = {"code": [{"coding": [_triage_coding(item.triage_colour)]}]}
+        if observation_ids:
+            evidence["detail"] = [_reference("Observation", i) for i in observation_ids]
+        issue["evidence"] = [*issue.get("evidence", []), evidence]
     if closed is not None:
         issue["author"] = _reference("Practitioner", closed.actor)
         issue["mitigation"] = [
@@ -124,11 +156,18 @@ def _detected_issue(item: WorklistItem, history: Sequence[WorklistEvent], observ
     return issue
 
 
-def worklist_bundle(item: WorklistItem, history: Sequence[WorklistEvent], readings: Sequence[Reading]) -> Any:
+def worklist_bundle(
+    item: WorklistItem,
+    history: Sequence[WorklistEvent],
+    readings: Sequence[Reading],
+    colours: Mapping[Reading, TriageColour] | None = None,
+) -> Any:
     """A `collection` Bundle: the DetectedIssue, the patient (by pseudonymous id only), every person who acted on
-    the item, and the readings it implicates (numeric vital signs)."""
+    the item, and the readings it implicates (numeric vital signs), each with the triage colour it had under the
+    patient's personal thresholds where `colours` gives one."""
     numeric = [r for r in readings if r.parameter not in (Parameter.CONSCIOUSNESS, Parameter.SUPPLEMENTAL_O2)]
-    observations = [_observation(r, n) for n, r in enumerate(numeric, start=1)]
+    colours = colours or {}
+    observations = [_observation(r, n, colours.get(r)) for n, r in enumerate(numeric, start=1)]
     people = sorted({e.actor for e in history if e.actor != "system"})
     resources: list[dict[str, Any]] = [
         _detected_issue(item, history, [o["id"] for o in observations]),

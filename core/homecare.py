@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
-from core.types import Parameter
+from core.thresholds import TriageColour
+from core.types import Parameter, Reading
 
 __all__ = [
     "ACTIVITY_TIMER",
@@ -24,6 +25,7 @@ __all__ = [
     "PlanItem",
     "PlanTimer",
     "VkpCode",
+    "WorklistChange",
     "WorklistEvent",
     "WorklistItem",
     "WorklistKind",
@@ -42,11 +44,15 @@ class VkpCode(enum.StrEnum):
 
     INACTIVE_PATIENT = "5.3"
     MEASUREMENT_NOT_REPORTED = "5.3.2"
+    # "Måledata rapportert": the code system (v0.9.0) has no "out of range" code; the triage colour says how urgent.
+    MEASUREMENT_REPORTED = "5.2.1"
 
 
 class WorklistKind(enum.StrEnum):
     MISSED_MEASUREMENT = "missed_measurement"
     INACTIVE_PATIENT = "inactive_patient"
+    THRESHOLD_BREACH = "threshold_breach"  # a reading outside the patient's personal green band
+    ALERT = "alert"  # a NEWS2, ML or other alert of a home patient
 
 
 class WorklistState(enum.StrEnum):
@@ -114,6 +120,11 @@ class WorklistItem:
     owner: str | None = None
     closed_at: datetime | None = None
     outcome: str | None = None
+    parameter: Parameter | None = None  # a threshold breach's measurement
+    triage_colour: TriageColour | None = None
+    implicated: tuple[Reading, ...] = ()  # the readings that made (or raised) a threshold breach, oldest first
+    alert_id: int | None = None  # the alert behind an alert item, or the alert an item was escalated into
+    assignee: str | None = None  # the coordinator it was assigned to
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +132,16 @@ class WorklistEvent:
     item_id: str
     at: datetime
     actor: str
-    action: str  # opened, claimed, note, closed
+    action: str  # opened, raised, reading, claimed, assigned, escalated, note, closed
     text: str = field(default="")
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistChange:
+    """What a writer did to a programme's worklist, for the live list: `action` is an event's (opened, raised, ...)."""
+
+    item: WorklistItem
+    action: str
 
 
 @dataclass(frozen=True, slots=True)

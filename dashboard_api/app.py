@@ -29,6 +29,7 @@ from dashboard_api import (
     routes_patients,
     routes_people,
     routes_team,
+    routes_thresholds,
     routes_trends,
     routes_wards,
     ws,
@@ -95,6 +96,7 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(routes_limits.router, prefix=API_PREFIX)
     app.include_router(routes_homecare.router, prefix=API_PREFIX)
+    app.include_router(routes_thresholds.router, prefix=API_PREFIX)
     app.include_router(routes_care_flags.router, prefix=API_PREFIX)
     app.include_router(routes_people.router, prefix=API_PREFIX)
     app.include_router(routes_team.router, prefix=API_PREFIX)

@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 
 from alerts.plans import InvalidPlan, first_timers, validate_plan
+from alerts.triage import colours_at_the_time, worklist_order
 from alerts.vkp_fhir import worklist_bundle
 from core.errors import Conflict, NotFound
-from core.homecare import MeasurementPlan, WorklistItem, WorklistKind, WorklistState
+from core.homecare import MeasurementPlan, WorklistItem, WorklistState
 from core.types import Reading
 from dashboard_api.access import Ctx, audit, audit_patients, authorised_patient, site_grant
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
@@ -36,8 +37,6 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 Clinician = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES))]
-# Most urgent first: a patient nobody has heard from at all, then a single missed measurement; then the oldest.
-_RANK = {WorklistKind.INACTIVE_PATIENT: 0, WorklistKind.MISSED_MEASUREMENT: 1}
 
 
 @router.get("/patients/{patient_id}/measurement-plan", response_model=PlanOut, summary="The plan in force")
@@ -80,12 +79,13 @@ async def get_worklist(
     principal: Clinician,
     state: Annotated[list[WorklistState] | None, Query(description="open and claimed unless given")] = None,
 ) -> list[WorklistItemOut]:
-    """Items by urgency (an inactive patient before a missed measurement), then the oldest first."""
+    """Items by urgency (triage colour; an inactive patient between orange and yellow, a missed measurement between
+    yellow and green), then the oldest first."""
     if not principal.may_see(site_id):
         await audit(ctx, principal, "denied.read.worklist", site_id, grant="")
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Site {site_id} not found")
     states = state or [WorklistState.OPEN, WorklistState.CLAIMED]
-    items = sorted(await ctx.store.worklist(site_id, states=states), key=lambda i: (_RANK[i.kind], i.opened_at))
+    items = sorted(await ctx.store.worklist(site_id, states=states), key=worklist_order)
     grant = site_grant(site_id)
     await audit_patients(ctx, principal, "read.worklist", site_id, {i.patient_id: grant for i in items})
     return [WorklistItemOut.of(item) for item in items]
@@ -119,10 +119,11 @@ async def get_item(item_id: str, ctx: Ctx, principal: Clinician) -> WorklistItem
 async def export_item(item_id: str, ctx: Ctx, principal: Clinician) -> JSONResponse:
     item = await _authorised_item(ctx, principal, item_id, action="export.worklist_item")
     _, history = await ctx.store.worklist_item(item_id)
-    readings: list[Reading] = []
+    readings: list[Reading] = list(item.implicated)  # a threshold breach's readings
     if item.window_opens_at is not None and item.window_closes_at is not None:  # what did arrive in the window
         readings = await ctx.store.readings(item.patient_id, since=item.window_opens_at, until=item.window_closes_at)
-    return JSONResponse(worklist_bundle(item, history, readings), media_type="application/fhir+json")
+    colours = colours_at_the_time(readings, await ctx.store.threshold_history(item.patient_id))
+    return JSONResponse(worklist_bundle(item, history, readings, colours), media_type="application/fhir+json")
 
 
 @router.post("/worklist/{item_id}/claim", response_model=WorklistItemOut, summary="Take ownership of an item")

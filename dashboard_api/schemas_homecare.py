@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.plans import MAX_INACTIVE_AFTER_H, MAX_WINDOW_MIN
 from core.homecare import MeasurementPlan, PlanItem, WorklistEvent, WorklistItem
-from core.types import Parameter
+from core.types import Parameter, Reading
 
 __all__ = ["CloseIn", "NoteIn", "PlanIn", "PlanItemIn", "PlanOut", "WorklistItemDetailOut", "WorklistItemOut"]
 
@@ -84,6 +84,20 @@ class CloseIn(_In):
     comment: str = Field(min_length=3, max_length=_MAX_TEXT, description="What was done: required to close.")
 
 
+class ImplicatedReadingOut(_Out):
+    parameter: str
+    value: float
+    measured_at: datetime
+    device_id: str
+
+    @classmethod
+    def of(cls, reading: Reading) -> ImplicatedReadingOut:
+        return cls(
+            parameter=reading.parameter.value, value=reading.value, measured_at=reading.measured_at,
+            device_id=reading.device_id,
+        )  # fmt: skip
+
+
 class WorklistItemOut(_Out):
     item_id: str
     site_id: str
@@ -99,14 +113,25 @@ class WorklistItemOut(_Out):
     owner: str | None
     closed_at: datetime | None
     outcome: str | None
+    parameter: str | None = Field(description="A threshold breach's measurement.")
+    triage_colour: str | None = Field(description="VKP triage code: R, O, Y, G, B, BL, NR.")
+    triage_display: str | None = Field(description="The colour in words (red, orange, ...): never colour alone.")
+    implicated: list[ImplicatedReadingOut] = Field(description="The readings behind a threshold breach.")
+    alert_id: int | None = Field(description="The alert behind an alert item, or the one an item escalated into.")
+    assignee: str | None
 
     @classmethod
     def of(cls, item: WorklistItem) -> WorklistItemOut:
+        colour = item.triage_colour
         return cls(
             item_id=item.item_id, site_id=item.site_id, patient_id=item.patient_id, kind=item.kind.value,
             vkp_code=item.vkp_code.value, summary=item.summary, opened_at=item.opened_at, state=item.state.value,
             missing_loinc=list(item.missing_loinc), window_opens_at=item.window_opens_at,
             window_closes_at=item.window_closes_at, owner=item.owner, closed_at=item.closed_at, outcome=item.outcome,
+            parameter=item.parameter.value if item.parameter else None,
+            triage_colour=colour.value if colour else None, triage_display=colour.display if colour else None,
+            implicated=[ImplicatedReadingOut.of(r) for r in item.implicated], alert_id=item.alert_id,
+            assignee=item.assignee,
         )  # fmt: skip
 
 

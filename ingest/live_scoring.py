@@ -34,6 +34,7 @@ from core.types import (
     SpO2Scale,
     Stay,
 )
+from ingest.home_triage import HomeTriage
 from ingest.metrics import IngestMetrics
 from ingest.publishing import EventPublisher
 from ingest.risk import RiskStep
@@ -99,6 +100,7 @@ class LiveScorer:
         sustain_s = {AlertKind.RESPIRATORY_DEPRESSION: settings.respiratory_sustain_s}
         self._policy: LifecyclePolicy = replace(DEFAULT_POLICY, confirm_s=confirm_s, sustain_s=sustain_s)
         self._saved: dict[str, tuple[tuple[object, ...], datetime]] = {}
+        self._home_triage = HomeTriage(store, publisher)  # personal thresholds of home patients -> worklist
         self._trends = RespiratoryTrendWatch(store)  # the falling-trend rule, opioid patients only
 
     @property
@@ -120,6 +122,7 @@ class LiveScorer:
                 self._scales.pop(patient_id, None)
                 self._limits.pop(patient_id, None)
                 self._flags.pop(patient_id, None)
+                self._home_triage.forget([patient_id])
         self._wake.set()
 
     async def run(self) -> None:
@@ -155,6 +158,7 @@ class LiveScorer:
         # Alerts are decided before the scores are saved: a saved score marks its readings as handled (the re-score
         # watermark, `patients_behind_scoring`), so a crash in between re-scores them at the next start.
         await self._decide_alerts(scores, stays, latest, now)
+        await self._home_triage.observe(stays, latest, now)  # idempotent: re-triaging a stored value changes nothing
         changed = {s.patient_id for s in scores if self._is_news(s, now)}
         await self._store.save_scores([s for s in scores if s.patient_id in changed])
         for score in scores:

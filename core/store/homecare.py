@@ -26,9 +26,11 @@ from core.store import schema as s
 from core.store.outreach import open_outreach_tasks
 from core.store.reference import open_at
 from core.store.sql import SqlStore
+from core.store.worklist_rows import item_triage_values, readings_of_json
+from core.thresholds import TriageColour
 from core.types import CareSetting, Parameter
 
-__all__ = ["HomecareQueries"]
+__all__ = ["HomecareQueries", "insert_worklist_event", "insert_worklist_item", "worklist_item_of_row"]
 
 _p, _t, _w, _e = s.measurement_plans, s.plan_timers, s.worklist_items, s.worklist_events
 _NOT_CLOSED = (WorklistState.OPEN.value, WorklistState.CLAIMED.value)
@@ -77,6 +79,11 @@ def _item_of_row(row: Any) -> WorklistItem:
         owner=row.owner,
         closed_at=row.closed_at,
         outcome=row.outcome,
+        parameter=Parameter(row.parameter) if row.parameter else None,
+        triage_colour=TriageColour(row.triage_colour) if row.triage_colour else None,
+        implicated=readings_of_json(row.implicated or []),
+        alert_id=row.alert_id,
+        assignee=row.assignee,
     )
 
 
@@ -93,6 +100,7 @@ def _insert_item(conn: sa.Connection, item: WorklistItem) -> None:
             vkp_code=item.vkp_code.value, summary=item.summary, opened_at=item.opened_at, state=item.state.value,
             missing_loinc=list(item.missing_loinc), window_opens_at=item.window_opens_at,
             window_closes_at=item.window_closes_at, owner=item.owner, closed_at=item.closed_at, outcome=item.outcome,
+            **item_triage_values(item),
         )
     )  # fmt: skip
     _insert_event(conn, WorklistEvent(item.item_id, item.opened_at, "system", "opened", item.summary))
@@ -169,6 +177,10 @@ def _fire_due(conn: sa.Connection, now: datetime, decide: PlanCheckDecide, limit
     return raised
 
 
+# For the other worklist writers (threshold breaches and alert items, core/store/triage.py).
+insert_worklist_item, insert_worklist_event, worklist_item_of_row = _insert_item, _insert_event, _item_of_row
+
+
 class HomecareQueries(SqlStore):
     async def set_measurement_plan(self, plan: MeasurementPlan, timers: Sequence[PlanTimer]) -> None:
         """Store `plan` (the newest is in force) and replace the patient's timers with `timers`, in one transaction."""
@@ -235,8 +247,10 @@ class HomecareQueries(SqlStore):
             values: dict[str, Any] = {}
             if action == "claimed":
                 values = {"state": WorklistState.CLAIMED.value, "owner": actor}
-            elif action == "closed":
-                values = {"state": WorklistState.CLOSED.value, "closed_at": at, "outcome": outcome}
+            elif action == "closed":  # a closed item frees its patient and measurement for the next breach
+                values = {"state": WorklistState.CLOSED.value, "closed_at": at, "outcome": outcome, "open_key": None}
+            elif action == "assigned":
+                values = {"assignee": text}
             if values:
                 conn.execute(sa.update(_w).where(_w.c.item_id == item_id).values(**values))
             _insert_event(conn, WorklistEvent(item_id, at, actor, action, text))

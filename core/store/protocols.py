@@ -29,6 +29,7 @@ from core.national_id import NationalId
 from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile, Rejections
 from core.oncall import RosterOverride, Rotation
 from core.store.outreach_protocol import OutreachStore
+from core.store.triage_protocol import TriageStore
 from core.types import (
     SYSTEM_ACTOR,
     Alert,
@@ -691,6 +692,7 @@ class Store(
     UserStore,
     AdministrationStore,
     OutreachStore,
+    TriageStore,
     Protocol,
 ):
     """Everything vaktrom keeps. All methods are coroutines; a backend raises StorageUnavailable when it cannot reach

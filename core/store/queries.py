@@ -21,6 +21,7 @@ from core.store.reference import ReferenceQueries
 from core.store.rosters import RosterQueries
 from core.store.scores import ScoreQueries
 from core.store.stays import StayQueries
+from core.store.triage import TriageQueries
 from core.store.unit_import import UnitImportQueries
 from core.store.users import UserQueries
 
@@ -49,5 +50,6 @@ class StoreQueries(
     StayQueries,
     UnitImportQueries,
     OutreachQueries,
+    TriageQueries,
 ):
     """The queries of every domain, written once; an engine adds where they run, `append`, open, close and ping."""

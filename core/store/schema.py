@@ -59,6 +59,7 @@ __all__ = [
     "team_members",
     "team_plan_notes",
     "teams",
+    "threshold_sets",
     "users",
     "wards",
     "webhook_endpoints",
@@ -718,8 +719,18 @@ worklist_items = sa.Table(
     _text("owner", nullable=True),
     _at("closed_at", nullable=True),
     _text("outcome", nullable=True),
+    # Threshold breaches (revision 0013): the measurement, its triage colour and the readings it implicates;
+    # `open_key` ("patient/measurement" while not closed, NULL once closed) keeps one open item per pair.
+    _text("parameter", nullable=True),
+    _text("triage_colour", nullable=True),
+    sa.Column("implicated", Json, nullable=True),
+    _text("open_key", nullable=True),
+    sa.Column("alert_id", RowId, nullable=True),  # a NEWS2/ML alert's item, or the alert an item escalated into
+    _text("assignee", nullable=True),
     sa.Index("worklist_items_site", "site_id", "state", "opened_at"),
     sa.Index("worklist_items_patient", "patient_id", "kind", "state"),
+    sa.Index("worklist_items_open_key", "open_key", unique=True),
+    sa.Index("worklist_items_alert", "alert_id"),
 )
 
 worklist_events = sa.Table(
@@ -732,6 +743,21 @@ worklist_events = sa.Table(
     _text("action"),
     _text("text"),
     sa.Index("worklist_events_item", "item_id", "at"),
+    sqlite_autoincrement=True,
+)
+
+# Personal thresholds (core/thresholds.py): append-only, each set a patient was given (bands as JSON, who, when,
+# why); the newest per patient is in force.
+threshold_sets = sa.Table(
+    "threshold_sets",
+    metadata,
+    _row_id(),
+    _text("patient_id"),
+    sa.Column("measurements", Json, nullable=False),
+    _text("reason"),
+    _text("set_by"),
+    _at("set_at"),
+    sa.Index("threshold_sets_patient", "patient_id", "set_at"),
     sqlite_autoincrement=True,
 )
 
