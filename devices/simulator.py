@@ -27,12 +27,15 @@ from devices.demo import DemoBed, DemoHomePatient, DemoUnit, bench_unit
 from devices.device_clients import DeviceClients
 from devices.packs import OFFLINE_PAYLOAD, Record, encode_pack, encode_status
 from devices.scenario import Scenario, Vitals, sepsis_scenario, stable_scenario, vitals_at
+from devices.scenario_library import Casting
+from devices.scenarios_home import MeasuringHabit, check_times
 
 __all__ = [
     "NO_ARTEFACTS",
     "REALISTIC_ARTEFACTS",
     "Artefacts",
     "Cadence",
+    "Casting",
     "DeliveryStats",
     "DeviceClients",
     "OutgoingMessage",
@@ -122,7 +125,8 @@ class _BedState:
 class _HomeState:
     home: DemoHomePatient
     scenario: Scenario
-    next_check_at: datetime
+    next_check_at: datetime | None  # None: she measures no more
+    habit: MeasuringHabit | None = None
 
 
 @dataclass(slots=True)
@@ -137,8 +141,12 @@ class UnitSimulator:
     cadence: Cadence = field(default_factory=Cadence)
     artefacts: Artefacts = field(default_factory=Artefacts)
     deteriorating: Scenario = field(default_factory=sepsis_scenario)
-    # Patient id -> scenario, for a unit other than the demo's (bench/bench_fatigue.py: a COPD bed, longer rests).
+    # Patient id -> scenario, bedside or at home (devices/scenario_library.py; bench/bench_fatigue.py: a COPD bed).
     scenarios: Mapping[str, Scenario] = field(default_factory=dict)
+    # Home patient id -> when she measures (at her plan's times, until she stops); others on the cadence.
+    habits: Mapping[str, MeasuringHabit] = field(default_factory=dict)
+    # Scenario time at `started_at`: a test starts a minutes-long scenario a little before what it is about.
+    start_s: float = 0.0
     _rng: random.Random = field(init=False)
     _beds: list[_BedState] = field(init=False)
     _homes: list[_HomeState] = field(init=False)
@@ -157,30 +165,23 @@ class UnitSimulator:
             )
             for index, bed in enumerate(self.unit.beds)
         ]
-        self._homes = [
-            _HomeState(
-                home,
-                stable_scenario(_HOME_BASELINES[i % len(_HOME_BASELINES)]),
-                start + timedelta(seconds=self.cadence.home_stagger_s * i),
-            )
-            for i, home in enumerate(self.unit.home_patients)
-        ]
+        self._homes = [self._home_state(home, index) for index, home in enumerate(self.unit.home_patients)]
         self._devices = self._build_devices()
 
     def step(self, now: datetime) -> list[OutgoingMessage]:
         """Everything due at `now`: one pack per bed, charting, home checks and status reports."""
-        t_s = (now - self.started_at).total_seconds()
+        elapsed_s = (now - self.started_at).total_seconds()
         out: list[OutgoingMessage] = []
         for bed in self._beds:
-            vitals = vitals_at(bed.scenario, t_s, self._rng)
+            vitals = vitals_at(bed.scenario, self.start_s + elapsed_s, self._rng)
             out.append(self._bedside_pack(bed, vitals, now))
             chart = self._chart_pack(bed, vitals, now)
             if chart is not None:
                 out.append(chart)
         for home in self._homes:
-            if now >= home.next_check_at:
-                out.append(self._home_pack(home, t_s, now))
-                home.next_check_at = now + timedelta(seconds=86_400 / self.cadence.home_checks_per_day / self.speed)
+            if home.next_check_at is not None and now >= home.next_check_at:
+                out.append(self._home_pack(home, self.start_s + elapsed_s * self.speed, now))
+                home.next_check_at = self._next_check(home, now)
         for device in self._devices:
             if now >= device.next_status_at:
                 out.append(self._status(device, now))
@@ -193,6 +194,24 @@ class UnitSimulator:
             OutgoingMessage(status_topic(self.topic_root, d.site_id, d.device_id), OFFLINE_PAYLOAD, retain=True)
             for d in self._devices
         ]
+
+    def _home_state(self, home: DemoHomePatient, index: int) -> _HomeState:
+        baseline = stable_scenario(_HOME_BASELINES[index % len(_HOME_BASELINES)])
+        state = _HomeState(home, self.scenarios.get(home.patient_id, baseline), None, self.habits.get(home.patient_id))
+        if state.habit is None:
+            state.next_check_at = self.started_at + timedelta(seconds=self.cadence.home_stagger_s * index)
+        else:
+            state.next_check_at = self._next_check(state, self.started_at - timedelta(microseconds=1))
+        return state
+
+    def _next_check(self, home: _HomeState, after: datetime) -> datetime | None:
+        """The spot check after `after`: on her habit's times (the home clock is then the wall clock), else on the
+        cadence, `speed` times faster."""
+        if home.habit is None:
+            return after + timedelta(seconds=86_400 / self.cadence.home_checks_per_day / self.speed)
+        start = after + timedelta(microseconds=1)
+        upcoming = check_times(home.habit, start=start, until=start + timedelta(days=8))
+        return upcoming[0] if upcoming else None
 
     def _bed_scenario(self, bed: DemoBed, index: int) -> Scenario:
         if bed.patient_id in self.scenarios:
@@ -305,19 +324,24 @@ async def run_simulator(
     tick_s: float = 1.0,
     cadence: Cadence | None = None,
     delivered: Callable[[str, bytes], None] | None = None,
+    casting: Casting | None = None,
+    start_s: float = 0.0,
 ) -> DeliveryStats:
     """Publish the unit's messages every `tick_s` until `stop` is set, then each device's offline status.
 
     `publisher` is an MqttClient (or DeviceClients): then each message is sent as a device must (devices/delivery.py:
     again until the broker says a subscriber has it; `delivered(topic, payload)` is called for each that arrived).
     A function (topic, payload, retain) is called once per message. Packs carry `clock()` as their time; the
-    bedside scenario runs in real time, home checks `speed` times faster.
+    bedside scenario runs in real time, home checks `speed` times faster. `casting`: who plays which scenario
+    (devices/scenario_library.py; default: the demo's sepsis bed); `start_s`: scenario time at the start.
     """
     courier = Courier(publisher, delivered=delivered) if isinstance(publisher, DeliveringPublisher) else None
     publish = _publish_fn(publisher, courier)
+    cast = casting or Casting()
     simulator = UnitSimulator(
-        unit, topic_root, started_at=clock(), speed=speed, seed=seed, cadence=cadence or Cadence()
-    )
+        unit, topic_root, started_at=clock(), speed=speed, seed=seed, cadence=cadence or Cadence(),
+        scenarios=cast.scenarios, habits=cast.habits, start_s=start_s,
+    )  # fmt: skip
     tick = 0
     logger.info("Simulating %d beds and %d home patients on %s", len(unit.beds), len(unit.home_patients), topic_root)
     try:

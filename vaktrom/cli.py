@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -16,6 +16,9 @@ from core.errors import ConfigError, VaktromError
 from core.logging import setup_logging
 from core.settings import Settings
 from core.types import Role
+
+if TYPE_CHECKING:
+    from devices.scenario_library import ScenarioName
 
 __all__ = ["main"]
 
@@ -73,6 +76,7 @@ def _add_service_commands(subparsers: argparse._SubParsersAction[argparse.Argume
     )
     run.add_argument("--no-simulate", action="store_true", help="do not run the simulated demo unit")
     run.add_argument("--port", type=int, help="API port (VAKTROM_API_PORT)")
+    _add_scenario_option(run)
     run.set_defaults(func=_cmd_run)
     ingest = subparsers.add_parser(
         "ingest",
@@ -90,8 +94,29 @@ def _add_service_commands(subparsers: argparse._SubParsersAction[argparse.Argume
     api = subparsers.add_parser("api", help="run one API node (REST, WebSocket, live ward page)")
     api.add_argument("--port", type=int, help="API port (VAKTROM_API_PORT)")
     api.set_defaults(func=_cmd_api)
-    simulate = subparsers.add_parser("simulate", help="seed the demo unit and publish its simulated devices")
+    simulate = subparsers.add_parser(
+        "simulate",
+        help="seed the demo unit and publish its simulated devices",
+        description="Seed the demo unit (idempotent) and publish its simulated devices to the broker until stopped. "
+        "Each scenario is played by its own demo patient; the others rest at baseline.",
+    )
+    _add_scenario_option(simulate)
     simulate.set_defaults(func=_cmd_simulate)
+
+
+def _add_scenario_option(parser: argparse.ArgumentParser) -> None:
+    from devices.scenario_library import DEFAULT_SCENARIOS, SCENARIO_SUMMARIES, ScenarioName
+
+    # argparse %-formats help: a literal per cent sign is written %%.
+    names = "; ".join(f"{name.value}: {SCENARIO_SUMMARIES[name]}" for name in ScenarioName).replace("%", "%%")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        dest="scenarios",
+        choices=[*(name.value for name in ScenarioName), "all"],
+        metavar="NAME",
+        help=f"a scenario the demo plays (repeatable, or all; default: {DEFAULT_SCENARIOS[0].value}). {names}",
+    )
 
 
 def _add_token_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -120,7 +145,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from vaktrom.one_process import run_one_process
 
     settings = _settings_from(args, api_port=args.port, simulate=False if args.no_simulate else None)
-    asyncio.run(run_one_process(settings))
+    asyncio.run(run_one_process(settings, scenarios=_scenarios(args)))
     return 0
 
 
@@ -155,8 +180,18 @@ def _cmd_api(args: argparse.Namespace) -> int:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from vaktrom.parts import run_simulator_only
 
-    asyncio.run(run_simulator_only(_settings_from(args)))
+    asyncio.run(run_simulator_only(_settings_from(args), scenarios=_scenarios(args)))
     return 0
+
+
+def _scenarios(args: argparse.Namespace) -> tuple[ScenarioName, ...]:
+    """The scenarios named by --scenario (ScenarioName), or the default ones."""
+    from devices.scenario_library import DEFAULT_SCENARIOS, ScenarioName
+
+    named: list[str] = args.scenarios or []
+    if not named:
+        return DEFAULT_SCENARIOS
+    return tuple(ScenarioName) if "all" in named else tuple(dict.fromkeys(ScenarioName(n) for n in named))
 
 
 def _cmd_token(args: argparse.Namespace) -> int:

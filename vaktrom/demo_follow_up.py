@@ -1,5 +1,6 @@
 """The demo's home follow-up, seeded beside the demo unit: each home patient's measurement plan (so the coordinator's
-worklist fills as windows pass unmeasured) and the LAR patient's care flag. Idempotent, like the unit's seeding."""
+worklist fills as windows pass unmeasured), the LAR patient's care flag, and the demo's FACT and LAR teams with the
+patients of the substance-use scenarios (vaktrom/demo_teams.py). Idempotent, like the unit's seeding."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from core.homecare import MeasurementPlan, PlanItem
 from core.store import Store
 from core.types import Parameter
 from devices.demo import DemoUnit
+from vaktrom.demo_teams import seed_demo_teams
 
 __all__ = ["DEMO_PLAN_ITEMS", "seed_demo_follow_up"]
 
@@ -38,3 +40,4 @@ async def seed_demo_follow_up(store: Store, unit: DemoUnit, *, now: datetime) ->
         await store.set_care_flags(
             [CareFlagChange(lar, CareFlag.OPIOID_AGONIST_TREATMENT, True, reason, _LAR_PRESCRIBER, now)]
         )
+    await seed_demo_teams(store, unit, now=now)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from core.clock import utc_now
 from core.errors import ConfigError
@@ -16,6 +16,7 @@ from core.store import Store
 from core.types import Role, User
 from dashboard_api.auth import issue_token
 from devices.demo import demo_unit, seed_demo_unit
+from devices.scenario_library import DEFAULT_SCENARIOS, ScenarioName
 from ingest.metrics import IngestMetrics
 from ingest.prometheus import IngestCollector
 from ingest.risk import RiskAssessor
@@ -59,9 +60,14 @@ async def _broker(settings: Settings, store: Store) -> AsyncIterator[None]:
         yield
 
 
-async def run_one_process(settings: Settings, *, started: asyncio.Event | None = None) -> None:
-    """Run until cancelled (Ctrl-C). `started` is set once the API answers (tests wait on it). Raises ConfigError
-    where the demo logins would reach beyond this machine."""
+async def run_one_process(
+    settings: Settings,
+    *,
+    started: asyncio.Event | None = None,
+    scenarios: Sequence[ScenarioName] = DEFAULT_SCENARIOS,
+) -> None:
+    """Run until cancelled (Ctrl-C). `started` is set once the API answers (tests wait on it); the demo unit plays
+    `scenarios`. Raises ConfigError where the demo logins would reach beyond this machine."""
     problem = settings.demo_login_problem()
     if problem is not None:
         raise ConfigError(problem)
@@ -69,11 +75,18 @@ async def run_one_process(settings: Settings, *, started: asyncio.Event | None =
     # The API port first: taken by another program, it is a clear error before anything starts.
     with listen_socket(settings) as api_socket:
         risk_assessor: RiskAssessor | None = load_risk_assessor(settings)
-        await _run_parts(settings, risk_assessor=risk_assessor, api_socket=api_socket, started=started)
+        await _run_parts(
+            settings, risk_assessor=risk_assessor, api_socket=api_socket, started=started, scenarios=scenarios
+        )
 
 
 async def _run_parts(
-    settings: Settings, *, risk_assessor: RiskAssessor | None, api_socket: socket.socket, started: asyncio.Event | None
+    settings: Settings,
+    *,
+    risk_assessor: RiskAssessor | None,
+    api_socket: socket.socket,
+    started: asyncio.Event | None,
+    scenarios: Sequence[ScenarioName],
 ) -> None:
     api_started = asyncio.Event()
     async with open_store(settings) as store, _broker(settings, store):
@@ -90,7 +103,8 @@ async def _run_parts(
             tasks.create_task(api, name="api")
             tasks.create_task(run_device_health(settings, store), name="device-health")
             if unit is not None:
-                tasks.create_task(simulate(settings, store, stop=asyncio.Event(), unit=unit), name="simulator")
+                playing = simulate(settings, store, stop=asyncio.Event(), unit=unit, scenarios=scenarios)
+                tasks.create_task(playing, name="simulator")
             await api_started.wait()
             sys.stdout.write(_banner(settings))
             sys.stdout.flush()

@@ -24,6 +24,7 @@ from dashboard_api.oidc import OidcConfig, OidcVerifier
 from dashboard_api.prometheus import LiveHubCollector
 from devices.demo import DemoUnit, seed_demo_unit
 from devices.health import check_device_health
+from devices.scenario_library import DEFAULT_SCENARIOS, ScenarioName, demo_casting
 from devices.simulator import run_simulator
 from ingest.metrics import IngestMetrics
 from ingest.prometheus import IngestCollector
@@ -203,16 +204,25 @@ async def run_device_health(settings: Settings, store: Store, *, interval_s: flo
                 logger.exception("Device health check failed; trying again in %.0f s", interval_s)
 
 
-async def simulate(settings: Settings, store: Store, *, stop: asyncio.Event, unit: DemoUnit | None = None) -> DemoUnit:
-    """Seed the demo unit (unless given the seeded `unit`) and publish its devices until `stop` is set."""
+async def simulate(
+    settings: Settings,
+    store: Store,
+    *,
+    stop: asyncio.Event,
+    unit: DemoUnit | None = None,
+    scenarios: Sequence[ScenarioName] = DEFAULT_SCENARIOS,
+) -> DemoUnit:
+    """Seed the demo unit (unless given the seeded `unit`) and publish its devices, playing `scenarios`
+    (devices/scenario_library.py), until `stop` is set."""
     if unit is None:
         unit = await seed_demo_unit(store, now=utc_now())
         await seed_demo_follow_up(store, unit, now=utc_now())
+    logger.info("Demo scenarios: %s", ", ".join(s.value for s in scenarios) or "none")
     async with _event_client(settings, settings.mqtt_simulator_client_id) as client:
         await connect_when_reachable(client)
         await run_simulator(
             client, unit, topic_root=settings.mqtt_topic_root, speed=settings.simulation_speed,
-            clock=utc_now, stop=stop,
+            clock=utc_now, stop=stop, casting=demo_casting(unit, scenarios, started_at=utc_now()),
         )  # fmt: skip
     return unit
 
@@ -252,7 +262,7 @@ async def run_api_only(settings: Settings) -> None:
     await serve_api(with_mqtt_credentials(settings))
 
 
-async def run_simulator_only(settings: Settings) -> None:
+async def run_simulator_only(settings: Settings, *, scenarios: Sequence[ScenarioName] = DEFAULT_SCENARIOS) -> None:
     settings = with_mqtt_credentials(settings)
     async with open_store(settings) as store:
-        await simulate(settings, store, stop=asyncio.Event())
+        await simulate(settings, store, stop=asyncio.Event(), scenarios=scenarios)

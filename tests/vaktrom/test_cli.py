@@ -48,8 +48,23 @@ def test_help_documents_every_setting(command: list[str], tmp_path: Path) -> Non
 def test_run_help_names_its_options(tmp_path: Path) -> None:
     result = vaktrom("run", "--help", env=cli_environment(tmp_path), cwd=tmp_path)
 
-    assert "--no-simulate  do not run the simulated demo unit" in result.stdout
-    assert "--port PORT    API port (VAKTROM_API_PORT)" in result.stdout
+    assert "--no-simulate    do not run the simulated demo unit" in result.stdout
+    assert "--port PORT      API port (VAKTROM_API_PORT)" in result.stdout
+    assert "--scenario NAME  a scenario the demo plays" in result.stdout
+
+
+def test_simulate_help_names_every_scenario_and_a_wrong_one_is_refused(tmp_path: Path) -> None:
+    result = vaktrom("simulate", "--help", env=cli_environment(tmp_path), cwd=tmp_path)
+    text = " ".join(result.stdout.split())  # as argparse wraps it
+
+    assert result.returncode == 0
+    for name in ("sepsis", "opioid-respiratory-depression", "alcohol-withdrawal", "copd-exacerbation"):
+        assert f"{name}: " in text
+    assert "stops-measuring: home patient 2, followed by the FACT team" in text
+    assert "88-92 % target" in text
+    refused = vaktrom("simulate", "--scenario", "overdose", env=cli_environment(tmp_path), cwd=tmp_path)
+    assert refused.returncode == EXIT_INVALID_SETTINGS
+    assert "argument --scenario: invalid choice: 'overdose'" in refused.stderr
 
 
 def test_ingest_help_says_how_to_scale_out_replace_a_worker_and_stop_it(tmp_path: Path) -> None:
