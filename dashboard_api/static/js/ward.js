@@ -9,6 +9,8 @@ import { LiveSocket } from "./socket.js";
 const WARD_KEY = "vaktrom.ward";
 const STALE_AFTER_S = 900; // a bedside value older than 15 min is shown as stale
 const AGE_REFRESH_MS = 5000;
+// Shown under every ML risk until a model is shown to beat NEWS2 at another hospital (issue 13, docs/MODEL_CARD.md).
+const ML_RISK_CAVEAT = "trend flag, not validated to beat NEWS2 at other hospitals";
 
 const state = {
   beds: new Map(), // key -> bed view (as in the snapshot)
@@ -300,6 +302,8 @@ function renderScore(bed) {
   if (bed.risk) {
     const pct = bed.risk.probability === null ? "" : " " + Math.round(bed.risk.probability * 100) + "%";
     box.append(el("p", "risk risk-" + bed.risk.level, "ML risk: " + bed.risk.level + pct));
+    // docs/MODEL_CARD.md: no model has yet cleared issue 13's targets at a hospital it never saw. NEWS2 leads.
+    box.append(el("p", "risk-note", ML_RISK_CAVEAT));
   }
   return box;
 }
