@@ -7,9 +7,11 @@ and raises it to high; the AWS items a monitor can fill are proposed from the la
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
+import orjson
 import pytest
 
 from core.care_flags import CareFlag
@@ -20,9 +22,11 @@ from core.withdrawal import AwsItem, WithdrawalScale
 from devices.scenarios_sud import alcohol_withdrawal_scenario
 from devices.simulator import NO_ARTEFACTS, UnitSimulator
 from scoring.withdrawal import propose_items
+from tests.alerts.webhook_receiver import WebhookReceiver
 from tests.e2e.fake_time import FakeClock, playing
-from tests.e2e.scenario_unit import flag, join_team, scenario_unit, seed, seeded_since
+from tests.e2e.scenario_unit import flag, join_team, on_call, scenario_unit, seed, seeded_since
 from tests.fixtures.mosquitto import MosquittoBroker
+from tests.ingest.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 logger = logging.getLogger(__name__)
@@ -31,9 +35,25 @@ HOUR = timedelta(hours=1)
 STEP = timedelta(minutes=10)
 
 
+SECRET = b"receiver-secret-" + b"w" * 24
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    async with WebhookReceiver(SECRET) as running:
+        yield running
+
+
+def _informed(receiver: WebhookReceiver) -> list[tuple[str, str, str]]:
+    bodies = [orjson.loads(r.body) for r in receiver.requests]
+    return [
+        (b["recipient"]["person_id"], b["purpose"], b["alert"]["priority"]) for b in bodies if b["purpose"] == "inform"
+    ]
+
+
 @pytest.mark.timeout(240)
 async def test_alcohol_withdrawal_opens_a_news2_alert_in_the_medium_band_then_high_and_proposes_aws_items(
-    pg_store: Store, mosquitto: MosquittoBroker, unique_topic_root: str
+    pg_store: Store, mosquitto: MosquittoBroker, unique_topic_root: str, receiver: WebhookReceiver
 ) -> None:
     unit = scenario_unit(beds=1)
     patient = unit.beds[0].patient_id
@@ -43,6 +63,7 @@ async def test_alcohol_withdrawal_opens_a_news2_alert_in_the_medium_band_then_hi
     await flag(pg_store, patient, CareFlag.ALCOHOL_WITHDRAWAL, at=since)
     await pg_store.add_team(Team("e2e-fact", "FACT e2e", CareTeamRole.FACT_TEAM, "FACT e2e", since))
     await join_team(pg_store, [patient], "e2e-fact", CareTeamRole.FACT_TEAM, at=since)
+    await on_call(pg_store, unit.site_id, url=receiver.url, secret=SECRET, people=["e2e-fact"])  # the team's phone
     start = now - timedelta(days=1)
     scenario = alcohol_withdrawal_scenario(onset_h=0.0)
     simulator = UnitSimulator(
@@ -54,6 +75,7 @@ async def test_alcohol_withdrawal_opens_a_news2_alert_in_the_medium_band_then_hi
         await player.play(instants, patient_ids=[patient])
         latest = (await pg_store.latest_values([patient]))[patient]
         proposed = {p.item: p.score for p in propose_items(WithdrawalScale.AWS, latest, now=clock.now)}
+        informed = await wait_until(lambda: _informed(receiver), what="the FACT team informed of the high alert")
 
     scores = await pg_store.score_history(patient, since=start, until=instants[-1])
     totals = {round((s.computed_at - start) / HOUR, 2): s.total for s in scores}
@@ -69,6 +91,7 @@ async def test_alcohol_withdrawal_opens_a_news2_alert_in_the_medium_band_then_hi
     assert alert.severity is AlertSeverity.HIGH  # raised in place: RR 25 and new confusion by 16 h
     # At the worst (RR 25, SpO2 95, pulse 126, DBP 108, 38.7 °C): AWS pulse >= 120 scores 3, DBP >= 105 3,
     # temperature >= 38.0 3, breathing > 24 2 (Wetterling et al. 1997; scoring/withdrawal.py).
+    assert informed == [("e2e-fact", "inform", "high")]
     assert proposed == {
         AwsItem.PULSE: 3,
         AwsItem.DIASTOLIC_BP: 3,
