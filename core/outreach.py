@@ -26,6 +26,7 @@ __all__ = [
     "PlanNote",
     "StaffAction",
     "Team",
+    "TeamChanges",
     "WorklistMark",
     "outreach_task_for",
 ]
@@ -124,6 +125,17 @@ class PatientFollowUp:
     open_items: tuple[WorklistMark, ...] = ()
     missed_check_ins: int = 0  # missed-measurement and inactive-patient items opened in the board's period
     last_staff_action: StaffAction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TeamChanges:
+    """Where a live board has read up to (the newest row ids of task history, plan notes and worklist history), and
+    the patients whose rows changed after the previous cursor."""
+
+    task_event_id: int = 0
+    note_id: int = 0
+    worklist_event_id: int = 0
+    patient_ids: frozenset[str] = frozenset()
 
 
 def outreach_task_for(item: WorklistItem, team_id: str) -> OutreachTask:

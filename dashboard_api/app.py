@@ -33,6 +33,7 @@ from dashboard_api import (
     routes_trends,
     routes_wards,
     ws,
+    ws_team,
 )
 from dashboard_api.access import ApiContext, Publisher
 from dashboard_api.auth import Principal, current_principal
@@ -101,6 +102,7 @@ def create_app(
     app.include_router(routes_people.router, prefix=API_PREFIX)
     app.include_router(routes_team.router, prefix=API_PREFIX)
     app.include_router(routes_admin_teams.router, prefix=API_PREFIX)
+    app.include_router(ws_team.router, prefix=API_PREFIX)
     for admin in (routes_admin, routes_admin_patients):  # role admin: places, patients, stays
         app.include_router(admin.router, prefix=API_PREFIX)
     _add_openapi(app)
@@ -156,6 +158,11 @@ def _add_page(app: FastAPI) -> None:
     async def worklist_page() -> FileResponse:
         """The coordinator's worklist (static; its data needs a token)."""
         return FileResponse(STATIC_DIR / "worklist.html")
+
+    @app.get("/team", include_in_schema=False)
+    async def team_page() -> FileResponse:
+        """A team's board: its patients wherever they are, live (static; its data needs a team member's token)."""
+        return FileResponse(STATIC_DIR / "team.html")
 
     @app.get("/devices", include_in_schema=False)
     async def devices_page() -> FileResponse:

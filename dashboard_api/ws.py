@@ -32,7 +32,15 @@ from dashboard_api.snapshot import ward_snapshot
 from dashboard_api.socket_quota import SocketQuota
 from dashboard_api.ws_access import AccessWatch, audit_snapshot, lost_access, stream_filter
 
-__all__ = ["MAX_WARDS_PER_STREAM", "CloseCode", "router"]
+__all__ = [
+    "MAX_WARDS_PER_STREAM",
+    "CloseCode",
+    "accept_stream",
+    "close_stream",
+    "counted_stream",
+    "pump_stream",
+    "router",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -323,3 +331,7 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
     with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError, TimeoutError):
         async with asyncio.timeout(CLOSE_TIMEOUT_S):
             await websocket.close(code, reason_bytes.decode(errors="ignore"))
+
+
+# For the streams of other modules (ws_team.py): the same handshake, close, per-user count and delta pump.
+accept_stream, close_stream, counted_stream, pump_stream = _accept, _close, _counted, _pump

@@ -20,6 +20,7 @@ from core.outreach import (
     PlanNote,
     StaffAction,
     Team,
+    TeamChanges,
     WorklistMark,
     outreach_task_for,
 )
@@ -127,6 +128,26 @@ def _follow_up(conn: sa.Connection, patient_ids: Sequence[str], since: datetime)
     return {
         pid: PatientFollowUp(tuple(items.get(pid, ())), missed.get(pid, 0), actions.get(pid)) for pid in patient_ids
     }
+
+
+def _team_changes(conn: sa.Connection, team_id: str, patient_ids: Sequence[str], after: TeamChanges) -> TeamChanges:
+    w, we = s.worklist_items, s.worklist_events
+    sources = [
+        sa.select(_events.c.id, _tasks.c.patient_id)
+        .select_from(_events.join(_tasks, _tasks.c.task_id == _events.c.task_id))
+        .where(_tasks.c.team_id == team_id, _events.c.id > after.task_event_id),
+        sa.select(_notes.c.id, _notes.c.patient_id).where(_notes.c.team_id == team_id, _notes.c.id > after.note_id),
+        sa.select(we.c.id, w.c.patient_id)
+        .select_from(we.join(w, w.c.item_id == we.c.item_id))
+        .where(w.c.patient_id.in_(patient_ids), we.c.id > after.worklist_event_id),
+    ]
+    newest: list[int] = []
+    changed: set[str] = set()
+    for query, seen in zip(sources, (after.task_event_id, after.note_id, after.worklist_event_id), strict=True):
+        rows = conn.execute(query).all()
+        newest.append(max((r.id for r in rows), default=seen))
+        changed.update(r.patient_id for r in rows)
+    return TeamChanges(newest[0], newest[1], newest[2], frozenset(changed))
 
 
 def _current_member(team_id: str, user_id: str, at: datetime) -> sa.Select[Any]:
@@ -273,6 +294,10 @@ class OutreachQueries(SqlStore):
         if not patient_ids:
             return {}
         return await self._read(lambda c: _follow_up(c, patient_ids, since))
+
+    async def team_changes(self, team_id: str, patient_ids: Sequence[str], *, after: TeamChanges) -> TeamChanges:
+        """What changed on the team's board since `after` (tasks, plan notes, the patients' worklist items)."""
+        return await self._read(lambda c: _team_changes(c, team_id, patient_ids, after))
 
     async def add_plan_note(self, note: PlanNote) -> None:
         row = {"team_id": note.team_id, "patient_id": note.patient_id, "text": note.text,

@@ -14,6 +14,7 @@ from core.outreach import (
     PatientFollowUp,
     PlanNote,
     Team,
+    TeamChanges,
 )
 
 __all__ = ["OutreachStore"]
@@ -63,6 +64,10 @@ class OutreachStore(Protocol):
 
     async def follow_up(self, patient_ids: Sequence[str], *, since: datetime) -> dict[str, PatientFollowUp]:
         """Per patient: open worklist items, missed check-ins opened since `since`, the newest staff action."""
+
+    async def team_changes(self, team_id: str, patient_ids: Sequence[str], *, after: TeamChanges) -> TeamChanges:
+        """The newest ids of the team's task history, plan notes and its patients' worklist history above `after`,
+        and the patients whose rows they touch (a live board's poll)."""
 
     async def add_plan_note(self, note: PlanNote) -> None: ...
     async def plan_notes(self, team_id: str, patient_ids: Sequence[str]) -> dict[str, PlanNote]: ...

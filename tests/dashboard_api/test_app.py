@@ -35,7 +35,7 @@ async def test_page_is_served_with_a_strict_content_security_policy(api: httpx.A
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     script = await api.get("/static/js/socket.js")
     assert script.status_code == 200 and 'new WebSocket(url, ["bearer", this.token])' in script.text
-    for page, module in (("/alerts", "alerts"), ("/patient", "patient")):
+    for page, module in (("/alerts", "alerts"), ("/patient", "patient"), ("/team", "team")):
         served = await api.get(page)
         assert served.status_code == 200 and f'src="/static/js/{module}.js"' in served.text
         assert served.headers["content-security-policy"] == response.headers["content-security-policy"]
@@ -115,6 +115,19 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient, token: Tok
         "/api/v1/worklist/{item_id}/close",
         "/api/v1/worklist/{item_id}/fhir",
         "/api/v1/patients/{patient_id}/care-flags",
+        "/api/v1/teams",
+        "/api/v1/teams/{team_id}/board",
+        "/api/v1/teams/{team_id}/patients/{patient_id}/plan-note",
+        "/api/v1/teams/{team_id}/tasks",
+        "/api/v1/teams/{team_id}/tasks/{task_id}",
+        "/api/v1/teams/{team_id}/tasks/{task_id}/take",
+        "/api/v1/teams/{team_id}/tasks/{task_id}/assign",
+        "/api/v1/teams/{team_id}/tasks/{task_id}/notes",
+        "/api/v1/teams/{team_id}/tasks/{task_id}/done",
+        "/api/v1/admin/teams",
+        "/api/v1/admin/teams/{team_id}/members",
+        "/api/v1/admin/teams/{team_id}/members/{user_id}/end",
+        "/api/v1/admin/teams/{team_id}/patients",
     } == paths
 
 
