@@ -18,6 +18,7 @@ from core.errors import NotFound
 from core.store import schema as s
 from core.store.alert_rows import alert_of_row
 from core.store.limits import limits_in_force
+from core.store.outreach import with_team_members
 from core.store.reference import care_team_member_of_row, open_at, stay_of_row
 from core.store.scores import risk_of_row, score_of_row
 from core.store.sql import SqlStore
@@ -106,7 +107,7 @@ def _care_teams(conn: sa.Connection, patient_ids: Sequence[str], at: datetime) -
     t = s.care_team
     query = sa.select(t).where(t.c.patient_id.in_(patient_ids), open_at(t, at)).order_by(t.c.role, t.c.member_id)
     teams: dict[str, list[CareTeamMember]] = {}
-    for member in map(care_team_member_of_row, conn.execute(query)):
+    for member in with_team_members(conn, list(map(care_team_member_of_row, conn.execute(query))), at):
         teams.setdefault(member.patient_id, []).append(member)
     return teams
 

@@ -27,9 +27,9 @@ from core.outreach import (
 from core.store import schema as s
 from core.store.reference import open_at
 from core.store.sql import SqlStore
-from core.types import CareTeamRole
+from core.types import CareTeamMember, CareTeamRole
 
-__all__ = ["OutreachQueries", "open_outreach_tasks"]
+__all__ = ["OutreachQueries", "open_outreach_tasks", "with_team_members"]
 
 _teams, _members, _tasks, _events, _notes = (
     s.teams, s.team_members, s.outreach_tasks, s.outreach_events, s.team_plan_notes,
@@ -84,6 +84,31 @@ def open_outreach_tasks(conn: sa.Connection, item: WorklistItem) -> list[Outreac
         _insert_event(conn, OutreachEvent(task.task_id, task.opened_at, "system", "opened", task.summary))
         opened.append(task)
     return opened
+
+
+def with_team_members(conn: sa.Connection, members: Sequence[CareTeamMember], at: datetime) -> list[CareTeamMember]:
+    """Care-team rows with, after each row of a team (FACT, LAR, ...), a row per person in the team at `at` in the
+    team's role: a step that informs `care_team:lar_team` reaches the LAR team's people, not only its own address."""
+    team_ids = sorted({m.member_id for m in members})
+    m = _members
+    rows = conn.execute(
+        sa.select(m.c.team_id, m.c.user_id, _teams.c.name)
+        .select_from(m.join(_teams, _teams.c.team_id == m.c.team_id))
+        .where(m.c.team_id.in_(team_ids), open_at(m, at))
+        .order_by(m.c.team_id, m.c.user_id)
+    ).all()
+    people: dict[str, list[tuple[str, str]]] = {}
+    for row in rows:
+        people.setdefault(row.team_id, []).append((row.user_id, row.name))
+    expanded: list[CareTeamMember] = []
+    seen = {(mem.patient_id, mem.member_id, mem.role) for mem in members}
+    for member in members:
+        expanded.append(member)
+        for user_id, team_name in people.get(member.member_id, ()):
+            if (member.patient_id, user_id, member.role) not in seen:
+                seen.add((member.patient_id, user_id, member.role))
+                expanded.append(CareTeamMember(member.patient_id, user_id, member.role, team_name, member.start_at))
+    return expanded
 
 
 def _newest_staff_actions(conn: sa.Connection, patient_ids: Sequence[str]) -> dict[str, StaffAction]:

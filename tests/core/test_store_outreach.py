@@ -9,11 +9,15 @@ import pytest
 
 from alerts.plans import decide_plan_check, first_timers
 from core.errors import Conflict, NotFound
+from core.escalation import ContactPoint, DeliveryPurpose
 from core.homecare import ARRIVAL_GRACE_S, MeasurementPlan, PlanItem, WorklistKind, WorklistState
 from core.outreach import OutreachOutcome, OutreachState, PatientFollowUp, PlanNote, StaffAction, Team
 from core.store import Store
 from core.types import CareSetting, CareTeamMember, CareTeamRole, Parameter, Patient, Site, SiteKind, Stay, Ward
 from tests.core.conftest import StoreFactory
+from tests.core.test_store_escalation import T0 as ESCALATION_T0
+from tests.core.test_store_escalation import fire as fire_steps
+from tests.core.test_store_escalation import open_high, patient_in_bed_three, unit_with_roster
 
 SET_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # winter: Oslo is UTC+1, the 08:00 window is 07:00-08:00 UTC
 CHECKED = datetime(2026, 12, 2, 8, tzinfo=UTC) + timedelta(seconds=ARRIVAL_GRACE_S + 1)
@@ -199,3 +203,25 @@ async def test_follow_up_counts_missed_check_ins_and_finds_the_newest_staff_acti
     assert sorted(i.kind for i in follow["p-1"].open_items) == ["inactive_patient", *["missed_measurement"] * 2]
     assert follow["p-1"].last_staff_action == StaffAction(taken_at, "nurse.kari", "outreach task taken")
     assert follow["p-2"] == PatientFollowUp()
+
+
+async def test_a_high_alert_informs_the_people_in_the_patients_lar_team_and_not_those_who_left(store: Store) -> None:
+    await unit_with_roster(store)
+    await patient_in_bed_three(store)  # LAR Alta ("lar-alta", its own duty phone) follows pat-1
+    lar = Team("lar-alta", "LAR Alta", CareTeamRole.LAR_TEAM, "Alta kommune", ESCALATION_T0 - timedelta(days=300))
+    await store.add_team(lar)
+    for user in ("nurse.lar", "dr.lar"):
+        await store.add_team_member(lar.team_id, user, at=ESCALATION_T0 - timedelta(days=1))
+        await store.set_contact_points(user, [ContactPoint(user, "gw", f"phone-{user}")])
+    await store.end_team_member(lar.team_id, "dr.lar", at=ESCALATION_T0 - timedelta(hours=1))
+
+    alert_id = await open_high(store)
+    await fire_steps(store, ESCALATION_T0)
+
+    deliveries = {d.person_id: d for d in await store.list_deliveries(alert_id)}
+    assert {person: d.purpose for person, d in deliveries.items()} == {
+        "nurse-kari": DeliveryPurpose.RESPOND,
+        "lar-alta": DeliveryPurpose.INFORM,
+        "nurse.lar": DeliveryPurpose.INFORM,
+    }
+    assert deliveries["nurse.lar"].address == "phone-nurse.lar"
