@@ -3,9 +3,14 @@ teams, their members, tasks and plan notes in the store, the same on SQLite and 
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from alerts.plans import decide_plan_check, first_timers
 from core.errors import Conflict, NotFound
@@ -13,6 +18,7 @@ from core.escalation import ContactPoint, DeliveryPurpose
 from core.homecare import ARRIVAL_GRACE_S, MeasurementPlan, PlanItem, WorklistKind, WorklistState
 from core.outreach import OutreachOutcome, OutreachState, PatientFollowUp, PlanNote, StaffAction, Team
 from core.store import Store
+from core.store.sqlite import SqliteStore
 from core.types import CareSetting, CareTeamMember, CareTeamRole, Parameter, Patient, Site, SiteKind, Stay, Ward
 from tests.core.conftest import StoreFactory
 from tests.core.test_store_escalation import T0 as ESCALATION_T0
@@ -225,3 +231,26 @@ async def test_a_high_alert_informs_the_people_in_the_patients_lar_team_and_not_
         "nurse.lar": DeliveryPurpose.INFORM,
     }
     assert deliveries["nurse.lar"].address == "phone-nurse.lar"
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(polls_s=st.lists(st.integers(0, 3 * 86400), min_size=1, max_size=12))
+def test_however_the_timers_are_polled_each_item_of_a_fact_patient_has_exactly_one_team_task(
+    tmp_path: Path, polls_s: list[int]
+) -> None:
+    async def scenario() -> tuple[set[str], list[str]]:
+        path = tmp_path / f"{uuid.uuid4().hex}.sqlite3"
+        store = SqliteStore(path)
+        await store.open()
+        try:
+            await home_patient(store, "p-1", FACT)
+            for offset in sorted(polls_s):  # a worker that polls when it can, also twice at one instant
+                await fire(store, SET_AT + timedelta(seconds=offset))
+            items = await store.worklist("hjemme", states=list(WorklistState))
+            tasks = await store.outreach_tasks(FACT.team_id, states=list(OutreachState))
+            return {i.item_id for i in items}, [t.item_id for t in tasks]
+        finally:
+            await store.close()
+
+    items, tasks = asyncio.run(scenario())
+    assert sorted(tasks) == sorted(items)  # one task per item, none without an item, none twice
