@@ -101,7 +101,8 @@ class LifecyclePolicy:
 
 DEFAULT_POLICY = LifecyclePolicy()
 # Advisory items ask for a review, not a response: once acknowledged they are never announced again.
-_NEVER_RENOTIFIED = (AlertKind.LENGTH_OF_STAY,)
+# A rising withdrawal score is answered by treatment and the next assessment, which ends it; hours apart, not minutes.
+_NEVER_RENOTIFIED = (AlertKind.LENGTH_OF_STAY, AlertKind.WITHDRAWAL_RISING)
 
 
 class Unread(enum.Enum):

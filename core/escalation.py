@@ -13,11 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from core.oncall import OnCallRole, RosterOverride, Rotation
-from core.types import Alert, AlertPhase, AlertPriority, CareTeamRole
+from core.types import Alert, AlertKind, AlertPhase, AlertPriority, CareTeamRole
 
 __all__ = [
     "CARE_TEAMS_INFORMED_OF_HIGH",
     "DEFAULT_POLICIES",
+    "KINDS_INFORMING_CARE_TEAMS",
     "MAX_POLICY_REPEAT",
     "MAX_POLICY_STEPS",
     "ContactPoint",
@@ -39,6 +40,7 @@ __all__ = [
     "following",
     "held_back_until",
     "hurried",
+    "policy_for_kind",
 ]
 
 # Bounds an admin cannot exceed: a policy longer than this is a roster problem, and a chain that repeats forever is
@@ -147,6 +149,22 @@ DEFAULT_POLICIES: dict[AlertPriority, EscalationPolicy] = {
 
 def default_policy(priority: AlertPriority) -> EscalationPolicy:
     return DEFAULT_POLICIES[priority]
+
+
+# Kinds whose alert also informs the patient's care teams below the high tier: the LAR or FACT team that follows a
+# patient through withdrawal management wants to hear when it worsens, not only when it turns severe.
+KINDS_INFORMING_CARE_TEAMS = frozenset({AlertKind.WITHDRAWAL_RISING})
+
+
+def policy_for_kind(policy: EscalationPolicy, kind: AlertKind) -> EscalationPolicy:
+    """The policy an alert of `kind` follows: for KINDS_INFORMING_CARE_TEAMS its first step also informs the
+    patient's care-team members in CARE_TEAMS_INFORMED_OF_HIGH (once each, however the site set its policy)."""
+    if kind not in KINDS_INFORMING_CARE_TEAMS or not policy.steps:
+        return policy
+    first = policy.steps[0]
+    teams = (EscalationTarget(TargetKind.CARE_TEAM, role.value) for role in CARE_TEAMS_INFORMED_OF_HIGH)
+    added = tuple(target for target in teams if target not in first.targets)
+    return replace(policy, steps=(replace(first, targets=first.targets + added), *policy.steps[1:]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,6 +161,7 @@ class AlertKind(enum.StrEnum):
     LENGTH_OF_STAY = "length_of_stay"  # a stay passed its unit's limit (core/length_of_stay.py): advisory
     RESPIRATORY_DEPRESSION = "respiratory_depression"  # opioid care flag + PRODIGY levels (alerts/respiratory.py)
     RESPIRATORY_TREND = "respiratory_trend"  # opioid care flag + RR and SpO2 falling (alerts/respiratory.py)
+    WITHDRAWAL_RISING = "withdrawal_rising"  # a withdrawal score banded higher, or severe (alerts/withdrawal.py)
 
 
 # Alerts about the patient rather than the equipment (IEC 60601-1-8 categories); length of stay is about the patient.
@@ -172,6 +173,7 @@ _PHYSIOLOGICAL = frozenset(
         AlertKind.LENGTH_OF_STAY,
         AlertKind.RESPIRATORY_DEPRESSION,
         AlertKind.RESPIRATORY_TREND,
+        AlertKind.WITHDRAWAL_RISING,
     }
 )
 
@@ -460,6 +462,8 @@ class Alert:
             return AlertPriority.HIGH
         if self.kind is AlertKind.RESPIRATORY_TREND:
             return AlertPriority.MEDIUM  # breathing slowing, not yet depressed: a prompt look
+        if self.kind is AlertKind.WITHDRAWAL_RISING:  # severe withdrawal (delirium, seizures ahead) needs someone now
+            return AlertPriority.HIGH if self.severity >= AlertSeverity.HIGH else AlertPriority.MEDIUM
         if self.kind is AlertKind.PATIENT_LIMIT:
             return AlertPriority.MEDIUM
         if self.kind is AlertKind.NEWS2:

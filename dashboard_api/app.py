@@ -32,6 +32,7 @@ from dashboard_api import (
     routes_thresholds,
     routes_trends,
     routes_wards,
+    routes_withdrawal,
     ws,
     ws_team,
 )
@@ -99,6 +100,7 @@ def create_app(
     app.include_router(routes_homecare.router, prefix=API_PREFIX)
     app.include_router(routes_thresholds.router, prefix=API_PREFIX)
     app.include_router(routes_care_flags.router, prefix=API_PREFIX)
+    app.include_router(routes_withdrawal.router, prefix=API_PREFIX)
     app.include_router(routes_people.router, prefix=API_PREFIX)
     app.include_router(routes_team.router, prefix=API_PREFIX)
     app.include_router(routes_admin_teams.router, prefix=API_PREFIX)

@@ -23,6 +23,7 @@ from core.escalation import (
     TargetKind,
     chain_after,
     default_policy,
+    policy_for_kind,
 )
 from core.store import schema as s
 from core.store.alert_facts import alert_facts
@@ -65,7 +66,7 @@ def follow_alert(conn: sa.Connection, alert: Alert, phase: AlertPhase) -> None:
     if site_id is None:
         return
     current = locked_chain(conn, alert.alert_id)
-    policy = _policy_for(conn, site_id, alert.priority)
+    policy = policy_for_kind(_policy_for(conn, site_id, alert.priority), alert.kind)
     chain = chain_after(phase, alert, current, policy=policy, site_id=site_id, at=alert.updated_at)
     if chain is None:
         return

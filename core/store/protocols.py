@@ -65,6 +65,7 @@ from core.types import (
     User,
     Ward,
 )
+from core.withdrawal import WithdrawalAssessment, WithdrawalScale
 
 __all__ = [
     "AdministrationStore",
@@ -97,6 +98,8 @@ __all__ = [
     "Store",
     "StoreLifecycle",
     "UserStore",
+    "WithdrawalDecision",
+    "WithdrawalStore",
 ]
 
 
@@ -602,6 +605,27 @@ class CareFlagStore(Protocol):
     async def care_flag_history(self, patient_id: str) -> list[CareFlagChange]: ...
 
 
+# Given the newest earlier assessment of the same patient and scale (None: the first), what to do with the patient's
+# withdrawal alert: its key and the lifecycle decision, or None to leave it alone (alerts/withdrawal.py decides).
+WithdrawalDecision = Callable[[WithdrawalAssessment | None], tuple[AlertKey, AlertDecision] | None]
+
+
+class WithdrawalStore(Protocol):
+    """Withdrawal assessments (core/withdrawal.py): one row per scoring, never changed."""
+
+    async def add_withdrawal_assessment(
+        self, assessment: WithdrawalAssessment, decide: WithdrawalDecision
+    ) -> AlertChange | None:
+        """Store the assessment and, in the same transaction, apply `decide` to the patient's withdrawal alert (its
+        escalation follows in that transaction too). An assessment dated before the newest one of its scale is
+        history entered late: stored, and `decide` is not asked. Conflict when the id is taken."""
+
+    async def withdrawal_assessments(
+        self, patient_id: str, *, scales: Sequence[WithdrawalScale] | None = None, limit: int = 500
+    ) -> list[WithdrawalAssessment]:
+        """Newest first (by when assessed, then when recorded), at most `limit`."""
+
+
 class BacklogStore(Protocol):
     """Due work across every worker, for monitoring (Prometheus: alerts/prometheus.py)."""
 
@@ -689,6 +713,7 @@ class Store(
     BacklogStore,
     HomecareStore,
     CareFlagStore,
+    WithdrawalStore,
     UserStore,
     AdministrationStore,
     OutreachStore,

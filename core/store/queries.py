@@ -24,6 +24,7 @@ from core.store.stays import StayQueries
 from core.store.triage import TriageQueries
 from core.store.unit_import import UnitImportQueries
 from core.store.users import UserQueries
+from core.store.withdrawal import WithdrawalQueries
 
 __all__ = ["StoreQueries"]
 
@@ -45,6 +46,7 @@ class StoreQueries(
     BacklogQueries,
     HomecareQueries,
     CareFlagQueries,
+    WithdrawalQueries,
     UserQueries,
     PlaceQueries,
     StayQueries,

@@ -63,6 +63,7 @@ __all__ = [
     "users",
     "wards",
     "webhook_endpoints",
+    "withdrawal_assessments",
     "worklist_events",
     "worklist_items",
 ]
@@ -775,6 +776,26 @@ care_flags = sa.Table(
     _at("set_at"),
     sa.Index("care_flags_patient", "patient_id", "flag", "set_at"),
     sqlite_autoincrement=True,
+)
+
+# --- withdrawal assessments (core/withdrawal.py) -------------------------------------------------------------------
+# One row per scoring, never changed: the items as charted ([item, score] in the scale's order), the total and band
+# the scale gave them, who assessed when, and the items a sensor proposed that the clinician kept.
+withdrawal_assessments = sa.Table(
+    "withdrawal_assessments",
+    metadata,
+    sa.Column("assessment_id", sa.Text, primary_key=True),
+    _text("patient_id"),
+    _text("scale"),
+    sa.Column("items", Json, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("band", sa.Integer, nullable=False),
+    _at("assessed_at"),
+    _text("assessed_by"),
+    _at("recorded_at"),
+    sa.Column("proposed", Json, nullable=False),
+    _text("note"),
+    sa.Index("withdrawal_assessments_patient", "patient_id", "scale", "assessed_at"),
 )
 
 # --- teams, outreach and the team board (core/outreach.py) --------------------------------------------------------

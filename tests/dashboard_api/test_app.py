@@ -115,6 +115,8 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient, token: Tok
         "/api/v1/worklist/{item_id}/close",
         "/api/v1/worklist/{item_id}/fhir",
         "/api/v1/patients/{patient_id}/care-flags",
+        "/api/v1/patients/{patient_id}/withdrawal-assessments",
+        "/api/v1/patients/{patient_id}/withdrawal-assessments/proposal",
         "/api/v1/teams",
         "/api/v1/teams/{team_id}/board",
         "/api/v1/teams/{team_id}/patients/{patient_id}/plan-note",
