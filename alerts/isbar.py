@@ -51,6 +51,9 @@ _KIND_WORDS = {
     AlertKind.DEVICE_SILENT: "device silent",
     AlertKind.DEVICE_BATTERY_LOW: "device battery low",
     AlertKind.PATIENT_LIMIT: "outside the patient's own limits",
+    AlertKind.RESPIRATORY_DEPRESSION: "possible opioid respiratory depression",
+    AlertKind.RESPIRATORY_TREND: "breathing slowing (opioid care flag)",
+    AlertKind.WITHDRAWAL_RISING: "withdrawal score rising",
 }
 _PARAMETER_ORDER = (
     Parameter.RESP_RATE,
@@ -249,6 +252,8 @@ def _recommend(facts: AlertFacts) -> str:
     if kind is AlertKind.PATIENT_LIMIT:  # the doctor who set the limits asked to hear of this
         risk = facts.score.risk if facts.score is not None else ClinicalRisk.LOW
         return "Assess the patient and inform the doctor who set the limits. NEWS2: " + _RECOMMENDATION[risk]
+    if kind is AlertKind.WITHDRAWAL_RISING:  # a nurse's scoring, not a monitor's: the scale says what changed
+        return "Assess the patient, review the withdrawal treatment with the doctor; repeat the scale within the hour."
     if kind is AlertKind.ML_RISK:  # its severity is the flag's, not the chart's: the chart's row is the score's
         risk = facts.score.risk if facts.score is not None else ClinicalRisk.LOW
         return "Review the patient and take a full set of observations; the flag is advisory. " + _RECOMMENDATION[risk]

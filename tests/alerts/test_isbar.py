@@ -258,3 +258,23 @@ def test_background_gives_the_patients_own_limits_with_who_set_them_and_why() ->
     )
     text = isbar_of(bedside(limits=limits)).background
     assert "Own limits: SpO2 88-92 % (COPD, retains CO2, dr-lund); pulse at most 125 (known AF, dr-lund)." in text
+
+
+def test_a_rising_withdrawal_score_is_named_and_asks_for_the_treatment_to_be_reviewed() -> None:
+    rising = alert(kind=AlertKind.WITHDRAWAL_RISING, severity=AlertSeverity.MEDIUM,
+                   message="Withdrawal worsening: COWS 13 (moderate), up from 8 (mild)")  # fmt: skip
+    isbar = isbar_of(bedside(alert=rising, score=score(total=3, risk=ClinicalRisk.LOW)))
+    assert "withdrawal score rising, medium priority" in isbar.identify
+    assert isbar.recommendation.startswith("Assess the patient, review the withdrawal treatment with the doctor")
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        (AlertKind.RESPIRATORY_DEPRESSION, "possible opioid respiratory depression"),
+        (AlertKind.RESPIRATORY_TREND, "breathing slowing (opioid care flag)"),
+    ],
+)
+def test_the_respiratory_alerts_are_named_in_words(kind: AlertKind, words: str) -> None:
+    isbar = isbar_of(bedside(alert=alert(kind=kind, severity=AlertSeverity.HIGH)))
+    assert f"{words}, " in isbar.identify
