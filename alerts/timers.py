@@ -30,6 +30,7 @@ __all__ = [
     "fire_due_summaries",
     "fire_due_timers",
     "run_alert_timers",
+    "sync_worklist_alerts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,15 @@ async def fire_due_plan_checks(store: Store, clock: Clock) -> int:
     return len(opened)
 
 
+async def sync_worklist_alerts(store: Store, clock: Clock) -> int:
+    """Put every unresolved alert of a home patient on its programme's worklist, and let alert items follow their
+    alert (docs/HOME_AND_TEAMS.md, "Alerts on the worklist"); returns how many items changed."""
+    changes = await store.sync_alert_items(clock())
+    for change in changes:
+        logger.info("Worklist item %s of alert %s: %s", change.item.item_id, change.item.alert_id, change.action)
+    return len(changes)
+
+
 async def run_alert_timers(
     store: Store,
     clock: Clock,
@@ -115,6 +125,7 @@ async def run_alert_timers(
             changes = await fire_due_timers(store, clock)
             summaries = await fire_due_summaries(store, clock)
             await fire_due_plan_checks(store, clock)
+            await sync_worklist_alerts(store, clock)
             if summaries or any(change.phase is AlertPhase.ESCALATED for change in changes):
                 deliveries_due()
             for change in changes:

@@ -19,7 +19,7 @@ from core.thresholds import (
     ThresholdSet,
     TriageColour,
 )
-from core.types import Parameter, Reading
+from core.types import AlertSeverity, Parameter, Reading
 from core.vocabulary import measurement_of
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "breach_items",
     "colours_at_the_time",
     "describe_bands",
+    "escalation_severity",
     "most_urgent",
     "triage",
     "triage_value",
@@ -203,3 +204,13 @@ def worklist_urgency(item: WorklistItem) -> int:
 def worklist_order(item: WorklistItem) -> tuple[int, datetime, str]:
     """The sort key of the worklist: the most urgent first, then the oldest."""
     return (-worklist_urgency(item), item.opened_at, item.item_id)
+
+
+# An escalated item's alert severity: red asks for an emergency response (high priority), anything else for a prompt
+# one (medium: a coordinator escalating asks a clinician to act).
+_ESCALATION_SEVERITY = {TriageColour.RED: AlertSeverity.HIGH, TriageColour.ORANGE: AlertSeverity.MEDIUM}
+
+
+def escalation_severity(item: WorklistItem) -> AlertSeverity:
+    colour = item.triage_colour
+    return _ESCALATION_SEVERITY.get(colour, AlertSeverity.LOW_MEDIUM) if colour else AlertSeverity.LOW_MEDIUM

@@ -7,9 +7,18 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.types import Parameter
+from core.types import AlertKind, AlertSeverity, Parameter
 
-__all__ = ["BAND_COLOURS", "BREACH_COLOURS", "MeasurementThresholds", "ThresholdBand", "ThresholdSet", "TriageColour"]
+__all__ = [
+    "ALERT_COLOURS",
+    "BAND_COLOURS",
+    "BREACH_COLOURS",
+    "WORKLIST_ALERT_KINDS",
+    "MeasurementThresholds",
+    "ThresholdBand",
+    "ThresholdSet",
+    "TriageColour",
+]
 
 
 class TriageColour(enum.StrEnum):
@@ -58,6 +67,26 @@ BAND_COLOURS = frozenset(
 )
 # A home patient's reading of these colours puts the patient on the coordinators' worklist.
 BREACH_COLOURS = frozenset({TriageColour.RED, TriageColour.ORANGE, TriageColour.YELLOW})
+# A home patient's alert on the worklist takes the colour of the response its severity asks for: NEWS2 >= 7 is an
+# emergency response (immediate), 5-6 an urgent one (very urgent), a single 3 a prompt one (urgent).
+ALERT_COLOURS = {
+    AlertSeverity.HIGH: TriageColour.RED,
+    AlertSeverity.MEDIUM: TriageColour.ORANGE,
+    AlertSeverity.LOW_MEDIUM: TriageColour.YELLOW,
+    AlertSeverity.INFO: TriageColour.GREEN,
+}
+# The alerts of a home patient a coordinator follows up: the patient's condition. A kit's battery or silence is not
+# listed: the plan's missed-measurement and inactive-patient items cover a patient who stops sending.
+WORKLIST_ALERT_KINDS = frozenset(
+    {
+        AlertKind.NEWS2,
+        AlertKind.ML_RISK,
+        AlertKind.PATIENT_LIMIT,
+        AlertKind.RESPIRATORY_DEPRESSION,
+        AlertKind.RESPIRATORY_TREND,
+        AlertKind.WITHDRAWAL_RISING,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,6 +162,7 @@ class AlertKind(enum.StrEnum):
     RESPIRATORY_DEPRESSION = "respiratory_depression"  # opioid care flag + PRODIGY levels (alerts/respiratory.py)
     RESPIRATORY_TREND = "respiratory_trend"  # opioid care flag + RR and SpO2 falling (alerts/respiratory.py)
     WITHDRAWAL_RISING = "withdrawal_rising"  # a withdrawal score banded higher, or severe (alerts/withdrawal.py)
+    WORKLIST_ESCALATION = "worklist_escalation"  # a coordinator escalated a home patient's worklist item
 
 
 # Alerts about the patient rather than the equipment (IEC 60601-1-8 categories); length of stay is about the patient.
@@ -174,6 +175,7 @@ _PHYSIOLOGICAL = frozenset(
         AlertKind.RESPIRATORY_DEPRESSION,
         AlertKind.RESPIRATORY_TREND,
         AlertKind.WITHDRAWAL_RISING,
+        AlertKind.WORKLIST_ESCALATION,
     }
 )
 
@@ -466,6 +468,8 @@ class Alert:
             return AlertPriority.HIGH if self.severity >= AlertSeverity.HIGH else AlertPriority.MEDIUM
         if self.kind is AlertKind.PATIENT_LIMIT:
             return AlertPriority.MEDIUM
+        if self.kind is AlertKind.WORKLIST_ESCALATION:  # a coordinator asks a clinician to act: at least prompt
+            return AlertPriority.HIGH if self.severity >= AlertSeverity.HIGH else AlertPriority.MEDIUM
         if self.kind is AlertKind.NEWS2:
             if self.severity >= AlertSeverity.HIGH:
                 return AlertPriority.HIGH

@@ -13,15 +13,17 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 
 from alerts.plans import InvalidPlan, first_timers, validate_plan
-from alerts.triage import colours_at_the_time, worklist_order
+from alerts.triage import colours_at_the_time, escalation_severity, worklist_order
 from alerts.vkp_fhir import worklist_bundle
 from core.errors import Conflict, NotFound
-from core.homecare import MeasurementPlan, WorklistItem, WorklistState
-from core.types import Reading
-from dashboard_api.access import Ctx, audit, audit_patients, authorised_patient, site_grant
+from core.homecare import MeasurementPlan, WorklistItem, WorklistKind, WorklistState
+from core.types import AlertKind, Reading, Role
+from dashboard_api.access import Ctx, announce_alert, audit, audit_patients, authorised_patient, site_grant
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
 from dashboard_api.schemas_homecare import (
+    AssignIn,
     CloseIn,
+    EscalateIn,
     NoteIn,
     PlanIn,
     PlanOut,
@@ -37,6 +39,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 Clinician = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES))]
+# An escalated alert's message: the item's summary and the coordinator's reason, as a pager shows it.
+_MESSAGE_MAX = 500
 
 
 @router.get("/patients/{patient_id}/measurement-plan", response_model=PlanOut, summary="The plan in force")
@@ -146,12 +150,58 @@ async def close_item(item_id: str, body: CloseIn, ctx: Ctx, principal: Clinician
     )
 
 
+@router.post("/worklist/{item_id}/assign", response_model=WorklistItemOut, summary="Assign to a programme coordinator")
+async def assign_item(item_id: str, body: AssignIn, ctx: Ctx, principal: Clinician) -> WorklistItemOut:
+    item = await _authorised_item(ctx, principal, item_id, action="assign.worklist_item")
+    assignee = await ctx.store.get_user(body.assignee)
+    serves = assignee is not None and (item.site_id in assignee.site_ids or "*" in assignee.site_ids)
+    if assignee is None or not assignee.enabled or Role.COORDINATOR not in assignee.roles or not serves:
+        detail = f"assignee: {body.assignee} is not a coordinator of programme {item.site_id}"
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+    return await _update(ctx, item_id, actor=principal.user_id, action="assigned", text=body.assignee)
+
+
+@router.post(
+    "/worklist/{item_id}/escalate", response_model=WorklistItemOut, summary="Escalate into the alert escalation"
+)
+async def escalate_item(item_id: str, body: EscalateIn, ctx: Ctx, principal: Clinician) -> WorklistItemOut:
+    """The item becomes an alert of the patient (`worklist_escalation`, its priority from the item's colour), or
+    joins the one already open, which goes through the escalation chain of the programme (docs/ALERTS.md)."""
+    item = await _authorised_item(ctx, principal, item_id, action="escalate.worklist_item")
+    if item.kind is WorklistKind.ALERT:
+        detail = f"Worklist item {item_id} is alert {item.alert_id}, already in its escalation chain"
+        raise HTTPException(status.HTTP_409_CONFLICT, detail)
+    if item.state is WorklistState.CLOSED:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"Worklist item {item_id} is closed: it cannot be escalated")
+    now = ctx.clock()
+    stay = (await ctx.store.stays_of_patients([item.patient_id], at=now)).get(item.patient_id)
+    message = f"Escalated from the worklist by {principal.user_id}: {item.summary}. {body.reason.strip()}"
+    change = await ctx.store.raise_alert(
+        patient_id=item.patient_id, device_id=None, ward_id=stay.ward_id if stay else None,
+        kind=AlertKind.WORKLIST_ESCALATION, severity=escalation_severity(item), message=message[:_MESSAGE_MAX], at=now,
+    )  # fmt: skip
+    if change.changed:
+        await announce_alert(ctx, item.site_id, change.alert, phase=change.phase)
+    logger.info("Worklist item %s escalated by %s into alert %s", item_id, principal.user_id, change.alert.alert_id)
+    text = f"alert {change.alert.alert_id} ({change.alert.priority.value} priority): {body.reason.strip()}"
+    return await _update(
+        ctx, item_id, actor=principal.user_id, action="escalated", text=text, alert_id=change.alert.alert_id
+    )
+
+
 async def _update(
-    ctx: Ctx, item_id: str, *, actor: str, action: str, text: str = "", outcome: str | None = None
+    ctx: Ctx,
+    item_id: str,
+    *,
+    actor: str,
+    action: str,
+    text: str = "",
+    outcome: str | None = None,
+    alert_id: int | None = None,
 ) -> WorklistItemOut:
     try:
         item = await ctx.store.update_worklist_item(
-            item_id, actor=actor, action=action, at=ctx.clock(), text=text, outcome=outcome
+            item_id, actor=actor, action=action, at=ctx.clock(), text=text, outcome=outcome, alert_id=alert_id
         )
     except Conflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, f"Worklist item {item_id} is closed: {exc}") from None

@@ -11,7 +11,17 @@ from alerts.plans import MAX_INACTIVE_AFTER_H, MAX_WINDOW_MIN
 from core.homecare import MeasurementPlan, PlanItem, WorklistEvent, WorklistItem
 from core.types import Parameter, Reading
 
-__all__ = ["CloseIn", "NoteIn", "PlanIn", "PlanItemIn", "PlanOut", "WorklistItemDetailOut", "WorklistItemOut"]
+__all__ = [
+    "AssignIn",
+    "CloseIn",
+    "EscalateIn",
+    "NoteIn",
+    "PlanIn",
+    "PlanItemIn",
+    "PlanOut",
+    "WorklistItemDetailOut",
+    "WorklistItemOut",
+]
 
 _MAX_ITEMS = 20  # a plan of more measurements than this is not one a patient at home can follow
 _MAX_TEXT = 2000
@@ -77,6 +87,14 @@ class PlanOut(_Out):
 
 class NoteIn(_In):
     text: str = Field(min_length=1, max_length=_MAX_TEXT)
+
+
+class AssignIn(_In):
+    assignee: str = Field(min_length=1, max_length=128, description="The user id of a coordinator of the programme.")
+
+
+class EscalateIn(_In):
+    reason: str = Field(min_length=3, max_length=_MAX_TEXT, description="Why a clinician must act: in the alert.")
 
 
 class CloseIn(_In):

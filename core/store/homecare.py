@@ -233,10 +233,19 @@ class HomecareQueries(SqlStore):
         return await self._read(read)
 
     async def update_worklist_item(
-        self, item_id: str, *, actor: str, action: str, at: datetime, text: str = "", outcome: str | None = None
+        self,
+        item_id: str,
+        *,
+        actor: str,
+        action: str,
+        at: datetime,
+        text: str = "",
+        outcome: str | None = None,
+        alert_id: int | None = None,
     ) -> WorklistItem:
-        """claim (takes ownership), note (adds to the history), or close (with an outcome and a comment): one
-        transaction. Raises NotFound, or Conflict for anything done to a closed item."""
+        """claim (takes ownership), assigned (`text` names the assignee), escalated (to `alert_id`), note (adds to
+        the history), or close (with an outcome and a comment): one transaction. Raises NotFound, or Conflict for
+        anything done to a closed item."""
 
         def write(conn: sa.Connection) -> WorklistItem:
             row = conn.execute(sa.select(_w).where(_w.c.item_id == item_id).with_for_update()).first()
@@ -251,6 +260,8 @@ class HomecareQueries(SqlStore):
                 values = {"state": WorklistState.CLOSED.value, "closed_at": at, "outcome": outcome, "open_key": None}
             elif action == "assigned":
                 values = {"assignee": text}
+            elif action == "escalated":  # the alert it became or joined, which goes through the escalation chain
+                values = {"alert_id": alert_id}
             if values:
                 conn.execute(sa.update(_w).where(_w.c.item_id == item_id).values(**values))
             _insert_event(conn, WorklistEvent(item_id, at, actor, action, text))

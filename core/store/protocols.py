@@ -590,9 +590,18 @@ class HomecareStore(Protocol):
         """The item and its history. Raises NotFound."""
 
     async def update_worklist_item(
-        self, item_id: str, *, actor: str, action: str, at: datetime, text: str = "", outcome: str | None = None
+        self,
+        item_id: str,
+        *,
+        actor: str,
+        action: str,
+        at: datetime,
+        text: str = "",
+        outcome: str | None = None,
+        alert_id: int | None = None,
     ) -> WorklistItem:
-        """claimed / note / closed, recorded in the history. Raises NotFound, or Conflict on a closed item."""
+        """claimed / assigned / escalated / note / closed, recorded in the history. Raises NotFound, or Conflict on
+        a closed item."""
 
 
 class CareFlagStore(Protocol):

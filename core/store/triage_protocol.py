@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from core.homecare import WorklistChange, WorklistItem
@@ -24,3 +25,7 @@ class TriageStore(Protocol):
     async def open_or_raise_breaches(self, items: Sequence[WorklistItem]) -> list[WorklistChange]:
         """Open each breach, or add its reading to the open one of its patient and measurement (raising its colour);
         a reading already on a recent item of the pair changes nothing."""
+
+    async def sync_alert_items(self, now: datetime) -> list[WorklistChange]:
+        """An item for each unresolved alert of a home patient without one; alert items follow their alert
+        (raised with it, closed when it resolves)."""

@@ -8,7 +8,7 @@ from alerts.triage import breach_items
 from core.homecare import WorklistKind, WorklistState
 from core.store import Store
 from core.thresholds import MeasurementThresholds, ThresholdBand, ThresholdSet, TriageColour
-from core.types import CareSetting, Parameter, Patient, Reading, Site, SiteKind, Stay, Ward
+from core.types import AlertKind, AlertSeverity, CareSetting, Parameter, Patient, Reading, Site, SiteKind, Stay, Ward
 
 AT = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 R, Y, G = TriageColour.RED, TriageColour.YELLOW, TriageColour.GREEN
@@ -80,3 +80,49 @@ async def test_a_redelivered_reading_changes_nothing_even_after_its_item_is_clos
         (WorklistState.CLOSED, [83]),
         (WorklistState.OPEN, [84]),
     ]
+
+
+async def news2(store: Store, severity: AlertSeverity, message: str, *, minutes: int = 0) -> int:
+    change = await store.raise_alert(
+        patient_id="p-1", device_id=None, ward_id="dho", kind=AlertKind.NEWS2, severity=severity, message=message,
+        at=AT + timedelta(minutes=minutes),
+    )  # fmt: skip
+    return change.alert.alert_id
+
+
+async def test_a_home_patients_news2_alert_becomes_one_item_that_follows_it(store: Store) -> None:
+    await home_patient(store)
+    alert_id = await news2(store, AlertSeverity.MEDIUM, "NEWS2 5")
+    now = AT + timedelta(minutes=1)
+
+    assert [c.action for c in await store.sync_alert_items(now)] == ["opened"]
+    assert await store.sync_alert_items(now) == []  # idempotent
+    await news2(store, AlertSeverity.HIGH, "NEWS2 7", minutes=2)
+    assert [c.action for c in await store.sync_alert_items(now + timedelta(minutes=2))] == ["raised"]
+    await store.resolve_alert(alert_id, at=now + timedelta(minutes=30), by="nurse-kari", reason="Ringt, ok")
+    [closed] = await store.sync_alert_items(now + timedelta(minutes=31))
+
+    assert (closed.action, closed.item.state, closed.item.outcome) == ("closed", WorklistState.CLOSED, "alert resolved")
+    assert (closed.item.kind, closed.item.alert_id, closed.item.triage_colour) == (WorklistKind.ALERT, alert_id, R)
+    assert closed.item.summary == "NEWS2: NEWS2 5"
+    _, history = await store.worklist_item(closed.item.item_id)
+    assert [(e.action, e.text) for e in history] == [
+        ("opened", "NEWS2: NEWS2 5"),
+        ("raised", f"orange to red: alert {alert_id} raised"),
+        ("closed", f"alert {alert_id} resolved by nurse-kari: Ringt, ok"),
+    ]
+    assert await store.sync_alert_items(now + timedelta(minutes=32)) == []
+
+
+async def test_an_alert_of_a_patient_in_a_bed_or_about_a_kit_stays_off_the_worklist(store: Store) -> None:
+    await home_patient(store)
+    await store.raise_alert(
+        patient_id="p-1", device_id="kit-1", ward_id="dho", kind=AlertKind.DEVICE_BATTERY_LOW,
+        severity=AlertSeverity.LOW_MEDIUM, message="Battery 9 %", at=AT,
+    )  # fmt: skip
+    await store.raise_alert(
+        patient_id="p-9", device_id=None, ward_id="kad", kind=AlertKind.NEWS2, severity=AlertSeverity.HIGH,
+        message="NEWS2 8", at=AT,
+    )  # fmt: skip
+
+    assert await store.sync_alert_items(AT + timedelta(minutes=1)) == []
