@@ -20,6 +20,7 @@ from core.care_flags import CareFlag
 from core.clock import utc_now
 from core.escalation import DeliveryPurpose
 from core.mqtt import MqttClient, MqttOptions
+from core.outreach import Team
 from core.store import Store
 from core.types import Alert, AlertKind, AlertPriority, CareTeamRole, Parameter
 from devices.scenario_library import Casting
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.integration
 logger = logging.getLogger(__name__)
 
 SECRET = b"receiver-secret-" + b"o" * 24
+LAR_TEAM = "e2e-lar"
 LAR_NURSE = "lar-sykepleier"
 # The simulator starts 20 s before the scenario's SpO2 reaches 85 %: the test runs about a minute, and the decline
 # before it (SpO2 96 % -> 87 %) is what the scenario's table tests cover.
@@ -76,8 +78,10 @@ async def test_opioid_patient_in_a_kad_bed_gets_the_respiratory_alert_before_new
     since = seeded_since(utc_now())
     await seed(pg_store, unit, since=since)
     await flag(pg_store, patient, CareFlag.OPIOID_AGONIST_TREATMENT, at=since)
-    await join_team(pg_store, [patient], LAR_NURSE, CareTeamRole.LAR_TEAM, at=since)
-    await on_call(pg_store, unit.site_id, url=receiver.url, secret=SECRET, people=[LAR_NURSE])
+    await pg_store.add_team(Team(LAR_TEAM, "LAR e2e", CareTeamRole.LAR_TEAM, "LAR e2e poliklinikk", since))
+    await pg_store.add_team_member(LAR_TEAM, LAR_NURSE, at=since)
+    await join_team(pg_store, [patient], LAR_TEAM, CareTeamRole.LAR_TEAM, at=since)
+    await on_call(pg_store, unit.site_id, url=receiver.url, secret=SECRET, people=[LAR_TEAM, LAR_NURSE])
     env = ingest_env(
         mosquitto=mosquitto, postgres_server=postgres_server, postgres_dsn=postgres_dsn, topic_root=unique_topic_root,
         data_dir=tmp_path, client_id=f"ingest-opioid-{uuid.uuid4().hex[:8]}",
@@ -99,7 +103,7 @@ async def test_opioid_patient_in_a_kad_bed_gets_the_respiratory_alert_before_new
             lambda: _respiratory_alert(pg_store, patient), what="the respiratory-depression alert", timeout_s=90
         )
         await wait_until(
-            lambda: len(_about(receiver, alert.alert_id)) >= 2, what="the nurse paged and the LAR team informed"
+            lambda: len(_about(receiver, alert.alert_id)) >= 3, what="the nurse paged and the LAR team informed"
         )
     finally:
         stop.set()
@@ -126,10 +130,15 @@ async def test_opioid_patient_in_a_kad_bed_gets_the_respiratory_alert_before_new
 
     deliveries = await pg_store.list_deliveries(alert.alert_id)
     first_step = {(d.person_id, d.purpose) for d in deliveries if d.step_index == 0}
-    assert first_step == {(UNIT_NURSE, DeliveryPurpose.RESPOND), (LAR_NURSE, DeliveryPurpose.INFORM)}
+    assert first_step == {
+        (UNIT_NURSE, DeliveryPurpose.RESPOND),
+        (LAR_TEAM, DeliveryPurpose.INFORM),  # the team's phone
+        (LAR_NURSE, DeliveryPurpose.INFORM),  # and its member
+    }
     received = _about(receiver, alert.alert_id)
     assert {(b["recipient"]["person_id"], b["purpose"], b["alert"]["kind"]) for b in received} == {
         (UNIT_NURSE, "respond", "respiratory_depression"),
+        (LAR_TEAM, "inform", "respiratory_depression"),
         (LAR_NURSE, "inform", "respiratory_depression"),
     }
     assert all(r.signature_valid for r in receiver.requests)
