@@ -7,18 +7,25 @@ and raises it to high; the AWS items a monitor can fill are proposed from the la
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
+import httpx
 import orjson
 import pytest
 
 from core.care_flags import CareFlag
+from core.mqtt import MqttClient, MqttOptions
 from core.outreach import Team
 from core.store import Store
-from core.types import AlertKind, AlertSeverity, CareTeamRole
+from core.types import AlertKind, AlertSeverity, CareTeamRole, Role, User
 from core.withdrawal import AwsItem, WithdrawalScale
+from dashboard_api.app import create_app
+from dashboard_api.auth import issue_token
+from dashboard_api.live import LiveHub
 from devices.scenarios_sud import alcohol_withdrawal_scenario
 from devices.simulator import NO_ARTEFACTS, UnitSimulator
 from scoring.withdrawal import propose_items
@@ -26,7 +33,7 @@ from tests.alerts.webhook_receiver import WebhookReceiver
 from tests.e2e.fake_time import FakeClock, playing
 from tests.e2e.scenario_unit import flag, join_team, on_call, scenario_unit, seed, seeded_since
 from tests.fixtures.mosquitto import MosquittoBroker
-from tests.ingest.conftest import wait_until
+from tests.ingest.conftest import TEST_SECRET, wait_until
 
 pytestmark = pytest.mark.integration
 logger = logging.getLogger(__name__)
@@ -37,6 +44,7 @@ STEP = timedelta(minutes=10)
 
 SECRET = b"receiver-secret-" + b"w" * 24
 FACT_NURSE = "fact-sykepleier"
+KAD_NURSE = "kad-sykepleier"
 
 
 @pytest.fixture
@@ -77,6 +85,7 @@ async def test_alcohol_withdrawal_opens_a_news2_alert_in_the_medium_band_then_hi
         await player.play(instants, patient_ids=[patient])
         latest = (await pg_store.latest_values([patient]))[patient]
         proposed = {p.item: p.score for p in propose_items(WithdrawalScale.AWS, latest, now=clock.now)}
+        form = await _aws_form_as_the_nurse_sees_it(pg_store, patient, unit.site_id, clock)
         informed = await wait_until(
             lambda: len(_informed(receiver)) >= 2 and _informed(receiver), what="the FACT team informed of the high"
         )
@@ -102,3 +111,28 @@ async def test_alcohol_withdrawal_opens_a_news2_alert_in_the_medium_band_then_hi
         AwsItem.TEMPERATURE: 3,
         AwsItem.BREATHING_RATE: 2,
     }
+    # The same proposal on the form the unit's nurse opens (GET .../withdrawal-assessments/proposal?scale=aws).
+    assert {i["item"]: i["proposed"]["score"] for i in form["items"] if i["proposed"]} == {
+        item.value: score for item, score in proposed.items()
+    }
+
+
+async def _aws_form_as_the_nurse_sees_it(
+    store: Store, patient_id: str, site_id: str, clock: FakeClock
+) -> dict[str, Any]:
+    """The AWS form over the API (on the fake clock, so the latest vitals are fresh), read by a nurse of the unit."""
+    await store.add_user(User(KAD_NURSE, "KAD-sykepleier", (Role.NURSE,), "KAD e2e", (site_id,), clock.now))
+    client = MqttClient(MqttOptions(url="mqtt://127.0.0.1:9", client_id=f"offline-{uuid.uuid4().hex[:8]}"))
+    app = create_app(
+        store=store, auth_secret=TEST_SECRET, live=LiveHub(client, topic_root="unused"), publisher=client, clock=clock
+    )
+    token = issue_token(TEST_SECRET, user_id=KAD_NURSE, role=Role.NURSE, site_ids=[site_id], ttl_s=600, now=clock())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vaktrom.test") as api:
+        response = await api.get(
+            f"/api/v1/patients/{patient_id}/withdrawal-assessments/proposal",
+            params={"scale": "aws"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
