@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from core.errors import NotFound
 from core.outreach import OutreachState, Team
 from core.store import Store
-from core.types import Bed, CareSetting, ClinicalRisk, PatientScore, Site, Stay, Ward
+from core.types import CareSetting, ClinicalRisk, PatientScore, Site, Stay, Ward
 from dashboard_api.schemas import AlertOut, ScoreOut, VitalOut
 from dashboard_api.schemas_team import (
     BoardRowOut,
@@ -41,7 +40,7 @@ def _status(score: PatientScore | None) -> StatusOut:
     return StatusOut(band=score.risk.value, word=_BAND_WORD[score.risk], news2=score.total, complete=score.complete)
 
 
-def _where(stay: Stay | None, ward: Ward | None, site: Site | None, bed: Bed | None) -> WhereOut:
+def _where(stay: Stay | None, ward: Ward | None, site: Site | None, bed: str | None) -> WhereOut:
     if stay is None or ward is None:
         return WhereOut(setting="none", site_id=None, site_name=None, site_kind=None, ward_id=None, ward_name=None,
                         bed_label=None, text="No current stay")  # fmt: skip
@@ -50,27 +49,15 @@ def _where(stay: Stay | None, ward: Ward | None, site: Site | None, bed: Bed | N
     if stay.setting is CareSetting.HOME:
         setting, text = "home", f"At home · {site_name}"
     else:
-        label = bed.label if bed else "?"
-        setting, text = "bed", f"{_IN_A_BED.get(kind or '', 'Bed')} {label} · {site_name}"
+        setting, text = "bed", f"{_IN_A_BED.get(kind or '', 'Bed')} {bed or '?'} · {site_name}"
     return WhereOut(setting=setting, site_id=ward.site_id, site_name=site_name, site_kind=kind, ward_id=ward.ward_id,
-                    ward_name=ward.name, bed_label=bed.label if bed else None, text=text)  # fmt: skip
+                    ward_name=ward.name, bed_label=bed, text=text)  # fmt: skip
 
 
-async def _places(store: Store, stays: Sequence[Stay]) -> tuple[dict[str, Ward], dict[str, Site], dict[str, Bed]]:
+async def _places(store: Store, stays: Sequence[Stay]) -> tuple[dict[str, Ward], dict[str, Site], dict[str, str]]:
     wards = {ward_id: await store.get_ward(ward_id) for ward_id in sorted({s.ward_id for s in stays})}
     sites = {s.site_id: s for s in await store.list_sites(include_retired=True)}
-    beds = {bed_id: await store.get_bed(bed_id) for bed_id in sorted({s.bed_id for s in stays if s.bed_id})}
-    return wards, sites, beds
-
-
-async def _names(store: Store, patient_ids: Sequence[str]) -> dict[str, str]:
-    names = {}
-    for patient_id in patient_ids:
-        try:
-            names[patient_id] = (await store.get_patient(patient_id)).display_name
-        except NotFound:  # a care-team row may name a patient not registered here yet
-            names[patient_id] = patient_id
-    return names
+    return wards, sites, await store.bed_labels(sorted({s.bed_id for s in stays if s.bed_id}))
 
 
 async def board_rows(store: Store, team: Team, patient_ids: Sequence[str], *, at: datetime) -> list[BoardRowOut]:
@@ -79,7 +66,7 @@ async def board_rows(store: Store, team: Team, patient_ids: Sequence[str], *, at
         return []
     stays = await store.stays_of_patients(patient_ids, at=at)
     wards, sites, beds = await _places(store, list(stays.values()))
-    names = await _names(store, patient_ids)
+    names = await store.display_names(patient_ids)
     scores = await store.current_scores(patient_ids)
     latest = await store.latest_values(patient_ids)
     alerts = await store.list_alerts(patient_ids=patient_ids)
@@ -96,7 +83,8 @@ async def board_rows(store: Store, team: Team, patient_ids: Sequence[str], *, at
         score, follow, note = scores.get(pid), follow_up[pid], notes.get(pid)
         rows.append(
             BoardRowOut(
-                patient_id=pid, display_name=names[pid], where=_where(stay, ward, site, bed), status=_status(score),
+                patient_id=pid, display_name=names.get(pid, pid), where=_where(stay, ward, site, bed),
+                status=_status(score),
                 score=ScoreOut.of(score) if score else None, vitals=[VitalOut.of(v, at=at) for v in values],
                 alerts=[AlertOut.of(a) for a in alerts if a.patient_id == pid],
                 tasks=[TaskOut.of(t) for t in tasks if t.patient_id == pid],

@@ -324,6 +324,18 @@ class OutreachQueries(SqlStore):
         """What changed on the team's board since `after` (tasks, plan notes, the patients' worklist items)."""
         return await self._read(lambda c: _team_changes(c, team_id, patient_ids, after))
 
+    async def display_names(self, patient_ids: Sequence[str]) -> dict[str, str]:
+        """Patient id -> name, in one query (patients not registered are absent)."""
+        p = s.patients
+        query = sa.select(p.c.patient_id, p.c.display_name).where(p.c.patient_id.in_(patient_ids))
+        return {r.patient_id: r.display_name for r in await self._read(lambda c: c.execute(query).all())}
+
+    async def bed_labels(self, bed_ids: Sequence[str]) -> dict[str, str]:
+        """Bed id -> label, in one query."""
+        b = s.beds
+        query = sa.select(b.c.bed_id, b.c.label).where(b.c.bed_id.in_(bed_ids))
+        return {r.bed_id: r.label for r in await self._read(lambda c: c.execute(query).all())}
+
     async def add_plan_note(self, note: PlanNote) -> None:
         row = {"team_id": note.team_id, "patient_id": note.patient_id, "text": note.text,
                "written_by": note.written_by, "written_at": note.written_at}  # fmt: skip

@@ -69,6 +69,12 @@ class OutreachStore(Protocol):
         """The newest ids of the team's task history, plan notes and its patients' worklist history above `after`,
         and the patients whose rows they touch (a live board's poll)."""
 
+    async def display_names(self, patient_ids: Sequence[str]) -> dict[str, str]:
+        """Patient id -> name in one query (the board's rows)."""
+
+    async def bed_labels(self, bed_ids: Sequence[str]) -> dict[str, str]:
+        """Bed id -> label in one query."""
+
     async def add_plan_note(self, note: PlanNote) -> None: ...
     async def plan_notes(self, team_id: str, patient_ids: Sequence[str]) -> dict[str, PlanNote]: ...
     async def plan_note_history(self, team_id: str, patient_id: str) -> list[PlanNote]:
