@@ -35,6 +35,7 @@ from dashboard_api import (
     routes_withdrawal,
     ws,
     ws_team,
+    ws_worklist,
 )
 from dashboard_api.access import ApiContext, Publisher
 from dashboard_api.auth import Principal, current_principal
@@ -105,6 +106,7 @@ def create_app(
     app.include_router(routes_team.router, prefix=API_PREFIX)
     app.include_router(routes_admin_teams.router, prefix=API_PREFIX)
     app.include_router(ws_team.router, prefix=API_PREFIX)
+    app.include_router(ws_worklist.router, prefix=API_PREFIX)
     for admin in (routes_admin, routes_admin_patients):  # role admin: places, patients, stays
         app.include_router(admin.router, prefix=API_PREFIX)
     _add_openapi(app)

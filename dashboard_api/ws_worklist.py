@@ -1,0 +1,149 @@
+"""The live worklist: `/ws/sites/{site_id}/worklist` sends a programme's open and claimed items (seq 0), then each
+change with the next seq: an item opened, raised, claimed, assigned, escalated or noted (`{"type": "item", ...}`),
+or closed (`{"type": "removed", "item_id": ...}`). Items are written by ingest (threshold breaches), the alert timers
+(alert items, plan checks) and the API, in any process: the stream reads the list from the store every
+WORKLIST_POLL_S and sends what changed. Token as subprotocol, per-user socket quota, 4410 on lost access and 4503
+when the store does not answer, as the ward streams (docs/API.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ConfigDict
+
+from alerts.triage import worklist_order
+from core.errors import StorageUnavailable
+from core.homecare import WorklistState
+from dashboard_api.access import ApiContext, audit, audit_patients, get_context, site_grant
+from dashboard_api.auth import CLINICAL_ROLES, DisabledUser, InvalidToken, Principal, UnknownUser, registered_principal
+from dashboard_api.live import CLIENT_QUEUE_MAX, Subscription
+from dashboard_api.schemas_homecare import WorklistItemOut
+from dashboard_api.ws import CloseCode, accept_stream, close_stream, counted_stream, pump_stream
+from dashboard_api.ws_access import AccessWatch
+
+__all__ = ["WORKLIST_POLL_S", "router"]
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+# A new or changed item shows on every open worklist within this. One indexed read of the programme's open items per
+# open page per poll: a programme has a handful of coordinators, and 500 patients' items are read and ordered in
+# ~65 ms on SQLite and PostgreSQL alike (tests/core/test_store_worklist_scale.py).
+WORKLIST_POLL_S = 1.0
+_OPEN = (WorklistState.OPEN, WorklistState.CLAIMED)
+
+
+class _Snapshot(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: str = "snapshot"
+    seq: int = 0
+    at: datetime
+    site_id: str
+    items: list[WorklistItemOut]
+
+
+class _ItemDelta(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: str = "item"
+    at: datetime
+    item: WorklistItemOut
+
+
+class _Removed(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    type: str = "removed"
+    at: datetime
+    item_id: str
+
+
+@router.websocket("/ws/sites/{site_id}/worklist")
+async def worklist_stream(websocket: WebSocket, site_id: str) -> None:
+    with counted_stream(websocket):
+        ctx = get_context(websocket)
+        principal = await accept_stream(websocket)
+        if principal is None:
+            return
+        if principal.role not in CLINICAL_ROLES or not principal.may_see(site_id):
+            await audit(ctx, principal, "denied.ws.worklist", site_id, f"role {principal.role.value}", grant="")
+            await close_stream(websocket, CloseCode.NOT_FOUND, f"Site {site_id} not found")
+            return
+        try:
+            await _serve(websocket, ctx, principal, site_id)
+        except StorageUnavailable:
+            logger.warning("Worklist stream of %s: store unavailable", site_id)
+            await close_stream(websocket, CloseCode.UNAVAILABLE, "Store unavailable; reconnect shortly")
+
+
+async def _items(ctx: ApiContext, site_id: str) -> dict[str, WorklistItemOut]:
+    items = sorted(await ctx.store.worklist(site_id, states=_OPEN), key=worklist_order)
+    return {item.item_id: WorklistItemOut.of(item) for item in items}
+
+
+async def _serve(websocket: WebSocket, ctx: ApiContext, principal: Principal, site_id: str) -> None:
+    watch: AccessWatch = websocket.app.state.access_watch
+    with watch.watch(principal.user_id) as changed:
+        shown = await _items(ctx, site_id)
+        grant = site_grant(site_id)
+        await audit_patients(ctx, principal, "ws.worklist", site_id, {i.patient_id: grant for i in shown.values()})
+        snapshot = _Snapshot(at=ctx.clock(), site_id=site_id, items=list(shown.values()))
+        try:
+            await websocket.send_text(snapshot.model_dump_json())
+        except (WebSocketDisconnect, OSError):
+            return
+        subscription = Subscription([], queue_max=CLIENT_QUEUE_MAX)
+        expires_in_s = (principal.expires_at - ctx.clock()).total_seconds()
+
+        async def passthrough(message: str) -> list[str]:
+            return [message]
+
+        async with asyncio.TaskGroup() as group:
+            poller = group.create_task(_poll(ctx, principal, site_id, subscription, shown), name=f"ws-wl-{site_id}")
+            revoked = _lost_site(ctx, principal, site_id, changed)
+            await pump_stream(websocket, subscription, passthrough, expires_in_s=expires_in_s, revoked=revoked)
+            poller.cancel()
+
+
+async def _poll(
+    ctx: ApiContext, principal: Principal, site_id: str, subscription: Subscription, shown: dict[str, WorklistItemOut]
+) -> None:
+    """Forever: read the list, queue a delta per item that is new or changed and per item that left it (closed)."""
+    while True:
+        await asyncio.sleep(WORKLIST_POLL_S)
+        try:
+            now_items = await _items(ctx, site_id)
+        except StorageUnavailable as exc:
+            subscription.interrupt(f"the store did not answer: {exc}")  # the page reconnects and resnapshots
+            return
+        at = ctx.clock()
+        new_patients = {i.patient_id for i in now_items.values()} - {i.patient_id for i in shown.values()}
+        if new_patients:
+            grant = site_grant(site_id)
+            await audit_patients(ctx, principal, "ws.worklist", site_id, dict.fromkeys(new_patients, grant))
+        for item_id, item in now_items.items():
+            if shown.get(item_id) != item:
+                subscription.offer(_ItemDelta(at=at, item=item).model_dump_json())
+        for item_id in shown.keys() - now_items.keys():
+            subscription.offer(_Removed(at=at, item_id=item_id).model_dump_json())
+        shown = now_items
+
+
+async def _lost_site(ctx: ApiContext, principal: Principal, site_id: str, changed: asyncio.Event) -> str:
+    """Wait until the user no longer serves the programme (disabled, or the site taken from them)."""
+    while True:
+        await changed.wait()
+        changed.clear()
+        try:
+            now = await registered_principal(
+                ctx.store, user_id=principal.user_id, role=principal.role, site_ids=principal.site_ids,
+                token_id=principal.token_id, expires_at=principal.expires_at,
+            )  # fmt: skip
+        except (DisabledUser, UnknownUser):
+            return f"User {principal.user_id} is disabled; this stream is closed"
+        except InvalidToken as exc:
+            return f"Access withdrawn: {exc}"
+        if not now.may_see(site_id):
+            return f"You no longer serve site {site_id}"
