@@ -8,6 +8,7 @@ from datetime import datetime, time
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.plans import MAX_INACTIVE_AFTER_H, MAX_WINDOW_MIN
+from alerts.triage import worklist_urgency
 from core.homecare import MeasurementPlan, PlanItem, WorklistEvent, WorklistItem
 from core.types import Parameter, Reading
 
@@ -137,6 +138,7 @@ class WorklistItemOut(_Out):
     implicated: list[ImplicatedReadingOut] = Field(description="The readings behind a threshold breach.")
     alert_id: int | None = Field(description="The alert behind an alert item, or the one an item escalated into.")
     assignee: str | None
+    urgency: int = Field(description="Sort key, highest first: red 10, orange 8, inactive 7, yellow 6, missed 5, ...")
 
     @classmethod
     def of(cls, item: WorklistItem) -> WorklistItemOut:
@@ -149,7 +151,7 @@ class WorklistItemOut(_Out):
             parameter=item.parameter.value if item.parameter else None,
             triage_colour=colour.value if colour else None, triage_display=colour.display if colour else None,
             implicated=[ImplicatedReadingOut.of(r) for r in item.implicated], alert_id=item.alert_id,
-            assignee=item.assignee,
+            assignee=item.assignee, urgency=worklist_urgency(item),
         )  # fmt: skip
 
 
