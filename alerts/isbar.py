@@ -54,6 +54,7 @@ _KIND_WORDS = {
     AlertKind.RESPIRATORY_DEPRESSION: "possible opioid respiratory depression",
     AlertKind.RESPIRATORY_TREND: "breathing slowing (opioid care flag)",
     AlertKind.WITHDRAWAL_RISING: "withdrawal score rising",
+    AlertKind.WORKLIST_ESCALATION: "escalated from the home follow-up worklist",
 }
 _PARAMETER_ORDER = (
     Parameter.RESP_RATE,

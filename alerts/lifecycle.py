@@ -102,7 +102,9 @@ class LifecyclePolicy:
 DEFAULT_POLICY = LifecyclePolicy()
 # Advisory items ask for a review, not a response: once acknowledged they are never announced again.
 # A rising withdrawal score is answered by treatment and the next assessment, which ends it; hours apart, not minutes.
-_NEVER_RENOTIFIED = (AlertKind.LENGTH_OF_STAY, AlertKind.WITHDRAWAL_RISING)
+# A coordinator's escalation has no condition a monitor could see persist: the clinician who acknowledged it answers
+# it, and closing the worklist item resolves it.
+_NEVER_RENOTIFIED = (AlertKind.LENGTH_OF_STAY, AlertKind.WITHDRAWAL_RISING, AlertKind.WORKLIST_ESCALATION)
 
 
 class Unread(enum.Enum):

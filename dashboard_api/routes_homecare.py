@@ -17,7 +17,7 @@ from alerts.triage import colours_at_the_time, escalation_severity, worklist_ord
 from alerts.vkp_fhir import worklist_bundle
 from core.errors import Conflict, NotFound
 from core.homecare import MeasurementPlan, WorklistItem, WorklistKind, WorklistState
-from core.types import AlertKind, Reading, Role
+from core.types import AlertKind, AlertPhase, AlertState, Reading, Role
 from dashboard_api.access import Ctx, announce_alert, audit, audit_patients, authorised_patient, site_grant
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
 from dashboard_api.schemas_homecare import (
@@ -144,10 +144,23 @@ async def note_item(item_id: str, body: NoteIn, ctx: Ctx, principal: Clinician) 
 
 @router.post("/worklist/{item_id}/close", response_model=WorklistItemOut, summary="Close with an outcome and comment")
 async def close_item(item_id: str, body: CloseIn, ctx: Ctx, principal: Clinician) -> WorklistItemOut:
-    await _authorised_item(ctx, principal, item_id, action="close.worklist_item")
-    return await _update(
+    """An escalated item's `worklist_escalation` alert is resolved with it (the coordinator's follow-up is done); an
+    alert item's alert is left to its own lifecycle."""
+    item = await _authorised_item(ctx, principal, item_id, action="close.worklist_item")
+    closed = await _update(
         ctx, item_id, actor=principal.user_id, action="closed", text=body.comment.strip(), outcome=body.outcome
     )
+    if item.alert_id is not None and item.kind is not WorklistKind.ALERT:
+        await _resolve_escalation(ctx, item, by=principal.user_id, reason=f"worklist item closed: {body.outcome}")
+    return closed
+
+
+async def _resolve_escalation(ctx: Ctx, item: WorklistItem, *, by: str, reason: str) -> None:
+    assert item.alert_id is not None
+    alert = await ctx.store.get_alert(item.alert_id)
+    if alert.kind is AlertKind.WORKLIST_ESCALATION and alert.state is not AlertState.RESOLVED:
+        resolved = await ctx.store.resolve_alert(alert.alert_id, at=ctx.clock(), by=by, reason=reason)
+        await announce_alert(ctx, item.site_id, resolved, phase=AlertPhase.RESOLVED)
 
 
 @router.post("/worklist/{item_id}/assign", response_model=WorklistItemOut, summary="Assign to a programme coordinator")

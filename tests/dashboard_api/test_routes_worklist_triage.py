@@ -133,7 +133,7 @@ async def test_an_item_is_assigned_to_a_coordinator_of_the_programme_only(
     assert ("assign.worklist_item", "p4") in [(a.action, a.patient_id) for a in await store.list_audit(limit=5)]
 
 
-async def test_escalating_a_red_breach_opens_a_high_alert_in_the_escalation_chain(
+async def test_escalating_a_red_breach_opens_a_high_alert_in_the_chain_and_closing_the_item_resolves_it(
     copd_at_home: httpx.AsyncClient,
     live_api: httpx.AsyncClient,
     token: TokenFactory,
@@ -160,3 +160,11 @@ async def test_escalating_a_red_breach_opens_a_high_alert_in_the_escalation_chai
     assert history[-1]["text"] == f"alert {alert.alert_id} (high priority): Svarer ikke på telefon, SpO2 83 % på 2 l O2"
     again = await live_api.post(f"{path}/escalate", json=reason, headers=_coordinator(token))
     assert again.json()["alert_id"] == alert.alert_id  # joins the alert already open
+
+    close = {"outcome": "escalated", "comment": "Legevakt dro hjem til henne"}
+    closed = await live_api.post(f"{path}/close", json=close, headers=_coordinator(token))
+
+    assert closed.status_code == 200
+    resolved = await store.get_alert(alert.alert_id)
+    assert (resolved.state, resolved.resolved_by) == (AlertState.RESOLVED, "nurse-kari")
+    assert resolved.resolve_reason == "worklist item closed: escalated"
