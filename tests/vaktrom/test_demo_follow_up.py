@@ -1,5 +1,5 @@
-"""The demo's home follow-up: every home patient gets a plan (with its timers armed) and the LAR patient her care
-flag, once, however often the demo starts."""
+"""The demo's home follow-up: every home patient gets a plan (with its timers armed), the LAR patient her care flag
+and the COPD patient her personal SpO2 thresholds, once, however often the demo starts."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 from core.care_flags import CareFlag
 from core.homecare import ACTIVITY_TIMER
 from core.store.sqlite import SqliteStore
-from core.types import CareTeamRole
+from core.thresholds import MeasurementThresholds
+from core.types import CareTeamRole, Parameter
 from devices.demo import seed_demo_unit
 from devices.scenario_library import ScenarioName, demo_patient_of
-from vaktrom.demo_follow_up import DEMO_PLAN_ITEMS, seed_demo_follow_up
+from vaktrom.demo_follow_up import DEMO_COPD_SPO2_BANDS, DEMO_PLAN_ITEMS, seed_demo_follow_up
 
 NOW = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
 
@@ -33,6 +34,9 @@ async def test_each_home_patient_is_followed_by_a_plan_and_the_lar_patient_is_fl
         lar = unit.home_patients[2].patient_id
         assert await store.care_flags([lar]) == {lar: frozenset({CareFlag.OPIOID_AGONIST_TREATMENT})}
         assert len(await store.care_flag_history(lar)) == 1
+        copd = demo_patient_of(unit, ScenarioName.COPD_EXACERBATION)
+        [thresholds] = await store.threshold_history(copd)
+        assert thresholds.of(Parameter.SPO2) == MeasurementThresholds(Parameter.SPO2, DEMO_COPD_SPO2_BANDS)
     finally:
         await store.close()
 
