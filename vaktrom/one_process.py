@@ -23,12 +23,13 @@ from ingest.risk import RiskAssessor
 from ingest.service import run_ingest
 from vaktrom.broker_policy import BrokerPolicy, vaktrom_accounts
 from vaktrom.demo_follow_up import seed_demo_follow_up
+from vaktrom.demo_teams import DEMO_TEAMS
 from vaktrom.embedded_broker import embedded_broker
 from vaktrom.parts import listen_socket, open_store, run_device_health, serve_api, simulate
 from vaktrom.risk import load_risk_assessor
 from vaktrom.wiring import auth_secret_of, with_mqtt_credentials
 
-__all__ = ["demo_logins", "register_demo_users", "run_one_process"]
+__all__ = ["demo_logins", "register_demo_users", "run_one_process", "team_board_logins"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ async def _run_parts(
                 playing = simulate(settings, store, stop=asyncio.Event(), unit=unit, scenarios=scenarios)
                 tasks.create_task(playing, name="simulator")
             await api_started.wait()
-            sys.stdout.write(_banner(settings))
+            sys.stdout.write(_banner(settings, team_boards=unit is not None))
             sys.stdout.flush()
             if started is not None:
                 started.set()
@@ -119,6 +120,16 @@ async def register_demo_users(store: Store) -> None:
         if await store.get_user(user_id) is None:
             user = User(user_id, f"Demo {role.value}", (role,), "Demo kommune", demo_unit().site_ids, utc_now())
             await store.add_user(user)
+
+
+def team_board_logins(settings: Settings) -> list[tuple[str, str, str, str]]:
+    """(team id, team name, member, token) for each demo team's first member, valid for the demo sites."""
+    secret, sites, now = auth_secret_of(settings), list(demo_unit().site_ids), utc_now()
+    return [
+        (team_id, name, user, issue_token(secret, user_id=user, role=role, site_ids=sites, ttl_s=settings.token_ttl_s,
+                                          now=now))
+        for team_id, name, _, _, ((user, _, role), *_) in DEMO_TEAMS
+    ]  # fmt: skip
 
 
 def demo_logins(settings: Settings) -> list[tuple[str, Role, str]]:
@@ -135,7 +146,7 @@ def demo_logins(settings: Settings) -> list[tuple[str, Role, str]]:
     ]
 
 
-def _banner(settings: Settings) -> str:
+def _banner(settings: Settings, *, team_boards: bool) -> str:
     base = f"http://{settings.api_host}:{settings.api_port}"
     lines = [
         "",
@@ -150,5 +161,9 @@ def _banner(settings: Settings) -> str:
         lines.append("Log in by opening one of these links (the token stays in your browser):")
         for user, role, token in demo_logins(settings):
             lines.append(f"  {role.value:<12} {user:<18} {base}/#token={token}")
+        if team_boards:  # the demo's teams exist only with the demo unit (vaktrom/demo_teams.py)
+            lines.append("A team's board, as its first member:")
+            for team_id, name, user, token in team_board_logins(settings):
+                lines.append(f"  {name:<12} {user:<18} {base}/team?team={team_id}#token={token}")
     lines.append("Stop with Ctrl-C.\n")
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from core.topics import obs_topic
 from core.types import Consciousness, Parameter, Role
 from devices.demo import demo_unit, seed_demo_unit
 from devices.packs import Record, encode_pack
+from devices.scenario_library import ScenarioName, demo_patient_of
 from tests.vaktrom.conftest import (
     SQLITE_FILE,
     RunningSystem,
@@ -28,6 +29,7 @@ from tests.vaktrom.conftest import (
     vaktrom_mqtt_threads,
     wait_until,
 )
+from vaktrom.one_process import team_board_logins
 from vaktrom.wiring import with_mqtt_credentials
 
 UNIT = demo_unit()
@@ -71,6 +73,22 @@ async def test_demo_nurse_reads_the_demo_ward_board(simulated: RunningSystem, ap
     assert [bed["label"] for bed in board["beds"]] == BED_NAMES
     assert all(bed["patient"] is not None for bed in board["beds"])
     assert anonymous.status_code == 401
+
+
+async def test_the_banners_team_links_open_each_demo_teams_board_with_its_patients_at_home_and_in_beds(
+    simulated: RunningSystem, api: httpx.AsyncClient
+) -> None:
+    boards = {}
+    for team_id, name, user, token in team_board_logins(simulated.settings):
+        response = await api.get(f"/api/v1/teams/{team_id}/board", headers=_auth(token))
+        assert response.status_code == 200, (user, response.text)
+        boards[name] = sorted(row["patient_id"] for row in response.json()["rows"])
+
+    fact_home, lar_home = UNIT.home_patients[1].patient_id, UNIT.home_patients[2].patient_id
+    assert boards == {
+        "FACT Demo": sorted([fact_home, demo_patient_of(UNIT, ScenarioName.ALCOHOL_WITHDRAWAL)]),
+        "LAR Demo": sorted([lar_home, demo_patient_of(UNIT, ScenarioName.OPIOID_RESPIRATORY_DEPRESSION)]),
+    }
 
 
 async def test_simulated_readings_are_stored_and_scored(simulated: RunningSystem, api: httpx.AsyncClient) -> None:
