@@ -1,4 +1,4 @@
-"""The scenario end-to-end tests' store: PostgreSQL, as deployed."""
+"""The scenario end-to-end tests' store (PostgreSQL, as deployed) and the hospital's pager gateway."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import pytest
 
 from core.store import Store
 from core.store.postgres import PostgresStore
+from tests.alerts.webhook_receiver import WebhookReceiver
+from tests.e2e.scenario_unit import GATEWAY_SECRET
 
 
 @pytest.fixture
@@ -16,3 +18,10 @@ async def pg_store(postgres_dsn: str) -> AsyncIterator[Store]:
     await store.open()
     yield store
     await store.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    """A real HTTP gateway: each page and message the escalation sends arrives here, signed with GATEWAY_SECRET."""
+    async with WebhookReceiver(GATEWAY_SECRET) as running:
+        yield running

@@ -25,9 +25,10 @@ from core.types import (
 from devices.demo import DemoBed, DemoHomePatient, DemoUnit
 from devices.registry import pair_device, register_device
 
-__all__ = ["UNIT_NURSE", "flag", "join_team", "on_call", "scenario_unit", "seed"]
+__all__ = ["GATEWAY_SECRET", "UNIT_NURSE", "flag", "join_team", "on_call", "scenario_unit", "seed", "seeded_since"]
 
 UNIT_NURSE = "nurse-kad"
+GATEWAY_SECRET = b"receiver-secret-" + b"e" * 24  # the pager gateway's (tests/e2e/conftest.py `receiver`)
 
 
 def scenario_unit(*, beds: int = 0, homes: int = 0) -> DemoUnit:
@@ -81,7 +82,9 @@ async def join_team(
         await store.add_care_team_member(CareTeamMember(patient_id, member_id, role, "e2e team", at))
 
 
-async def on_call(store: Store, site_id: str, *, url: str, secret: bytes, people: Sequence[str]) -> None:
+async def on_call(
+    store: Store, site_id: str, *, url: str, people: Sequence[str], secret: bytes = GATEWAY_SECRET
+) -> None:
     """UNIT_NURSE on call for `site_id` round the clock; everyone in `people` (and the nurse) reachable at `url`."""
     await store.upsert_webhook_endpoint(WebhookEndpoint("gw", url, secret, "e2e gateway"))
     rotation = Rotation(0, "KAD nurse", OnCallRole.UNIT_NURSE, frozenset({site_id}), (time(8),), (UNIT_NURSE,),

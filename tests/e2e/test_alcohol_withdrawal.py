@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -42,15 +41,8 @@ HOUR = timedelta(hours=1)
 STEP = timedelta(minutes=10)
 
 
-SECRET = b"receiver-secret-" + b"w" * 24
 FACT_NURSE = "fact-sykepleier"
 KAD_NURSE = "kad-sykepleier"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async with WebhookReceiver(SECRET) as running:
-        yield running
 
 
 def _informed(receiver: WebhookReceiver) -> list[tuple[str, str, str]]:
@@ -73,7 +65,7 @@ async def test_alcohol_withdrawal_opens_a_news2_alert_in_the_medium_band_then_hi
     await pg_store.add_team(Team("e2e-fact", "FACT e2e", CareTeamRole.FACT_TEAM, "FACT e2e", since))
     await join_team(pg_store, [patient], "e2e-fact", CareTeamRole.FACT_TEAM, at=since)
     await pg_store.add_team_member("e2e-fact", FACT_NURSE, at=since)
-    await on_call(pg_store, unit.site_id, url=receiver.url, secret=SECRET, people=["e2e-fact", FACT_NURSE])
+    await on_call(pg_store, unit.site_id, url=receiver.url, people=["e2e-fact", FACT_NURSE])
     start = now - timedelta(days=1)
     scenario = alcohol_withdrawal_scenario(onset_h=0.0)
     simulator = UnitSimulator(

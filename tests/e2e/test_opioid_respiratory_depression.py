@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,6 @@ from tests.ingest.process import IngestProcess, ingest_env
 pytestmark = pytest.mark.integration
 logger = logging.getLogger(__name__)
 
-SECRET = b"receiver-secret-" + b"o" * 24
 LAR_TEAM = "e2e-lar"
 LAR_NURSE = "lar-sykepleier"
 # The simulator starts 20 s before the scenario's SpO2 reaches 85 %: the test runs about a minute, and the decline
@@ -44,12 +42,6 @@ LAR_NURSE = "lar-sykepleier"
 START_S = OPIOID_CRITERION_SPO2_AT_S - 20
 SEED = 12  # the noise is drawn from this seed: the run is the same every time, up to when each tick falls
 WITHIN_S = 60.0  # the issue: within 60 s of the episode criterion being met
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async with WebhookReceiver(SECRET) as running:
-        yield running
 
 
 async def _respiratory_alert(store: Store, patient_id: str) -> Alert | None:
@@ -81,7 +73,7 @@ async def test_opioid_patient_in_a_kad_bed_gets_the_respiratory_alert_before_new
     await pg_store.add_team(Team(LAR_TEAM, "LAR e2e", CareTeamRole.LAR_TEAM, "LAR e2e poliklinikk", since))
     await pg_store.add_team_member(LAR_TEAM, LAR_NURSE, at=since)
     await join_team(pg_store, [patient], LAR_TEAM, CareTeamRole.LAR_TEAM, at=since)
-    await on_call(pg_store, unit.site_id, url=receiver.url, secret=SECRET, people=[LAR_TEAM, LAR_NURSE])
+    await on_call(pg_store, unit.site_id, url=receiver.url, people=[LAR_TEAM, LAR_NURSE])
     env = ingest_env(
         mosquitto=mosquitto, postgres_server=postgres_server, postgres_dsn=postgres_dsn, topic_root=unique_topic_root,
         data_dir=tmp_path, client_id=f"ingest-opioid-{uuid.uuid4().hex[:8]}",
