@@ -151,7 +151,7 @@ def _publish(
     return publish_at
 
 
-class _Publisher:
+class PublisherProcess:
     """A publisher child process (spawned, so it shares nothing with our event loop or paho threads)."""
 
     def __init__(self, services: BenchServices, job: PublishJob) -> None:
@@ -294,7 +294,7 @@ def measure_throughput(system: System, *, n_beds: int, packs: int) -> Throughput
     expected = n_beds * seconds * READINGS_PER_PACK
     rows_before, scores_before = system.count("observations"), system.count("scores_history")
     broker = system.services.broker
-    publisher = _Publisher(system.services, PublishJob(broker.host, broker.port, n_beds, seconds, paced=False))
+    publisher = PublisherProcess(system.services, PublishJob(broker.host, broker.port, n_beds, seconds, paced=False))
     # Measured a little in the past (within every max age), so live scores are complete and nothing is "future".
     start_at_s = math.floor(time.time()) - seconds - 10
     for part in system.ingests:
@@ -388,7 +388,7 @@ class LatencyResult:
 
 
 async def _watch_ward(
-    system: System, publisher: _Publisher, *, go: tuple[float, float]
+    system: System, publisher: PublisherProcess, *, go: tuple[float, float]
 ) -> tuple[list[tuple[float, bytes]], PublishResult, str | None, int]:
     """Connect to the ward stream, start the publisher, collect (arrival time, message) until it is done."""
     token = issue_token(SECRET, user_id=BENCH_USER, role=Role.NURSE, site_ids=[SITE], ttl_s=3600, now=utc_now())
@@ -427,7 +427,7 @@ def measure_latency(system: System, *, n_beds: int, seconds: int) -> LatencyResu
     rows_before, dead_before = system.count("observations"), system.count("dead_letters")
     scores_before = system.count("scores_history")
     broker = system.services.broker
-    publisher = _Publisher(system.services, PublishJob(broker.host, broker.port, n_beds, seconds, paced=True))
+    publisher = PublisherProcess(system.services, PublishJob(broker.host, broker.port, n_beds, seconds, paced=True))
     go_at = math.ceil(time.time()) + 2.0  # after the WebSocket snapshot is in
     cpu_before = system.cpu_s()
     with RssSampler(system.python_pids()) as rss, system.profiled("latency"):
@@ -468,27 +468,49 @@ def _first_shown(
 ) -> tuple[np.ndarray, np.ndarray]:
     """[second, bed] -> arrival time of the first `readings` delta carrying that pack (inf if none), and that
     delta's `at` (when the ingest's scoring cycle that published it started)."""
-    device_index = {bench_monitor_id(i): i for i in range(n_beds)}
     shown_at = np.full((seconds, n_beds), np.inf)
     cycle_at = np.full((seconds, n_beds), np.inf)
-    for arrived_at, raw in arrivals:
-        event = orjson.loads(raw)
-        if event.get("type") != "readings":
-            continue
-        for value in event["values"]:
-            bed = device_index.get(value["device_id"])
-            second = round(datetime.fromisoformat(value["measured_at"]).timestamp() - start_at_s)
-            if bed is not None and 0 <= second < seconds and arrived_at < shown_at[second, bed]:
-                shown_at[second, bed] = arrived_at
-                cycle_at[second, bed] = datetime.fromisoformat(event["at"]).timestamp()
+    occurrences = pack_occurrences([raw for _, raw in arrivals], n_beds=n_beds, seconds=seconds, start_at_s=start_at_s)
+    arrived = np.array([at for at, _ in arrivals] or [np.inf])
+    for index, second, bed, cycle in zip(*occurrences, strict=True):
+        if arrived[index] < shown_at[second, bed]:
+            shown_at[second, bed] = arrived[index]
+            cycle_at[second, bed] = cycle
     return shown_at, cycle_at
+
+
+def pack_occurrences(
+    messages: list[bytes], *, n_beds: int, seconds: int, start_at_s: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every bench pack a WebSocket message carries (a `readings` delta, or one inside a `batch`), as arrays:
+    (index of the message, second, bed, `at` of its readings event: the start of the scoring cycle that sent it)."""
+    device_index = {bench_monitor_id(i): i for i in range(n_beds)}
+    found: list[tuple[int, int, int, float]] = []
+    for index, raw in enumerate(messages):
+        delta = orjson.loads(raw)
+        for event in delta["events"] if delta.get("type") == "batch" else [delta]:
+            if event.get("type") != "readings":
+                continue
+            cycle = datetime.fromisoformat(event["at"]).timestamp()
+            for value in event["values"]:
+                bed = device_index.get(value["device_id"])
+                second = round(datetime.fromisoformat(value["measured_at"]).timestamp() - start_at_s)
+                if bed is not None and 0 <= second < seconds:
+                    found.append((index, second, bed, cycle))
+    columns = list(zip(*found, strict=True)) or [(), (), (), ()]
+    return (
+        np.array(columns[0], dtype=np.int64),
+        np.array(columns[1], dtype=np.int64),
+        np.array(columns[2], dtype=np.int64),
+        np.array(columns[3], dtype=np.float64),
+    )
 
 
 # ------------------------------------------------------------------------------------------------------- main
 
 
 @contextlib.contextmanager
-def _run_system(services: BenchServices, n_beds: int, *, workers: int, profile_dir: Path | None) -> Iterator[System]:
+def run_system(services: BenchServices, n_beds: int, *, workers: int, profile_dir: Path | None) -> Iterator[System]:
     database = f"bench_e2e_{workers}w"
     url = create_database(services.postgres, database)
     _seed(services.postgres.dsn_for(database), n_beds)
@@ -542,10 +564,10 @@ def main() -> None:
     with bench_services() as services:
         print(f"e2e: {args.beds} beds, Mosquitto on port {services.broker.port}, PostgreSQL (fsync on)")
         if "raw" not in args.skip:
-            _print_raw(services, packs=args.raw_packs, devices=args.beds)
+            print_raw_limits(services, packs=args.raw_packs, devices=args.beds)
         for workers in args.workers or [1, 2]:
             print(f"  --- {workers} ingest process(es) + 1 API node, each its own process")
-            with _run_system(services, args.beds, workers=workers, profile_dir=args.profile) as system:
+            with run_system(services, args.beds, workers=workers, profile_dir=args.profile) as system:
                 if "throughput" not in args.skip:
                     _print_throughput(measure_throughput(system, n_beds=args.beds, packs=args.packs))
                 if "latency" not in args.skip:
@@ -553,7 +575,7 @@ def main() -> None:
                     _print_latency(measure_latency(system, n_beds=args.beds, seconds=args.seconds), args.beds)
 
 
-def _print_raw(services: BenchServices, *, packs: int, devices: int) -> None:
+def print_raw_limits(services: BenchServices, *, packs: int, devices: int) -> None:
     from bench.bench_ingest import bench_mosquitto_sub, bench_paho
 
     sub_rate = bench_mosquitto_sub(services.broker, packs=packs, devices=devices)

@@ -23,6 +23,7 @@ BENCHES: tuple[tuple[str, str, list[str], list[str]], ...] = (
     ("store", "bench.bench_store", [], ["--readings", "20000", "--repeat", "1"]),
     ("ingest", "bench.bench_ingest", ["--packs", "40000"], ["--packs", "10000"]),
     ("e2e", "bench.bench_e2e", [], ["--seconds", "15", "--packs", "10000", "--raw-packs", "10000"]),
+    ("fanout", "bench.bench_fanout", [], ["--seconds", "10", "--sockets", "1", "--sockets", "20", "--skip-raw"]),
     ("model", "bench.bench_model", [], []),
     ("embedded", "bench.bench_embedded", [], ["--packs", "30"]),
     ("escalation", "bench.bench_escalation", [], ["--alerts", "200", "--rounds", "2"]),

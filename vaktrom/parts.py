@@ -130,6 +130,10 @@ async def serve_api(
         config = uvicorn.Config(
             gate, host=settings.api_host, port=settings.api_port, log_level="warning", ws="websockets-sansio",
             lifespan="off",
+            # No permessage-deflate: a ward delta is encoded once and the same text goes to every dashboard of the
+            # ward, but deflate would compress it again per socket (200 dashboards at 1000 beds: ~140 MB/s of zlib,
+            # more than the node's CPU). Ward PCs sit on the clinic's network; bandwidth is not what is short.
+            ws_per_message_deflate=False,
         )  # fmt: skip
         server = uvicorn.Server(config)
         async with asyncio.TaskGroup() as tasks:

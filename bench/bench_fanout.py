@@ -1,0 +1,307 @@
+"""Fan-out: N dashboards of one ward at BEDS beds x 1 pack/s, publish -> each socket (issue 11: 200 at p99 <= 500 ms).
+
+The system is bench_e2e's (`vaktrom ingest` and `vaktrom api` as their own processes, Mosquitto, PostgreSQL, a paced
+paho publisher in its own process). The dashboards are N WebSocket clients of `/api/v1/ws/wards/bench-ward` in ONE
+separate process (so the measuring client does not eat the API's CPU), each a user of its own (a user may hold 20
+sockets per node). Each socket records when each `seq` arrived; the deltas themselves are decoded once, from the
+first socket (every socket subscribed before the first publish, so all get the same deltas in the same order). A
+pack counts as shown on a socket when its own `readings` delta, or a newer pack's of the same device, arrived there.
+
+Printed per run (first 1 socket, then N): p50/p90/p99/max over every (socket, pack), the worst socket's p99, packs
+never shown, sockets closed, and the CPU seconds per 1000 packs of the ingest and API processes (less sensitive to a
+shared machine's contention than latencies are), beside the raw limits of the same run.
+
+    .venv/bin/python -m bench.bench_fanout [--beds 1000] [--seconds 30] [--sockets 200] [--skip-raw]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from multiprocessing.connection import Connection
+
+import numpy as np
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from bench.bench_e2e import (
+    SECRET,
+    SITE,
+    WARD,
+    PublisherProcess,
+    PublishJob,
+    System,
+    pack_occurrences,
+    print_raw_limits,
+    run_system,
+)
+from bench.common import bench_services, latency_summary
+from core.clock import utc_now
+from core.store.postgres import PostgresStore
+from core.types import Role, User
+from dashboard_api.auth import issue_token
+
+# Issue 11's target for 200 dashboards of one ward.
+TARGET_P99_MS = 500.0
+# Sockets opened at once while connecting (each reads a 1000-bed snapshot and audits a row per patient).
+CONNECT_CONCURRENCY = 10
+# After the publisher is done, wait this long for the last deltas, or until every socket was quiet QUIET_AFTER_S.
+LATENCY_GRACE_S = 15.0
+QUIET_AFTER_S = 2.0
+# Each socket reads the ward's 1000-bed snapshot and audits 1000 rows: 200 of them take minutes on a busy machine.
+CONNECT_TIMEOUT_S = 1800.0
+# Tokens outlive any run.
+TOKEN_TTL_S = 3 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardsJob:
+    url: str
+    tokens: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class SocketLog:
+    seqs: list[int] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
+    messages: list[bytes] | None = None  # the first socket keeps what it got
+    closed: str | None = None
+
+
+# ------------------------------------------------------------------------------------------- the dashboards process
+
+
+def _dashboards_main(job: DashboardsJob, conn: Connection) -> None:
+    """Child process: connect every socket, say ready, record until told to stop, send back the logs."""
+    logs = asyncio.run(_dashboards(job, conn))
+    conn.send(
+        [
+            (np.array(log.seqs, dtype=np.int64).tobytes(), np.array(log.arrivals).tobytes(), log.messages, log.closed)
+            for log in logs
+        ]
+    )
+
+
+async def _dashboards(job: DashboardsJob, conn: Connection) -> list[SocketLog]:
+    logs = [SocketLog(messages=[] if n == 0 else None) for n in range(len(job.tokens))]
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    sockets = await asyncio.gather(*(_open(job.url, token, gate) for token in job.tokens))
+    conn.send("ready")
+    readers = [
+        asyncio.create_task(_read(ws, log), name=f"dashboard-{n}")
+        for n, (ws, log) in enumerate(zip(sockets, logs, strict=True))
+    ]
+    await asyncio.to_thread(conn.recv)  # the publisher is done
+    deadline = time.monotonic() + LATENCY_GRACE_S
+    while time.monotonic() < deadline:
+        last = max((log.arrivals[-1] for log in logs if log.arrivals), default=0.0)
+        if time.time() - last > QUIET_AFTER_S:
+            break
+        await asyncio.sleep(0.2)
+    for reader in readers:
+        reader.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return logs
+
+
+async def _open(url: str, token: str, gate: asyncio.Semaphore) -> ClientConnection:
+    async with gate:
+        ws = await connect(
+            url, subprotocols=[Subprotocol("bearer"), Subprotocol(token)], max_size=None, max_queue=None,
+            open_timeout=120,
+        )  # fmt: skip
+        snapshot = orjson.loads(await ws.recv(decode=False))
+        if snapshot.get("type") != "snapshot":
+            raise RuntimeError(f"expected a snapshot, got {snapshot.get('type')}")
+        return ws
+
+
+async def _read(ws: ClientConnection, log: SocketLog) -> None:
+    try:
+        while True:
+            message = await ws.recv(decode=False)
+            log.arrivals.append(time.time())
+            log.seqs.append(int(message[7 : message.index(b",")]))  # '{"seq":N,...': the one field read here
+            if log.messages is not None:
+                log.messages.append(bytes(message))
+    except ConnectionClosed as exc:
+        log.closed = f"{exc.rcvd.code} {exc.rcvd.reason}" if exc.rcvd else str(exc)
+
+
+# ------------------------------------------------------------------------------------------------------ measuring
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutResult:
+    sockets: int
+    packs: int
+    latency: dict[str, float]  # over every (socket, pack)
+    worst_socket_p99_ms: float
+    never: int  # (socket, pack) pairs never shown
+    closed: list[str]
+    elapsed_s: float
+    cpu_s: dict[str, float]
+
+
+def _tokens(count: int) -> tuple[str, ...]:
+    now = utc_now()
+    return tuple(
+        issue_token(SECRET, user_id=_user(n), role=Role.NURSE, site_ids=[SITE], ttl_s=TOKEN_TTL_S, now=now)
+        for n in range(count)
+    )
+
+
+def _user(n: int) -> str:
+    return f"bench.wall-{n:03d}"
+
+
+def _register(dsn: str, count: int) -> None:
+    async def register() -> None:
+        store = PostgresStore(dsn)
+        await store.open()
+        try:
+            for n in range(count):
+                if await store.get_user(_user(n)) is None:
+                    user = User(
+                        _user(n), f"Ward display {n}", (Role.NURSE,), "bench", (SITE,), utc_now() - timedelta(1)
+                    )
+                    await store.add_user(user)
+        finally:
+            await store.close()
+
+    asyncio.run(register())
+
+
+def measure_fanout(system: System, *, n_beds: int, seconds: int, sockets: int) -> FanoutResult:
+    _register(system.dsn, sockets)
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    url = f"ws://127.0.0.1:{system.api_port}/api/v1/ws/wards/{WARD}"
+    dashboards = context.Process(target=_dashboards_main, args=(DashboardsJob(url, _tokens(sockets)), child))
+    dashboards.start()
+    connect_started = time.monotonic()
+    if not parent.poll(CONNECT_TIMEOUT_S) or parent.recv() != "ready":
+        raise RuntimeError(f"the dashboards did not connect in {CONNECT_TIMEOUT_S:.0f} s")
+    print(f"  {sockets} socket(s) connected in {time.monotonic() - connect_started:.0f} s", flush=True)
+    system.wait_idle()  # the snapshots' audit rows and reads are done
+    broker = system.services.broker
+    publisher = PublisherProcess(system.services, PublishJob(broker.host, broker.port, n_beds, seconds, paced=True))
+    go_at = math.ceil(time.time()) + 1.0
+    cpu_before = system.cpu_s()
+    publisher.go(go_at=go_at, start_at_s=go_at)
+    publish = publisher.result(timeout_s=seconds + 600)
+    parent.send("done")
+    if not parent.poll(LATENCY_GRACE_S + 120):
+        raise RuntimeError("the dashboards did not report")
+    logs = parent.recv()
+    cpu_after = system.cpu_s()
+    dashboards.join(timeout=30)
+    publish_at = np.frombuffer(publish.publish_at, dtype=np.float64).reshape(seconds, n_beds)
+    messages = logs[0][2]
+    index, second, bed, _ = pack_occurrences(messages, n_beds=n_beds, seconds=seconds, start_at_s=go_at)
+    first_seqs = np.frombuffer(logs[0][0], dtype=np.int64)
+    seq_of_index = first_seqs[index] if first_seqs.size else np.zeros(0, dtype=np.int64)
+    all_latencies: list[np.ndarray] = []
+    worst_p99_ms, never = 0.0, 0
+    for seqs_raw, arrivals_raw, _, _ in logs:
+        latencies, unseen = _socket_latencies(
+            np.frombuffer(seqs_raw, dtype=np.int64), np.frombuffer(arrivals_raw), seq_of_index, second, bed, publish_at
+        )
+        all_latencies.append(latencies)
+        never += unseen
+        if latencies.size:
+            worst_p99_ms = max(worst_p99_ms, float(np.percentile(latencies, 99) * 1000))
+    return FanoutResult(
+        sockets=sockets,
+        packs=n_beds * seconds,
+        latency=latency_summary(np.concatenate(all_latencies) if all_latencies else np.zeros(0)),
+        worst_socket_p99_ms=worst_p99_ms,
+        never=never,
+        closed=[closed for _, _, _, closed in logs if closed],
+        elapsed_s=publish.all_acked_at - float(publish_at[0, 0]),
+        cpu_s={name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after},
+    )
+
+
+def _warm_up(system: System, *, n_beds: int, seconds: int) -> None:
+    """The first packs after start fill ingest's caches (each patient's SpO2 scale, limits, flags) and make the ML
+    risk's first assessment of every patient: not what a running ward costs."""
+    if seconds <= 0:
+        return
+    broker = system.services.broker
+    publisher = PublisherProcess(system.services, PublishJob(broker.host, broker.port, n_beds, seconds, paced=True))
+    go_at = math.ceil(time.time()) + 1.0
+    publisher.go(go_at=go_at, start_at_s=go_at - 3600)  # an hour back: never the measured packs' times
+    publisher.result(timeout_s=seconds + 600)
+    system.wait_idle()
+
+
+def _socket_latencies(
+    seqs: np.ndarray,
+    arrivals: np.ndarray,
+    seq_of_index: np.ndarray,
+    second: np.ndarray,
+    bed: np.ndarray,
+    publish_at: np.ndarray,
+) -> tuple[np.ndarray, int]:
+    """One socket: publish -> shown for each pack (its own delta or a newer one of its device), and how many never."""
+    arrival_of_seq = np.full(int(max(seqs.max(initial=0), seq_of_index.max(initial=0))) + 1, np.inf)
+    arrival_of_seq[seqs] = arrivals
+    shown_at = np.full(publish_at.shape, np.inf)
+    np.minimum.at(shown_at, (second, bed), arrival_of_seq[seq_of_index])
+    shown_or_newer = np.minimum.accumulate(shown_at[::-1], axis=0)[::-1]
+    finite = np.isfinite(shown_or_newer)
+    return (shown_or_newer - publish_at)[finite], int(np.sum(~finite))
+
+
+# ------------------------------------------------------------------------------------------------------------ main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--beds", type=int, default=1000, help="beds in the ward, one monitor each")
+    parser.add_argument("--seconds", type=int, default=30, help="seconds of 1 pack/s per bed, per run")
+    parser.add_argument("--sockets", type=int, action="append", help="dashboards per run (repeat; default 1, 200)")
+    parser.add_argument("--raw-packs", type=int, default=40_000, help="raw limits: messages per measurement")
+    parser.add_argument("--skip-raw", action="store_true", help="no raw limits")
+    parser.add_argument("--warmup", type=int, default=10, help="seconds of packs before measuring (caches, ML risk)")
+    args = parser.parse_args()
+    load_1m = os.getloadavg()[0]
+    with bench_services() as services:
+        print(f"fan-out: {args.beds} beds x 1 pack/s, one ward, load average {load_1m:.1f}")
+        if not args.skip_raw:
+            print_raw_limits(services, packs=args.raw_packs, devices=args.beds)
+        with run_system(services, args.beds, workers=1, profile_dir=None) as system:
+            _warm_up(system, n_beds=args.beds, seconds=args.warmup)
+            for sockets in args.sockets or [1, 200]:
+                system.wait_idle()
+                _print(measure_fanout(system, n_beds=args.beds, seconds=args.seconds, sockets=sockets))
+        print(f"  load average after: {os.getloadavg()[0]:.1f}")
+
+
+def _print(r: FanoutResult) -> None:
+    lat = r.latency
+    verdict = "MET" if lat["p99_ms"] <= TARGET_P99_MS else "MISSED"
+    cpu_ms_per_pack = {name: 1000 * r.cpu_s.get(name, 0.0) / r.packs for name in ("ingest-1", "api")}
+    print(
+        f"  {r.sockets} socket(s), {r.packs:,} packs in {r.elapsed_s:.0f} s: publish -> each socket "
+        f"p50 {lat['p50_ms']:.0f}, p90 {lat['p90_ms']:.0f}, p99 {lat['p99_ms']:.0f}, max {lat['max_ms']:.0f} ms "
+        f"(worst socket's p99 {r.worst_socket_p99_ms:.0f} ms); target p99 <= {TARGET_P99_MS:.0f} ms: {verdict}\n"
+        f"       never shown: {r.never:,} of {r.packs * r.sockets:,} (socket, pack); sockets closed: "
+        f"{len(r.closed)}{' (' + r.closed[0] + ')' if r.closed else ''}\n"
+        f"       CPU ms per pack: ingest {cpu_ms_per_pack['ingest-1']:.3f}, api {cpu_ms_per_pack['api']:.3f}; "
+        f"CPU s: {', '.join(f'{k} {v:.1f}' for k, v in sorted(r.cpu_s.items(), key=lambda kv: -kv[1]))}"
+    )
+
+
+if __name__ == "__main__":
+    main()
