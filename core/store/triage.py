@@ -140,6 +140,7 @@ def _follow_alerts(conn: sa.Connection, now: datetime) -> list[WorklistChange]:
         sa.select(_w, _a.c.state.label("alert_state"), _a.c.severity, _a.c.resolved_by, _a.c.resolve_reason)
         .select_from(_w.join(_a, _a.c.alert_id == _w.c.alert_id))
         .where(_w.c.kind == WorklistKind.ALERT.value, _w.c.state.in_(_NOT_CLOSED))
+        .where(_w.c.open_key.is_not(None))  # the same rows, found through the open-key index: closed items pile up
     )
     changes = []
     for row in conn.execute(query).all():
