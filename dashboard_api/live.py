@@ -19,7 +19,7 @@ from typing import Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
-from core.events import WardEvent, decode_event
+from core.events import BATCH_MIN_EVENTS, BatchEvent, WardEvent, decode_event
 from core.mqtt import RawMessage
 from core.topics import events_filter, parse_events_topic
 
@@ -32,12 +32,11 @@ logger = logging.getLogger(__name__)
 CLIENT_QUEUE_MAX = 2000
 # Events whose payload contradicts their topic are a bug or a forgery: one warning line per this many seconds.
 MISMATCH_LOG_INTERVAL_S = 10.0
-# A burst of at least this many patient events of one ward, taken off the broker together, goes to each connection
-# as ONE `batch` delta (encoded once, the same text for every socket). At 1000 beds x 1 pack/s a ward makes ~1,000
-# events/s: 200 dashboards of it one event at a time would be ~200,000 socket sends a second, more than a node can
-# do; batched it is one send per dashboard per burst (a scoring cycle of ingest). A quieter ward's few events still
-# go one by one, unwrapped and never held back: batching waits for nothing, it only groups what is already here.
-BATCH_MIN_EVENTS = 8
+# A burst of BATCH_MIN_EVENTS (core/events.py) or more patient events of one ward, taken off the broker together,
+# goes to each connection as ONE `batch` delta (encoded once, the same text for every socket): 200 dashboards of a
+# 1000-bed ward one event at a time would be ~200,000 socket sends a second, more than a node can do; batched it is
+# one send per dashboard per burst. A quieter ward's few events still go one by one, unwrapped and never held back:
+# batching waits for nothing, it only groups what is already here.
 # The events a batch may carry: a scoring cycle's per-patient stream. An alert always travels alone (a ward socket
 # follows it with the alert's escalation state; the alerts stream turns it into a row), as does a device status.
 _BATCHED_TYPES = frozenset({"readings", "score", "risk"})
@@ -57,6 +56,7 @@ class Delta(str):
     patient_ids: tuple[str | None, ...]
     patients: frozenset[str]
     parts: tuple[str, ...]
+    plain: str  # the same text as a plain str: what the queues hold (orjson, say, reads no str subclass)
     _head: str  # a batch's JSON up to its events
 
     @classmethod
@@ -93,6 +93,7 @@ class Delta(str):
         head: str,
     ) -> Delta:
         delta = cls(text)
+        delta.plain = text
         delta.ward_id, delta.event_type, delta.patient_ids, delta.parts = ward_id, event_type, patient_ids, parts
         delta.patients = frozenset(p for p in patient_ids if p is not None)
         delta._head = head
@@ -124,15 +125,26 @@ class Subscription:
         self.overflowed = asyncio.Event()
         self.interrupted = asyncio.Event()  # the hub may have missed an event of these wards: resnapshot
         self.interruption = ""  # why, for the log
+        self._deltas: dict[int, tuple[str, str]] = {}  # id of a queued text -> (that text, its Delta)
 
     def offer(self, message: str) -> None:
         """Queue a delta; when full, flag overflow instead (never drop one silently and carry on)."""
         if self.overflowed.is_set() or self.interrupted.is_set():
             return  # the connection is being closed; it will resnapshot
+        text = message.plain if isinstance(message, Delta) else message
         try:
-            self.queue.put_nowait(message)
+            self.queue.put_nowait(text)
         except asyncio.QueueFull:
             self.overflowed.set()
+            return
+        if text is not message:
+            self._deltas[id(text)] = (text, message)
+
+    async def next(self) -> str:
+        """The next delta, as the hub's Delta (with what it read of it) when it came from the hub."""
+        text = await self.queue.get()
+        entry = self._deltas.pop(id(text), None)
+        return entry[1] if entry is not None and entry[0] is text else text
 
     def interrupt(self, why: str) -> None:
         if not self.interrupted.is_set():
@@ -188,7 +200,11 @@ class LiveHub:
     def dispatch(self, topic: str, payload: bytes) -> int:
         """Decode one event and queue it for the connections of its topic's ward; returns how many got it."""
         event = self._decode(topic, payload)
-        return 0 if event is None else self._offer(event.ward_id, Delta.of_event(event))
+        if event is None:
+            return 0
+        if isinstance(event, BatchEvent):
+            return self._offer(event.ward_id, Delta.batch([(e, Delta.of_event(e)) for e in event.events]))
+        return self._offer(event.ward_id, Delta.of_event(event))
 
     def dispatch_many(self, raws: Sequence[RawMessage]) -> None:
         """Dispatch messages taken off the broker together, in order; a ward's run of BATCH_MIN_EVENTS or more
@@ -197,6 +213,9 @@ class LiveHub:
         for raw in raws:
             event = self._decode(raw.topic, raw.payload)
             if event is None or event.ward_id not in self._by_ward:
+                continue
+            if isinstance(event, BatchEvent):  # a scoring cycle's, from ingest: joins this burst of its ward
+                pending.setdefault(event.ward_id, []).extend((e, Delta.of_event(e)) for e in event.events)
                 continue
             if event.type in _BATCHED_TYPES:
                 pending.setdefault(event.ward_id, []).append((event, Delta.of_event(event)))

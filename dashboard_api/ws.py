@@ -312,7 +312,7 @@ async def _pump(
 async def _send_deltas(websocket: WebSocket, subscription: Subscription, expand: Expand) -> None:
     seq = 0
     while True:
-        for message in await expand(await subscription.queue.get()):
+        for message in await expand(await subscription.next()):
             seq += 1
             # Each message is a JSON object (the hub encodes an event once); the connection only prepends its seq.
             await websocket.send_text(f'{{"seq":{seq},{message[1:]}')

@@ -23,7 +23,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 from pydantic import ValidationError
 
-from core.events import AlertEvent, RiskEvent, ScoreEvent, decode_event
+from core.events import AlertEvent, BatchEvent, RiskEvent, ScoreEvent, decode_event
 from core.mqtt import MqttClient, RawMessage
 from core.settings import Settings
 from core.store import Store
@@ -195,6 +195,8 @@ class _Exporter:
                 continue
             if isinstance(event, ScoreEvent | RiskEvent | AlertEvent):
                 events.append(event)
+            elif isinstance(event, BatchEvent):  # a scoring cycle's events of a ward
+                events += [e for e in event.events if isinstance(e, ScoreEvent | RiskEvent)]
             else:
                 self._metrics.events_skipped += 1
         return events

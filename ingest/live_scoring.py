@@ -17,7 +17,7 @@ from alerts.respiratory_watch import RespiratoryTrendWatch
 from core.care_flags import OPIOID_FLAGS, CareFlag
 from core.clock import Clock, utc_now
 from core.errors import StorageUnavailable
-from core.events import readings_event, score_event
+from core.events import ReadingsEvent, ScoreEvent, readings_event, score_event
 from core.settings import Settings
 from core.store import Store
 from core.types import (
@@ -165,11 +165,13 @@ class LiveScorer:
             if score.patient_id in changed:
                 self._saved[score.patient_id] = (_signature(score), now)
         self._metrics.patients_scored += len(scores)
+        events: list[ReadingsEvent | ScoreEvent] = []
         for score in scores:
             stay = stays.get(score.patient_id)
             if stay is not None:
                 new_score = score if score.patient_id in changed else None
-                await self._publish(stay, new_score, pending[score.patient_id].values(), now)
+                events += await self._events(stay, new_score, pending[score.patient_id].values(), now)
+        self._publisher.send_patient_events(events)  # a ward's many as one batch
         if self._risk is not None:
             self._risk.submit(patient_ids, stays, now)  # its own task assesses them: never holds up scoring
 
@@ -283,13 +285,16 @@ class LiveScorer:
             scales[patient_id] = cached[1]
         return scales
 
-    async def _publish(self, stay: Stay, score: PatientScore | None, new: Iterable[Reading], now: datetime) -> None:
+    async def _events(
+        self, stay: Stay, score: PatientScore | None, new: Iterable[Reading], now: datetime
+    ) -> list[ReadingsEvent | ScoreEvent]:
         site_id = await self._publisher.site_of(stay.ward_id)
         if site_id is None:
-            return
+            return []
+        events: list[ReadingsEvent | ScoreEvent] = []
         values = [LatestValue(r.parameter, r.value, r.measured_at, r.device_id) for r in new]
         if values:
-            self._publisher.send(
+            events.append(
                 readings_event(
                     site_id=site_id,
                     ward_id=stay.ward_id,
@@ -300,8 +305,8 @@ class LiveScorer:
                 )
             )
         if score is not None:
-            event = score_event(site_id=site_id, ward_id=stay.ward_id, bed_id=stay.bed_id, score=score, at=now)
-            self._publisher.send(event)
+            events.append(score_event(site_id=site_id, ward_id=stay.ward_id, bed_id=stay.bed_id, score=score, at=now))
+        return events
 
 
 def _signature(score: PatientScore) -> tuple[object, ...]:

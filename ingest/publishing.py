@@ -8,7 +8,9 @@ from datetime import datetime
 
 from core.errors import NotFound
 from core.events import (
+    BATCH_MIN_EVENTS,
     AlertEvent,
+    BatchEvent,
     DeviceStatusEvent,
     ReadingsEvent,
     RiskEvent,
@@ -51,10 +53,23 @@ class EventPublisher:
                 self._site_of_ward[ward_id] = None
         return self._site_of_ward[ward_id]
 
-    def send(self, event: ReadingsEvent | ScoreEvent | RiskEvent | AlertEvent | DeviceStatusEvent) -> None:
+    def send(self, event: ReadingsEvent | ScoreEvent | RiskEvent | AlertEvent | DeviceStatusEvent | BatchEvent) -> None:
         topic = events_topic(self._root, event.site_id, event.ward_id, event.type)
         self._publish(topic, event.model_dump_json().encode())
         self._metrics.events_published += 1
+
+    def send_patient_events(self, events: Sequence[ReadingsEvent | ScoreEvent | RiskEvent]) -> None:
+        """Each ward's events in order: BATCH_MIN_EVENTS or more of a ward as one `batch` event, fewer one by one."""
+        by_ward: dict[tuple[str, str], list[ReadingsEvent | ScoreEvent | RiskEvent]] = {}
+        for event in events:
+            by_ward.setdefault((event.site_id, event.ward_id), []).append(event)
+        for (site_id, ward_id), ward_events in by_ward.items():
+            if len(ward_events) < BATCH_MIN_EVENTS:
+                for event in ward_events:
+                    self.send(event)
+                continue
+            at = max(event.at for event in ward_events)
+            self.send(BatchEvent(site_id=site_id, ward_id=ward_id, at=at, events=ward_events))
 
     async def send_alert(self, change: AlertChange | None, *, at: datetime) -> None:
         if change is None or not change.changed or change.alert.ward_id is None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import time
 
-from core.events import AlertEvent, ReadingsEvent, ReadingValue
+import orjson
+
+from core.events import AlertEvent, BatchEvent, ReadingsEvent, ReadingValue
 from core.mqtt import RawMessage
 from core.store.sqlite import SqliteStore
 from core.topics import events_topic
@@ -66,7 +68,7 @@ def test_a_burst_becomes_one_batch_per_ward_and_an_alert_keeps_its_place() -> No
     other_ward = [_raw("r/events/s2/w2/readings", _readings("p3", 80, ward_id="w2"))]
     with hub.subscribe(["w1"]) as board, hub.subscribe(["w2"]) as other:
         hub.dispatch_many([*before, _raw("r/events/s1/w1/alert", _alert(41)), *after, *other_ward])
-        deltas = [json.loads(board.queue.get_nowait()) for _ in range(board.queue.qsize())]
+        deltas = [orjson.loads(board.queue.get_nowait()) for _ in range(board.queue.qsize())]  # plain str
         assert json.loads(other.queue.get_nowait())["patient_id"] == "p3"  # one event of w2: as it is, unwrapped
     # Three readings before the alert are too few to wrap: they go as they are, then the alert, then one batch.
     assert [d["type"] for d in deltas] == ["readings", "readings", "readings", "alert", "batch"]
@@ -112,3 +114,15 @@ async def test_a_nurse_gets_the_burst_as_one_batch_delta_and_a_care_team_doctor_
     ]
     audit = await store.list_audit(limit=10)
     assert not [a for a in audit if a.detail == "appeared"]  # everyone in the batches was on the boards already
+
+
+def test_a_batch_from_ingest_joins_the_burst_of_its_ward_and_reaches_the_board_as_one_delta() -> None:
+    hub = LiveHub(offline_client(), topic_root="r")
+    events = [ReadingsEvent.model_validate_json(raw.payload) for raw in _burst("r", ["p1", "p2"] * 4)]
+    from_ingest = BatchEvent(site_id="s1", ward_id="w1", at=NOW, events=list(events)).model_dump_json().encode()
+    with hub.subscribe(["w1"]) as board:
+        hub.dispatch_many([_raw("r/events/s1/w1/batch", from_ingest), *_burst("r", ["p2"], first_pulse=90)])
+        [delta] = [json.loads(board.queue.get_nowait()) for _ in range(board.queue.qsize())]
+        assert hub.dispatch("r/events/s1/w1/batch", from_ingest) == 1  # alone, too
+    assert delta["type"] == "batch"
+    assert [e["values"][0]["value"] for e in delta["events"]] == [60, 61, 62, 63, 64, 65, 66, 67, 90]
