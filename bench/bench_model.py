@@ -122,7 +122,7 @@ def main() -> None:
         return 1
 
     features = features_of_histories([h for _, h in histories[:RISK_CHUNK]])
-    rows = np.repeat(features, 1 + len(model._reason_columns), axis=0)
+    rows = np.repeat(features[:, model._columns], 1 + len(model._reason_columns), axis=0)
 
     def sklearn_call(i: int) -> int:
         model.artefact.classifier.decision_function(rows)

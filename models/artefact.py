@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import warnings
@@ -32,7 +33,9 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 ARTEFACT_DIR = Path(__file__).resolve().parent / "artefacts"
-DEFAULT_ARTEFACT_PATH = ARTEFACT_DIR / "news_risk_v1.skops"
+# news_risk_v1.skops stays beside it for comparison (`vaktrom model evaluate --model ...`): it still loads, since an
+# artefact reads only the features it names.
+DEFAULT_ARTEFACT_PATH = ARTEFACT_DIR / "news_risk_v2.skops"
 # Types skops may rebuild beyond its built-in safe set: the trees of a HistGradientBoostingClassifier. Anything else
 # in a file is refused, so a crafted artefact cannot make us construct arbitrary objects.
 TRUSTED_TYPES: tuple[str, ...] = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
@@ -124,14 +127,20 @@ def _check_compatible(metadata: dict[str, Any], path: Path) -> None:
             f"model artefact {path} was trained with scikit-learn {trained_with}, but {sklearn.__version__} is "
             f"installed; retrain it with `vaktrom model train` or install scikit-learn {sklearn_minor(trained_with)}.x"
         )
+    # An artefact reads the features it names, in its own order: it needs every one of them computed by this code.
     names = tuple(metadata.get("feature_names", ()))
-    if names != FEATURE_NAMES:
-        missing = sorted(set(FEATURE_NAMES) - set(names))[:5]
-        extra = sorted(set(names) - set(FEATURE_NAMES))[:5]
+    unknown = sorted(set(names) - set(FEATURE_NAMES))
+    if not names or unknown or len(set(names)) != len(names):
         raise ModelArtefactError(
-            f"model artefact {path} expects a different feature list ({len(names)} features, this code computes "
-            f"{len(FEATURE_NAMES)}; missing {missing}, unknown {extra}); retrain it with `vaktrom model train`"
+            f"model artefact {path} expects a different feature list ({len(names)} features, "
+            f"{len(set(names))} distinct, unknown {unknown[:5]}); retrain it with "
+            "`vaktrom model train`"
         )
+    floor = metadata.get("news2_floor", [])
+    if not isinstance(floor, list) or not all(isinstance(p, float | int) and 0 <= p < 1 for p in floor):
+        raise ModelArtefactError(f"model artefact {path} has an invalid NEWS2 floor ({str(floor)[:80]})")
+    if any(later < earlier for earlier, later in itertools.pairwise(floor)):
+        raise ModelArtefactError(f"model artefact {path} has a NEWS2 floor that falls as NEWS2 rises")
     threshold = metadata.get("threshold")
     if not isinstance(threshold, float | int) or not 0 < float(threshold) < 1 or not np.isfinite(threshold):
         raise ModelArtefactError(f"model artefact {path} has no valid operating threshold ({threshold!r})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.criteria import BOOTSTRAP_RESAMPLES, NEWS2_ALERT_TOTAL, Criteria, ScoredRows, evaluate_criteria
-from models.dataset import load_labelled_hours
-from models.features import FEATURE_NAMES, compute_features, has_enough_data
+from models.dataset import LabelledHours, load_labelled_hours
+from models.features import FEATURE_NAMES, HourlyGrid, compute_features, has_enough_data
 from models.predict import RiskModel
+from models.stress import Stress, stressed
 
 __all__ = [
     "ADMISSION_BANDS_H",
@@ -69,6 +71,9 @@ class Evaluation:
     operating_alerts_per_patient_day: float | None = None
     # The criteria record length cannot buy (same-hour AUROC, ...), with patient-bootstrap CIs: models/criteria.py.
     criteria: Criteria | None = None
+    # The same criteria with the file charted differently (models/stress.py), by stress name: a model that leans on
+    # charting habits falls here; NEWS2 is recomputed from the same stressed record.
+    stress: dict[str, Criteria] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,25 +161,18 @@ def evaluate_file(
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
     progress: bool = True,
+    stresses: Sequence[Stress] = (),
 ) -> Evaluation:
     """Score every eligible row of a PhysioNet 2019-schema file; raises DatasetError for a bad file.
 
     `rows_out`: a Parquet file with one row per eligible row (patient_id, hour, ICULOS, label, score, news2).
+    `stresses`: also judge the criteria on copies of the file charted differently (models/stress.py).
     """
     hours = load_labelled_hours(data_path)
     rows = np.flatnonzero(hours.eligible)
-    features = compute_features(hours.grid, rows, progress=progress)
-    enough = has_enough_data(features)
     # Patients with no eligible row (septic from their first hour) have nothing to resample: number the others.
     kept, patient = np.unique(hours.patient[rows], return_inverse=True)
-    scored = ScoredRows(
-        patient=patient.astype(np.int64),
-        iculos=hours.grid.hours_since_admission[rows],
-        label=hours.label[rows],
-        score=live_scores(model.probabilities(features), enough),
-        news2=features[:, _NEWS2_COLUMN],
-        n_patients=len(kept),
-    )
+    scored, enough = _scored_rows(hours, hours.grid, rows, patient.astype(np.int64), model, progress=progress)
     if plot_path is not None:
         plot_curves(plot_path, scored.label, scored.score, scored.news2)
     if rows_out is not None:
@@ -188,7 +186,43 @@ def evaluate_file(
         operating_threshold=model.threshold,
         hours_since_admission=scored.iculos,
     )
-    return replace(evaluation, criteria=evaluate_criteria(scored, resamples=resamples, seed=seed))
+    stress_criteria = {
+        kind.value: evaluate_criteria(
+            _scored_rows(hours, stressed(hours.grid, kind, seed=seed), rows, scored.patient, model, progress=progress)[
+                0
+            ],
+            resamples=resamples,
+            seed=seed,
+        )
+        for kind in stresses
+    }
+    return replace(
+        evaluation, criteria=evaluate_criteria(scored, resamples=resamples, seed=seed), stress=stress_criteria
+    )
+
+
+def _scored_rows(
+    hours: LabelledHours,
+    grid: HourlyGrid,
+    rows: NDArray[np.int64],
+    patient: NDArray[np.int64],
+    model: RiskModel,
+    *,
+    progress: bool,
+) -> tuple[ScoredRows, NDArray[np.bool_]]:
+    """The model's live score and NEWS2 on `rows` of `grid` (the file's own or a stressed copy), and which rows had
+    enough data for the model."""
+    features = compute_features(grid, rows, progress=progress)
+    enough = has_enough_data(features)
+    scored = ScoredRows(
+        patient=patient,
+        iculos=hours.grid.hours_since_admission[rows],  # the true ICU hour, whatever the stressed copy says
+        label=hours.label[rows],
+        score=live_scores(model.probabilities(features), enough),
+        news2=features[:, _NEWS2_COLUMN],
+        n_patients=int(patient.max()) + 1 if len(patient) else 0,
+    )
+    return scored, enough
 
 
 def write_rows(path: Path, patient_ids: NDArray[np.str_], hour: NDArray[np.int64], scored: ScoredRows) -> None:

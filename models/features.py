@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.types import Parameter
+from models.severity import SEVERITY_FEATURES, severity_features
 from scoring.rounding import round_half_up_array
 
 FloatArray = NDArray[np.float64]
@@ -164,7 +165,9 @@ _WINDOW_FEATURES: tuple[str, ...] = (
     *(f"news2_total_{stat}" for stat in _NEWS2_WINDOW_STATS),
     *(f"news2_{p.value}_max_{max(NEWS2_WINDOWS_H)}h" for p in _NEWS2_NUMERIC),
 )
-FEATURE_NAMES: tuple[str, ...] = (*_POINT_FEATURES, *_WINDOW_FEATURES)
+# The severity features (models/severity.py) come last: an artefact names the features it reads, so one trained
+# before they existed still loads.
+FEATURE_NAMES: tuple[str, ...] = (*_POINT_FEATURES, *_WINDOW_FEATURES, *SEVERITY_FEATURES)
 _ENOUGH_DATA_COLUMN = FEATURE_NAMES.index(f"core_vitals_seen_{RECENT_HOURS}h")
 _CHUNK_ROWS = 8_192  # bounds the (rows, series, GRID_HOURS) look-back arrays to ~40 MB each
 
@@ -298,6 +301,7 @@ def _window_features(grid: HourlyGrid, rows: NDArray[np.int64], last: FloatArray
             shock[f"max_{SHOCK_INDEX_TREND_H}h"][:, 0],
             *(news2[name][:, 0] for name in _NEWS2_WINDOW_STATS),
             news2[f"max_{longest}h"][:, 1:],
+            severity_features(lagged[:, : len(VITALS)], last, VITALS, _window_stats),
         ]
     )
 

@@ -27,6 +27,7 @@ MAX_REASONS = 3  # what fits on a bed tile
 # A contribution below this (in calibrated log-odds, ~1 % relative risk) is noise, not a reason.
 _MIN_CONTRIBUTION = 0.01
 _BATCH_ROWS = 65_536  # bounds memory of the offline batch path
+_NEWS2_COLUMN = FEATURE_NAMES.index("news2_total")
 TOO_LITTLE_DATA = (
     f"too little data: fewer than {MIN_CORE_VITALS} of "
     + ", ".join(p.value.replace("_", " ") for p in CORE_VITALS)
@@ -43,9 +44,12 @@ class RiskModel:
         self.version = artefact.version
         self._slope, self._intercept = artefact.calibration
         self._forest = _FlatForest.from_classifier(artefact.classifier)
+        # The artefact reads the features it names (a subset of FEATURE_NAMES, in its own order).
+        self._columns = np.array([FEATURE_NAMES.index(name) for name in artefact.metadata["feature_names"]])
         reason_features = artefact.metadata.get("reason_features", [])
         self._reason_columns = np.array([FEATURE_NAMES.index(r["name"]) for r in reason_features], dtype=np.int64)
         self._reference = np.array([float(r["reference"]) for r in reason_features])
+        self._news2_floor = np.array(artefact.metadata.get("news2_floor", []), dtype=np.float64)
 
     @classmethod
     def load(cls, path: Path | None = None) -> RiskModel:
@@ -60,11 +64,11 @@ class RiskModel:
         """Calibrated probabilities of many rows (offline evaluation), whatever their amount of data."""
         raw = np.concatenate(
             [
-                self.artefact.classifier.decision_function(features[start : start + _BATCH_ROWS])
+                self.artefact.classifier.decision_function(features[start : start + _BATCH_ROWS, self._columns])
                 for start in range(0, len(features), _BATCH_ROWS)
             ]
         )
-        return self._calibrated(raw)
+        return self._floored(self._calibrated(raw), features)
 
     def predict(self, features: NDArray[np.float64]) -> tuple[float | None, RiskLevel, tuple[str, ...]]:
         """(probability, level, reasons) for one row of FEATURE_NAMES; probability None when there is too little data.
@@ -86,18 +90,21 @@ class RiskModel:
         per_patient = len(self._reason_columns) + 1
         rows = np.repeat(known, per_patient, axis=0).reshape(len(known), per_patient, features.shape[1])
         rows[:, np.arange(1, per_patient), self._reason_columns] = self._reference
-        log_odds = (self._slope * self._forest.raw(rows.reshape(-1, features.shape[1])) + self._intercept).reshape(
-            len(known), per_patient
-        )
+        raw = self._forest.raw(rows.reshape(-1, features.shape[1])[:, self._columns])
+        log_odds = (self._slope * raw + self._intercept).reshape(len(known), per_patient)
         results: list[tuple[float | None, RiskLevel, tuple[str, ...]]] = []
         for row, has_data, known_row in zip(features, enough, np.cumsum(enough) - 1, strict=True):
             if not has_data:
                 results.append((None, RiskLevel.UNKNOWN, (TOO_LITTLE_DATA,)))
                 continue
             odds = log_odds[known_row]
-            probability = float(1.0 / (1.0 + math.exp(-odds[0])))
+            trend = 1.0 / (1.0 + math.exp(-odds[0]))
+            probability = float(self._floored(np.array([trend]), row[None, :])[0])
             level = RiskLevel.RAISED if probability >= self.threshold else RiskLevel.LOW
-            results.append((probability, level, self._reasons(row, odds[0] - odds[1:])))
+            reasons = self._reasons(row, odds[0] - odds[1:])
+            if probability > trend:  # NEWS2 alone carries the risk here: say so first
+                reasons = (f"NEWS2 {row[_NEWS2_COLUMN]:.0f}", *(r for r in reasons if "NEWS2" not in r))[:MAX_REASONS]
+            results.append((probability, level, reasons))
         return results
 
     def assess(
@@ -132,6 +139,16 @@ class RiskModel:
                 patients, self.predict_many(features), strict=True
             )
         ]
+
+    def _floored(self, probabilities: NDArray[np.float64], features: NDArray[np.float64]) -> NDArray[np.float64]:
+        """At least the rate of sepsis within 6 h seen at the row's NEWS2 total in training (when the artefact has a
+        floor): the risk then never sits below what NEWS2 alone says, and rises whenever NEWS2 does."""
+        if len(self._news2_floor) == 0:
+            return probabilities
+        news2 = np.nan_to_num(features[:, _NEWS2_COLUMN], nan=0.0)
+        total = np.clip(news2, 0, len(self._news2_floor) - 1).astype(np.int64)
+        result: NDArray[np.float64] = np.maximum(probabilities, self._news2_floor[total])
+        return result
 
     def _calibrated(self, raw: NDArray[np.float64]) -> NDArray[np.float64]:
         result: NDArray[np.float64] = 1.0 / (1.0 + np.exp(-(self._slope * raw + self._intercept)))

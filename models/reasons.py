@@ -7,6 +7,7 @@ import re
 
 from core.types import Parameter
 from models.features import ADMISSION_HOURS_CAP, VITALS
+from models.severity import SEVERITY_SIDES
 
 __all__ = ["describe_feature", "feature_subject"]
 
@@ -22,6 +23,12 @@ _WORDS: dict[str, tuple[str, str, str]] = {  # parameter value -> (words, unit, 
 _VITAL_FEATURE = re.compile(
     r"^(?P<vital>" + "|".join(v.value for v in VITALS) + r")_(?P<stat>[a-z_]+?)(?:_(?P<window>\d+)h)?(?:_mean)?$"
 )
+# Severity features (models/severity.py) hold the distance from normal on one side; the phrase gives the value back.
+_SEVERITY_FEATURE = re.compile(
+    r"^(?P<vital>" + "|".join(v.value for v in VITALS) + r")_(?P<side>high|low)_(?P<stat>last|mean|max|min)"
+    r"(?:_(?P<window>\d+)h)?$"
+)
+_SIDE: dict[tuple[str, str], tuple[float, float]] = {(v.value, side): (c, sign) for v, side, c, sign in SEVERITY_SIDES}
 _NOT_VITAL = frozenset({"pulse_pressure_mmhg"})  # starts with "pulse_" but is about blood pressure
 _NEWS2_FEATURE = re.compile(r"^news2_(?P<what>[a-z0-9_]+?)(?:_change_(?P<window>\d+)h)?$")
 _NEWS2_WINDOW_FEATURE = re.compile(r"^news2_(?P<what>[a-z0-9_]+?)_(?P<stat>max|min|mean)_(?P<window>\d+)h$")
@@ -44,6 +51,9 @@ def describe_feature(name: str, value: float, reference: float) -> str | None:
     """
     if math.isnan(value):
         return None
+    severity = _SEVERITY_FEATURE.match(name)
+    if severity:
+        return _describe_severity(severity["vital"], severity["side"], severity["stat"], severity["window"], value)
     vital = _VITAL_FEATURE.match(name)
     if vital and name not in _NOT_VITAL:
         return _describe_vital(vital["vital"], vital["stat"], vital["window"], value, reference)
@@ -88,6 +98,20 @@ def _describe_vital(vital: str, stat: str, window: str | None, value: float, ref
             f"{words} up to {shown} in {window} h" if value > reference else f"{words} not above {shown} in {window} h"
         )
     return f"{words} {shown} on average over {window} h"  # mean
+
+
+def _describe_severity(vital: str, side: str, stat: str, window: str | None, distance: float) -> str:
+    words, unit, fmt = _WORDS[vital]
+    centre, sign = _SIDE[(vital, side)]
+    shown = f"{centre + sign * distance:{fmt}} {unit}".strip()
+    if stat == "last":
+        return f"{words} {shown} now"
+    if stat == "mean":
+        return f"{words} {shown} on average over {window} h"
+    if stat == "max":
+        return f"{words} {'up' if side == 'high' else 'down'} to {shown} in {window} h"
+    # The least abnormal value of the window: at least this bad for that long.
+    return f"{words} {'at least' if side == 'high' else 'at most'} {shown} throughout the last {window} h"
 
 
 def _describe_news2(what: str, window: str | None, value: float) -> str:

@@ -59,6 +59,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="patient resamples for the CIs (default 1000; 0: no CIs)",
     )
     evaluate.add_argument("--seed", type=_seed, default=0, help="seed of the resamples (default 0)")
+    evaluate.add_argument(
+        "--stress",
+        action="append",
+        choices=("thin", "shuffle-missing", "late-admission"),
+        default=[],
+        help="also judge the criteria with the file charted differently, beside the normal figures (repeatable): "
+        "thin keeps one value in three; shuffle-missing moves each patient's measurements to random hours of the "
+        "same record, keeping the count; late-admission starts each patient's admission clock up to 48 h earlier. A "
+        "model that leans on charting habits or ICU-hour patterns falls there",
+    )
     evaluate.set_defaults(func=run_evaluate)
 
 
@@ -90,6 +100,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from models.criteria import BOOTSTRAP_RESAMPLES
     from models.evaluate import evaluate_file
     from models.predict import RiskModel
+    from models.stress import Stress
 
     if args.rows_out is not None and not args.rows_out.parent.is_dir():
         return _fail(f"cannot write --rows-out {args.rows_out}: no such directory {args.rows_out.parent}")
@@ -105,6 +116,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             resamples=BOOTSTRAP_RESAMPLES if args.bootstrap is None else args.bootstrap,
             seed=args.seed,
             progress=not args.json,
+            stresses=[Stress(kind) for kind in dict.fromkeys(args.stress)],
         )
     except (DatasetError, ModelArtefactError) as exc:
         return _fail(str(exc))
@@ -130,6 +142,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         f"{e.auroc_within_septic_patients:>10.3f}{e.news2_auroc_within_septic_patients:>10.3f}\n"
         + _bands_table(e.by_hours_since_admission)
         + (criteria_table(e.criteria) if e.criteria is not None else "")
+        + "".join(f"Stress test {kind} (models/stress.py):\n{criteria_table(c)}" for kind, c in e.stress.items())
         + (f"Wrote {args.plot}\n" if args.plot else "")
         + (f"Wrote {args.rows_out}\n" if args.rows_out else "")
     )

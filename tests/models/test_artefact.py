@@ -16,6 +16,7 @@ from core.errors import ModelArtefactError
 from models.artefact import DEFAULT_ARTEFACT_PATH, ModelArtefact, load_artefact, metadata_path, save_artefact
 from models.features import FEATURE_NAMES, compute_features
 from models.predict import RiskModel
+from models.train import MODEL_FEATURES
 from tests.models.conftest import synthetic_hours
 
 
@@ -50,6 +51,14 @@ def test_artefact_with_a_different_feature_list_is_refused(tiny_artefact: ModelA
         load_artefact(path)
 
 
+def test_artefact_naming_a_feature_twice_is_refused(tiny_artefact: ModelArtefact, tmp_path: Path) -> None:
+    path = tmp_path / "twice.skops"
+    names = [*MODEL_FEATURES[:-1], MODEL_FEATURES[0]]
+    save_artefact(_with_metadata(tiny_artefact, feature_names=names), path)
+    with pytest.raises(ModelArtefactError, match=rf"expects a different feature list \({len(names)} features, "):
+        load_artefact(path)
+
+
 def test_artefact_from_another_scikit_learn_version_is_refused(tiny_artefact: ModelArtefact, tmp_path: Path) -> None:
     path = tmp_path / "old.skops"
     save_artefact(_with_metadata(tiny_artefact, sklearn_version="1.2.2"), path)
@@ -78,5 +87,6 @@ def test_shipped_artefact_loads_and_is_small() -> None:
     artefact = load_artefact()
     assert not artefact.external
     assert DEFAULT_ARTEFACT_PATH.stat().st_size < 2_000_000
-    assert artefact.metadata["feature_names"] == list(FEATURE_NAMES)
+    assert artefact.metadata["feature_names"] == list(MODEL_FEATURES)
+    assert artefact.metadata["model_version"] == "news_risk_v2"
     assert 0 < artefact.threshold < 1

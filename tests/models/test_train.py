@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
 import sklearn
 
 from models.artefact import ModelArtefact
 from models.features import FEATURE_NAMES, compute_features, has_enough_data
 from models.predict import RiskModel
+from models.train import MODEL_FEATURES, NEWS2_MAX, _news2_floor
 from tests.models.conftest import synthetic_hours
 
 
@@ -24,7 +28,8 @@ def test_calibrated_probabilities_match_the_observed_rate_on_unseen_patients(tin
 
 def test_metadata_records_features_versions_data_hash_split_and_metrics(tiny_artefact: ModelArtefact) -> None:
     metadata = tiny_artefact.metadata
-    assert metadata["feature_names"] == list(FEATURE_NAMES)
+    assert metadata["feature_names"] == list(MODEL_FEATURES)
+    assert metadata["model_version"] == "news_risk_v2"
     assert metadata["sklearn_version"] == sklearn.__version__
     assert metadata["numpy_version"] == np.__version__
     assert metadata["training_data"]["sha256"] == "synthetic"
@@ -63,30 +68,54 @@ def _probability_as(model: RiskModel, row: np.ndarray, name: str, values: np.nda
     return model.probabilities(rows)
 
 
-def test_worse_vital_signs_never_lower_the_risk(tiny_model: RiskModel) -> None:
-    rows = compute_features(synthetic_hours(30, seed=11).grid)[::17]
-    rising = {
-        "news2_total": np.arange(0, 15, dtype=np.float64),
-        "pulse_last": np.linspace(50, 160, 23),
-        "resp_rate_slope_6h": np.linspace(-3, 3, 13),
-        "shock_index": np.linspace(0.4, 1.6, 13),
-    }
-    falling = {"systolic_bp_last": np.linspace(70, 180, 23), "spo2_min_12h": np.linspace(80, 100, 21)}
-    for row in rows:
-        for name, values in rising.items():
-            assert np.all(np.diff(_probability_as(tiny_model, row, name, values)) >= 0), name
-        for name, values in falling.items():
-            assert np.all(np.diff(_probability_as(tiny_model, row, name, values)) <= 0), name
+def test_worse_vital_signs_never_lower_the_risk(tiny_artefact: ModelArtefact) -> None:
+    # Every feature the model reads is a distance from normal, or NEWS2: raising any one never lowers the risk.
+    model = _without_floor(tiny_artefact)
+    assert tiny_artefact.metadata["feature_names"] == list(MODEL_FEATURES)
+    for row in compute_features(synthetic_hours(30, seed=11).grid)[::300]:
+        rows, steps = [], 13
+        for name in MODEL_FEATURES:
+            values = np.linspace(0, 60, steps) if not name.startswith("news2_") else np.linspace(0, 14, steps)
+            changed = np.repeat(row[None, :], steps, axis=0)
+            changed[:, FEATURE_NAMES.index(name)] = values
+            rows.append(changed)
+        risk = model.probabilities(np.concatenate(rows)).reshape(len(MODEL_FEATURES), steps)
+        assert np.all(np.diff(risk, axis=1) >= 0), [MODEL_FEATURES[i] for i in np.flatnonzero(np.diff(risk) < 0)]
 
 
-def test_time_since_admission_shifts_the_risk_but_never_changes_how_vitals_are_read(tiny_model: RiskModel) -> None:
-    stable, sliding = compute_features(synthetic_hours(30, seed=12).grid)[[40, 41]]
-    stable[FEATURE_NAMES.index("pulse_last")], sliding[FEATURE_NAMES.index("pulse_last")] = 75.0, 125.0
-    stable[FEATURE_NAMES.index("news2_total")], sliding[FEATURE_NAMES.index("news2_total")] = 0.0, 7.0
+def _without_floor(artefact: ModelArtefact) -> RiskModel:
+    return RiskModel(dataclasses.replace(artefact, metadata={**artefact.metadata, "news2_floor": []}))
 
-    def log_odds(row: np.ndarray, hours: float) -> float:
-        probability = _probability_as(tiny_model, row, "hours_since_admission", np.array([hours]))[0]
-        return float(np.log(probability / (1 - probability)))
 
-    gaps = [log_odds(sliding, hours) - log_odds(stable, hours) for hours in (2.0, 20.0, 38.0, 72.0)]
-    np.testing.assert_allclose(gaps, gaps[0], atol=1e-6)
+def test_charting_habits_and_time_since_admission_never_change_the_risk(tiny_model: RiskModel) -> None:
+    # How often and how lately each vital was charted, how many were, the ICU hour and FiO2 charting on its own.
+    habits = [n for n in FEATURE_NAMES if n.endswith("hours_since") or n.startswith("core_vitals_seen")]
+    habits += ["hours_since_admission", "on_oxygen", "age_years", "male"]
+    row = compute_features(synthetic_hours(30, seed=12).grid)[41]
+    for name in habits:
+        values = np.array([0.0, 1.0, 5.0, 24.0, 80.0])
+        np.testing.assert_allclose(
+            _probability_as(tiny_model, row, name, values), tiny_model.probabilities(row[None])[0]
+        )
+
+
+def test_news2_floor_is_the_observed_rate_at_each_total_never_falling() -> None:
+    # NEWS2 0: 0 of 2 septic within 6 h; NEWS2 1: 1 of 2; NEWS2 2: 0 of 2. Rates 0, 0.5, 0 fall at 2, so 1 and 2
+    # are pooled (1 of 4 = 0.25); above the highest total seen, the last value holds.
+    news2 = np.array([0, 0, 1, 1, 2, 2], dtype=np.float64)
+    label = np.array([0, 0, 1, 0, 0, 0], dtype=np.int8)
+    floor = _news2_floor(news2, label)
+    assert len(floor) == NEWS2_MAX + 1
+    np.testing.assert_allclose(floor[:4], [0.0, 0.25, 0.25, 0.25])
+    assert floor[-1] == 0.25
+
+
+def test_risk_is_never_below_the_news2_floor(tiny_artefact: ModelArtefact) -> None:
+    floor = [0.0] * 7 + [0.5] * (NEWS2_MAX - 6)  # from NEWS2 7 on, at least 0.5
+    model = RiskModel(dataclasses.replace(tiny_artefact, metadata={**tiny_artefact.metadata, "news2_floor": floor}))
+    row = compute_features(synthetic_hours(30, seed=12).grid)[41]
+    plain = _without_floor(tiny_artefact)
+    floored, own = (_probability_as(m, row, "news2_total", np.array([6.0, 7.0])) for m in (model, plain))
+    assert floored[0] == pytest.approx(own[0])  # at NEWS2 6 the model's own risk
+    assert own[0] < 0.5
+    assert floored[1] == pytest.approx(max(own[1], 0.5))  # from NEWS2 7 at least the floor

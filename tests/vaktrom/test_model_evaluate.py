@@ -105,10 +105,26 @@ def test_table_shows_each_criterion_beside_news2_with_its_interval(tmp_path: Pat
     assert "early-onset patients alerted in 6 h" in out and "alerts/patient-day at ICULOS <= 48" in out
 
 
+@needs_model
+def test_stress_tests_are_reported_beside_the_normal_figures(tmp_path: Path) -> None:
+    data = _cohort(tmp_path / "cohort.parquet")
+    args = ("--data", str(data), "--bootstrap", "20", "--stress", "thin", "--stress", "shuffle-missing")
+    report = json.loads(_evaluate(*args, "--json", cwd=tmp_path).stdout)
+    assert list(report["stress"]) == ["thin", "shuffle-missing"]
+    for criteria in report["stress"].values():
+        assert criteria["patients"] == report["criteria"]["patients"] == 60
+        assert criteria["septic_patients"] == report["criteria"]["septic_patients"]  # same labels, other charting
+        assert criteria["same_hour_auroc"]["model"] != report["criteria"]["same_hour_auroc"]["model"]
+        assert criteria["same_hour_auroc"]["news2"] != report["criteria"]["same_hour_auroc"]["news2"]
+    table = _evaluate(*args, cwd=tmp_path).stdout
+    assert "Stress test thin (models/stress.py):" in table and "Stress test shuffle-missing" in table
+    assert table.count("same-hour AUROC (pairs at equal ICULOS)") == 3
+
+
 def test_help_lists_every_option(tmp_path: Path) -> None:
     result = _evaluate("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for option in ("--data", "--model", "--json", "--plot", "--rows-out", "--bootstrap", "--seed"):
+    for option in ("--data", "--model", "--json", "--plot", "--rows-out", "--bootstrap", "--seed", "--stress"):
         assert option in result.stdout
     assert "default 1000" in result.stdout and "with a 95 % CI from resampling patients" in " ".join(
         result.stdout.split()
