@@ -16,6 +16,7 @@ from core.errors import ConfigError, VaktromError
 from core.logging import setup_logging
 from core.settings import Settings
 from core.types import Role
+from vaktrom.heap import freeze_startup_heap
 
 if TYPE_CHECKING:
     from devices.scenario_library import ScenarioName
@@ -145,6 +146,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from vaktrom.one_process import run_one_process
 
     settings = _settings_from(args, api_port=args.port, simulate=False if args.no_simulate else None)
+    freeze_startup_heap()
     asyncio.run(run_one_process(settings, scenarios=_scenarios(args)))
     return 0
 
@@ -158,6 +160,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
     risk_assessor = load_risk_assessor(settings)
     metrics = IngestMetrics()
+    freeze_startup_heap()  # after the model is loaded: its objects are the larger part
 
     async def ingest(stop: asyncio.Event) -> None:
         await run_ingest_only(settings, risk_assessor=risk_assessor, stop=stop, metrics=metrics)
@@ -173,7 +176,9 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 def _cmd_api(args: argparse.Namespace) -> int:
     from vaktrom.parts import run_api_only
 
-    asyncio.run(run_api_only(_settings_from(args, api_port=args.port)))
+    settings = _settings_from(args, api_port=args.port)
+    freeze_startup_heap()
+    asyncio.run(run_api_only(settings))
     return 0
 
 
