@@ -192,6 +192,9 @@ class ReferenceStore(Protocol):
     async def get_spo2_scale(self, patient_id: str) -> SpO2ScaleDecision | None:
         """The latest decision, or None (scale 1)."""
 
+    async def spo2_scales(self, patient_ids: Sequence[str]) -> dict[str, SpO2ScaleDecision]:
+        """The latest decision of each patient in one query (patients never decided on are absent: scale 1)."""
+
     async def add_stay(self, stay: Stay) -> None:
         """Admit to a bed or enrol at home. A stay id that exists is replaced (idempotent seeding)."""
 

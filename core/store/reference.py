@@ -121,12 +121,19 @@ class ReferenceQueries(SqlStore):
         await self._write(lambda c: c.execute(sa.insert(s.spo2_scale_decisions), row))
 
     async def get_spo2_scale(self, patient_id: str) -> SpO2ScaleDecision | None:
+        return (await self.spo2_scales([patient_id])).get(patient_id)
+
+    async def spo2_scales(self, patient_ids: Sequence[str]) -> dict[str, SpO2ScaleDecision]:
+        if not patient_ids:
+            return {}
         t = s.spo2_scale_decisions
-        query = sa.select(t).where(t.c.patient_id == patient_id).order_by(t.c.set_at.desc(), t.c.id.desc()).limit(1)
-        row = await self._read(lambda c: c.execute(query).first())
-        if row is None:
-            return None
-        return SpO2ScaleDecision(row.patient_id, SpO2Scale(row.scale), row.set_by, row.set_at)
+        newest_first = sa.func.row_number().over(
+            partition_by=t.c.patient_id, order_by=(t.c.set_at.desc(), t.c.id.desc())
+        )
+        ranked = sa.select(t, newest_first.label("rank")).where(t.c.patient_id.in_(patient_ids)).subquery()
+        query = sa.select(ranked).where(ranked.c.rank == 1)
+        rows = await self._read(lambda c: c.execute(query).all())
+        return {r.patient_id: SpO2ScaleDecision(r.patient_id, SpO2Scale(r.scale), r.set_by, r.set_at) for r in rows}
 
     async def add_stay(self, stay: Stay) -> None:
         row = {

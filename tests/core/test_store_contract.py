@@ -240,6 +240,11 @@ async def test_spo2_scale_is_the_latest_decision(store: Store) -> None:
     assert await store.get_spo2_scale("pat-1") == SpO2ScaleDecision(
         "pat-1", SpO2Scale.SCALE_2, "doc-1", T0 + timedelta(hours=1)
     )
+    await store.set_spo2_scale(SpO2ScaleDecision("pat-2", SpO2Scale.SCALE_2, "doc-1", T0))
+    assert await store.spo2_scales(["pat-1", "pat-2", "pat-3"]) == {  # one query for a unit; pat-3: never decided
+        "pat-1": SpO2ScaleDecision("pat-1", SpO2Scale.SCALE_2, "doc-1", T0 + timedelta(hours=1)),
+        "pat-2": SpO2ScaleDecision("pat-2", SpO2Scale.SCALE_2, "doc-1", T0),
+    }
 
 
 async def test_stays_are_found_by_the_time_asked_about(store: Store) -> None:
