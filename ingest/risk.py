@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -33,6 +33,10 @@ RISK_CHUNK = 20
 GATHER_S = 1.0
 # After a store outage the queued patients are dropped back to "due" and the task pauses this long.
 RETRY_DELAY_S = 1.0
+# While ingest catches up a backlog (its batches come full), one chunk at most this often: the model would read
+# hourly means the backlog is still filling in, and assessing every patient then cost ~6 % of ingest's drain time.
+# A pace rather than a pause, so a worker that stays behind still assesses everyone (1,000 patients in ~50 s).
+CATCH_UP_CHUNK_EVERY_S = 1.0
 
 
 class RiskAssessor(Protocol):
@@ -49,9 +53,16 @@ class RiskStep:
     """
 
     def __init__(
-        self, assessor: RiskAssessor, *, store: Store, publisher: EventPublisher, min_interval_s: float
+        self,
+        assessor: RiskAssessor,
+        *,
+        store: Store,
+        publisher: EventPublisher,
+        min_interval_s: float,
+        behind: Callable[[], bool] = lambda: False,
     ) -> None:
         self._assessor = assessor
+        self._behind = behind
         self._store = store
         self._publisher = publisher
         self._min_interval_s = min_interval_s
@@ -101,7 +112,8 @@ class RiskStep:
                     await asyncio.sleep(RETRY_DELAY_S)  # backoff
                 except Exception:
                     logger.exception("Unexpected failure assessing ML risk of %d patients", len(chunk))
-                await asyncio.sleep(0)  # let ingest and scoring run between chunks
+                # Let ingest and scoring run between chunks; while ingest is behind, give them the time.
+                await asyncio.sleep(CATCH_UP_CHUNK_EVERY_S if self._queued and self._behind() else 0)
 
     async def assess(self, patient_ids: Sequence[str], stays: Mapping[str, Stay | None], now: datetime) -> None:
         """Assess, store, alert and publish for these patients. Raises StorageUnavailable."""

@@ -81,7 +81,13 @@ async def run_ingest(
     )
     risk = None
     if risk_assessor is not None:
-        risk = RiskStep(risk_assessor, store=store, publisher=publisher, min_interval_s=settings.risk_min_interval_s)
+        risk = RiskStep(
+            risk_assessor,
+            store=store,
+            publisher=publisher,
+            min_interval_s=settings.risk_min_interval_s,
+            behind=lambda: worker.behind,
+        )
     scorer = LiveScorer(store, settings, publisher, metrics, risk=risk, clock=clock, behind=lambda: worker.behind)
     worker = IngestWorker(settings, store, client, scorer, publisher, metrics)
     metrics.inbox_backlog = client.inbox.qsize

@@ -1,10 +1,11 @@
-"""The ML risk task: patients falling due close together are assessed as one chunk; a full chunk never waits."""
+"""The ML risk task: patients falling due close together are assessed as one chunk; a full chunk never waits; while
+ingest catches up a backlog, chunks are paced, never stopped."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,10 +42,12 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 
 
 @contextlib.asynccontextmanager
-async def _running_step(store: Store, assessor: _RecordingAssessor, published: list[str]) -> AsyncIterator[RiskStep]:
+async def _running_step(
+    store: Store, assessor: _RecordingAssessor, published: list[str], *, behind: Callable[[], bool] = lambda: False
+) -> AsyncIterator[RiskStep]:
     """A RiskStep with its task running, stopped (and awaited) afterwards."""
     publisher = EventPublisher(lambda topic, _: published.append(topic), root="t", store=store, metrics=IngestMetrics())
-    step = RiskStep(assessor, store=store, publisher=publisher, min_interval_s=60)
+    step = RiskStep(assessor, store=store, publisher=publisher, min_interval_s=60, behind=behind)
     task = asyncio.create_task(step.run(), name="test-risk")
     try:
         yield step
@@ -88,3 +91,20 @@ async def test_a_full_chunk_is_assessed_without_waiting(store: SqliteStore, monk
         assert step.backlog == 0
     assert [len(call) for call in assessor.calls] == [RISK_CHUNK, 5]
     assert [p for call in assessor.calls for p in call] == patient_ids  # oldest first, each once
+
+
+async def test_while_ingest_is_behind_chunks_are_paced_and_everyone_is_still_assessed(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest.risk, "CATCH_UP_CHUNK_EVERY_S", 2.0)
+    await seed_ward(store, patients=RISK_CHUNK + 5)
+    patient_ids = [f"p-{n}" for n in range(1, RISK_CHUNK + 6)]
+    stays = await _stays(store, patient_ids)
+    assessor, published = _RecordingAssessor(), []
+    async with _running_step(store, assessor, published, behind=lambda: True) as step:
+        step.submit(patient_ids, stays, datetime.now(UTC))
+        await wait_until(lambda: len(published) >= RISK_CHUNK, what="the first chunk's risk events")
+        await asyncio.sleep(0.3)
+        assert len(published) == RISK_CHUNK  # the next chunk waits its turn: ingest gets the CPU
+        await wait_until(lambda: len(published) == len(patient_ids), what="the rest, a pace later")
+    assert [len(call) for call in assessor.calls] == [RISK_CHUNK, 5]
