@@ -65,9 +65,12 @@ BENCH_USER = "bench.nurse"  # registered by _seed: tokens name registered users
 WARD = f"{SITE}-ward"
 TOPIC_ROOT = "vaktrom/v1"
 SECRET = secrets.token_hex(32)  # made per run: a key in the repository would be a published key
-# Targets from the issue (2 cores, packs of 5 readings).
-TARGET_READINGS_PER_S = 20_000
+# Targets of issue 11, as ratios to raw limits measured in the same run (machines differ 3.5x from day to day):
+# one ingest process stores >= 30 % of a bare paho QoS 1 subscriber's readings rate, with live scoring; at 1,000
+# beds x 1 pack/s, publish -> WebSocket p99 <= 250 ms with the ingest process under half a core.
+TARGET_SHARE_OF_PAHO = 0.30
 TARGET_P99_MS = 250.0
+TARGET_INGEST_CORES = 0.5
 # Publisher: QoS 1 with Mosquitto's C-client window (LIMITS.md: 20 in flight caps QoS 1 at ~29k msg/s).
 PUBLISH_INFLIGHT = 1000
 # The paced publisher releases whatever is due this often: fine enough that packs are spread over each second.
@@ -563,32 +566,43 @@ def main() -> None:
     args = parser.parse_args()
     with bench_services() as services:
         print(f"e2e: {args.beds} beds, Mosquitto on port {services.broker.port}, PostgreSQL (fsync on)")
+        paho_readings_per_s = None
         if "raw" not in args.skip:
-            print_raw_limits(services, packs=args.raw_packs, devices=args.beds)
+            paho_readings_per_s = print_raw_limits(services, packs=args.raw_packs, devices=args.beds)
         for workers in args.workers or [1, 2]:
             print(f"  --- {workers} ingest process(es) + 1 API node, each its own process")
             with run_system(services, args.beds, workers=workers, profile_dir=args.profile) as system:
                 if "throughput" not in args.skip:
-                    _print_throughput(measure_throughput(system, n_beds=args.beds, packs=args.packs))
+                    throughput = measure_throughput(system, n_beds=args.beds, packs=args.packs)
+                    _print_throughput(throughput, paho_readings_per_s=paho_readings_per_s, workers=workers)
                 if "latency" not in args.skip:
                     system.wait_idle()
                     _print_latency(measure_latency(system, n_beds=args.beds, seconds=args.seconds), args.beds)
 
 
-def print_raw_limits(services: BenchServices, *, packs: int, devices: int) -> None:
+def print_raw_limits(services: BenchServices, *, packs: int, devices: int) -> float:
+    """Prints both raw limits; returns the paho subscriber's rate in readings/s (packs of 5)."""
     from bench.bench_ingest import bench_mosquitto_sub, bench_paho
 
     sub_rate = bench_mosquitto_sub(services.broker, packs=packs, devices=devices)
     print(f"  raw  mosquitto_sub -q 1 receive:        {sub_rate:9,.0f} msg/s  (= {sub_rate * 5:,.0f} readings/s)")
     paho_rate = bench_paho(services.broker, packs=packs, devices=devices)
     print(f"  raw  paho subscriber QoS 1 + orjson:    {paho_rate:9,.0f} msg/s  (= {paho_rate * 5:,.0f} readings/s)")
+    return float(paho_rate * 5)
 
 
-def _print_throughput(r: ThroughputResult) -> None:
-    verdict = "MET" if r.readings_per_s >= TARGET_READINGS_PER_S else "MISSED"
+def _print_throughput(r: ThroughputResult, *, paho_readings_per_s: float | None, workers: int) -> None:
+    if paho_readings_per_s is None:
+        versus = "(no raw limit measured: --skip raw)"
+    else:
+        share, steady_share = r.readings_per_s / paho_readings_per_s, r.steady_readings_per_s / paho_readings_per_s
+        verdict = "MET" if share >= TARGET_SHARE_OF_PAHO else "MISSED"
+        target = f"target for 1 process >= {TARGET_SHARE_OF_PAHO:.0%}: {verdict}" if workers == 1 else "no target"
+        versus = f"= {share:.1%} / {steady_share:.1%} of bare paho's readings rate; {target}"
     print(
         f"  e2e  ingest -> PostgreSQL + live NEWS2: {r.readings_per_s:9,.0f} readings/s overall, "
-        f"{r.steady_readings_per_s:,.0f} steady (10-90 %); target >= {TARGET_READINGS_PER_S:,}: {verdict}\n"
+        f"{r.steady_readings_per_s:,.0f} steady (10-90 %)\n"
+        f"       {versus}\n"
         f"       {r.stored:,} of {r.readings:,} queued readings stored in {r.elapsed_s:.1f} s; "
         f"{r.scores:,} NEWS2 scores saved, the last {r.scoring_lag_s:.1f} s after the last row "
         f"(queued by a paho publisher at {r.publish_per_s:,.0f} packs/s)\n"
@@ -611,8 +625,14 @@ def _print_latency(r: LatencyResult, beds: int) -> None:
         f"       stored {r.stored:,} readings ({r.stored / r.elapsed_s:,.0f}/s sustained), "
         f"{r.dead_letters:,} dead letters, {r.scores:,} NEWS2 scores saved\n"
         f"       RSS MiB peak/end: {_rss(r)}\n"
-        f"       CPU s: {_cpu(r.cpu_s)}"
+        f"       CPU s: {_cpu(r.cpu_s)}\n"
+        f"       ingest CPU {_ingest_cores(r):.0%} of a core (target for 1 process < {TARGET_INGEST_CORES:.0%})"
     )
+
+
+def _ingest_cores(r: LatencyResult) -> float:
+    """The busiest ingest process's CPU over the run, in cores."""
+    return max((s for name, s in r.cpu_s.items() if name.startswith("ingest")), default=0.0) / r.elapsed_s
 
 
 def _rss(r: LatencyResult) -> str:

@@ -3,13 +3,17 @@
 The system is bench_e2e's (`vaktrom ingest` and `vaktrom api` as their own processes, Mosquitto, PostgreSQL, a paced
 paho publisher in its own process). The dashboards are N WebSocket clients of `/api/v1/ws/wards/bench-ward` in ONE
 separate process (so the measuring client does not eat the API's CPU), each a user of its own (a user may hold 20
-sockets per node). Each socket records when each `seq` arrived; the deltas themselves are decoded once, from the
-first socket (every socket subscribed before the first publish, so all get the same deltas in the same order). A
-pack counts as shown on a socket when its own `readings` delta, or a newer pack's of the same device, arrived there.
+sockets per node). Each socket records when each message arrived and a CRC-32 of its body (all but the socket's own
+`seq`); the deltas themselves are decoded once, from the first socket, and every other socket's messages are matched
+to the first's by that CRC (sockets number their messages from their own connect, so an event between two connects
+shifts the `seq`s). A delta the first socket got and another did not counts as never shown there; a socket whose
+messages match none of the first's is left out and reported. A pack counts as shown on a socket when its own
+`readings` delta, or a newer pack's of the same device, arrived there.
 
 Printed per run (first 1 socket, then N): p50/p90/p99/max over every (socket, pack), the worst socket's p99, packs
-never shown, sockets closed, and the CPU seconds per 1000 packs of the ingest and API processes (less sensitive to a
-shared machine's contention than latencies are), beside the raw limits of the same run.
+never shown, sockets closed, sockets left out (no delta in common with the first), and the CPU seconds per 1000 packs
+of the ingest and API processes (less sensitive to a shared machine's contention than latencies are), beside the
+raw limits of the same run.
 
     .venv/bin/python -m bench.bench_fanout [--beds 1000] [--seconds 30] [--sockets 200] [--skip-raw]
 """
@@ -22,6 +26,7 @@ import math
 import multiprocessing
 import os
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from multiprocessing.connection import Connection
@@ -73,6 +78,7 @@ class DashboardsJob:
 class SocketLog:
     seqs: list[int] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)
+    crcs: list[int] = field(default_factory=list)  # CRC-32 of each message's body: the same delta, the same CRC
     messages: list[bytes] | None = None  # the first socket keeps what it got
     closed: str | None = None
 
@@ -85,7 +91,13 @@ def _dashboards_main(job: DashboardsJob, conn: Connection) -> None:
     logs = asyncio.run(_dashboards(job, conn))
     conn.send(
         [
-            (np.array(log.seqs, dtype=np.int64).tobytes(), np.array(log.arrivals).tobytes(), log.messages, log.closed)
+            (
+                np.array(log.seqs, dtype=np.int64).tobytes(),
+                np.array(log.arrivals).tobytes(),
+                log.messages,
+                log.closed,
+                np.array(log.crcs, dtype=np.uint32).tobytes(),
+            )
             for log in logs
         ]
     )
@@ -138,7 +150,9 @@ async def _read(ws: ClientConnection, log: SocketLog) -> None:
         while True:
             message = await ws.recv(decode=False)
             log.arrivals.append(time.time())
-            log.seqs.append(int(message[7 : message.index(b",")]))  # '{"seq":N,...': the one field read here
+            seq_ends = message.index(b",")
+            log.seqs.append(int(message[7:seq_ends]))  # '{"seq":N,...': the one field read here
+            log.crcs.append(zlib.crc32(message[seq_ends:]))
             if log.messages is not None:
                 log.messages.append(bytes(message))
     except ConnectionClosed as exc:
@@ -156,6 +170,7 @@ class FanoutResult:
     worst_socket_p99_ms: float
     never: int  # (socket, pack) pairs never shown
     closed: list[str]
+    mismatched: int  # sockets with no delta in common with the first: left out
     elapsed_s: float
     cpu_s: dict[str, float]
 
@@ -218,12 +233,17 @@ def measure_fanout(system: System, *, n_beds: int, seconds: int, sockets: int) -
     index, second, bed, _ = pack_occurrences(messages, n_beds=n_beds, seconds=seconds, start_at_s=go_at)
     first_seqs = np.frombuffer(logs[0][0], dtype=np.int64)
     seq_of_index = first_seqs[index] if first_seqs.size else np.zeros(0, dtype=np.int64)
+    first_crcs = np.frombuffer(logs[0][4], dtype=np.uint32)
     all_latencies: list[np.ndarray] = []
-    worst_p99_ms, never = 0.0, 0
-    for seqs_raw, arrivals_raw, _, _ in logs:
-        latencies, unseen = _socket_latencies(
-            np.frombuffer(seqs_raw, dtype=np.int64), np.frombuffer(arrivals_raw), seq_of_index, second, bed, publish_at
+    worst_p99_ms, never, mismatched = 0.0, 0, 0
+    for _, arrivals_raw, _, _, crcs_raw in logs:
+        first_seqs_got, arrivals = _as_first_socket(
+            np.frombuffer(crcs_raw, dtype=np.uint32), np.frombuffer(arrivals_raw), first_seqs, first_crcs
         )
+        if first_seqs.size and not first_seqs_got.size:
+            mismatched += 1
+            continue
+        latencies, unseen = _socket_latencies(first_seqs_got, arrivals, seq_of_index, second, bed, publish_at)
         all_latencies.append(latencies)
         never += unseen
         if latencies.size:
@@ -234,7 +254,8 @@ def measure_fanout(system: System, *, n_beds: int, seconds: int, sockets: int) -
         latency=latency_summary(np.concatenate(all_latencies) if all_latencies else np.zeros(0)),
         worst_socket_p99_ms=worst_p99_ms,
         never=never,
-        closed=[closed for _, _, _, closed in logs if closed],
+        closed=[closed for _, _, _, closed, _ in logs if closed],
+        mismatched=mismatched,
         elapsed_s=publish.all_acked_at - float(publish_at[0, 0]),
         cpu_s={name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after},
     )
@@ -251,6 +272,16 @@ def _warm_up(system: System, *, n_beds: int, seconds: int) -> None:
     publisher.go(go_at=go_at, start_at_s=go_at - 3600)  # an hour back: never the measured packs' times
     publisher.result(timeout_s=seconds + 600)
     system.wait_idle()
+
+
+def _as_first_socket(
+    crcs: np.ndarray, arrivals: np.ndarray, first_seqs: np.ndarray, first_crcs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """This socket's messages that the first socket also got, as the first socket's seqs, with their arrivals."""
+    order = np.argsort(first_crcs, kind="stable")
+    at = np.searchsorted(first_crcs[order], crcs).clip(max=max(order.size - 1, 0))
+    found = (first_crcs[order][at] == crcs) if order.size else np.zeros(crcs.size, dtype=bool)
+    return first_seqs[order[at[found]]], arrivals[found]
 
 
 def _socket_latencies(
@@ -305,7 +336,8 @@ def _print(r: FanoutResult) -> None:
         f"p50 {lat['p50_ms']:.0f}, p90 {lat['p90_ms']:.0f}, p99 {lat['p99_ms']:.0f}, max {lat['max_ms']:.0f} ms "
         f"(worst socket's p99 {r.worst_socket_p99_ms:.0f} ms); target p99 <= {TARGET_P99_MS:.0f} ms: {verdict}\n"
         f"       never shown: {r.never:,} of {r.packs * r.sockets:,} (socket, pack); sockets closed: "
-        f"{len(r.closed)}{' (' + r.closed[0] + ')' if r.closed else ''}\n"
+        f"{len(r.closed)}{' (' + r.closed[0] + ')' if r.closed else ''}; left out (no delta in common with the first "
+        f"socket): {r.mismatched}\n"
         f"       CPU ms per pack: ingest {cpu_ms_per_pack['ingest-1']:.3f}, api {cpu_ms_per_pack['api']:.3f}; "
         f"CPU s: {', '.join(f'{k} {v:.1f}' for k, v in sorted(r.cpu_s.items(), key=lambda kv: -kv[1]))}"
     )
