@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from core.errors import NotFound
 from core.store import Store
 from core.types import DeadLetter, Device, Reading
 from devices.registry import pairing_at
@@ -57,26 +56,17 @@ class DeviceDirectory:
     async def devices(self, device_ids: Sequence[str]) -> dict[str, Device | None]:
         """Each device, or None when it is not registered."""
         now = self._clock()
-        result: dict[str, Device | None] = {}
-        for device_id in device_ids:
-            cached = self._known.get(device_id)
-            if cached is None or cached[0] < now:
-                cached = await self._fetch(device_id, now)
-            result[device_id] = cached[1]
-        return result
+        stale = [d for d in device_ids if (cached := self._known.get(d)) is None or cached[0] < now]
+        if stale:  # one query for all of them: after a restart that is every device of the unit
+            found = {device.device_id: device for device in await self._store.list_devices(device_ids=stale)}
+            for device_id in stale:
+                device = found.get(device_id)
+                ttl_s = DEVICE_CACHE_TTL_S if device is not None else UNKNOWN_DEVICE_CACHE_TTL_S
+                self._known[device_id] = (now + ttl_s, device)
+        return {device_id: self._known[device_id][1] for device_id in device_ids}
 
     def forget(self, device_id: str) -> None:
         self._known.pop(device_id, None)
-
-    async def _fetch(self, device_id: str, now: float) -> tuple[float, Device | None]:
-        try:
-            device: Device | None = await self._store.get_device(device_id)
-        except NotFound:
-            device = None
-        ttl_s = DEVICE_CACHE_TTL_S if device is not None else UNKNOWN_DEVICE_CACHE_TTL_S
-        entry = (now + ttl_s, device)
-        self._known[device_id] = entry
-        return entry
 
 
 async def attribute(store: Store, directory: DeviceDirectory, items: Sequence[TopicCandidate]) -> Attribution:

@@ -103,10 +103,14 @@ class DeviceQueries(SqlStore):
             raise NotFound("device", device_id)
         return _device(row)
 
-    async def list_devices(self, *, site_ids: Sequence[str] | None = None) -> list[Device]:
+    async def list_devices(
+        self, *, site_ids: Sequence[str] | None = None, device_ids: Sequence[str] | None = None
+    ) -> list[Device]:
         query = sa.select(s.devices).order_by(s.devices.c.device_id)
         if site_ids is not None:
             query = query.where(s.devices.c.site_id.in_(site_ids))
+        if device_ids is not None:
+            query = query.where(s.devices.c.device_id.in_(device_ids))
         return [_device(row) for row in await self._read(lambda c: c.execute(query).all())]
 
     async def pair_device(self, pairing: Pairing) -> None:

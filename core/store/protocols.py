@@ -218,7 +218,11 @@ class DeviceStore(Protocol):
     async def get_device(self, device_id: str) -> Device:
         """Raises NotFound."""
 
-    async def list_devices(self, *, site_ids: Sequence[str] | None = None) -> list[Device]: ...
+    async def list_devices(
+        self, *, site_ids: Sequence[str] | None = None, device_ids: Sequence[str] | None = None
+    ) -> list[Device]:
+        """Registered devices, by id; only those of these sites, or with these ids, when given."""
+
     async def pair_device(self, pairing: Pairing) -> None:
         """Start a pairing; an open pairing of the same device is ended at `pairing.start_at` first."""
 
