@@ -37,6 +37,11 @@ RETRY_DELAY_S = 1.0
 # hourly means the backlog is still filling in, and assessing every patient then cost ~6 % of ingest's drain time.
 # A pace rather than a pause, so a worker that stays behind still assesses everyone (1,000 patients in ~50 s).
 CATCH_UP_CHUNK_EVERY_S = 1.0
+# Otherwise one chunk at most this often (200 patients/s). A unit's patients fall due together (all are assessed in
+# the first cycles after a start, so all again a minute later, and so on): 1,000 assessed back to back held the loop
+# 1-2 s every minute (publish -> dashboard p99 3.1 s in bench_fanout). Spread over ~5 s they cost a share of a core
+# meanwhile, and their next turns spread out too.
+CHUNK_EVERY_S = 0.1
 
 
 class RiskAssessor(Protocol):
@@ -92,12 +97,14 @@ class RiskStep:
 
     async def run(self) -> None:
         """Forever: assess queued patients, RISK_CHUNK at a time. Never raises; outages retried after a pause."""
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             if len(self._queued) < RISK_CHUNK:
                 await asyncio.sleep(GATHER_S)
             self._wake.clear()
             while self._queued:
+                started = loop.time()
                 chunk = dict(itertools.islice(self._queued.items(), RISK_CHUNK))
                 for patient_id in chunk:
                     del self._queued[patient_id]
@@ -112,8 +119,9 @@ class RiskStep:
                     await asyncio.sleep(RETRY_DELAY_S)  # backoff
                 except Exception:
                     logger.exception("Unexpected failure assessing ML risk of %d patients", len(chunk))
-                # Let ingest and scoring run between chunks; while ingest is behind, give them the time.
-                await asyncio.sleep(CATCH_UP_CHUNK_EVERY_S if self._queued and self._behind() else 0)
+                # Ingest and scoring run between chunks: a pace, not a synchronisation.
+                every_s = CATCH_UP_CHUNK_EVERY_S if self._behind() else CHUNK_EVERY_S
+                await asyncio.sleep(max(0.0, started + every_s - loop.time()) if self._queued else 0)
 
     async def assess(self, patient_ids: Sequence[str], stays: Mapping[str, Stay | None], now: datetime) -> None:
         """Assess, store, alert and publish for these patients. Raises StorageUnavailable."""

@@ -1,10 +1,12 @@
-"""The ML risk task: patients falling due close together are assessed as one chunk; a full chunk never waits; while
-ingest catches up a backlog, chunks are paced, never stopped."""
+"""The ML risk task: patients falling due close together are assessed as one chunk; a full chunk never waits; chunks
+are paced (more slowly while ingest catches up a backlog), never stopped."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,13 +25,15 @@ from tests.ingest.conftest import SITE, WARD, seed_ward, wait_until
 
 
 class _RecordingAssessor:
-    """Answers "low" for every patient and records which patients each call was asked about."""
+    """Answers "low" for every patient and records which patients each call was asked about, and when."""
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
+        self.called_at: list[float] = []
 
     async def __call__(self, store: Store, patient_ids: Sequence[str], now: datetime) -> list[RiskAssessment]:
         self.calls.append(list(patient_ids))
+        self.called_at.append(time.monotonic())
         return [RiskAssessment(p, now, 0.01, RiskLevel.LOW, (), "test") for p in patient_ids]
 
 
@@ -108,3 +112,19 @@ async def test_while_ingest_is_behind_chunks_are_paced_and_everyone_is_still_ass
         assert len(published) == RISK_CHUNK  # the next chunk waits its turn: ingest gets the CPU
         await wait_until(lambda: len(published) == len(patient_ids), what="the rest, a pace later")
     assert [len(call) for call in assessor.calls] == [RISK_CHUNK, 5]
+
+
+async def test_a_whole_unit_falling_due_at_once_is_assessed_a_chunk_at_a_time_paced(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest.risk, "CHUNK_EVERY_S", 0.3)
+    await seed_ward(store, patients=3 * RISK_CHUNK)
+    patient_ids = [f"p-{n}" for n in range(1, 3 * RISK_CHUNK + 1)]
+    stays = await _stays(store, patient_ids)
+    assessor, published = _RecordingAssessor(), []
+    async with _running_step(store, assessor, published) as step:
+        step.submit(patient_ids, stays, datetime.now(UTC))  # as after a restart: everyone due in one cycle
+        await wait_until(lambda: len(published) == len(patient_ids), what="a risk event per patient")
+    assert [len(call) for call in assessor.calls] == [RISK_CHUNK] * 3
+    gaps = [later - earlier for earlier, later in itertools.pairwise(assessor.called_at)]
+    assert min(gaps) >= 0.25  # not back to back: the loop stays free for ingest between chunks
