@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import ingest.risk
+from core.events import BatchEvent, decode_event
 from core.store import Store
 from core.store.sqlite import SqliteStore
 from core.topics import events_topic
@@ -47,10 +48,24 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 
 @contextlib.asynccontextmanager
 async def _running_step(
-    store: Store, assessor: _RecordingAssessor, published: list[str], *, behind: Callable[[], bool] = lambda: False
+    store: Store,
+    assessor: _RecordingAssessor,
+    published: list[str],
+    *,
+    behind: Callable[[], bool] = lambda: False,
+    messages: list[str] | None = None,
 ) -> AsyncIterator[RiskStep]:
-    """A RiskStep with its task running, stopped (and awaited) afterwards."""
-    publisher = EventPublisher(lambda topic, _: published.append(topic), root="t", store=store, metrics=IngestMetrics())
+    """A RiskStep with its task running, stopped (and awaited) afterwards. `published` gets a topic per event (the
+    events of a batch as if sent alone), `messages` each message's topic."""
+
+    def record(topic: str, payload: bytes) -> None:
+        if messages is not None:
+            messages.append(topic)
+        event = decode_event(payload)
+        for one in event.events if isinstance(event, BatchEvent) else [event]:
+            published.append(events_topic("t", one.site_id, one.ward_id, one.type))
+
+    publisher = EventPublisher(record, root="t", store=store, metrics=IngestMetrics())
     step = RiskStep(assessor, store=store, publisher=publisher, min_interval_s=60, behind=behind)
     task = asyncio.create_task(step.run(), name="test-risk")
     try:
@@ -88,12 +103,14 @@ async def test_a_full_chunk_is_assessed_without_waiting(store: SqliteStore, monk
     await seed_ward(store, patients=RISK_CHUNK + 5)
     patient_ids = [f"p-{n}" for n in range(1, RISK_CHUNK + 6)]
     stays = await _stays(store, patient_ids)
-    assessor, published = _RecordingAssessor(), []
-    async with _running_step(store, assessor, published) as step:
+    assessor, published, messages = _RecordingAssessor(), [], []
+    async with _running_step(store, assessor, published, messages=messages) as step:
         step.submit(patient_ids, stays, datetime.now(UTC))
         await wait_until(lambda: len(published) == len(patient_ids), what="a risk event per patient")
         assert step.backlog == 0
     assert [len(call) for call in assessor.calls] == [RISK_CHUNK, 5]
+    # The full chunk's risks reach the ward as one batch (one message to every dashboard), the 5 one by one.
+    assert messages == [events_topic("t", SITE, WARD, "batch")] + [events_topic("t", SITE, WARD, "risk")] * 5
     assert [p for call in assessor.calls for p in call] == patient_ids  # oldest first, each once
 
 
