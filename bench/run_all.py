@@ -18,12 +18,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-# (name, module, arguments for a full run, arguments for --quick). A full run takes ~5 minutes on 2 cores.
+# (name, module, arguments for a full run, arguments for --quick). A full run takes ~15 minutes on 2 cores.
 BENCHES: tuple[tuple[str, str, list[str], list[str]], ...] = (
     ("store", "bench.bench_store", [], ["--readings", "20000", "--repeat", "1"]),
     ("ingest", "bench.bench_ingest", ["--packs", "40000"], ["--packs", "10000"]),
     ("e2e", "bench.bench_e2e", [], ["--seconds", "15", "--packs", "10000", "--raw-packs", "10000"]),
-    ("fanout", "bench.bench_fanout", [], ["--seconds", "10", "--sockets", "1", "--sockets", "20", "--skip-raw"]),
+    (
+        "fanout",
+        "bench.bench_fanout",
+        [],
+        ["--seconds", "10", "--sockets", "1", "--sockets", "20", "--skip-raw", "--warmup", "10"],
+    ),
     ("model", "bench.bench_model", [], []),
     ("embedded", "bench.bench_embedded", [], ["--packs", "30"]),
     ("escalation", "bench.bench_escalation", [], ["--alerts", "200", "--rounds", "2"]),
