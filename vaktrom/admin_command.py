@@ -48,7 +48,7 @@ ADMIN_ROLE = Role.ADMIN
 MAX_NAME_LENGTH = 100
 # Modules that add subcommands to `vaktrom admin`, in the order `--help` lists them.
 _ADMINISTRATION = ("vaktrom.admin_places", "vaktrom.admin_patients", "vaktrom.admin_import")
-SUBCOMMAND_MODULES: tuple[str, ...] = (*_ADMINISTRATION, "vaktrom.admin_people")
+SUBCOMMAND_MODULES: tuple[str, ...] = (*_ADMINISTRATION, "vaktrom.admin_people", "vaktrom.admin_team_registry")
 
 
 @dataclass(frozen=True, slots=True)
