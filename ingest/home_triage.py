@@ -12,6 +12,7 @@ from core.homecare import WorklistChange
 from core.store import Store
 from core.thresholds import ThresholdSet
 from core.types import CareSetting, LatestValue, Parameter, Reading, Stay
+from ingest.patient_cache import PatientCache
 from ingest.publishing import EventPublisher
 
 __all__ = ["THRESHOLDS_TTL_S", "HomeTriage"]
@@ -31,11 +32,11 @@ class HomeTriage:
     def __init__(self, store: Store, publisher: EventPublisher) -> None:
         self._store = store
         self._publisher = publisher
-        self._cache: dict[str, tuple[datetime, ThresholdSet | None]] = {}
+        no_thresholds: ThresholdSet | None = None
+        self._thresholds = PatientCache(store.thresholds, default=no_thresholds, ttl_s=THRESHOLDS_TTL_S)
 
     def forget(self, patient_ids: Sequence[str]) -> None:
-        for patient_id in patient_ids:
-            self._cache.pop(patient_id, None)
+        self._thresholds.forget(patient_ids)
 
     async def observe(
         self,
@@ -46,7 +47,7 @@ class HomeTriage:
         home = [p for p, stay in stays.items() if stay.setting is CareSetting.HOME and latest.get(p)]
         if not home:
             return []
-        thresholds = await self._thresholds(home, now)
+        thresholds = await self._thresholds.get(home, now)
         items = []
         for patient_id in home:
             site_id = await self._publisher.site_of(stays[patient_id].ward_id)
@@ -58,18 +59,6 @@ class HomeTriage:
         for change in changes:
             logger.info("Worklist item %s %s: %s", change.item.item_id, change.action, change.item.vkp_code.value)
         return changes
-
-    async def _thresholds(self, patient_ids: Sequence[str], now: datetime) -> dict[str, ThresholdSet | None]:
-        stale = [
-            p
-            for p in patient_ids
-            if (c := self._cache.get(p)) is None or (now - c[0]).total_seconds() > THRESHOLDS_TTL_S
-        ]
-        if stale:
-            fetched = await self._store.thresholds(stale)
-            for patient_id in stale:
-                self._cache[patient_id] = (now, fetched.get(patient_id))
-        return {patient_id: self._cache[patient_id][1] for patient_id in patient_ids}
 
 
 def _reading(patient_id: str, value: LatestValue) -> Reading:

@@ -36,6 +36,7 @@ from core.types import (
 )
 from ingest.home_triage import HomeTriage
 from ingest.metrics import IngestMetrics
+from ingest.patient_cache import PatientCache
 from ingest.publishing import EventPublisher
 from ingest.risk import RiskStep
 from scoring.live import fresh_values, score_latest
@@ -93,9 +94,11 @@ class LiveScorer:
         self._behind = behind
         self._pending: dict[str, dict[Parameter, Reading]] = {}
         self._wake = asyncio.Event()
-        self._scales: dict[str, tuple[datetime, SpO2Scale]] = {}
-        self._limits: dict[str, tuple[datetime, tuple[PatientLimit, ...]]] = {}
-        self._flags: dict[str, tuple[datetime, frozenset[CareFlag]]] = {}
+        self._scales = PatientCache(self._fetch_spo2_scales, default=SpO2Scale.SCALE_1, ttl_s=SPO2_SCALE_TTL_S)
+        no_limits: tuple[PatientLimit, ...] = ()
+        self._limits = PatientCache(store.patient_limits, default=no_limits, ttl_s=LIMITS_TTL_S)
+        no_flags: frozenset[CareFlag] = frozenset()
+        self._flags = PatientCache(store.care_flags, default=no_flags, ttl_s=CARE_FLAGS_TTL_S)
         confirm_s = {kind: settings.alert_confirm_s for kind in _SCORED_KINDS}
         sustain_s = {AlertKind.RESPIRATORY_DEPRESSION: settings.respiratory_sustain_s}
         self._policy: LifecyclePolicy = replace(DEFAULT_POLICY, confirm_s=confirm_s, sustain_s=sustain_s)
@@ -119,9 +122,8 @@ class LiveScorer:
         for patient_id in patient_ids:
             self._pending.setdefault(patient_id, {})
             if refresh_scale:
-                self._scales.pop(patient_id, None)
-                self._limits.pop(patient_id, None)
-                self._flags.pop(patient_id, None)
+                for cache in (self._scales, self._limits, self._flags):
+                    cache.forget([patient_id])
                 self._home_triage.forget([patient_id])
         self._wake.set()
 
@@ -153,7 +155,7 @@ class LiveScorer:
         patient_ids = sorted(pending)
         stays = await self._store.stays_of_patients(patient_ids, at=now)
         latest = await self._store.latest_values(patient_ids)
-        scales = await self._spo2_scales(patient_ids, now)
+        scales = await self._scales.get(patient_ids, now)
         scores = [s for p in patient_ids if (s := self._score_one(p, latest.get(p, {}), stays.get(p), scales[p], now))]
         changed = {s.patient_id for s in scores if self._is_news(s, now)}
         # The ward sees the readings and scores first: the writes below cost a cycle about half its time and are
@@ -189,8 +191,8 @@ class LiveScorer:
         patient_ids = [score.patient_id for score in scores]
         if not patient_ids:
             return
-        limits = await self._patient_limits(patient_ids, now)
-        flags = await self._care_flags(patient_ids, now)
+        limits = await self._limits.get(patient_ids, now)
+        flags = await self._flags.get(patient_ids, now)
         alerts, waiting = await self._unresolved(patient_ids)
         trends = await self._trends.observe(stays, flags, now)
         for score in scores:
@@ -233,28 +235,6 @@ class LiveScorer:
         waiting = await self._store.pending_alerts(patient_ids=patient_ids, kinds=_SCORED_KINDS)
         return {a.key: a for a in alerts}, {p.key: p for p in waiting}
 
-    async def _care_flags(self, patient_ids: Sequence[str], now: datetime) -> dict[str, frozenset[CareFlag]]:
-        stale = [
-            p
-            for p in patient_ids
-            if (c := self._flags.get(p)) is None or (now - c[0]).total_seconds() > CARE_FLAGS_TTL_S
-        ]
-        if stale:
-            fetched = await self._store.care_flags(stale)
-            for patient_id in stale:
-                self._flags[patient_id] = (now, fetched.get(patient_id, frozenset()))
-        return {patient_id: self._flags[patient_id][1] for patient_id in patient_ids}
-
-    async def _patient_limits(self, patient_ids: Sequence[str], now: datetime) -> dict[str, tuple[PatientLimit, ...]]:
-        stale = [
-            p for p in patient_ids if (c := self._limits.get(p)) is None or (now - c[0]).total_seconds() > LIMITS_TTL_S
-        ]
-        if stale:
-            fetched = await self._store.patient_limits(stale)
-            for patient_id in stale:
-                self._limits[patient_id] = (now, fetched.get(patient_id, ()))
-        return {patient_id: self._limits[patient_id][1] for patient_id in patient_ids}
-
     def _is_news(self, score: PatientScore, now: datetime) -> bool:
         last = self._saved.get(score.patient_id)
         return last is None or last[0] != _signature(score) or (now - last[1]).total_seconds() >= SCORE_HEARTBEAT_S
@@ -276,19 +256,8 @@ class LiveScorer:
             logger.exception("Stored values of patient %s cannot be scored", patient_id)
             return None
 
-    async def _spo2_scales(self, patient_ids: Sequence[str], now: datetime) -> dict[str, SpO2Scale]:
-        # One query for all stale patients: after a restart that is the whole unit (1,000 queries took 1.3 s).
-        stale = [
-            p
-            for p in patient_ids
-            if (c := self._scales.get(p)) is None or (now - c[0]).total_seconds() > SPO2_SCALE_TTL_S
-        ]
-        if stale:
-            decisions = await self._store.spo2_scales(stale)
-            for patient_id in stale:
-                decision = decisions.get(patient_id)
-                self._scales[patient_id] = (now, decision.scale if decision is not None else SpO2Scale.SCALE_1)
-        return {patient_id: self._scales[patient_id][1] for patient_id in patient_ids}
+    async def _fetch_spo2_scales(self, patient_ids: Sequence[str]) -> dict[str, SpO2Scale]:
+        return {p: decision.scale for p, decision in (await self._store.spo2_scales(patient_ids)).items()}
 
     async def _events(
         self, stay: Stay, score: PatientScore | None, new: Iterable[Reading], now: datetime
