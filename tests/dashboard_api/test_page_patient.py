@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 UI_TIMEOUT_MS = 10_000
 SCREENSHOT = Path("/tmp/vaktrom-patient-page.png")
-_UPDATED = re.compile(r"^Updated \d\d:\d\d$")
+_UPDATED = re.compile(r"^Updated (?:\d\d\.\d\d )?\d\d:\d\d$")  # the day in front only across midnight
 # What a chart shows: its canvas, the points uPlot was given, and the same values in its table.
 SERIES = """(figure) => {
   const canvas = figure.querySelector("canvas");
