@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Protocol
@@ -58,6 +58,7 @@ class Delta(str):
     parts: tuple[str, ...]
     plain: str  # the same text as a plain str: what the queues hold (orjson, say, reads no str subclass)
     _head: str  # a batch's JSON up to its events
+    _follow_up: asyncio.Future[str] | None  # what the connections send after it, read once for all of them
 
     @classmethod
     def of_event(cls, event: WardEvent) -> Delta:
@@ -97,7 +98,23 @@ class Delta(str):
         delta.ward_id, delta.event_type, delta.patient_ids, delta.parts = ward_id, event_type, patient_ids, parts
         delta.patients = frozenset(p for p in patient_ids if p is not None)
         delta._head = head
+        delta._follow_up = None
         return delta
+
+    async def follow_up(self, read: Callable[[], Awaitable[str]]) -> str:
+        """What every connection sends after this delta (an alert's escalation state as stored now), read by the
+        first connection to ask and shared with the rest: 200 dashboards of a ward make one store read per alert
+        event, not 200. A connection that closes meanwhile does not cancel the read for the others."""
+        if self._follow_up is None:
+            self._follow_up = asyncio.ensure_future(read())
+            self._follow_up.add_done_callback(_retrieved)
+        return await asyncio.shield(self._follow_up)
+
+
+def _retrieved(future: asyncio.Future[str]) -> None:
+    """A failed read whose every asker has gone is not an error to log: those connections are closed anyway."""
+    if not future.cancelled():
+        future.exception()
 
 
 class EventSource(Protocol):

@@ -9,6 +9,7 @@ import enum
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -132,21 +133,27 @@ def _with_escalation(ctx: ApiContext) -> Expand:
         event = json.loads(message)
         if event.get("type") != "alert":
             return [message]
-        alert_id = int(event["alert_id"])
-        alert = await ctx.store.get_alert(alert_id)
-        chain = await ctx.store.get_escalation(alert_id)
-        deliveries = await ctx.store.list_deliveries(alert_id) if chain is not None else []
-        at = ctx.clock()
-        delta = EscalationDelta(
-            at=at,
-            site_id=event["site_id"],
-            ward_id=event["ward_id"],
-            patient_id=alert.patient_id,
-            escalation=escalation_state(alert, chain, deliveries, now=at),
-        )
-        return [message, delta.model_dump_json()]
+        if isinstance(message, Delta):  # the hub's: every dashboard of the ward sends the same state, read once
+            return [message, await message.follow_up(lambda: _escalation_delta(ctx, event))]
+        return [message, await _escalation_delta(ctx, event)]
 
     return expand
+
+
+async def _escalation_delta(ctx: ApiContext, event: dict[str, Any]) -> str:
+    alert_id = int(event["alert_id"])
+    alert = await ctx.store.get_alert(alert_id)
+    chain = await ctx.store.get_escalation(alert_id)
+    deliveries = await ctx.store.list_deliveries(alert_id) if chain is not None else []
+    at = ctx.clock()
+    delta = EscalationDelta(
+        at=at,
+        site_id=event["site_id"],
+        ward_id=event["ward_id"],
+        patient_id=alert.patient_id,
+        escalation=escalation_state(alert, chain, deliveries, now=at),
+    )
+    return delta.model_dump_json()
 
 
 def _may_be_alert(message: str) -> bool:
