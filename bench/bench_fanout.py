@@ -113,12 +113,17 @@ def _dashboards_main(job: DashboardsJob, conn: Connection) -> None:
 async def _dashboards(job: DashboardsJob, conn: Connection) -> list[SocketLog]:
     logs = [SocketLog(messages=[] if n < REFERENCE_CANDIDATES else None) for n in range(len(job.tokens))]
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    sockets = await asyncio.gather(*(_open(job.url, token, gate) for token in job.tokens))
+    readers: list[asyncio.Task[None]] = []
+
+    async def open_and_read(n: int, token: str) -> ClientConnection:
+        # Each socket reads from the moment it has its snapshot, as a page does: a socket left unread while the
+        # others connect (minutes, for 200) would fill its queue at the node and be closed 4429 before the run.
+        ws = await _open(job.url, token, gate)
+        readers.append(asyncio.create_task(_read(ws, logs[n]), name=f"dashboard-{n}"))
+        return ws
+
+    sockets = await asyncio.gather(*(open_and_read(n, token) for n, token in enumerate(job.tokens)))
     conn.send("ready")
-    readers = [
-        asyncio.create_task(_read(ws, log), name=f"dashboard-{n}")
-        for n, (ws, log) in enumerate(zip(sockets, logs, strict=True))
-    ]
     await asyncio.to_thread(conn.recv)  # the publisher is done
     deadline = time.monotonic() + LATENCY_GRACE_S
     while time.monotonic() < deadline:
@@ -251,6 +256,8 @@ def measure_fanout(system: System, *, n_beds: int, seconds: int, sockets: int, w
     reference_seqs = np.frombuffer(reference[0], dtype=np.int64)
     seq_of_index = reference_seqs[index] if reference_seqs.size else np.zeros(0, dtype=np.int64)
     reference_crcs = np.frombuffer(reference[4], dtype=np.uint32)
+    arrived = np.frombuffer(reference[1])
+    measured = [m for m, at in zip(messages, arrived, strict=True) if at >= go_at]  # not the connect or warm-up
     all_latencies: list[np.ndarray] = []
     worst_p99_ms, never, mismatched = 0.0, 0, 0
     for _, arrivals_raw, _, _, crcs_raw in logs:
@@ -273,8 +280,8 @@ def measure_fanout(system: System, *, n_beds: int, seconds: int, sockets: int, w
         never=never,
         closed=[closed for _, _, _, closed, _ in logs if closed],
         mismatched=mismatched,
-        deltas=len(messages),
-        delta_bytes=sum(map(len, messages)),
+        deltas=len(measured),
+        delta_bytes=sum(map(len, measured)),
         elapsed_s=publish.all_acked_at - float(publish_at[0, 0]),
         cpu_s={name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after},
     )
