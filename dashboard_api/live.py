@@ -23,13 +23,26 @@ from core.events import BATCH_MIN_EVENTS, BatchEvent, WardEvent, decode_event
 from core.mqtt import RawMessage
 from core.topics import events_filter, parse_events_topic
 
-__all__ = ["BATCH_MIN_EVENTS", "CLIENT_QUEUE_MAX", "Delta", "EventSource", "LiveHub", "Subscription"]
+__all__ = [
+    "BATCH_MIN_EVENTS",
+    "CLIENT_QUEUE_BEDS",
+    "CLIENT_QUEUE_MAX",
+    "Delta",
+    "EventSource",
+    "LiveHub",
+    "Subscription",
+]
 
 logger = logging.getLogger(__name__)
 
 # Deltas waiting for one slow browser. A ward of 30 beds at 1 pack/s makes ~60 events/s; 2000 is half a minute of
 # backlog, far more than a healthy page ever has, so overflow means the page is stuck and needs a fresh snapshot.
 CLIENT_QUEUE_MAX = 2000
+# ...for a board of up to this many beds; a bigger board's queue grows in proportion. A storm of one alert per bed
+# (every monitor of a ward silent after a network outage, then back) is an alert, its escalation state, a device
+# status and the alert's end per bed, each alone: a 1000-bed board's 2000 would overflow on the storm itself, close
+# every dashboard with 4429 and have 200 of them resnapshot at once.
+CLIENT_QUEUE_BEDS = 250
 # Events whose payload contradicts their topic are a bug or a forgery: one warning line per this many seconds.
 MISMATCH_LOG_INTERVAL_S = 10.0
 # A burst of BATCH_MIN_EVENTS (core/events.py) or more patient events of one ward, taken off the broker together,
@@ -138,7 +151,8 @@ class Subscription:
 
     def __init__(self, ward_ids: Sequence[str], *, queue_max: int) -> None:
         self.ward_ids = tuple(ward_ids)
-        self.queue: asyncio.Queue[str] = asyncio.Queue(queue_max)
+        self.queue: asyncio.Queue[str] = asyncio.Queue()  # bounded by `limit`, which a big board raises
+        self.limit = self._queue_max = queue_max
         self.overflowed = asyncio.Event()
         self.interrupted = asyncio.Event()  # the hub may have missed an event of these wards: resnapshot
         self.interruption = ""  # why, for the log
@@ -149,13 +163,16 @@ class Subscription:
         if self.overflowed.is_set() or self.interrupted.is_set():
             return  # the connection is being closed; it will resnapshot
         text = message.plain if isinstance(message, Delta) else message
-        try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
+        if self.queue.qsize() >= self.limit:
             self.overflowed.set()
             return
+        self.queue.put_nowait(text)
         if text is not message:
             self._deltas[id(text)] = (text, message)
+
+    def fit_board(self, beds: int) -> None:
+        """Let the queue hold as much per bed for a board of `beds` as it holds for one of CLIENT_QUEUE_BEDS."""
+        self.limit = self._queue_max * max(1, -(-beds // CLIENT_QUEUE_BEDS))
 
     async def next(self) -> str:
         """The next delta, as the hub's Delta (with what it read of it) when it came from the hub."""

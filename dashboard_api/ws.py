@@ -112,6 +112,7 @@ async def _stream(websocket: WebSocket, ward_ids: list[str]) -> None:
             await _close(websocket, CloseCode.UNAVAILABLE, "Store unavailable; reconnect shortly")
             return
         snapshot = LiveSnapshot(at=at, wards=boards)
+        subscription.fit_board(sum(len(board.beds) for board in boards))
         for access, board in zip(wards, boards, strict=True):
             await audit_snapshot(ctx, principal, access, [b.patient.patient_id for b in board.beds if b.patient], seen)
         try:

@@ -12,7 +12,7 @@ import pytest
 
 from core.events import ScoreEvent
 from core.mqtt import RawMessage
-from dashboard_api.live import LiveHub
+from dashboard_api.live import CLIENT_QUEUE_BEDS, LiveHub
 from tests.dashboard_api.conftest import NOW, offline_client
 
 # The seeded wards' sites (tests/dashboard_api/conftest.py): an event names the same site as its topic.
@@ -70,6 +70,24 @@ def test_a_full_connection_queue_flags_overflow_and_spares_the_others() -> None:
         assert slow.overflowed.is_set() and slow.queue.qsize() == 2
         assert not fast.overflowed.is_set() and fast.queue.qsize() == 1
         assert hub.backlog == 3
+
+
+@pytest.mark.parametrize(
+    ("beds", "held"),
+    [(4, 2), (CLIENT_QUEUE_BEDS, 2), (CLIENT_QUEUE_BEDS + 1, 4), (1000, 8), (0, 2)],
+)
+def test_a_bigger_board_holds_as_many_deltas_per_bed_before_it_overflows(beds: int, held: int) -> None:
+    """A storm of one alert per bed must not close every dashboard of a 1000-bed ward; a small ward's page that is
+    stuck still overflows as soon as before."""
+    hub = LiveHub(offline_client(), topic_root="r", queue_max=2)
+    with hub.subscribe(["w1"]) as board:
+        board.fit_board(beds)
+        board.fit_board(beds)  # a second look at the board changes nothing
+        for total in range(held):
+            hub.dispatch("r/events/s1/w1/score", score_json(total=total))
+        assert not board.overflowed.is_set() and board.queue.qsize() == held
+        hub.dispatch("r/events/s1/w1/score", score_json(total=held))
+        assert board.overflowed.is_set() and board.queue.qsize() == held
 
 
 async def test_run_dispatches_what_the_client_receives() -> None:
