@@ -168,7 +168,8 @@ async def _read(ws: ClientConnection, log: SocketLog) -> None:
             if log.messages is not None:
                 log.messages.append(bytes(message))
     except ConnectionClosed as exc:
-        log.closed = f"{exc.rcvd.code} {exc.rcvd.reason}" if exc.rcvd else str(exc)
+        why = f"{exc.rcvd.code} {exc.rcvd.reason}" if exc.rcvd else str(exc)
+        log.closed = f"{time.time():.3f} {why}"  # when, then why
 
 
 # ------------------------------------------------------------------------------------------------------ measuring
@@ -182,6 +183,7 @@ class FanoutResult:
     worst_socket_p99_ms: float
     never: int  # (socket, pack) pairs never shown
     closed: list[str]
+    closed_before: int  # of them, closed before the measured seconds (connecting or warming up)
     mismatched: int  # sockets with no delta in common with the reference: left out
     deltas: int  # messages the reference socket got while measuring
     delta_bytes: int  # their bytes: what every socket is sent
@@ -250,6 +252,7 @@ def measure_fanout(system: System, *, n_beds: int, seconds: int, sockets: int, w
     cpu_before["dashboards"] = dashboards_cpu_before_s
     dashboards.join(timeout=30)
     publish_at = np.frombuffer(publish.publish_at, dtype=np.float64).reshape(seconds, n_beds)
+    closes: list[str] = [closed for _, _, _, closed, _ in logs if closed]
     reference = next((log for log in logs[:REFERENCE_CANDIDATES] if not log[3]), logs[0])
     messages = reference[2]
     index, second, bed, _ = pack_occurrences(messages, n_beds=n_beds, seconds=seconds, start_at_s=go_at)
@@ -278,7 +281,8 @@ def measure_fanout(system: System, *, n_beds: int, seconds: int, sockets: int, w
         latency=latency_summary(np.concatenate(all_latencies) if all_latencies else np.zeros(0)),
         worst_socket_p99_ms=worst_p99_ms,
         never=never,
-        closed=[closed for _, _, _, closed, _ in logs if closed],
+        closed=[closed.split(" ", 1)[1] for closed in closes],
+        closed_before=sum(float(closed.split(" ", 1)[0]) < go_at for closed in closes),
         mismatched=mismatched,
         deltas=len(measured),
         delta_bytes=sum(map(len, measured)),
@@ -362,13 +366,14 @@ def main() -> None:
 def _print(r: FanoutResult) -> None:
     lat = r.latency
     verdict = "MET" if lat["p99_ms"] <= TARGET_P99_MS else "MISSED"
+    closes = f" ({r.closed_before} before the measured seconds; {r.closed[0]})" if r.closed else ""
     cpu_ms_per_pack = {name: 1000 * r.cpu_s.get(name, 0.0) / r.packs for name in ("ingest-1", "api", "dashboards")}
     print(
         f"  {r.sockets} socket(s), {r.packs:,} packs in {r.elapsed_s:.0f} s: publish -> each socket "
         f"p50 {lat['p50_ms']:.0f}, p90 {lat['p90_ms']:.0f}, p99 {lat['p99_ms']:.0f}, max {lat['max_ms']:.0f} ms "
         f"(worst socket's p99 {r.worst_socket_p99_ms:.0f} ms); target p99 <= {TARGET_P99_MS:.0f} ms: {verdict}\n"
         f"       never shown: {r.never:,} of {r.packs * r.sockets:,} (socket, pack); sockets closed: "
-        f"{len(r.closed)}{' (' + r.closed[0] + ')' if r.closed else ''}; left out (no delta in common with the "
+        f"{len(r.closed)}{closes}; left out (no delta in common with the "
         f"reference socket): {r.mismatched}\n"
         f"       per socket: {r.deltas / r.elapsed_s:.1f} messages/s of "
         f"{r.delta_bytes / max(r.deltas, 1) / 1024:.1f} KiB on average = "

@@ -38,11 +38,11 @@ logger = logging.getLogger(__name__)
 # Deltas waiting for one slow browser. A ward of 30 beds at 1 pack/s makes ~60 events/s; 2000 is half a minute of
 # backlog, far more than a healthy page ever has, so overflow means the page is stuck and needs a fresh snapshot.
 CLIENT_QUEUE_MAX = 2000
-# ...for a board of up to this many beds; a bigger board's queue grows in proportion. A storm of one alert per bed
-# (every monitor of a ward silent after a network outage, then back) is an alert, its escalation state, a device
-# status and the alert's end per bed, each alone: a 1000-bed board's 2000 would overflow on the storm itself, close
-# every dashboard with 4429 and have 200 of them resnapshot at once.
-CLIENT_QUEUE_BEDS = 250
+# ...for a board of up to this many beds; a bigger board's queue grows in proportion (16 deltas per bed). A storm of
+# one alert per bed (every monitor of a ward silent after a network outage, then back) is ~8 deltas per bed, each
+# alone (the alert and its escalation state, the device's status, the alert's end and its state): a 1000-bed board's
+# 2000 overflowed on the storm itself, closing every dashboard with 4429 to resnapshot at once.
+CLIENT_QUEUE_BEDS = 125
 # Events whose payload contradicts their topic are a bug or a forgery: one warning line per this many seconds.
 MISMATCH_LOG_INTERVAL_S = 10.0
 # A burst of BATCH_MIN_EVENTS (core/events.py) or more patient events of one ward, taken off the broker together,
@@ -171,7 +171,7 @@ class Subscription:
             self._deltas[id(text)] = (text, message)
 
     def fit_board(self, beds: int) -> None:
-        """Let the queue hold as much per bed for a board of `beds` as it holds for one of CLIENT_QUEUE_BEDS."""
+        """Let the queue hold as many deltas per bed for a board of `beds` as it holds for one of CLIENT_QUEUE_BEDS."""
         self.limit = self._queue_max * max(1, -(-beds // CLIENT_QUEUE_BEDS))
 
     async def next(self) -> str:

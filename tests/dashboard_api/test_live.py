@@ -74,7 +74,7 @@ def test_a_full_connection_queue_flags_overflow_and_spares_the_others() -> None:
 
 @pytest.mark.parametrize(
     ("beds", "held"),
-    [(4, 2), (CLIENT_QUEUE_BEDS, 2), (CLIENT_QUEUE_BEDS + 1, 4), (1000, 8), (0, 2)],
+    [(4, 2), (CLIENT_QUEUE_BEDS, 2), (CLIENT_QUEUE_BEDS + 1, 4), (8 * CLIENT_QUEUE_BEDS, 16), (0, 2)],
 )
 def test_a_bigger_board_holds_as_many_deltas_per_bed_before_it_overflows(beds: int, held: int) -> None:
     """A storm of one alert per bed must not close every dashboard of a 1000-bed ward; a small ward's page that is
