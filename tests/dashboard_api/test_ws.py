@@ -16,9 +16,9 @@ from websockets.typing import Subprotocol
 from core.mqtt import MqttClient
 from core.store.sqlite import SqliteStore
 from core.topics import events_topic
-from core.types import Role
+from core.types import Bed, Role
 from dashboard_api.auth import issue_token
-from dashboard_api.live import LiveHub
+from dashboard_api.live import CLIENT_QUEUE_BEDS, LiveHub
 from dashboard_api.ws import CloseCode
 from tests.dashboard_api.conftest import (
     SECRET,
@@ -178,6 +178,29 @@ async def test_a_client_that_falls_behind_is_closed_4429_to_resnapshot(
             "Too far behind; reconnect for a fresh snapshot",
         )
         assert received in ([], [1])  # never a later delta after a missing one
+
+
+async def test_a_big_boards_socket_holds_more_deltas_before_it_is_closed(
+    store: SqliteStore, seeded: Seeded, clock: FixedClock, topic_root: str, token: TokenFactory
+) -> None:
+    # The seeded board has 4 rows (3 beds, Kari at home); CLIENT_QUEUE_BEDS more make a board whose queue holds twice
+    # as many deltas.
+    for n in range(CLIENT_QUEUE_BEDS):
+        await store.upsert_bed(Bed(f"big-{n}", "w1", f"Seng {100 + n}"))
+    app = build_app(store, offline_client(), topic_root=topic_root, clock=clock)
+    hub = LiveHub(offline_client(), topic_root=topic_root, queue_max=1)
+    app.state.live = hub
+    async with serve(app) as served, ward_socket(served, "/api/v1/ws/wards/w1", token()) as socket:
+        assert len((await receive(socket))["wards"][0]["beds"]) == CLIENT_QUEUE_BEDS + 4
+        for total in (1, 2):  # in one go, before the socket can send: a queue of one would overflow
+            hub.dispatch(events_topic(topic_root, "s1", "w1", "score"), score_json(total=total))
+        assert [(await receive(socket))["total"] for _ in range(2)] == [1, 2]
+        for total in (3, 4, 5):  # and three overflow a queue of two
+            hub.dispatch(events_topic(topic_root, "s1", "w1", "score"), score_json(total=total))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await receive(socket)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.TOO_SLOW
 
 
 @pytest.mark.integration
