@@ -188,6 +188,9 @@ class ReferenceStore(Protocol):
     async def get_patient(self, patient_id: str) -> Patient:
         """Raises NotFound."""
 
+    async def get_patients(self, patient_ids: Sequence[str]) -> dict[str, Patient]:
+        """Those of the ids that exist, in one query (a ward board of 1000 beds is one read, not 1000)."""
+
     async def set_spo2_scale(self, decision: SpO2ScaleDecision) -> None: ...
     async def get_spo2_scale(self, patient_id: str) -> SpO2ScaleDecision | None:
         """The latest decision, or None (scale 1)."""

@@ -111,6 +111,13 @@ class ReferenceQueries(SqlStore):
             raise NotFound("patient", patient_id)
         return Patient(row.patient_id, row.display_name, row.birth_year)
 
+    async def get_patients(self, patient_ids: Sequence[str]) -> dict[str, Patient]:
+        if not patient_ids:
+            return {}
+        query = sa.select(s.patients).where(s.patients.c.patient_id.in_(sorted(set(patient_ids))))
+        rows = await self._read(lambda c: c.execute(query).all())
+        return {row.patient_id: Patient(row.patient_id, row.display_name, row.birth_year) for row in rows}
+
     async def set_spo2_scale(self, decision: SpO2ScaleDecision) -> None:
         row = {
             "patient_id": decision.patient_id,

@@ -214,6 +214,13 @@ async def test_sites_wards_beds_and_patients_are_upserted_and_listed(store: Stor
     assert await store.get_ward("ward-b") == Ward("ward-b", "site-b", "Hjemme")
     assert [b.label for b in await store.list_beds("ward-a")] == ["Seng 1", "Seng 2"]
     assert await store.get_patient("pat-1") == Patient("pat-1", "Kari Nordmann", 1942)
+    await store.upsert_patient(Patient("pat-2", "Ola Hansen", None))
+    # A board's patients in one read: those that exist, each once; an unknown id is simply absent.
+    assert await store.get_patients(["pat-2", "nope", "pat-1", "pat-2"]) == {
+        "pat-1": Patient("pat-1", "Kari Nordmann", 1942),
+        "pat-2": Patient("pat-2", "Ola Hansen", None),
+    }
+    assert await store.get_patients([]) == {}
 
 
 async def test_missing_ids_raise_not_found(store: Store) -> None:
