@@ -8,8 +8,8 @@ sockets per node). Each socket records when each message arrived and a CRC-32 of
 the end), and every other socket's messages are matched to the reference's by that CRC (sockets number their messages
 from their own connect, so an event between two connects shifts the `seq`s). A delta the reference got and another
 socket did not counts as never shown there; a socket whose messages match none of the reference's is left out and
-reported. A pack counts as shown on a socket when its own
-`readings` delta, or a newer pack's of the same device, arrived there.
+reported. A pack counts as shown on a socket when its own `readings` delta, or a newer pack's of the same device,
+arrived there.
 
 Printed per run (first 1 socket, then N): p50/p90/p99/max over every (socket, pack), the worst socket's p99, packs
 never shown, sockets closed, sockets left out (no delta in common with the reference), and the CPU seconds per 1000

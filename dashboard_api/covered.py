@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.store import Store
-from core.types import Alert, AlertPriority, AlertState, Bed, Patient, Site, Stay, Ward
+from core.types import Alert, AlertPriority, AlertState, Bed, Site, Stay, Ward
 from dashboard_api.auth import Principal
 from dashboard_api.escalation_words import escalation_states
 from dashboard_api.schemas import AlertOut, PatientSummary
@@ -108,9 +108,7 @@ async def covered_rows(
     """A row per alert of a covered ward (others are left out), read from the store at `at`, unsorted."""
     mine = [a for a in alerts if a.ward_id is not None and a.ward_id in coverage.wards]
     stays, beds = await _places(store, mine, at)
-    patients: dict[str, Patient] = {}
-    for patient_id in sorted({a.patient_id for a in mine if a.patient_id is not None}):
-        patients[patient_id] = await store.get_patient(patient_id)
+    patients = await store.get_patients([a.patient_id for a in mine if a.patient_id is not None])
     escalations = await escalation_states(store, mine, now=at)
     rows = []
     for alert in mine:

@@ -7,7 +7,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.errors import NotFound
 from core.length_of_stay import limit_due_at, limit_of
 from core.store import Store
 from core.types import Alert, Device, DeviceStatus, Pairing, Stay, Ward
@@ -101,8 +100,6 @@ async def ward_snapshot(store: Store, ward: Ward, *, at: datetime, only: Collect
         beds = [b for b in beds if b.bed_id in {s.bed_id for s in stays}]
     patient_ids = [s.patient_id for s in stays]
     patients = await store.get_patients(patient_ids)
-    if missing := sorted(set(patient_ids) - patients.keys()):
-        raise NotFound("patient", missing[0])
     latest = await store.latest_values(patient_ids) if patient_ids else {}
     scores = await store.current_scores(patient_ids) if patient_ids else {}
     risks = await store.current_risks(patient_ids) if patient_ids else {}

@@ -189,7 +189,8 @@ class ReferenceStore(Protocol):
         """Raises NotFound."""
 
     async def get_patients(self, patient_ids: Sequence[str]) -> dict[str, Patient]:
-        """Those of the ids that exist, in one query (a ward board of 1000 beds is one read, not 1000)."""
+        """Each of them, in one query (a ward board of 1000 beds is one read, not 1000). Raises NotFound naming
+        the first missing id, as get_patient would."""
 
     async def set_spo2_scale(self, decision: SpO2ScaleDecision) -> None: ...
     async def get_spo2_scale(self, patient_id: str) -> SpO2ScaleDecision | None:

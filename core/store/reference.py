@@ -116,7 +116,10 @@ class ReferenceQueries(SqlStore):
             return {}
         query = sa.select(s.patients).where(s.patients.c.patient_id.in_(sorted(set(patient_ids))))
         rows = await self._read(lambda c: c.execute(query).all())
-        return {row.patient_id: Patient(row.patient_id, row.display_name, row.birth_year) for row in rows}
+        found = {row.patient_id: Patient(row.patient_id, row.display_name, row.birth_year) for row in rows}
+        if missing := sorted(set(patient_ids) - found.keys()):
+            raise NotFound("patient", missing[0])
+        return found
 
     async def set_spo2_scale(self, decision: SpO2ScaleDecision) -> None:
         row = {

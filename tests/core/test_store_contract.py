@@ -215,8 +215,8 @@ async def test_sites_wards_beds_and_patients_are_upserted_and_listed(store: Stor
     assert [b.label for b in await store.list_beds("ward-a")] == ["Seng 1", "Seng 2"]
     assert await store.get_patient("pat-1") == Patient("pat-1", "Kari Nordmann", 1942)
     await store.upsert_patient(Patient("pat-2", "Ola Hansen", None))
-    # A board's patients in one read: those that exist, each once; an unknown id is simply absent.
-    assert await store.get_patients(["pat-2", "nope", "pat-1", "pat-2"]) == {
+    # A board's patients in one read, each once.
+    assert await store.get_patients(["pat-2", "pat-1", "pat-2"]) == {
         "pat-1": Patient("pat-1", "Kari Nordmann", 1942),
         "pat-2": Patient("pat-2", "Ola Hansen", None),
     }
@@ -228,6 +228,8 @@ async def test_missing_ids_raise_not_found(store: Store) -> None:
         await store.get_ward("nope")
     with pytest.raises(NotFound, match="patient nope not found"):
         await store.get_patient("nope")
+    with pytest.raises(NotFound, match="patient nope not found"):
+        await store.get_patients(["nope"])
     with pytest.raises(NotFound, match="device nope not found"):
         await store.get_device("nope")
     with pytest.raises(NotFound, match="alert 4242 not found"):
