@@ -21,7 +21,7 @@ from core.store.limits import limits_in_force
 from core.store.outreach import with_team_members
 from core.store.reference import care_team_member_of_row, open_at, stay_of_row
 from core.store.scores import risk_of_row, score_of_row
-from core.store.sql import SqlStore
+from core.store.sql import SqlStore, one_of
 from core.types import (
     Alert,
     Bed,
@@ -47,7 +47,7 @@ def _rows_by(conn: sa.Connection, table: sa.Table, column: str, keys: Iterable[s
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    return {getattr(r, column): r for r in conn.execute(sa.select(table).where(table.c[column].in_(wanted)))}
+    return {getattr(r, column): r for r in conn.execute(sa.select(table).where(one_of(table.c[column], wanted)))}
 
 
 def _places(conn: sa.Connection, alerts: Sequence[Alert]) -> tuple[dict[str, Ward], dict[str, Site], dict[int, str]]:
@@ -70,7 +70,7 @@ def _places(conn: sa.Connection, alerts: Sequence[Alert]) -> tuple[dict[str, War
 
 
 def _stays(conn: sa.Connection, patient_ids: Sequence[str], at: datetime) -> dict[str, Stay]:
-    query = sa.select(s.stays).where(s.stays.c.patient_id.in_(patient_ids), open_at(s.stays, at))
+    query = sa.select(s.stays).where(one_of(s.stays.c.patient_id, patient_ids), open_at(s.stays, at))
     return {stay.patient_id: stay for stay in map(stay_of_row, conn.execute(query.order_by(s.stays.c.start_at)))}
 
 
@@ -82,7 +82,9 @@ def _trends(conn: sa.Connection, patient_ids: Sequence[str], at: datetime) -> di
         then = at - timedelta(hours=hours_ago)
         last = (
             sa.select(h.c.patient_id, sa.func.max(h.c.computed_at).label("computed_at"))
-            .where(h.c.patient_id.in_(patient_ids), h.c.computed_at <= then, h.c.computed_at > then - TREND_LOOKBACK)
+            .where(
+                one_of(h.c.patient_id, patient_ids), h.c.computed_at <= then, h.c.computed_at > then - TREND_LOOKBACK
+            )
             .group_by(h.c.patient_id)
             .subquery()
         )
@@ -97,7 +99,7 @@ def _trends(conn: sa.Connection, patient_ids: Sequence[str], at: datetime) -> di
 
 def _latest(conn: sa.Connection, patient_ids: Sequence[str]) -> dict[str, dict[Parameter, LatestValue]]:
     latest: dict[str, dict[Parameter, LatestValue]] = {}
-    for r in conn.execute(sa.select(s.latest_values).where(s.latest_values.c.patient_id.in_(patient_ids))):
+    for r in conn.execute(sa.select(s.latest_values).where(one_of(s.latest_values.c.patient_id, patient_ids))):
         value = LatestValue(Parameter(r.parameter), float(r.value), r.measured_at, r.device_id)
         latest.setdefault(r.patient_id, {})[value.parameter] = value
     return latest
@@ -105,7 +107,7 @@ def _latest(conn: sa.Connection, patient_ids: Sequence[str]) -> dict[str, dict[P
 
 def _care_teams(conn: sa.Connection, patient_ids: Sequence[str], at: datetime) -> dict[str, list[CareTeamMember]]:
     t = s.care_team
-    query = sa.select(t).where(t.c.patient_id.in_(patient_ids), open_at(t, at)).order_by(t.c.role, t.c.member_id)
+    query = sa.select(t).where(one_of(t.c.patient_id, patient_ids), open_at(t, at)).order_by(t.c.role, t.c.member_id)
     teams: dict[str, list[CareTeamMember]] = {}
     for member in with_team_members(conn, list(map(care_team_member_of_row, conn.execute(query))), at):
         teams.setdefault(member.patient_id, []).append(member)
@@ -114,7 +116,7 @@ def _care_teams(conn: sa.Connection, patient_ids: Sequence[str], at: datetime) -
 
 def _spo2_scales(conn: sa.Connection, patient_ids: Sequence[str]) -> dict[str, SpO2ScaleDecision]:
     t = s.spo2_scale_decisions
-    query = sa.select(t).where(t.c.patient_id.in_(patient_ids)).order_by(t.c.set_at, t.c.id)
+    query = sa.select(t).where(one_of(t.c.patient_id, patient_ids)).order_by(t.c.set_at, t.c.id)
     return {
         r.patient_id: SpO2ScaleDecision(r.patient_id, SpO2Scale(r.scale), r.set_by, r.set_at)
         for r in conn.execute(query)

@@ -36,7 +36,7 @@ from core.store.protocols import (
     ConditionUpdate,
     DueAlertDecision,
 )
-from core.store.sql import SqlStore, advisory_lock
+from core.store.sql import SqlStore, advisory_lock, one_of
 from core.types import (
     Alert,
     AlertKey,
@@ -309,7 +309,7 @@ class AlertQueries(SqlStore):
     async def pending_alerts(
         self, *, patient_ids: Sequence[str], kinds: Sequence[AlertKind] | None = None
     ) -> list[PendingAlert]:
-        query = sa.select(_p).where(_p.c.patient_id.in_(patient_ids))
+        query = sa.select(_p).where(one_of(_p.c.patient_id, patient_ids))
         if kinds is not None:
             query = query.where(_p.c.kind.in_([kind.value for kind in kinds]))
         return [pending_of_row(row) for row in await self._read(lambda c: c.execute(query).all())]
@@ -346,9 +346,9 @@ class AlertQueries(SqlStore):
     ) -> list[Alert]:
         query = sa.select(_a).where(_a.c.state.in_([state.value for state in states]))
         if ward_ids is not None:
-            query = query.where(_a.c.ward_id.in_(ward_ids))
+            query = query.where(one_of(_a.c.ward_id, ward_ids))
         if patient_ids is not None:
-            query = query.where(_a.c.patient_id.in_(patient_ids))
+            query = query.where(one_of(_a.c.patient_id, patient_ids))
         if kinds is not None:
             query = query.where(_a.c.kind.in_([kind.value for kind in kinds]))
         query = query.order_by(_a.c.opened_at.desc(), _a.c.alert_id.desc()).limit(limit)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from core.care_flags import CareFlag, CareFlagChange
 from core.store import schema as s
-from core.store.sql import SqlStore
+from core.store.sql import SqlStore, one_of
 
 __all__ = ["CareFlagQueries"]
 
@@ -36,7 +36,7 @@ class CareFlagQueries(SqlStore):
             return {}
         newest = (
             sa.select(_f.c.patient_id, _f.c.flag, sa.func.max(_f.c.id).label("id"))
-            .where(_f.c.patient_id.in_(patient_ids))
+            .where(one_of(_f.c.patient_id, patient_ids))
             .group_by(_f.c.patient_id, _f.c.flag)
             .subquery()
         )

@@ -25,7 +25,7 @@ from core.escalation import (
 )
 from core.store import schema as s
 from core.store.chains import locked_chain, save_chain
-from core.store.sql import SqlStore, insert_new
+from core.store.sql import SqlStore, insert_new, one_of
 from core.types import AlertPriority
 
 __all__ = ["DeliveryQueries", "cancel_pending", "insert_deliveries"]
@@ -166,7 +166,7 @@ def _claim(
     ids = sorted({d.endpoint_id for d in claimed if d.endpoint_id is not None})
     endpoints = {
         row.endpoint_id: WebhookEndpoint(row.endpoint_id, row.url, bytes(row.secret), row.name)
-        for row in conn.execute(sa.select(_e).where(_e.c.endpoint_id.in_(ids))).all()
+        for row in conn.execute(sa.select(_e).where(one_of(_e.c.endpoint_id, ids))).all()
     }
     return [(d, endpoints.get(d.endpoint_id or "")) for d in claimed]
 

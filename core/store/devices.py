@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from core.errors import NotFound
 from core.store import schema as s
-from core.store.sql import SqlStore, advisory_lock, upsert
+from core.store.sql import SqlStore, advisory_lock, one_of, upsert
 from core.types import Device, DeviceKind, DeviceStatus, Pairing
 
 __all__ = ["DeviceQueries"]
@@ -108,9 +108,9 @@ class DeviceQueries(SqlStore):
     ) -> list[Device]:
         query = sa.select(s.devices).order_by(s.devices.c.device_id)
         if site_ids is not None:
-            query = query.where(s.devices.c.site_id.in_(site_ids))
+            query = query.where(one_of(s.devices.c.site_id, site_ids))
         if device_ids is not None:
-            query = query.where(s.devices.c.device_id.in_(device_ids))
+            query = query.where(one_of(s.devices.c.device_id, device_ids))
         return [_device(row) for row in await self._read(lambda c: c.execute(query).all())]
 
     async def pair_device(self, pairing: Pairing) -> None:
@@ -123,7 +123,7 @@ class DeviceQueries(SqlStore):
 
     async def pairings_of_devices(self, device_ids: Sequence[str]) -> dict[str, list[Pairing]]:
         t = s.pairings
-        query = sa.select(t).where(t.c.device_id.in_(device_ids)).order_by(t.c.start_at, t.c.id)
+        query = sa.select(t).where(one_of(t.c.device_id, device_ids)).order_by(t.c.start_at, t.c.id)
         result: dict[str, list[Pairing]] = {}
         for pairing in map(_pairing, await self._read(lambda c: c.execute(query).all())):
             result.setdefault(pairing.device_id, []).append(pairing)
@@ -143,7 +143,7 @@ class DeviceQueries(SqlStore):
     async def list_device_status(self, *, device_ids: Sequence[str] | None = None) -> list[DeviceStatus]:
         query = sa.select(s.device_status).order_by(s.device_status.c.device_id)
         if device_ids is not None:
-            query = query.where(s.device_status.c.device_id.in_(device_ids))
+            query = query.where(one_of(s.device_status.c.device_id, device_ids))
         return [_status(row) for row in await self._read(lambda c: c.execute(query).all())]
 
     async def last_reading_at(self, device_ids: Sequence[str]) -> dict[str, datetime]:

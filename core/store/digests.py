@@ -14,7 +14,7 @@ from core.store import schema as s
 from core.store.alert_rows import alert_of_row
 from core.store.deliveries import insert_deliveries
 from core.store.rosters import contacts_of
-from core.store.sql import SqlStore, insert_new
+from core.store.sql import SqlStore, insert_new, one_of
 from core.types import CareTeamMember, Patient
 
 __all__ = ["DigestQueries", "ensure_digest_schedule"]
@@ -61,7 +61,7 @@ def _patients(conn: sa.Connection, schedule: DigestSchedule) -> tuple[DigestPati
     ).all()
     alerts = [alert_of_row(row) for row in alert_rows]
     ids = sorted({alert.patient_id for alert in alerts if alert.patient_id is not None})
-    names = {r.patient_id: r for r in conn.execute(sa.select(s.patients).where(s.patients.c.patient_id.in_(ids)))}
+    names = {r.patient_id: r for r in conn.execute(sa.select(s.patients).where(one_of(s.patients.c.patient_id, ids)))}
     places = _places(conn, ids)
     return tuple(
         DigestPatient(
@@ -80,7 +80,7 @@ def _places(conn: sa.Connection, patient_ids: Sequence[str]) -> dict[str, str]:
         sa.select(st.c.patient_id, st.c.setting, w.c.name.label("ward"), site.c.name.label("site"))
         .join(w, w.c.ward_id == st.c.ward_id)
         .join(site, site.c.site_id == w.c.site_id)
-        .where(st.c.patient_id.in_(patient_ids))
+        .where(one_of(st.c.patient_id, patient_ids))
         .order_by(st.c.start_at)
     )
     places = {}

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.store import schema as s
-from core.store.sql import SqlStore
+from core.store.sql import SqlStore, one_of
 from core.types import Parameter, PatientLimit
 
 __all__ = ["LimitQueries", "limit_of_row", "limits_in_force"]
@@ -33,7 +33,7 @@ def limit_of_row(row: Any) -> PatientLimit:
 def limits_in_force(conn: sa.Connection, patient_ids: Sequence[str]) -> dict[str, tuple[PatientLimit, ...]]:
     """Each patient's limits in force (the newest per parameter, cleared ones left out), read on `conn`."""
     # A patient has a handful of changes in a stay: reading them all and keeping the newest is one indexed query.
-    query = sa.select(_l).where(_l.c.patient_id.in_(patient_ids)).order_by(*_ORDER)
+    query = sa.select(_l).where(one_of(_l.c.patient_id, patient_ids)).order_by(*_ORDER)
     newest: dict[tuple[str, Parameter], PatientLimit] = {}
     for row in conn.execute(query).all():
         limit = limit_of_row(row)

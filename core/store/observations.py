@@ -13,7 +13,7 @@ import orjson
 import sqlalchemy as sa
 
 from core.store import schema as s
-from core.store.sql import SqlStore, hours_before
+from core.store.sql import SqlStore, hours_before, one_of
 from core.types import DeadLetter, HourlyMean, LatestValue, Parameter, Reading
 
 __all__ = [
@@ -107,7 +107,7 @@ def _hourly_means(
 
 class ObservationQueries(SqlStore):
     async def latest_values(self, patient_ids: Sequence[str]) -> dict[str, dict[Parameter, LatestValue]]:
-        query = sa.select(s.latest_values).where(s.latest_values.c.patient_id.in_(patient_ids))
+        query = sa.select(s.latest_values).where(one_of(s.latest_values.c.patient_id, patient_ids))
         result: dict[str, dict[Parameter, LatestValue]] = {}
         for row in await self._read(lambda c: c.execute(query).all()):
             latest = LatestValue(Parameter(row.parameter), float(row.value), row.measured_at, row.device_id)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from core.errors import Conflict, NotFound
 from core.onboarding import Credential, CredentialEnd, DeviceEvent, DeviceProfile, Rejections
 from core.store import schema as s
-from core.store.sql import SqlStore, advisory_lock
+from core.store.sql import SqlStore, advisory_lock, one_of
 from core.types import Device
 
 __all__ = ["OnboardingQueries"]
@@ -126,14 +126,14 @@ class OnboardingQueries(SqlStore):
 
     async def device_profiles(self, device_ids: Sequence[str]) -> dict[str, DeviceProfile]:
         p = s.device_profiles
-        query = sa.select(p).where(p.c.device_id.in_(device_ids))
+        query = sa.select(p).where(one_of(p.c.device_id, device_ids))
         return {row.device_id: _profile(row) for row in await self._read(lambda c: c.execute(query).all())}
 
     async def current_credentials(self, device_ids: Sequence[str] | None = None) -> dict[str, Credential]:
         t = s.device_credentials
         query = sa.select(t).where(_CURRENT)
         if device_ids is not None:
-            query = query.where(t.c.device_id.in_(device_ids))
+            query = query.where(one_of(t.c.device_id, device_ids))
         return {row.device_id: _credential(row) for row in await self._read(lambda c: c.execute(query).all())}
 
     async def credential_history(self, device_id: str) -> list[Credential]:
@@ -161,7 +161,7 @@ class OnboardingQueries(SqlStore):
         future = sa.func.sum(sa.case((d.c.reason.like("%in the future%"), 1), else_=0))
         query = (
             sa.select(d.c.device_id, sa.func.max(d.c.received_at), sa.func.count(), future)
-            .where(d.c.received_at >= since, d.c.device_id.in_(device_ids))
+            .where(d.c.received_at >= since, one_of(d.c.device_id, device_ids))
             .group_by(d.c.device_id)
         )
         rows = await self._read(lambda c: c.execute(query).all())

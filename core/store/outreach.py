@@ -26,7 +26,7 @@ from core.outreach import (
 )
 from core.store import schema as s
 from core.store.reference import open_at
-from core.store.sql import SqlStore
+from core.store.sql import SqlStore, one_of
 from core.types import CareTeamMember, CareTeamRole
 
 __all__ = ["OutreachQueries", "open_outreach_tasks", "with_team_members"]
@@ -94,7 +94,7 @@ def with_team_members(conn: sa.Connection, members: Sequence[CareTeamMember], at
     rows = conn.execute(
         sa.select(m.c.team_id, m.c.user_id, _teams.c.name)
         .select_from(m.join(_teams, _teams.c.team_id == m.c.team_id))
-        .where(m.c.team_id.in_(team_ids), open_at(m, at))
+        .where(one_of(m.c.team_id, team_ids), open_at(m, at))
         .order_by(m.c.team_id, m.c.user_id)
     ).all()
     people: dict[str, list[tuple[str, str]]] = {}
@@ -117,12 +117,12 @@ def _newest_staff_actions(conn: sa.Connection, patient_ids: Sequence[str]) -> di
     by_person = [
         sa.select(w.c.patient_id, we.c.at, we.c.actor, ("worklist item " + we.c.action).label("what"))
         .select_from(we.join(w, w.c.item_id == we.c.item_id))
-        .where(w.c.patient_id.in_(patient_ids), we.c.actor != "system"),
+        .where(one_of(w.c.patient_id, patient_ids), we.c.actor != "system"),
         sa.select(_tasks.c.patient_id, _events.c.at, _events.c.actor, ("outreach task " + _events.c.action))
         .select_from(_events.join(_tasks, _tasks.c.task_id == _events.c.task_id))
-        .where(_tasks.c.patient_id.in_(patient_ids), _events.c.actor != "system"),
+        .where(one_of(_tasks.c.patient_id, patient_ids), _events.c.actor != "system"),
         sa.select(a.c.patient_id, a.c.acknowledged_at, a.c.acknowledged_by, sa.literal("alert acknowledged")).where(
-            a.c.patient_id.in_(patient_ids), a.c.acknowledged_at.is_not(None), a.c.acknowledged_by.is_not(None)
+            one_of(a.c.patient_id, patient_ids), a.c.acknowledged_at.is_not(None), a.c.acknowledged_by.is_not(None)
         ),
     ]
     every = sa.union_all(*by_person).subquery()
@@ -136,13 +136,13 @@ def _follow_up(conn: sa.Connection, patient_ids: Sequence[str], since: datetime)
     w = s.worklist_items
     open_rows = conn.execute(
         sa.select(w.c.item_id, w.c.patient_id, w.c.kind, w.c.summary, w.c.opened_at, w.c.state)
-        .where(w.c.patient_id.in_(patient_ids), w.c.state != "closed")
+        .where(one_of(w.c.patient_id, patient_ids), w.c.state != "closed")
         .order_by(w.c.opened_at, w.c.item_id)
     ).all()
     check_ins = [WorklistKind.MISSED_MEASUREMENT.value, WorklistKind.INACTIVE_PATIENT.value]
     counted = conn.execute(
         sa.select(w.c.patient_id, sa.func.count().label("n"))
-        .where(w.c.patient_id.in_(patient_ids), w.c.kind.in_(check_ins), w.c.opened_at >= since)
+        .where(one_of(w.c.patient_id, patient_ids), w.c.kind.in_(check_ins), w.c.opened_at >= since)
         .group_by(w.c.patient_id)
     ).all()
     missed = {r.patient_id: int(r.n) for r in counted}
@@ -164,7 +164,7 @@ def _team_changes(conn: sa.Connection, team_id: str, patient_ids: Sequence[str],
         sa.select(_notes.c.id, _notes.c.patient_id).where(_notes.c.team_id == team_id, _notes.c.id > after.note_id),
         sa.select(we.c.id, w.c.patient_id)
         .select_from(we.join(w, w.c.item_id == we.c.item_id))
-        .where(w.c.patient_id.in_(patient_ids), we.c.id > after.worklist_event_id),
+        .where(one_of(w.c.patient_id, patient_ids), we.c.id > after.worklist_event_id),
     ]
     newest: list[int] = []
     changed: set[str] = set()
@@ -327,13 +327,13 @@ class OutreachQueries(SqlStore):
     async def display_names(self, patient_ids: Sequence[str]) -> dict[str, str]:
         """Patient id -> name, in one query (patients not registered are absent)."""
         p = s.patients
-        query = sa.select(p.c.patient_id, p.c.display_name).where(p.c.patient_id.in_(patient_ids))
+        query = sa.select(p.c.patient_id, p.c.display_name).where(one_of(p.c.patient_id, patient_ids))
         return {r.patient_id: r.display_name for r in await self._read(lambda c: c.execute(query).all())}
 
     async def bed_labels(self, bed_ids: Sequence[str]) -> dict[str, str]:
         """Bed id -> label, in one query."""
         b = s.beds
-        query = sa.select(b.c.bed_id, b.c.label).where(b.c.bed_id.in_(bed_ids))
+        query = sa.select(b.c.bed_id, b.c.label).where(one_of(b.c.bed_id, bed_ids))
         return {r.bed_id: r.label for r in await self._read(lambda c: c.execute(query).all())}
 
     async def add_plan_note(self, note: PlanNote) -> None:
@@ -347,7 +347,7 @@ class OutreachQueries(SqlStore):
             return {}
         newest = (
             sa.select(sa.func.max(_notes.c.id))
-            .where(_notes.c.team_id == team_id, _notes.c.patient_id.in_(patient_ids))
+            .where(_notes.c.team_id == team_id, one_of(_notes.c.patient_id, patient_ids))
             .group_by(_notes.c.patient_id)
         )
         query = sa.select(_notes).where(_notes.c.id.in_(newest))

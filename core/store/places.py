@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from core.administration import AdminRefused
 from core.national_id import NationalId, parse_national_id
 from core.store import schema as s
-from core.store.sql import SqlStore
+from core.store.sql import SqlStore, one_of
 from core.types import Bed, Patient, Site, SiteKind, Ward
 
 __all__ = ["PlaceQueries", "absent", "bed_of_row", "in_use", "record_national_id", "site_of_row", "ward_of_row"]
@@ -203,7 +203,7 @@ class PlaceQueries(SqlStore):
 
     async def has_national_id(self, patient_ids: list[str]) -> set[str]:
         t = s.patient_identities
-        query = sa.select(t.c.patient_id).where(t.c.patient_id.in_(patient_ids))
+        query = sa.select(t.c.patient_id).where(one_of(t.c.patient_id, patient_ids))
         return set(await self._read(lambda c: c.execute(query).scalars().all()))
 
 

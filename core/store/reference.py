@@ -12,7 +12,7 @@ from core.errors import NotFound
 from core.store import schema as s
 from core.store.digests import ensure_digest_schedule
 from core.store.places import bed_of_row, site_of_row, ward_of_row
-from core.store.sql import SqlStore, upsert
+from core.store.sql import SqlStore, one_of, upsert
 from core.types import (
     Bed,
     CareSetting,
@@ -87,7 +87,7 @@ class ReferenceQueries(SqlStore):
     async def list_wards(self, *, site_ids: Sequence[str] | None = None, include_retired: bool = False) -> list[Ward]:
         query = sa.select(s.wards).order_by(s.wards.c.ward_id)
         if site_ids is not None:
-            query = query.where(s.wards.c.site_id.in_(site_ids))
+            query = query.where(one_of(s.wards.c.site_id, site_ids))
         if not include_retired:
             query = query.where(s.wards.c.retired_at.is_(None))
         return [ward_of_row(row) for row in await self._read(lambda c: c.execute(query).all())]
@@ -114,7 +114,7 @@ class ReferenceQueries(SqlStore):
     async def get_patients(self, patient_ids: Sequence[str]) -> dict[str, Patient]:
         if not patient_ids:
             return {}
-        query = sa.select(s.patients).where(s.patients.c.patient_id.in_(sorted(set(patient_ids))))
+        query = sa.select(s.patients).where(one_of(s.patients.c.patient_id, sorted(set(patient_ids))))
         rows = await self._read(lambda c: c.execute(query).all())
         found = {row.patient_id: Patient(row.patient_id, row.display_name, row.birth_year) for row in rows}
         if missing := sorted(set(patient_ids) - found.keys()):
@@ -140,7 +140,7 @@ class ReferenceQueries(SqlStore):
         newest_first = sa.func.row_number().over(
             partition_by=t.c.patient_id, order_by=(t.c.set_at.desc(), t.c.id.desc())
         )
-        ranked = sa.select(t, newest_first.label("rank")).where(t.c.patient_id.in_(patient_ids)).subquery()
+        ranked = sa.select(t, newest_first.label("rank")).where(one_of(t.c.patient_id, patient_ids)).subquery()
         query = sa.select(ranked).where(ranked.c.rank == 1)
         rows = await self._read(lambda c: c.execute(query).all())
         return {r.patient_id: SpO2ScaleDecision(r.patient_id, SpO2Scale(r.scale), r.set_by, r.set_at) for r in rows}
@@ -169,7 +169,9 @@ class ReferenceQueries(SqlStore):
 
     async def stays_of_patients(self, patient_ids: Sequence[str], *, at: datetime) -> dict[str, Stay]:
         query = (
-            sa.select(s.stays).where(s.stays.c.patient_id.in_(patient_ids), open_at(s.stays, at)).order_by(*_STAY_ORDER)
+            sa.select(s.stays)
+            .where(one_of(s.stays.c.patient_id, patient_ids), open_at(s.stays, at))
+            .order_by(*_STAY_ORDER)
         )
         rows = await self._read(lambda c: c.execute(query).all())
         return {stay.patient_id: stay for stay in map(stay_of_row, rows)}

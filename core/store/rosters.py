@@ -17,7 +17,7 @@ from core.errors import NotFound
 from core.escalation import ContactPoint, OnCallContext, WebhookEndpoint
 from core.oncall import OnCallRole, RosterOverride, Rotation
 from core.store import schema as s
-from core.store.sql import SqlStore, upsert
+from core.store.sql import SqlStore, one_of, upsert
 
 __all__ = ["RosterQueries", "on_call_context"]
 
@@ -45,12 +45,12 @@ def _override(row: Any) -> RosterOverride:
 def rotations_of(conn: sa.Connection, *, site_ids: Sequence[str] | None) -> list[Rotation]:
     query = sa.select(_r).order_by(_r.c.rotation_id)
     if site_ids is not None:
-        covering = sa.select(_rs.c.rotation_id).where(_rs.c.site_id.in_(site_ids))
+        covering = sa.select(_rs.c.rotation_id).where(one_of(_rs.c.site_id, site_ids))
         query = query.where(_r.c.rotation_id.in_(covering))
     rows = conn.execute(query).all()
     sites: dict[int, list[str]] = {}
     ids = [int(row.rotation_id) for row in rows]
-    for link in conn.execute(sa.select(_rs).where(_rs.c.rotation_id.in_(ids))).all():
+    for link in conn.execute(sa.select(_rs).where(one_of(_rs.c.rotation_id, ids))).all():
         sites.setdefault(int(link.rotation_id), []).append(link.site_id)
     return [_rotation(row, sites.get(int(row.rotation_id), [])) for row in rows]
 
@@ -61,14 +61,16 @@ def overrides_of(
     """Overrides of these rotations in force at some instant of [since, until] (since == until: at that instant)."""
     query = (
         sa.select(_o)
-        .where(_o.c.rotation_id.in_(rotation_ids), _o.c.ends_at > since, _o.c.starts_at <= until)
+        .where(one_of(_o.c.rotation_id, rotation_ids), _o.c.ends_at > since, _o.c.starts_at <= until)
         .order_by(_o.c.override_id)
     )
     return [_override(row) for row in conn.execute(query).all()]
 
 
 def contacts_of(conn: sa.Connection, person_ids: Sequence[str]) -> dict[str, tuple[ContactPoint, ...]]:
-    query = sa.select(_c).where(_c.c.person_id.in_(sorted(set(person_ids)))).order_by(_c.c.endpoint_id, _c.c.address)
+    query = (
+        sa.select(_c).where(one_of(_c.c.person_id, sorted(set(person_ids)))).order_by(_c.c.endpoint_id, _c.c.address)
+    )
     found: dict[str, list[ContactPoint]] = {}
     for row in conn.execute(query).all():
         found.setdefault(row.person_id, []).append(ContactPoint(row.person_id, row.endpoint_id, row.address))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from core.store import schema as s
 from core.store.columns import UtcDateTime, to_us
 from core.store.protocols import ObservationBucket
-from core.store.sql import SqlStore, upsert
+from core.store.sql import SqlStore, one_of, upsert
 from core.types import ClinicalRisk, Parameter, PatientScore, RiskAssessment, RiskLevel, SpO2Scale
 
 __all__ = ["ScoreQueries", "risk_of_row", "score_of_row"]
@@ -114,7 +114,7 @@ class ScoreQueries(SqlStore):
             await self._write(lambda c: _save_scores(c, rows))
 
     async def current_scores(self, patient_ids: Sequence[str]) -> dict[str, PatientScore]:
-        query = sa.select(s.scores_current).where(s.scores_current.c.patient_id.in_(patient_ids))
+        query = sa.select(s.scores_current).where(one_of(s.scores_current.c.patient_id, patient_ids))
         return {row.patient_id: score_of_row(row) for row in await self._read(lambda c: c.execute(query).all())}
 
     async def save_risks(self, risks: Sequence[RiskAssessment]) -> None:
@@ -132,7 +132,7 @@ class ScoreQueries(SqlStore):
         await self._write(lambda c: upsert(c, s.risks_current, rows, key=["patient_id"], where=_newer_risk))
 
     async def current_risks(self, patient_ids: Sequence[str]) -> dict[str, RiskAssessment]:
-        query = sa.select(s.risks_current).where(s.risks_current.c.patient_id.in_(patient_ids))
+        query = sa.select(s.risks_current).where(one_of(s.risks_current.c.patient_id, patient_ids))
         return {row.patient_id: risk_of_row(row) for row in await self._read(lambda c: c.execute(query).all())}
 
     async def patients_behind_scoring(self) -> list[str]:

@@ -14,11 +14,14 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from core.errors import StorageUnavailable
 from core.store.columns import UtcDateTime, to_us
 
-__all__ = ["SqlStore", "Work", "advisory_lock", "hours_before", "insert_new", "upsert"]
+__all__ = ["SqlStore", "Work", "advisory_lock", "hours_before", "insert_new", "one_of", "upsert"]
 
 T = TypeVar("T")
 Work = Callable[[sa.Connection], T]
@@ -99,3 +102,40 @@ def hours_before(conn: sa.Connection, until: datetime, column: sa.ColumnElement[
         elapsed = sa.extract("epoch", sa.literal(until, UtcDateTime) - column)
         return sa.cast(sa.func.floor(elapsed / sa.literal_column("3600")), sa.Integer)
     return sa.type_coerce(sa.literal(to_us(until)) - column, sa.Integer) // _US_PER_HOUR
+
+
+class _OneOf(sa.ColumnElement[bool]):
+    """`column IN (values)` as one SQL text whatever the number of values, on PostgreSQL."""
+
+    inherit_cache = True
+    type = sa.Boolean()
+    _is_implicitly_boolean = True  # a comparison: SQLite must not get `... IN (...) = 1`, which no index serves
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's own class attribute)
+        ("expanding", InternalTraversal.dp_clauseelement),
+        ("array", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: sa.ColumnElement[Any], values: Sequence[Any]) -> None:
+        listed = list(values)
+        self.expanding = column.in_(listed)
+        self.array = column == sa.any_(sa.bindparam(None, listed, type_=postgresql.ARRAY(column.type)))
+
+
+@compiles(_OneOf)
+def _one_of_expanding(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.expanding, **kw)
+
+
+@compiles(_OneOf, "postgresql")
+def _one_of_array(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.array, **kw)
+
+
+def one_of(column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """`column IN values` for a list of ids whose length varies from call to call.
+
+    On PostgreSQL this is `column = ANY(%(ids)s)` with the ids as one array parameter: an IN list is a new SQL text
+    for every length, which psycopg converts again each time (and never prepares) and PostgreSQL parses and plans
+    again. The scoring cycle asks for a different number of patients each time: measured on 50-patient reads, the
+    array form costs ~0.3 ms less CPU per query in the client alone. SQLite gets the plain IN list."""
+    return _OneOf(column, values)

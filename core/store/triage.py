@@ -14,7 +14,7 @@ from core.homecare import VkpCode, WorklistChange, WorklistEvent, WorklistItem, 
 from core.store import schema as s
 from core.store.homecare import insert_worklist_event, insert_worklist_item, worklist_item_of_row
 from core.store.reference import open_at
-from core.store.sql import SqlStore
+from core.store.sql import SqlStore, one_of
 from core.store.worklist_rows import open_key_of, readings_json
 from core.thresholds import (
     ALERT_COLOURS,
@@ -175,7 +175,7 @@ class TriageQueries(SqlStore):
         """The set in force per patient (patients never given one are absent; a cleared set is empty)."""
         if not patient_ids:
             return {}
-        query = sa.select(_ts).where(_ts.c.patient_id.in_(list(patient_ids))).order_by(_ts.c.set_at, _ts.c.id)
+        query = sa.select(_ts).where(one_of(_ts.c.patient_id, list(patient_ids))).order_by(_ts.c.set_at, _ts.c.id)
         rows = await self._read(lambda c: c.execute(query).all())
         return {row.patient_id: _set_of_row(row) for row in rows}  # the newest wins
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from core.errors import Conflict, NotFound
 from core.store import schema as s
 from core.store.reference import care_team_member_of_row, open_at
-from core.store.sql import SqlStore
+from core.store.sql import SqlStore, one_of
 from core.types import CareTeamMember, CareTeamRole, Role, User
 
 __all__ = ["AccessChange", "UserQueries", "normalised_user"]
@@ -126,7 +126,7 @@ class UserQueries(SqlStore):
         query = (
             sa.select(t.c.patient_id, t.c.role)
             .where(sa.or_(t.c.member_id == member_id, t.c.member_id.in_(teams)))
-            .where(t.c.patient_id.in_(patient_ids), open_at(t, at))
+            .where(one_of(t.c.patient_id, patient_ids), open_at(t, at))
             .order_by(t.c.patient_id, t.c.role)
         )
         rows = await self._read(lambda c: c.execute(query).all())
