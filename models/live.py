@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.store import Store
-from core.types import LatestValue, Parameter, Patient, Reading, RiskAssessment, Stay
+from core.types import HourlyMean, LatestValue, Parameter, Patient, Reading, RiskAssessment, Stay
 from models.features import GRID_HOURS, VITALS
 from models.history import PatientHistory
 from models.predict import RiskModel
@@ -32,28 +32,39 @@ class StoreRiskAssessor:
         self._model = model
 
     async def __call__(self, store: Store, patient_ids: Sequence[str], now: datetime) -> list[RiskAssessment]:
+        # A chunk's reads are a few queries whatever its size: stays, latest values, patients and hourly means each
+        # once for all (one query per patient each was most of the risk task's cost), oxygen only where charted.
         stays = await store.stays_of_patients(patient_ids, at=now)
-        latest = await store.latest_values([p for p in patient_ids if p in stays])
+        staying = [p for p in patient_ids if p in stays]
+        latest = await store.latest_values(staying)
+        patients = await store.get_patients(staying)
+        means = await store.hourly_means(staying, until=now, hours=GRID_HOURS, parameters=VITALS)
         histories = []
-        for patient_id, stay in stays.items():
-            patient = await store.get_patient(patient_id)
-            history = await self._history(store, patient, stay, now, latest.get(patient_id, {}))
+        for patient_id in staying:
+            oxygen = await self._oxygen(store, patient_id, now, latest.get(patient_id, {}))
+            history = self._history(patients[patient_id], stays[patient_id], now, means[patient_id], oxygen)
             histories.append((patient_id, history))
         return self._model.assess_many(histories)  # one numpy pass for the whole chunk
 
-    async def _history(
-        self, store: Store, patient: Patient, stay: Stay, now: datetime, latest: dict[Parameter, LatestValue]
-    ) -> PatientHistory:
-        patient_id = patient.patient_id
-        means = await store.hourly_means(patient_id, until=now, hours=GRID_HOURS, parameters=VITALS)
+    @staticmethod
+    async def _oxygen(
+        store: Store, patient_id: str, now: datetime, latest: dict[Parameter, LatestValue]
+    ) -> list[_Charted | Reading]:
+        """Supplemental oxygen charted in the window, and the last charting before it (carried forward: it still
+        says what the patient is on). The latest value is the newest charting, so a patient whose newest is older
+        than the window, or who was never charted, needs no query."""
         since = now - timedelta(hours=GRID_HOURS)
-        oxygen: list[_Charted | Reading] = list(
-            await store.readings(patient_id, since=since, until=now, parameters=[Parameter.SUPPLEMENTAL_O2])
-        )
         charted = latest.get(Parameter.SUPPLEMENTAL_O2)
-        if charted is not None and charted.measured_at <= since:
-            # Oxygen is carried forward: the last charting before the window still says what the patient is on.
-            oxygen.append(_Charted(Parameter.SUPPLEMENTAL_O2, charted.value, charted.measured_at))
+        if charted is None:
+            return []
+        if charted.measured_at <= since:
+            return [_Charted(Parameter.SUPPLEMENTAL_O2, charted.value, charted.measured_at)]
+        return list(await store.readings(patient_id, since=since, until=now, parameters=[Parameter.SUPPLEMENTAL_O2]))
+
+    @staticmethod
+    def _history(
+        patient: Patient, stay: Stay, now: datetime, means: list[HourlyMean], oxygen: list[_Charted | Reading]
+    ) -> PatientHistory:
         age_years = None if patient.birth_year is None else float(now.year - patient.birth_year)
         return PatientHistory.from_hourly_means(
             means, oxygen, now=now, age_years=age_years, male=None, admitted_at=stay.start_at

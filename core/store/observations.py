@@ -87,22 +87,25 @@ def _reading(row: Any) -> Reading:
 
 
 def _hourly_means(
-    conn: sa.Connection, patient_id: str, until: datetime, hours: int, parameters: Sequence[Parameter]
-) -> list[HourlyMean]:
+    conn: sa.Connection, patient_ids: Sequence[str], until: datetime, hours: int, parameters: Sequence[Parameter]
+) -> dict[str, list[HourlyMean]]:
     o = s.observations
     hours_ago = hours_before(conn, until, o.c.measured_at).label("hours_ago")
     query = (
-        sa.select(o.c.parameter, hours_ago, sa.func.avg(o.c.value), sa.func.count())
+        sa.select(o.c.patient_id, o.c.parameter, hours_ago, sa.func.avg(o.c.value), sa.func.count())
         .where(
-            o.c.patient_id == patient_id,
+            one_of(o.c.patient_id, patient_ids),
             o.c.measured_at > until - timedelta(hours=hours),
             o.c.measured_at <= until,
             o.c.parameter.in_([p.value for p in parameters]),
         )
-        .group_by(o.c.parameter, hours_ago)
-        .order_by(o.c.parameter, hours_ago)
+        .group_by(o.c.patient_id, o.c.parameter, hours_ago)
+        .order_by(o.c.patient_id, o.c.parameter, hours_ago)
     )
-    return [HourlyMean(Parameter(p), int(ago), float(mean), int(n)) for p, ago, mean, n in conn.execute(query)]
+    means: dict[str, list[HourlyMean]] = {patient_id: [] for patient_id in patient_ids}
+    for patient_id, parameter, ago, mean, n in conn.execute(query):
+        means[patient_id].append(HourlyMean(Parameter(parameter), int(ago), float(mean), int(n)))
+    return means
 
 
 class ObservationQueries(SqlStore):
@@ -135,9 +138,10 @@ class ObservationQueries(SqlStore):
         return [_reading(row) for row in await self._read(lambda c: c.execute(query).all())]
 
     async def hourly_means(
-        self, patient_id: str, *, until: datetime, hours: int, parameters: Sequence[Parameter]
-    ) -> list[HourlyMean]:
-        return await self._read(lambda c: _hourly_means(c, patient_id, until, hours, parameters))
+        self, patient_ids: Sequence[str], *, until: datetime, hours: int, parameters: Sequence[Parameter]
+    ) -> dict[str, list[HourlyMean]]:
+        unique = sorted(set(patient_ids))
+        return await self._read(lambda c: _hourly_means(c, unique, until, hours, parameters)) if unique else {}
 
     async def count_readings(self) -> int:
         return await self._read(

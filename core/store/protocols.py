@@ -297,11 +297,13 @@ class ObservationStore(Protocol):
         """Observation history, oldest first."""
 
     async def hourly_means(
-        self, patient_id: str, *, until: datetime, hours: int, parameters: Sequence[Parameter]
-    ) -> list[HourlyMean]:
-        """Per parameter and hour bucket (see HourlyMean) over the last `hours` hours: one row per non-empty bucket.
+        self, patient_ids: Sequence[str], *, until: datetime, hours: int, parameters: Sequence[Parameter]
+    ) -> dict[str, list[HourlyMean]]:
+        """Per patient, per parameter and hour bucket (see HourlyMean) over the last `hours` hours: one row per
+        non-empty bucket; every patient asked for is a key (with [] when they have none).
 
-        The ML risk model reads trends this way; at one reading a second, raw history would be 90k rows a day.
+        The ML risk model reads trends this way, for a chunk of patients in one query; at one reading a second, raw
+        history would be 90k rows a day.
         """
 
     async def observation_buckets(

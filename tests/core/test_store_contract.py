@@ -160,7 +160,7 @@ async def test_readings_come_back_oldest_first_in_utc_filtered_by_parameter(stor
     assert len(await store.readings("pat-1", since=T0, until=T0 + timedelta(hours=3), limit=1)) == 1
 
 
-async def test_hourly_means_bucket_by_hours_before_until_and_skip_other_patients(store: Store) -> None:
+async def test_hourly_means_bucket_by_hours_before_until_per_patient_asked(store: Store) -> None:
     until = T0 + timedelta(hours=3)
     batch = [
         reading(Parameter.PULSE, 80.0, at=until),  # age 0: bucket 0
@@ -174,14 +174,20 @@ async def test_hourly_means_bucket_by_hours_before_until_and_skip_other_patients
     ]
     await store.append(batch, [])
 
-    means = await store.hourly_means("pat-1", until=until, hours=3, parameters=[Parameter.PULSE, Parameter.RESP_RATE])
+    asked = ["pat-1", "pat-2", "pat-none", "pat-1"]
+    means = await store.hourly_means(asked, until=until, hours=3, parameters=[Parameter.PULSE, Parameter.RESP_RATE])
 
-    got = {(m.parameter, m.hours_ago): (m.mean, m.count) for m in means}
+    got = {p: {(m.parameter, m.hours_ago): (m.mean, m.count) for m in found} for p, found in means.items()}
     assert got == {
-        (Parameter.PULSE, 0): (85.0, 2),
-        (Parameter.PULSE, 1): (70.0, 1),
-        (Parameter.RESP_RATE, 2): (20.0, 1),
+        "pat-1": {
+            (Parameter.PULSE, 0): (85.0, 2),
+            (Parameter.PULSE, 1): (70.0, 1),
+            (Parameter.RESP_RATE, 2): (20.0, 1),
+        },
+        "pat-2": {(Parameter.PULSE, 0): (120.0, 1)},
+        "pat-none": {},
     }
+    assert await store.hourly_means([], until=until, hours=3, parameters=[Parameter.PULSE]) == {}
 
 
 async def test_last_reading_time_is_the_newest_per_device(store: Store) -> None:
