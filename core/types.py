@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 __all__ = [
+    "PARAMETER_OF",
     "SYSTEM_ACTOR",
     "Alert",
     "AlertCategory",
@@ -61,6 +62,10 @@ class Parameter(enum.StrEnum):
     TEMPERATURE = "temperature"  # degrees Celsius
     CONSCIOUSNESS = "consciousness"  # ACVPU, stored as Consciousness.code
     SUPPLEMENTAL_O2 = "supplemental_o2"  # 1.0 on oxygen, 0.0 on air
+
+
+# Each parameter by its name, for loops over stored rows: a dict lookup is ~25x cheaper than `Parameter(name)`.
+PARAMETER_OF: dict[str, Parameter] = {parameter.value: parameter for parameter in Parameter}
 
 
 # The seven NEWS2 parameters; DIASTOLIC_BP is displayed only.

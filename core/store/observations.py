@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from core.store import schema as s
 from core.store.sql import SqlStore, hours_before, one_of
-from core.types import DeadLetter, HourlyMean, LatestValue, Parameter, Reading
+from core.types import PARAMETER_OF, DeadLetter, HourlyMean, LatestValue, Parameter, Reading
 
 __all__ = [
     "DUPLICATE_REASON",
@@ -110,11 +110,16 @@ def _hourly_means(
 
 class ObservationQueries(SqlStore):
     async def latest_values(self, patient_ids: Sequence[str]) -> dict[str, dict[Parameter, LatestValue]]:
-        query = sa.select(s.latest_values).where(one_of(s.latest_values.c.patient_id, patient_ids))
+        lv = s.latest_values
+        query = sa.select(lv.c.patient_id, lv.c.parameter, lv.c.value, lv.c.measured_at, lv.c.device_id).where(
+            one_of(lv.c.patient_id, patient_ids)
+        )
         result: dict[str, dict[Parameter, LatestValue]] = {}
-        for row in await self._read(lambda c: c.execute(query).all()):
-            latest = LatestValue(Parameter(row.parameter), float(row.value), row.measured_at, row.device_id)
-            result.setdefault(row.patient_id, {})[latest.parameter] = latest
+        # Every scoring cycle reads a row per patient and parameter: plain tuples and a dict lookup instead of the
+        # enum's constructor (25 times slower) keep this loop a small part of a cycle.
+        for patient_id, name, value, measured_at, device_id in await self._read(lambda c: c.execute(query).all()):
+            parameter = PARAMETER_OF[name]
+            result.setdefault(patient_id, {})[parameter] = LatestValue(parameter, float(value), measured_at, device_id)
         return result
 
     async def readings(
