@@ -10,13 +10,10 @@ import sqlalchemy as sa
 
 from core.errors import NotFound
 from core.store import schema as s
-from core.store.sql import SqlStore, advisory_lock, one_of, upsert
+from core.store.sql import SqlStore, advisory_lock, id_rows, one_of, upsert
 from core.types import Device, DeviceKind, DeviceStatus, Pairing
 
 __all__ = ["DeviceQueries"]
-
-# Devices asked about in one statement by last_reading_at (SQLite allows 500 terms in one compound SELECT).
-_PROBES_PER_STATEMENT = 200
 
 
 def _device(row: Any) -> Device:
@@ -67,21 +64,12 @@ def _pair(conn: sa.Connection, pairing: Pairing) -> None:
 
 def _newest_readings(conn: sa.Connection, device_ids: Sequence[str]) -> dict[str, datetime]:
     # One indexed max() per device (the observation key leads with device and time), never an aggregate over
-    # every reading of the devices.
+    # every reading of the devices; one statement for all of them (device health asks about every paired device).
     o = s.observations
-    result: dict[str, datetime] = {}
-    for start in range(0, len(device_ids), _PROBES_PER_STATEMENT):
-        probes = [
-            sa.select(
-                sa.literal(device_id, sa.Text).label("device_id"),
-                sa.select(sa.func.max(o.c.measured_at)).where(o.c.device_id == device_id).scalar_subquery(),
-            )
-            for device_id in device_ids[start : start + _PROBES_PER_STATEMENT]
-        ]
-        for device_id, newest in conn.execute(sa.union_all(*probes)):
-            if newest is not None:
-                result[device_id] = newest
-    return result
+    ids = id_rows(conn, device_ids)
+    newest = sa.select(sa.func.max(o.c.measured_at)).where(o.c.device_id == ids.c.value).scalar_subquery()
+    query = sa.select(ids.c.value, newest)
+    return {device_id: at for device_id, at in conn.execute(query) if at is not None}
 
 
 class DeviceQueries(SqlStore):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
@@ -21,7 +22,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from core.errors import StorageUnavailable
 from core.store.columns import UtcDateTime, to_us
 
-__all__ = ["SqlStore", "Work", "advisory_lock", "hours_before", "insert_new", "one_of", "upsert"]
+__all__ = ["SqlStore", "Work", "advisory_lock", "hours_before", "id_rows", "insert_new", "one_of", "upsert"]
 
 T = TypeVar("T")
 Work = Callable[[sa.Connection], T]
@@ -139,3 +140,13 @@ def one_of(column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnEle
     again. The scoring cycle asks for a different number of patients each time: measured on 50-patient reads, the
     array form costs ~0.3 ms less CPU per query in the client alone. SQLite gets the plain IN list."""
     return _OneOf(column, values)
+
+
+def id_rows(conn: sa.Connection, ids: Sequence[str]) -> sa.TableValuedAlias:
+    """The ids as rows of one column, `value`, from one parameter: `unnest(array)` on PostgreSQL, `json_each` on
+    SQLite. A query joined to it is one SQL text whatever the number of ids, so it is compiled once and prepared,
+    where a statement built per id (a UNION ALL of probes) was built and compiled again on every call."""
+    if conn.dialect.name == "postgresql":
+        ids_array = sa.literal(list(ids), postgresql.ARRAY(sa.Text))
+        return sa.func.unnest(ids_array).table_valued("value").render_derived(name="ids")  # AS ids(value)
+    return sa.func.json_each(sa.literal(orjson.dumps(list(ids)).decode(), sa.Text)).table_valued("value")

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from core.store.sql import one_of
+from core.store.sql import id_rows, one_of
 
 _metadata = sa.MetaData()
 _rows = sa.Table(
@@ -63,3 +63,12 @@ def test_sqlite_gets_an_in_list_that_its_index_serves() -> None:
         literal = _query(["p1", "p2"]).compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
         plan = " ".join(str(row) for row in conn.execute(sa.text(f"EXPLAIN QUERY PLAN {literal}")).all())
     assert "USING INDEX" in plan, plan
+
+
+def test_id_rows_lists_the_ids_given_as_rows_on_both_engines(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        for ids in (["p1", "p2"], [], ["p3", "p3", "absent"], [f"p{i}" for i in range(600)]):
+            rows = id_rows(conn, ids)
+            stored = sa.select(_rows.c.n).where(_rows.c.row_id == rows.c.value).scalar_subquery()
+            found = conn.execute(sa.select(rows.c.value, stored)).all()
+            assert sorted(found, key=str) == sorted(((i, _STORED.get(i)) for i in ids), key=str)
