@@ -85,7 +85,8 @@ class SocketLog:
     arrivals: list[float] = field(default_factory=list)
     crcs: list[int] = field(default_factory=list)  # CRC-32 of each message's body: the same delta, the same CRC
     messages: list[bytes] | None = None  # the reference candidates keep what they got
-    closed: str | None = None
+    closed: str | None = None  # why the node closed it
+    closed_at: float | None = None  # and when
 
 
 # ------------------------------------------------------------------------------------------- the dashboards process
@@ -103,6 +104,7 @@ def _dashboards_main(job: DashboardsJob, conn: Connection) -> None:
                 log.messages,
                 log.closed,
                 np.array(log.crcs, dtype=np.uint32).tobytes(),
+                log.closed_at,
             )
             for log in logs
         ]
@@ -168,8 +170,8 @@ async def _read(ws: ClientConnection, log: SocketLog) -> None:
             if log.messages is not None:
                 log.messages.append(bytes(message))
     except ConnectionClosed as exc:
-        why = f"{exc.rcvd.code} {exc.rcvd.reason}" if exc.rcvd else str(exc)
-        log.closed = f"{time.time():.3f} {why}"  # when, then why
+        log.closed = f"{exc.rcvd.code} {exc.rcvd.reason}" if exc.rcvd else str(exc)
+        log.closed_at = time.time()
 
 
 # ------------------------------------------------------------------------------------------------------ measuring
@@ -252,7 +254,7 @@ def measure_fanout(system: System, *, n_beds: int, seconds: int, sockets: int, w
     cpu_before["dashboards"] = dashboards_cpu_before_s
     dashboards.join(timeout=30)
     publish_at = np.frombuffer(publish.publish_at, dtype=np.float64).reshape(seconds, n_beds)
-    closes: list[str] = [closed for _, _, _, closed, _ in logs if closed]
+    closes = [(closed, closed_at) for _, _, _, closed, _, closed_at in logs if closed]
     reference = next((log for log in logs[:REFERENCE_CANDIDATES] if not log[3]), logs[0])
     messages = reference[2]
     index, second, bed, _ = pack_occurrences(messages, n_beds=n_beds, seconds=seconds, start_at_s=go_at)
@@ -263,7 +265,7 @@ def measure_fanout(system: System, *, n_beds: int, seconds: int, sockets: int, w
     measured = [m for m, at in zip(messages, arrived, strict=True) if at >= go_at]  # not the connect or warm-up
     all_latencies: list[np.ndarray] = []
     worst_p99_ms, never, mismatched = 0.0, 0, 0
-    for _, arrivals_raw, _, _, crcs_raw in logs:
+    for _, arrivals_raw, _, _, crcs_raw, _ in logs:
         reference_seqs_got, arrivals = _as_reference(
             np.frombuffer(crcs_raw, dtype=np.uint32), np.frombuffer(arrivals_raw), reference_seqs, reference_crcs
         )
@@ -281,8 +283,8 @@ def measure_fanout(system: System, *, n_beds: int, seconds: int, sockets: int, w
         latency=latency_summary(np.concatenate(all_latencies) if all_latencies else np.zeros(0)),
         worst_socket_p99_ms=worst_p99_ms,
         never=never,
-        closed=[closed.split(" ", 1)[1] for closed in closes],
-        closed_before=sum(float(closed.split(" ", 1)[0]) < go_at for closed in closes),
+        closed=[closed for closed, _ in closes],
+        closed_before=sum(closed_at is not None and closed_at < go_at for _, closed_at in closes),
         mismatched=mismatched,
         deltas=len(measured),
         delta_bytes=sum(map(len, measured)),

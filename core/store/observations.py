@@ -104,7 +104,7 @@ def _hourly_means(
     )
     means: dict[str, list[HourlyMean]] = {patient_id: [] for patient_id in patient_ids}
     for patient_id, parameter, ago, mean, n in conn.execute(query):
-        means[patient_id].append(HourlyMean(Parameter(parameter), int(ago), float(mean), int(n)))
+        means[patient_id].append(HourlyMean(PARAMETER_OF[parameter], int(ago), float(mean), int(n)))
     return means
 
 

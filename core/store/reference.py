@@ -105,11 +105,7 @@ class ReferenceQueries(SqlStore):
         return [bed_of_row(row) for row in await self._read(lambda c: c.execute(query).all())]
 
     async def get_patient(self, patient_id: str) -> Patient:
-        query = sa.select(s.patients).where(s.patients.c.patient_id == patient_id)
-        row = await self._read(lambda c: c.execute(query).first())
-        if row is None:
-            raise NotFound("patient", patient_id)
-        return Patient(row.patient_id, row.display_name, row.birth_year)
+        return (await self.get_patients([patient_id]))[patient_id]
 
     async def get_patients(self, patient_ids: Sequence[str]) -> dict[str, Patient]:
         if not patient_ids:
