@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import platform
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,8 +21,9 @@ from models.evaluate import evaluate_scores, live_scores, matched_threshold
 from models.features import FEATURE_NAMES, GRID_HOURS, compute_features, has_enough_data
 from models.predict import RiskModel
 from models.severity import SEVERITY_FEATURES
+from models.split import Part, split_patients
 
-__all__ = ["MODEL_FEATURES", "MODEL_VERSION", "TRIALS", "train_model", "train_on"]
+__all__ = ["MODEL_FEATURES", "MODEL_VERSION", "TRIALS", "FittedRecipe", "fit_recipe", "train_model", "train_on"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +40,6 @@ TRIALS: tuple[dict[str, Any], ...] = (
 MAX_ITER = 500
 _PATIENCE = 30  # iterations without a better calibration-split loss before stopping
 _MAX_FEATURES = 0.5  # each split sees half the features: less reliance on any single quirky one
-# Patients, not rows, are split: 60 % train, 20 % calibration (early stopping, trial choice, calibration, threshold),
-# 20 % test (reported only).
-_SPLIT = (0.6, 0.2, 0.2)
 REASON_FEATURES = 12  # features perturbed per live prediction to explain it: cost grows with this
 _IMPORTANCE_ROWS = 20_000
 _AGE_BANDS: tuple[tuple[str, float, float], ...] = (
@@ -100,15 +99,88 @@ def train_on(
     data_name: str = "",
 ) -> ModelArtefact:
     """Fit, calibrate and choose the threshold on patient-level splits of `hours`; metrics come from the test split."""
-    from sklearn.metrics import roc_auc_score
-
     features = compute_features(hours.grid, progress=progress)
     enough = has_enough_data(features)
-    part = _split_patients(hours.n_patients, seed)[hours.patient]
-    train = hours.eligible & enough & (part == 0)
-    calibration = hours.eligible & (part == 1)
-    test = hours.eligible & (part == 2)
+    part = split_patients(hours.n_patients, seed)[hours.patient]
+    train = hours.eligible & enough & (part == Part.TRAIN)
+    calibration = hours.eligible & (part == Part.CALIBRATION)
+    test = hours.eligible & (part == Part.TEST)
     label = hours.label
+    fitted = fit_recipe(
+        features,
+        label,
+        train=train,
+        calibration=calibration,
+        trials=trials,
+        max_iter=max_iter,
+        seed=seed,
+        progress=progress,
+    )
+    best, metadata, threshold = fitted.artefact.classifier, dict(fitted.artefact.metadata), fitted.artefact.threshold
+    news2 = features[:, FEATURE_NAMES.index("news2_total")]
+    model = RiskModel(fitted.artefact)
+    test_scores = live_scores(model.probabilities(features[test]), enough[test])
+    evaluation = evaluate_scores(
+        test_scores,
+        news2[test],
+        label[test],
+        hours.patient[test],
+        enough[test],
+        operating_threshold=threshold,
+        hours_since_admission=hours.grid.hours_since_admission[test],
+    )
+    metadata.update(
+        {
+            "threshold_rule": "calibration split: model sensitivity equal to that of NEWS2 >= 5",
+            "reason_features": _reason_features(best, features, label, train, calibration & enough, seed=seed),
+            "label": f"SepsisLabel turns 1 within the next {HORIZON_H} h; rows where it is already 1 excluded",
+            "grid_hours": GRID_HOURS,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "training_data": {"file": data_name, "sha256": hours.sha256, "rows": len(label)},
+            "split": _split_summary(hours, part, seed),
+            "trials": fitted.trials,
+            "chosen_trial": fitted.chosen_trial,
+            "test_metrics": evaluation.as_json(),
+            "test_confidence_intervals": _bootstrap(
+                test_scores, news2[test], label[test], hours.patient[test], threshold, bootstrap_rounds, seed, progress
+            ),
+            "test_calibration": _calibration_table(test_scores[enough[test]], label[test][enough[test]]),
+            "test_subgroups": _subgroups(hours, test, test_scores, news2, threshold),
+            "sklearn_version": sklearn.__version__,
+            "numpy_version": np.__version__,
+            "python_version": platform.python_version(),
+        }
+    )
+    return ModelArtefact(classifier=best, metadata=metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class FittedRecipe:
+    """The recipe's model (classifier, calibration, NEWS2 floor, threshold: what RiskModel needs) and its trials."""
+
+    artefact: ModelArtefact
+    trials: list[dict[str, Any]]
+    chosen_trial: int
+
+
+def fit_recipe(
+    features: NDArray[np.float64],
+    label: NDArray[np.int8],
+    *,
+    train: NDArray[np.bool_],
+    calibration: NDArray[np.bool_],
+    trials: Sequence[Mapping[str, Any]] = TRIALS,
+    max_iter: int = MAX_ITER,
+    seed: int = 0,
+    progress: bool = False,
+) -> FittedRecipe:
+    """The model recipe on rows of FEATURE_NAMES: trees on the `train` rows, early stopping, trial choice, Platt
+    calibration and threshold on the `calibration` rows. Both mark eligible rows of whole patients; rows with too
+    little data are left out of fitting (the calibration split's threshold counts them, scored 0, as live)."""
+    from sklearn.metrics import roc_auc_score
+
+    enough = has_enough_data(features)
+    train = train & enough
     fit_cal = calibration & enough
     model_x = features[:, _MODEL_COLUMNS]
     train_x = _fillable(model_x[train])
@@ -138,41 +210,9 @@ def train_on(
     model = RiskModel(ModelArtefact(classifier=best, metadata=metadata))
     cal_scores = live_scores(model.probabilities(features[calibration]), enough[calibration])
     news2_sensitivity = float((news2[calibration][label[calibration] == 1] >= 5).mean())
-    threshold = matched_threshold(cal_scores, label[calibration], sensitivity=news2_sensitivity)
-    test_scores = live_scores(model.probabilities(features[test]), enough[test])
-    evaluation = evaluate_scores(
-        test_scores,
-        news2[test],
-        label[test],
-        hours.patient[test],
-        enough[test],
-        operating_threshold=threshold,
-        hours_since_admission=hours.grid.hours_since_admission[test],
-    )
-    metadata.update(
-        {
-            "threshold": threshold,
-            "threshold_rule": "calibration split: model sensitivity equal to that of NEWS2 >= 5",
-            "reason_features": _reason_features(best, features, label, train, fit_cal, seed=seed),
-            "label": f"SepsisLabel turns 1 within the next {HORIZON_H} h; rows where it is already 1 excluded",
-            "grid_hours": GRID_HOURS,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "training_data": {"file": data_name, "sha256": hours.sha256, "rows": len(label)},
-            "split": _split_summary(hours, part, seed),
-            "trials": trial_results,
-            "chosen_trial": [t["calibration_auroc"] for t in trial_results].index(best_auroc),
-            "test_metrics": evaluation.as_json(),
-            "test_confidence_intervals": _bootstrap(
-                test_scores, news2[test], label[test], hours.patient[test], threshold, bootstrap_rounds, seed, progress
-            ),
-            "test_calibration": _calibration_table(test_scores[enough[test]], label[test][enough[test]]),
-            "test_subgroups": _subgroups(hours, test, test_scores, news2, threshold),
-            "sklearn_version": sklearn.__version__,
-            "numpy_version": np.__version__,
-            "python_version": platform.python_version(),
-        }
-    )
-    return ModelArtefact(classifier=best, metadata=metadata)
+    metadata["threshold"] = matched_threshold(cal_scores, label[calibration], sensitivity=news2_sensitivity)
+    chosen = [t["calibration_auroc"] for t in trial_results].index(best_auroc)
+    return FittedRecipe(ModelArtefact(classifier=best, metadata=metadata), trial_results, chosen)
 
 
 def _news2_floor(news2: NDArray[np.float64], label: NDArray[np.int8]) -> list[float]:
@@ -213,15 +253,6 @@ def _fillable(x: NDArray[np.float64]) -> NDArray[np.float64]:
         x = x.copy()
         x[:, empty] = 0.0
     return x
-
-
-def _split_patients(n_patients: int, seed: int) -> NDArray[np.int64]:
-    """0 train, 1 calibration, 2 test for each patient number."""
-    order = np.random.default_rng(seed).permutation(n_patients)
-    part = np.empty(n_patients, dtype=np.int64)
-    cut_train, cut_cal = int(_SPLIT[0] * n_patients), int((_SPLIT[0] + _SPLIT[1]) * n_patients)
-    part[order[:cut_train]], part[order[cut_train:cut_cal]], part[order[cut_cal:]] = 0, 1, 2
-    return part
 
 
 def _platt(raw: NDArray[np.float64], label: NDArray[np.int8]) -> tuple[float, float]:
