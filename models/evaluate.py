@@ -14,8 +14,9 @@ from numpy.typing import NDArray
 
 from models.criteria import BOOTSTRAP_RESAMPLES, NEWS2_ALERT_TOTAL, Criteria, ScoredRows, evaluate_criteria
 from models.dataset import LabelledHours, load_labelled_hours
-from models.features import FEATURE_NAMES, HourlyGrid, compute_features, has_enough_data
+from models.features import FEATURE_NAMES, compute_features, has_enough_data
 from models.predict import RiskModel
+from models.split import Part, split_patients
 from models.stress import Stress, stressed
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "live_scores",
     "matched_threshold",
     "plot_curves",
+    "scored_rows",
     "write_rows",
 ]
 
@@ -74,6 +76,9 @@ class Evaluation:
     # The same criteria with the file charted differently (models/stress.py), by stress name: a model that leans on
     # charting habits falls here; NEWS2 is recomputed from the same stressed record.
     stress: dict[str, Criteria] = field(default_factory=dict)
+    # Whose rows: "all" of the file, or one part of models/split.py's patient split at `split_seed` ("test").
+    part: str = "all"
+    split_seed: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -162,17 +167,25 @@ def evaluate_file(
     seed: int = 0,
     progress: bool = True,
     stresses: Sequence[Stress] = (),
+    part: Part | None = None,
+    split_seed: int = 0,
 ) -> Evaluation:
     """Score every eligible row of a PhysioNet 2019-schema file; raises DatasetError for a bad file.
 
     `rows_out`: a Parquet file with one row per eligible row (patient_id, hour, ICULOS, label, score, news2).
     `stresses`: also judge the criteria on copies of the file charted differently (models/stress.py).
+    `part`: only the patients `models/split.py: split_patients(patients in the file, split_seed)` puts there (the
+    test part of the file a model was trained on holds the patients it never saw).
     """
     hours = load_labelled_hours(data_path)
-    rows = np.flatnonzero(hours.eligible)
+    chosen = hours.eligible
+    if part is not None:
+        chosen = chosen & (split_patients(hours.n_patients, split_seed)[hours.patient] == part)
+    rows = np.flatnonzero(chosen)
     # Patients with no eligible row (septic from their first hour) have nothing to resample: number the others.
     kept, patient = np.unique(hours.patient[rows], return_inverse=True)
-    scored, enough = _scored_rows(hours, hours.grid, rows, patient.astype(np.int64), model, progress=progress)
+    features = compute_features(hours.grid, rows, progress=progress)
+    scored, enough = scored_rows(hours, rows, patient.astype(np.int64), features, model)
     if plot_path is not None:
         plot_curves(plot_path, scored.label, scored.score, scored.news2)
     if rows_out is not None:
@@ -188,31 +201,36 @@ def evaluate_file(
     )
     stress_criteria = {
         kind.value: evaluate_criteria(
-            _scored_rows(hours, stressed(hours.grid, kind, seed=seed), rows, scored.patient, model, progress=progress)[
-                0
-            ],
+            scored_rows(
+                hours,
+                rows,
+                scored.patient,
+                compute_features(stressed(hours.grid, kind, seed=seed), rows, progress=progress),
+                model,
+            )[0],
             resamples=resamples,
             seed=seed,
         )
         for kind in stresses
     }
     return replace(
-        evaluation, criteria=evaluate_criteria(scored, resamples=resamples, seed=seed), stress=stress_criteria
+        evaluation,
+        criteria=evaluate_criteria(scored, resamples=resamples, seed=seed),
+        stress=stress_criteria,
+        part="all" if part is None else part.name.lower(),
+        split_seed=None if part is None else split_seed,
     )
 
 
-def _scored_rows(
+def scored_rows(
     hours: LabelledHours,
-    grid: HourlyGrid,
     rows: NDArray[np.int64],
     patient: NDArray[np.int64],
+    features: NDArray[np.float64],
     model: RiskModel,
-    *,
-    progress: bool,
 ) -> tuple[ScoredRows, NDArray[np.bool_]]:
-    """The model's live score and NEWS2 on `rows` of `grid` (the file's own or a stressed copy), and which rows had
-    enough data for the model."""
-    features = compute_features(grid, rows, progress=progress)
+    """The model's live score and NEWS2 on `rows` of `hours`, from their `features` (of the file's own grid or a
+    stressed copy; `patient` numbers the rows' patients 0..), and which rows had enough data for the model."""
     enough = has_enough_data(features)
     scored = ScoredRows(
         patient=patient,

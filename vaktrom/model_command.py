@@ -7,10 +7,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import DatasetError, ModelArtefactError
 from vaktrom.model_criteria import criteria_table, finite_json
+
+if TYPE_CHECKING:
+    from models.predict import RiskModel
 
 __all__ = ["add_parser", "run_evaluate", "run_train"]
 
@@ -51,15 +54,34 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="PARQUET",
         help="write one row per eligible row here (patient_id, hour, ICULOS, label, score, news2)",
     )
+    evaluate.add_argument("--seed", type=_seed, default=0, help="seed of the resamples (default 0)")
     evaluate.add_argument(
+        "--part",
+        choices=("all", "test"),
+        default="all",
+        help="all: every patient of the file (default); test: only the patients models/split.py puts in the test "
+        "part of the file (by its patient order and --split-seed), those a model trained on this file never saw",
+    )
+    evaluate.add_argument(
+        "--split-seed",
+        type=_seed,
+        default=None,
+        metavar="S",
+        help="seed of the patient split for --part test (default: the one the model was trained with, else 0)",
+    )
+    _add_common(evaluate)
+    evaluate.set_defaults(func=run_evaluate)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--bootstrap",
         type=_resamples,
         default=None,
         metavar="N",
         help="patient resamples for the CIs (default 1000; 0: no CIs)",
     )
-    evaluate.add_argument("--seed", type=_seed, default=0, help="seed of the resamples (default 0)")
-    evaluate.add_argument(
+    parser.add_argument(
         "--stress",
         action="append",
         choices=("thin", "shuffle-missing", "late-admission"),
@@ -69,7 +91,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "same record, keeping the count; late-admission starts each patient's admission clock up to 48 h earlier. A "
         "model that leans on charting habits or ICU-hour patterns falls there",
     )
-    evaluate.set_defaults(func=run_evaluate)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -100,6 +121,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from models.criteria import BOOTSTRAP_RESAMPLES
     from models.evaluate import evaluate_file
     from models.predict import RiskModel
+    from models.split import Part
     from models.stress import Stress
 
     if args.rows_out is not None and not args.rows_out.parent.is_dir():
@@ -117,6 +139,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=not args.json,
             stresses=[Stress(kind) for kind in dict.fromkeys(args.stress)],
+            part=Part.TEST if args.part == "test" else None,
+            split_seed=_split_seed(args.split_seed, model),
         )
     except (DatasetError, ModelArtefactError) as exc:
         return _fail(str(exc))
@@ -127,7 +151,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return 0
     e = evaluation
     _out(
-        f"{e.rows} eligible hourly rows of {e.patients} patients, {e.positives} with sepsis onset within 6 h\n"
+        (f"Test part of the file (split seed {_split_seed(args.split_seed, model)}): " if args.part == "test" else "")
+        + f"{e.rows} eligible hourly rows of {e.patients} patients, {e.positives} with sepsis onset within 6 h\n"
         f"{'':34}{'ML risk':>10}{'NEWS2':>10}\n"
         f"{'AUROC':34}{e.auroc:>10.3f}{e.news2_auroc:>10.3f}\n"
         f"{'AUPRC':34}{e.auprc:>10.3f}{e.news2_auprc:>10.3f}\n"
@@ -147,6 +172,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         + (f"Wrote {args.rows_out}\n" if args.rows_out else "")
     )
     return 0
+
+
+def _split_seed(given: int | None, model: RiskModel) -> int:
+    """--split-seed, else the seed the model's own split used (metadata), else 0."""
+    if given is not None:
+        return given
+    return int(model.artefact.metadata.get("split", {}).get("seed", 0))
 
 
 def _bands_table(bands: list[dict[str, Any]]) -> str:

@@ -1,4 +1,4 @@
-"""Evaluation beside NEWS2: matched sensitivity, alerts per patient-day, and a run on a slice of the real set A."""
+"""Evaluation beside NEWS2: matched sensitivity, alerts per patient-day, the test part, a slice of the real set A."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from models.artefact import ModelArtefact
 from models.dataset import REQUIRED_COLUMNS
 from models.evaluate import evaluate_file, evaluate_scores, matched_threshold
 from models.predict import RiskModel
-from tests.models.conftest import SETA_PATH
+from models.split import Part, split_patients
+from tests.models.conftest import SETA_PATH, synthetic_columns
 
 
 def test_matched_threshold_reaches_the_requested_sensitivity() -> None:
@@ -74,3 +76,40 @@ def test_evaluate_runs_on_a_slice_of_setA_beside_news2(tmp_path: Path) -> None:
     assert [band["hours"] for band in result.by_hours_since_admission] == ["0-24", "24-48", "48+"]
     assert sum(band["rows"] for band in result.by_hours_since_admission) == result.rows
     assert 0 < result.auroc_within_septic_patients < 1
+
+
+def _write(path: Path, ids: np.ndarray, numeric: dict[str, np.ndarray], rows: np.ndarray) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = {"patient_id": pa.array(ids[rows].tolist())}
+    table.update({name: pa.array(numeric[name][rows].astype(np.float32)) for name in REQUIRED_COLUMNS[1:]})
+    pq.write_table(pa.table(table), path)
+    return path
+
+
+def test_test_part_is_the_patients_training_held_out_and_scores_as_if_cut_into_a_file_of_their_own(
+    tmp_path: Path, tiny_artefact: ModelArtefact
+) -> None:
+    # tiny_artefact was trained by train_on on synthetic_columns(400, seed=1) with split seed 0.
+    ids, numeric = synthetic_columns(400, seed=1)
+    whole = _write(tmp_path / "whole.parquet", ids, numeric, np.arange(len(ids)))
+    model = RiskModel(tiny_artefact)
+    result = evaluate_file(
+        whole, model, part=Part.TEST, split_seed=0, rows_out=tmp_path / "rows.parquet", resamples=50, progress=False
+    )
+    split = tiny_artefact.metadata["split"]
+    assert (result.part, result.split_seed) == ("test", 0)
+    assert (result.patients, result.rows) == (split["test_patients"], split["test_eligible_rows"])
+    import pyarrow.parquet as pq
+
+    judged = set(pq.read_table(tmp_path / "rows.parquet").column("patient_id").to_pylist())
+    patient_ids = np.unique(ids)  # p00000, p00001, ...: file order
+    part = split_patients(len(patient_ids), 0)
+    assert judged == set(patient_ids[part == Part.TEST].tolist())
+    assert judged.isdisjoint(patient_ids[part != Part.TEST].tolist())  # no patient that trained or calibrated it
+
+    cut = _write(tmp_path / "cut.parquet", ids, numeric, np.flatnonzero(np.isin(ids, list(judged))))
+    alone = evaluate_file(cut, model, resamples=50, progress=False)
+    assert alone.criteria is not None and result.criteria is not None
+    assert (alone.auroc, alone.news2_auroc, alone.criteria) == (result.auroc, result.news2_auroc, result.criteria)
