@@ -1,4 +1,5 @@
-"""`vaktrom model train|evaluate`: train the ML risk flag on a PhysioNet 2019-schema file, or judge it beside NEWS2."""
+"""`vaktrom model train|evaluate|cv`: train the ML risk flag on a PhysioNet 2019-schema file, judge it beside NEWS2, or
+cross-validate its training recipe."""
 
 from __future__ import annotations
 
@@ -15,18 +16,19 @@ from vaktrom.model_criteria import criteria_table, finite_json
 if TYPE_CHECKING:
     from models.predict import RiskModel
 
-__all__ = ["add_parser", "run_evaluate", "run_train"]
+__all__ = ["add_parser", "run_cv", "run_evaluate", "run_train"]
 
 logger = logging.getLogger(__name__)
 
 _EXIT_BAD_INPUT = 2
+_MAX_FOLDS = 20  # each fold trains the whole recipe once (minutes on set A): beyond that, a typo
 _MAX_RESAMPLES = 100_000  # about half an hour on set A at ~18 ms per resample: beyond that, a typo
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `model train` and `model evaluate` (each sets `func`, returning the exit code)."""
-    model = subparsers.add_parser("model", help="train or evaluate the ML deterioration risk model")
-    commands = model.add_subparsers(dest="model_command", required=True, metavar="{train,evaluate}")
+    """Register `model train`, `model evaluate` and `model cv` (each sets `func`, returning the exit code)."""
+    model = subparsers.add_parser("model", help="train, evaluate or cross-validate the ML deterioration risk model")
+    commands = model.add_subparsers(dest="model_command", required=True, metavar="{train,evaluate,cv}")
 
     train = commands.add_parser("train", help="train on a PhysioNet 2019-schema Parquet file and write an artefact")
     train.add_argument("--data", type=Path, required=True, help="Parquet file (e.g. setA.parquet); never copied")
@@ -71,6 +73,29 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     _add_common(evaluate)
     evaluate.set_defaults(func=run_evaluate)
+
+    cv = commands.add_parser(
+        "cv",
+        help="patient-grouped K-fold cross-validation of the training recipe beside NEWS2",
+        description="Cross-validate the training recipe (models/train.py) on the file's training part: the patients "
+        "models/split.py does not put in the test part (by --seed), dealt into K folds of whole patients. For each "
+        "fold the recipe is fitted on the other folds (each patient in its part of the split: train for the trees, "
+        "calibration for early stopping, trial choice, calibration), and the held-out fold is judged beside NEWS2 "
+        "by the criteria of `vaktrom model evaluate`, per fold and pooled over every fold's held-out rows. The "
+        "test part is neither fitted on nor judged. Definitions: docs/MODEL_CARD.md, Evaluation.",
+    )
+    cv.add_argument("--data", type=Path, required=True, help="Parquet file in the PhysioNet 2019 schema")
+    cv.add_argument("--folds", type=_folds, required=True, metavar="K", help="number of folds (2 to 20)")
+    cv.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of the patient split, the folds, the trees, the stressed copies and the resamples (default 0, as "
+        "the shipped model)",
+    )
+    cv.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    _add_common(cv)
+    cv.set_defaults(func=run_cv)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -174,6 +199,43 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_cv(args: argparse.Namespace) -> int:
+    from models.criteria import BOOTSTRAP_RESAMPLES
+    from models.cross_validation import cross_validate
+    from models.dataset import load_labelled_hours
+    from models.stress import Stress
+
+    try:
+        result = cross_validate(
+            load_labelled_hours(args.data),
+            folds=args.folds,
+            seed=args.seed,
+            resamples=BOOTSTRAP_RESAMPLES if args.bootstrap is None else args.bootstrap,
+            stresses=[Stress(kind) for kind in dict.fromkeys(args.stress)],
+            progress=not args.json,
+        )
+    except DatasetError as exc:
+        return _fail(str(exc))
+    if args.json:
+        _out(json.dumps(finite_json(result.as_json()), allow_nan=False) + "\n")
+        return 0
+    lines = [
+        f"{result.folds}-fold patient-grouped CV (seed {result.seed}) on the {result.training_part_patients} patients "
+        f"of the training part; the {result.test_part_patients} of the test part were neither fitted on nor judged\n"
+    ]
+    for fold in result.per_fold:
+        lines.append(
+            f"Fold {fold.fold + 1}: fitted on {fold.train_patients} + {fold.calibration_patients} (calibration) "
+            f"patients, trial {fold.chosen_trial + 1} chosen; judged on {fold.held_out_patients} held-out patients, "
+            f"{fold.rows} rows\n{criteria_table(fold.criteria)}"
+        )
+        lines += [f"Fold {fold.fold + 1}, stress test {kind}:\n{criteria_table(c)}" for kind, c in fold.stress.items()]
+    lines.append(f"Pooled over the held-out rows of every fold:\n{criteria_table(result.pooled)}")
+    lines += [f"Pooled, stress test {kind}:\n{criteria_table(c)}" for kind, c in result.pooled_stress.items()]
+    _out("".join(lines))
+    return 0
+
+
 def _split_seed(given: int | None, model: RiskModel) -> int:
     """--split-seed, else the seed the model's own split used (metadata), else 0."""
     if given is not None:
@@ -193,17 +255,21 @@ def _resamples(text: str) -> int:
     return _whole_number(text, option="--bootstrap", high=_MAX_RESAMPLES)
 
 
+def _folds(text: str) -> int:
+    return _whole_number(text, option="--folds", low=2, high=_MAX_FOLDS)
+
+
 def _seed(text: str) -> int:
     return _whole_number(text, option="--seed", high=2**63 - 1)
 
 
-def _whole_number(text: str, *, option: str, high: int) -> int:
+def _whole_number(text: str, *, option: str, high: int, low: int = 0) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{option} must be a whole number, not {text!r}") from None
-    if not 0 <= value <= high:
-        raise argparse.ArgumentTypeError(f"{option} must be between 0 and {high}, not {value}")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{option} must be between {low} and {high}, not {value}")
     return value
 
 
