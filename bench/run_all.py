@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENCHES: tuple[tuple[str, str, list[str], list[str]], ...] = (
     ("store", "bench.bench_store", [], ["--readings", "20000", "--repeat", "1"]),
     ("ingest", "bench.bench_ingest", ["--packs", "40000"], ["--packs", "10000"]),
+    ("scoring", "bench.bench_scoring", [], ["--seconds", "8", "--rounds", "1"]),
     ("e2e", "bench.bench_e2e", [], ["--seconds", "15", "--packs", "10000", "--raw-packs", "10000"]),
     (
         "fanout",

@@ -1,5 +1,6 @@
 """After readings are stored: re-score the patients they touched (NEWS2), save, alert (NEWS2 and the patient's own
-limits, each confirmed before it opens at the bedside), publish; off the ack path."""
+limits, each confirmed before it opens at the bedside), publish; off the ack path. A settled bedside patient's pack
+that changes nothing of their score skips the store reads and the alert decision (ingest/settled_patients.py)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from ingest.metrics import IngestMetrics
 from ingest.patient_cache import PatientCache
 from ingest.publishing import EventPublisher
 from ingest.risk import RiskStep
+from ingest.settled_patients import FULL_SCORE_EVERY_S, SettledPatients
 from scoring.live import fresh_values, score_latest
 
 __all__ = ["LiveScorer"]
@@ -84,6 +86,7 @@ class LiveScorer:
         risk: RiskStep | None = None,
         clock: Clock = utc_now,
         behind: Callable[[], bool] = lambda: False,
+        full_score_every_s: float = FULL_SCORE_EVERY_S,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -103,6 +106,7 @@ class LiveScorer:
         sustain_s = {AlertKind.RESPIRATORY_DEPRESSION: settings.respiratory_sustain_s}
         self._policy: LifecyclePolicy = replace(DEFAULT_POLICY, confirm_s=confirm_s, sustain_s=sustain_s)
         self._saved: dict[str, tuple[tuple[object, ...], datetime]] = {}
+        self._settled = SettledPatients(full_every_s=full_score_every_s)
         self._home_triage = HomeTriage(store, publisher)  # personal thresholds of home patients -> worklist
         self._trends = RespiratoryTrendWatch(store)  # the falling-trend rule, opioid patients only
 
@@ -121,6 +125,7 @@ class LiveScorer:
     def add_patients(self, patient_ids: Iterable[str], *, refresh_scale: bool = False) -> None:
         for patient_id in patient_ids:
             self._pending.setdefault(patient_id, {})
+            self._settled.unsettle([patient_id])  # a rescore request, a refresh or a retry: always in full
             if refresh_scale:
                 for cache in (self._scales, self._limits, self._flags):
                     cache.forget([patient_id])
@@ -154,28 +159,38 @@ class LiveScorer:
     async def _score(self, pending: dict[str, dict[Parameter, Reading]], now: datetime) -> None:
         patient_ids = sorted(pending)
         stays = await self._store.stays_of_patients(patient_ids, at=now)
-        latest = await self._store.latest_values(patient_ids)
-        scales = await self._scales.get(patient_ids, now)
-        scores = [s for p in patient_ids if (s := self._score_one(p, latest.get(p, {}), stays.get(p), scales[p], now))]
+        self._settled.expire(now)
+        unchanged = {
+            p
+            for p in patient_ids
+            if self._settled.unchanged(p, stay=stays.get(p), readings=pending[p].values(), now=now)
+        }
+        full_ids = [p for p in patient_ids if p not in unchanged]
+        latest = await self._store.latest_values(full_ids) if full_ids else {}
+        scales = await self._scales.get(full_ids, now)
+        scores = [s for p in full_ids if (s := self._score_one(p, latest.get(p, {}), stays.get(p), scales[p], now))]
         changed = {s.patient_id for s in scores if self._is_news(s, now)}
         # The ward sees the readings and scores first: the writes below cost a cycle about half its time and are
         # what a slow store stalls. Should one fail, the patients are scored again and their events re-sent.
+        scored = {s.patient_id: s for s in scores}
         events: list[ReadingsEvent | ScoreEvent] = []
-        for score in scores:
-            stay = stays.get(score.patient_id)
-            if stay is not None:
-                new_score = score if score.patient_id in changed else None
-                events += await self._events(stay, new_score, pending[score.patient_id].values(), now)
+        for patient_id in patient_ids:
+            stay = stays.get(patient_id)
+            if stay is not None and (patient_id in scored or patient_id in unchanged):
+                new_score = scored[patient_id] if patient_id in changed else None
+                events += await self._events(stay, new_score, pending[patient_id].values(), now)
         self._publisher.send_patient_events(events)  # a ward's many as one batch
         # Alerts are decided before the scores are saved: a saved score marks its readings as handled (the re-score
         # watermark, `patients_behind_scoring`), so a crash in between re-scores them at the next start.
-        await self._decide_alerts(scores, stays, latest, now)
+        settled = await self._decide_alerts(scores, stays, latest, now)
         await self._home_triage.observe(stays, latest, now)  # idempotent: re-triaging a stored value changes nothing
         await self._store.save_scores([s for s in scores if s.patient_id in changed])
         for score in scores:
             if score.patient_id in changed:
                 self._saved[score.patient_id] = (_signature(score), now)
-        self._metrics.patients_scored += len(scores)
+        self._settle(scores, settled, stays, latest, now)
+        self._metrics.patients_scored += len(scores) + len(unchanged)
+        self._metrics.patients_scored_unchanged += len(unchanged)
         if self._risk is not None:
             self._risk.submit(patient_ids, stays, now)  # its own task assesses them: never holds up scoring
 
@@ -185,16 +200,20 @@ class LiveScorer:
         stays: dict[str, Stay],
         latest: dict[str, dict[Parameter, LatestValue]],
         now: datetime,
-    ) -> None:
+    ) -> set[str]:
         """NEWS2 (with the patient's accepted parameters) and the patient's own limits, against one read of the
-        unresolved alerts and pending conditions: only a decision that changes something goes to the store."""
+        unresolved alerts and pending conditions: only a decision that changes something goes to the store.
+
+        Returns the patients left with nothing to decide: every condition clear, nothing open or pending, no own
+        limits and no care flags (whose rules read raw values or trends that NEWS2's bands do not show)."""
         patient_ids = [score.patient_id for score in scores]
         if not patient_ids:
-            return
+            return set()
         limits = await self._limits.get(patient_ids, now)
         flags = await self._flags.get(patient_ids, now)
         alerts, waiting = await self._unresolved(patient_ids)
         trends = await self._trends.observe(stays, flags, now)
+        settled = {p for p in patient_ids if not limits[p] and not flags[p]}
         for score in scores:
             stay = stays.get(score.patient_id)
             known = latest.get(score.patient_id, {})
@@ -203,10 +222,29 @@ class LiveScorer:
             for seen in (*observed, *trend):
                 if seen.severity is None and seen.key not in alerts and seen.key not in waiting:
                     continue  # clear, with nothing open or pending: nothing to decide
+                settled.discard(score.patient_id)
                 change = await apply_observed(
                     self._store, seen, current=alerts.get(seen.key), pending=waiting.get(seen.key), policy=self._policy
                 )
                 await self._publisher.send_alert(change, at=now)
+        return settled
+
+    def _settle(
+        self,
+        scores: Sequence[PatientScore],
+        settled: set[str],
+        stays: dict[str, Stay],
+        latest: dict[str, dict[Parameter, LatestValue]],
+        now: datetime,
+    ) -> None:
+        """Remember the bedside patients a full scoring left with nothing to decide; forget the others."""
+        for score in scores:
+            stay = stays.get(score.patient_id)
+            if score.patient_id in settled and stay is not None and stay.setting is CareSetting.BEDSIDE:
+                known, max_age_s = latest[score.patient_id], self._settings.max_age_s(stay.setting)
+                self._settled.settle(score, stay=stay, latest=known, max_age_s=max_age_s, now=now)
+            else:
+                self._settled.unsettle([score.patient_id])
 
     def _observed(
         self,

@@ -35,6 +35,7 @@ class MetricsSnapshot:
     last_batch_size: int
     storage_retries: int
     patients_scored: int
+    patients_scored_unchanged: int  # of those, settled patients scored from remembered values (no full scoring)
     events_published: int
     broker_connected: bool
     storage_ok: bool
@@ -56,6 +57,7 @@ class IngestMetrics:
     last_batch_size: int = 0
     storage_retries: int = 0
     patients_scored: int = 0
+    patients_scored_unchanged: int = 0
     events_published: int = 0
     storage_ok: bool = True
     inbox_backlog: Callable[[], int] = field(default=lambda: 0)
@@ -85,6 +87,7 @@ class IngestMetrics:
             last_batch_size=self.last_batch_size,
             storage_retries=self.storage_retries,
             patients_scored=self.patients_scored,
+            patients_scored_unchanged=self.patients_scored_unchanged,
             events_published=self.events_published,
             broker_connected=self.broker_connected(),
             storage_ok=self.storage_ok,

@@ -25,6 +25,11 @@ class IngestCollector(Collector):
             ("batches", "Batches stored and acknowledged to the broker", snap.batches),
             ("storage_retries", "Writes retried because the store did not answer", snap.storage_retries),
             ("patients_scored", "Live NEWS2 scores computed", snap.patients_scored),
+            (
+                "patients_scored_unchanged",
+                "Of those, settled bedside patients whose pack changed nothing of their score (no full scoring)",
+                snap.patients_scored_unchanged,
+            ),
             ("events_published", "Events published to the live pages", snap.events_published),
         )
         for name, text, value in counters:

@@ -29,6 +29,7 @@ __all__ = [
     "Observation",
     "ObservationBatch",
     "clinical_risk",
+    "parameter_score",
     "score",
     "score_batch",
 ]
@@ -144,6 +145,26 @@ def score(obs: Observation) -> News2Result:
     if obs.consciousness is not None:
         scores[Parameter.CONSCIOUSNESS] = 0 if obs.consciousness is Consciousness.ALERT else _SINGLE_PARAMETER_RED
     return _result(scores)
+
+
+def parameter_score(parameter: Parameter, value: float, *, spo2_scale: SpO2Scale, supplemental_o2: bool | None) -> int:
+    """One parameter's score as `score` gives it in a set with that SpO2 scale and oxygen status. Values as stored:
+    ACVPU as its `Consciousness` code, oxygen as 1.0 / 0.0. Raises ValueError for one that cannot be charted."""
+    if parameter is Parameter.SUPPLEMENTAL_O2:
+        if value not in (0.0, 1.0):
+            raise ValueError(f"supplemental_o2 must be 1.0 (oxygen) or 0.0 (air), not {value!r}")
+        return _OXYGEN_SCORE if value == 1.0 else 0
+    if parameter is Parameter.CONSCIOUSNESS:
+        if not float(value).is_integer():
+            raise ValueError(f"consciousness must be an ACVPU code 0-4, not {value!r}")
+        return 0 if Consciousness(int(value)) is Consciousness.ALERT else _SINGLE_PARAMETER_RED
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{parameter.value} must be a finite number >= 0, not {value!r}")
+    if parameter is Parameter.SPO2:
+        return _spo2_score(value, spo2_scale, supplemental_o2)
+    if parameter not in _NUMERIC_BANDS:
+        raise ValueError(f"{parameter.value} is not a NEWS2 parameter")
+    return _NUMERIC_BANDS[parameter].score(round_half_up(value, decimals=CHART_DECIMALS[parameter]))
 
 
 def _spo2_score(spo2_percent: float, scale: SpO2Scale, on_oxygen: bool | None) -> int:

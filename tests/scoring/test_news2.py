@@ -15,6 +15,7 @@ from scoring.news2 import (
     Observation,
     ObservationBatch,
     clinical_risk,
+    parameter_score,
     score,
     score_batch,
 )
@@ -302,3 +303,27 @@ def test_batch_scores_equal_scalar_scores(batch: list[Observation]) -> None:
         assert {p: int(s[row]) for p, s in scored.parameter_scores.items()} == {
             p: expected.get(p, MISSING_SCORE) for p in NEWS2_PARAMETERS
         }
+
+
+@given(obs=observations())
+def test_one_parameter_scores_as_it_does_in_its_set(obs: Observation) -> None:
+    """What live scoring's shortcut compares a new reading by (ingest/settled_patients.py)."""
+    stored = {
+        Parameter.SUPPLEMENTAL_O2: None if obs.supplemental_o2 is None else float(obs.supplemental_o2),
+        Parameter.CONSCIOUSNESS: None if obs.consciousness is None else float(obs.consciousness.value),
+    }
+    for parameter, expected in score(obs).parameter_scores.items():
+        value = stored.get(parameter, getattr(obs, _FIELD_OF[parameter]))
+        assert value is not None
+        got = parameter_score(parameter, value, spo2_scale=obs.spo2_scale, supplemental_o2=obs.supplemental_o2)
+        assert got == expected, parameter
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [(Parameter.SUPPLEMENTAL_O2, 0.5), (Parameter.CONSCIOUSNESS, 1.5), (Parameter.PULSE, -1.0),
+     (Parameter.SPO2, float("nan")), (Parameter.DIASTOLIC_BP, 80.0)],
+)  # fmt: skip
+def test_one_parameter_that_cannot_be_charted_is_refused(parameter: Parameter, value: float) -> None:
+    with pytest.raises(ValueError, match=parameter.value):
+        parameter_score(parameter, value, spo2_scale=SpO2Scale.SCALE_1, supplemental_o2=None)

@@ -47,6 +47,7 @@ def test_dead_letter_reasons_are_counted_by_field_or_rule_without_their_particul
     metrics.count_dead_letters(["v: the value is not a finite number", "v: out of range (400)", "unknown device"])
     metrics.observe_batch(size=10, latency_s=0.03)
     metrics.observe_batch(size=10, latency_s=45.0)  # a database outage waited out
+    metrics.patients_scored, metrics.patients_scored_unchanged = 10, 7
     registry = CollectorRegistry()
     registry.register(IngestCollector(metrics))
 
@@ -55,6 +56,8 @@ def test_dead_letter_reasons_are_counted_by_field_or_rule_without_their_particul
     assert samples[("vaktrom_ingest_dead_letters_total", (("reason", "v"),))] == 2
     assert samples[("vaktrom_ingest_dead_letters_total", (("reason", "unknown device"),))] == 1
     assert samples[("vaktrom_ingest_batches_total", ())] == 2
+    assert samples[("vaktrom_ingest_patients_scored_total", ())] == 10
+    assert samples[("vaktrom_ingest_patients_scored_unchanged_total", ())] == 7
     assert samples[("vaktrom_ingest_batch_latency_seconds_bucket", (("le", "0.05"),))] == 1
     assert samples[("vaktrom_ingest_batch_latency_seconds_bucket", (("le", "30.0"),))] == 1
     assert samples[("vaktrom_ingest_batch_latency_seconds_bucket", (("le", "+Inf"),))] == 2
