@@ -241,7 +241,7 @@ class LiveScorer:
         for score in scores:
             stay = stays.get(score.patient_id)
             if score.patient_id in settled and stay is not None and stay.setting is CareSetting.BEDSIDE:
-                known, max_age_s = latest[score.patient_id], self._settings.max_age_s(stay.setting)
+                known, max_age_s = latest.get(score.patient_id, {}), self._settings.max_age_s(stay.setting)
                 self._settled.settle(score, stay=stay, latest=known, max_age_s=max_age_s, now=now)
             else:
                 self._settled.unsettle([score.patient_id])

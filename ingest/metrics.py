@@ -35,7 +35,7 @@ class MetricsSnapshot:
     last_batch_size: int
     storage_retries: int
     patients_scored: int
-    patients_scored_unchanged: int  # of those, settled patients scored from remembered values (no full scoring)
+    patients_scored_unchanged: int  # of those, settled patients whose pack changed no sub-score (no full scoring)
     events_published: int
     broker_connected: bool
     storage_ok: bool

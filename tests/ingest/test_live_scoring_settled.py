@@ -134,6 +134,23 @@ async def test_a_patient_with_her_own_limits_is_scored_in_full_every_pack(unit: 
     assert sorted((a.kind.value, a.opened_at) for a in alerts) == [("news2", opened), ("patient_limit", opened)]
 
 
+async def test_a_patient_without_values_is_scored_and_then_settled_without_a_failure(
+    unit: Unit, caplog: pytest.LogCaptureFixture
+) -> None:
+    await unit.store.upsert_patient(Patient("p3", "Ny Pasient"))
+    await unit.store.add_stay(Stay("st-p3", "p3", "w1", CareSetting.BEDSIDE, T0, bed_id="b3"))
+    unit.scorer.add_patients(["p3"])  # a rescore request for a patient no monitor has sent anything for yet
+    await unit.scorer.score_pending()
+    await unit.pack(1, "p3", pulse=80.0)  # a parameter the settled score counted missing: scored in full
+
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+    assert [(e["patient_id"], e["missing"]) for e in unit.seen("score")][1:] == [
+        ("p3", ["resp_rate", "spo2", "supplemental_o2", "systolic_bp", "pulse", "consciousness", "temperature"]),
+        ("p3", ["resp_rate", "spo2", "supplemental_o2", "systolic_bp", "consciousness", "temperature"]),
+    ]
+    assert unit.metrics.patients_scored_unchanged == 0
+
+
 def what_a_nurse_sees(unit: Unit) -> list[tuple[object, ...]]:
     """Readings deltas and alert events as published, and each distinct score (a repeat of an unchanged score is a
     heartbeat, whose timing the shortcut may move by up to FULL_SCORE_EVERY_S)."""
