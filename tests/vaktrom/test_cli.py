@@ -4,11 +4,13 @@ batch scoring, and Ctrl-C on `vaktrom run`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import secrets
 import signal
 import socket
 import subprocess
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +28,18 @@ EXIT_INVALID_SETTINGS = 2
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 DEFAULT_TOKEN_TTL_S = 12 * 3600  # Settings.token_ttl_s: one shift and a bit
+
+
+@contextlib.contextmanager
+def ctrl_c_reaches_children() -> Iterator[None]:
+    """A child started meanwhile gets SIGINT's default action, as at a terminal. Tests started in the background by
+    a shell without job control (a CI runner) ignore SIGINT, and a child inherits an ignored signal: Ctrl-C would
+    never reach `vaktrom run`. A handled signal is reset to the default at exec."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def vaktrom(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -159,10 +173,11 @@ async def test_run_against_an_unreachable_broker_waits_for_it_saying_so_without_
     )
     log = tmp_path / "stderr.log"
     with log.open("w") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            *VAKTROM_COMMAND, "run", "--no-simulate", "--port", str(free_port()), env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
-        )  # fmt: skip
+        with ctrl_c_reaches_children():
+            process = await asyncio.create_subprocess_exec(
+                *VAKTROM_COMMAND, "run", "--no-simulate", "--port", str(free_port()), env=env, cwd=tmp_path,
+                stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
+            )  # fmt: skip
         try:
             # After a power cut the broker may come up last: keep trying (with backoff) rather than exit.
             waiting = (
@@ -191,10 +206,11 @@ async def test_ctrl_c_stops_run_cleanly(tmp_path: Path) -> None:
     env = cli_environment(tmp_path / "var", mqtt_embedded_port=str(mqtt_port))
     log = tmp_path / "stderr.log"
     with log.open("w") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            *VAKTROM_COMMAND, "run", "--port", str(api_port), env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=stderr,
-        )  # fmt: skip
+        with ctrl_c_reaches_children():
+            process = await asyncio.create_subprocess_exec(
+                *VAKTROM_COMMAND, "run", "--port", str(api_port), env=env, cwd=tmp_path,
+                stdout=asyncio.subprocess.PIPE, stderr=stderr,
+            )  # fmt: skip
         try:
             banner = await _read_until(process, "Stop with Ctrl-C.")
             process.send_signal(signal.SIGINT)
