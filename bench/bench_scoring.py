@@ -5,8 +5,9 @@ settled-patient shortcut (ingest/settled_patients.py) and with every pack scored
 
 The bench's monitors (devices/simulator.make_bench_packs) are stored as ingest stores them, outside the timing; each
 second's packs are scored in CYCLES_PER_S cycles as ingest's cycle rate at that load gives them (~12 a second).
-Only `LiveScorer.score_pending` is timed (process CPU), after a warm-up of WARMUP_S seconds. Events go nowhere:
-what is measured is the scorer's own work, its store reads and writes and the events it builds.
+Only `LiveScorer.score_pending` is timed, as this process's CPU (PostgreSQL's own is not counted), after a warm-up
+of WARMUP_S seconds. Events go nowhere: what is measured is the scorer's own work, its side of the store's reads and
+writes, and the events it builds.
 """
 
 from __future__ import annotations
