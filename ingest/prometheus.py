@@ -24,7 +24,11 @@ class IngestCollector(Collector):
             ("duplicates", "Readings already stored (a redelivery), dead-lettered as duplicates", snap.duplicates),
             ("batches", "Batches stored and acknowledged to the broker", snap.batches),
             ("storage_retries", "Writes retried because the store did not answer", snap.storage_retries),
-            ("patients_scored", "Live NEWS2 scores computed", snap.patients_scored),
+            (
+                "patients_scored",
+                "Patients live-scored: in full, or settled with no sub-score changed",
+                snap.patients_scored,
+            ),
             (
                 "patients_scored_unchanged",
                 "Of those, settled bedside patients whose pack changed nothing of their score (no full scoring)",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from core.types import NEWS2_PARAMETERS, Consciousness, LatestValue, Parameter, PatientScore, SpO2Scale
-from scoring.news2 import Observation, score
+from core.types import NEWS2_PARAMETERS, LatestValue, Parameter, PatientScore, SpO2Scale
+from scoring.news2 import Observation, score, stored_consciousness, stored_oxygen
 
 __all__ = ["fresh_values", "score_latest"]
 
@@ -60,17 +60,13 @@ def score_latest(
 def _observation(values: Mapping[Parameter, float], spo2_scale: SpO2Scale) -> Observation:
     code = values.get(Parameter.CONSCIOUSNESS)
     oxygen = values.get(Parameter.SUPPLEMENTAL_O2)
-    if oxygen is not None and oxygen not in (0.0, 1.0):
-        raise ValueError(f"supplemental_o2 must be stored as 1.0 (oxygen) or 0.0 (air), not {oxygen!r}")
-    if code is not None and not float(code).is_integer():
-        raise ValueError(f"consciousness must be stored as an ACVPU code 0-4, not {code!r}")
     return Observation(
         resp_rate_per_min=values.get(Parameter.RESP_RATE),
         spo2_percent=values.get(Parameter.SPO2),
         spo2_scale=spo2_scale,
-        supplemental_o2=None if oxygen is None else oxygen == 1.0,
+        supplemental_o2=None if oxygen is None else stored_oxygen(oxygen),
         systolic_bp_mmhg=values.get(Parameter.SYSTOLIC_BP),
         pulse_per_min=values.get(Parameter.PULSE),
-        consciousness=None if code is None else Consciousness(int(code)),
+        consciousness=None if code is None else stored_consciousness(code),
         temperature_c=values.get(Parameter.TEMPERATURE),
     )

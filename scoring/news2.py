@@ -32,6 +32,8 @@ __all__ = [
     "parameter_score",
     "score",
     "score_batch",
+    "stored_consciousness",
+    "stored_oxygen",
 ]
 
 MISSING_SCORE = -1  # in News2Batch.parameter_scores: the parameter was not observed
@@ -136,14 +138,13 @@ def score(obs: Observation) -> News2Result:
     scores: dict[Parameter, int] = {}
     for parameter, value in obs._numeric().items():
         if value is not None and parameter in _NUMERIC_BANDS:
-            charted = round_half_up(value, decimals=CHART_DECIMALS[parameter])
-            scores[parameter] = _NUMERIC_BANDS[parameter].score(charted)
+            scores[parameter] = _band_score(parameter, value)
     if obs.spo2_percent is not None:
         scores[Parameter.SPO2] = _spo2_score(obs.spo2_percent, obs.spo2_scale, obs.supplemental_o2)
     if obs.supplemental_o2 is not None:
-        scores[Parameter.SUPPLEMENTAL_O2] = _OXYGEN_SCORE if obs.supplemental_o2 else 0
+        scores[Parameter.SUPPLEMENTAL_O2] = _oxygen_score(obs.supplemental_o2)
     if obs.consciousness is not None:
-        scores[Parameter.CONSCIOUSNESS] = 0 if obs.consciousness is Consciousness.ALERT else _SINGLE_PARAMETER_RED
+        scores[Parameter.CONSCIOUSNESS] = _consciousness_score(obs.consciousness)
     return _result(scores)
 
 
@@ -151,20 +152,42 @@ def parameter_score(parameter: Parameter, value: float, *, spo2_scale: SpO2Scale
     """One parameter's score as `score` gives it in a set with that SpO2 scale and oxygen status. Values as stored:
     ACVPU as its `Consciousness` code, oxygen as 1.0 / 0.0. Raises ValueError for one that cannot be charted."""
     if parameter is Parameter.SUPPLEMENTAL_O2:
-        if value not in (0.0, 1.0):
-            raise ValueError(f"supplemental_o2 must be 1.0 (oxygen) or 0.0 (air), not {value!r}")
-        return _OXYGEN_SCORE if value == 1.0 else 0
+        return _oxygen_score(stored_oxygen(value))
     if parameter is Parameter.CONSCIOUSNESS:
-        if not float(value).is_integer():
-            raise ValueError(f"consciousness must be an ACVPU code 0-4, not {value!r}")
-        return 0 if Consciousness(int(value)) is Consciousness.ALERT else _SINGLE_PARAMETER_RED
+        return _consciousness_score(stored_consciousness(value))
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{parameter.value} must be a finite number >= 0, not {value!r}")
     if parameter is Parameter.SPO2:
         return _spo2_score(value, spo2_scale, supplemental_o2)
     if parameter not in _NUMERIC_BANDS:
         raise ValueError(f"{parameter.value} is not a NEWS2 parameter")
+    return _band_score(parameter, value)
+
+
+def stored_oxygen(value: float) -> bool:
+    """Oxygen as stored (1.0 on oxygen, 0.0 on air) as the chart's row reads it. Raises ValueError otherwise."""
+    if value not in (0.0, 1.0):
+        raise ValueError(f"supplemental_o2 must be stored as 1.0 (oxygen) or 0.0 (air), not {value!r}")
+    return value == 1.0
+
+
+def stored_consciousness(value: float) -> Consciousness:
+    """ACVPU as stored (its `Consciousness` code). Raises ValueError for anything else."""
+    if not float(value).is_integer():
+        raise ValueError(f"consciousness must be stored as an ACVPU code 0-4, not {value!r}")
+    return Consciousness(int(value))
+
+
+def _band_score(parameter: Parameter, value: float) -> int:
     return _NUMERIC_BANDS[parameter].score(round_half_up(value, decimals=CHART_DECIMALS[parameter]))
+
+
+def _oxygen_score(on_oxygen: bool) -> int:
+    return _OXYGEN_SCORE if on_oxygen else 0
+
+
+def _consciousness_score(level: Consciousness) -> int:
+    return 0 if level is Consciousness.ALERT else _SINGLE_PARAMETER_RED
 
 
 def _spo2_score(spo2_percent: float, scale: SpO2Scale, on_oxygen: bool | None) -> int:
