@@ -41,6 +41,15 @@ def round_half_up(value: float, *, decimals: int = 0) -> float:
     """
     if not math.isfinite(value):
         return value
+    # The same fast path as `round_half_up_array` (see _HALF_TOLERANCE_REL): live scoring rounds every reading.
+    scale = 10.0**decimals
+    scaled = abs(value) * scale
+    if scaled < _FAST_PATH_LIMIT and abs(scaled - math.floor(scaled) - 0.5) > _HALF_TOLERANCE_REL * max(scaled, 1.0):
+        return math.copysign(math.floor(scaled + 0.5), value) / scale
+    return _exact_half_up(value, decimals)
+
+
+def _exact_half_up(value: float, decimals: int) -> float:
     quantum = Decimal(1).scaleb(-decimals)
     return float(Decimal(repr(float(value))).quantize(quantum, context=_EXACT))
 
@@ -59,7 +68,7 @@ def round_half_up_array(values: ArrayLike, *, decimals: int = 0) -> NDArray[np.f
     result = np.where(finite, result, x)
     exact_path = finite & (near_half | ~(scaled < _FAST_PATH_LIMIT))
     if np.any(exact_path):
-        result[exact_path] = [round_half_up(float(v), decimals=decimals) for v in x[exact_path]]
+        result[exact_path] = [_exact_half_up(float(v), decimals) for v in x[exact_path]]
     return result
 
 

@@ -39,6 +39,7 @@ def _written_half_up(value: float, decimals: int) -> float:
         (0.5, 0, 1.0),
         (90.0, 0, 90.0),
         (0.0, 1, 0.0),
+        (0.49999999999999994, 0, 0.0),  # written below a half, though adding 0.5 to it gives 1.0 in floats
     ],
 )
 def test_values_round_half_up_as_written(value: float, decimals: int, charted: float) -> None:
@@ -81,9 +82,16 @@ def test_vectorised_rounding_agrees_with_decimal_for_any_float(value: float, dec
 
 
 @given(case=_HALVES)
-def test_vectorised_rounding_agrees_with_decimal_on_exact_halves(case: tuple[float, int]) -> None:
+def test_rounding_agrees_with_decimal_on_exact_halves(case: tuple[float, int]) -> None:
     value, decimals = case
     assert round_half_up_array(np.array([value]), decimals=decimals)[0] == _written_half_up(value, decimals)
+    assert round_half_up(value, decimals=decimals) == _written_half_up(value, decimals)
+
+
+@given(hundredths=st.integers(-(10**7), 10**7), decimals=st.sampled_from([0, 1]))
+def test_rounding_agrees_with_decimal_on_values_as_sensors_write_them(hundredths: int, decimals: int) -> None:
+    value = hundredths / 100  # 38.05, 20.5, 97.25: the float nearest a short decimal, halves included
+    assert round_half_up(value, decimals=decimals) == _written_half_up(value, decimals)
 
 
 @given(values=st.lists(st.one_of(_ANY_FINITE, st.integers(0, 4000).map(lambda k: k / 100)), max_size=50))
