@@ -7,8 +7,9 @@ per-connection staging table, then one merge statement), which runs on the raw p
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -18,13 +19,13 @@ from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from core.errors import ConfigError, StorageUnavailable
-from core.store import migrate
+from core.store import migrate, postgres_reads
 from core.store.columns import json_text, require_utc
 from core.store.observations import duplicate_dead_letter, split_duplicates
 from core.store.queries import StoreQueries
 from core.store.sql import Work
 from core.store.timescale import create_extension
-from core.types import AppendResult, DeadLetter, Reading
+from core.types import AppendResult, DeadLetter, LatestValue, Pairing, Parameter, Reading, Stay
 
 __all__ = ["PostgresStore"]
 
@@ -141,6 +142,22 @@ class PostgresStore(StoreQueries):
     async def _write(self, work: Work[T]) -> T:
         async with self._connection(write=True) as conn:
             return await conn.run_sync(work)
+
+    async def _driver_read(self, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """Run `work` on a pooled connection's psycopg connection, in autocommit (postgres_reads.py)."""
+        async with self._connection(write=False) as conn:
+            pg: psycopg.AsyncConnection[Any] = (await conn.get_raw_connection()).driver_connection  # type: ignore[assignment]
+            return await work(pg)
+
+    # --- the reads of every batch and scoring cycle, by hand (postgres_reads.py says why) ----------------------
+    async def stays_of_patients(self, patient_ids: Sequence[str], *, at: datetime) -> dict[str, Stay]:
+        return await self._driver_read(lambda pg: postgres_reads.stays_of_patients(pg, patient_ids, at=at))
+
+    async def latest_values(self, patient_ids: Sequence[str]) -> dict[str, dict[Parameter, LatestValue]]:
+        return await self._driver_read(lambda pg: postgres_reads.latest_values(pg, patient_ids))
+
+    async def pairings_of_devices(self, device_ids: Sequence[str]) -> dict[str, list[Pairing]]:
+        return await self._driver_read(lambda pg: postgres_reads.pairings_of_devices(pg, device_ids))
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     async def open(self) -> None:
