@@ -7,6 +7,7 @@ PostgreSQL: the asyncio engine's `run_sync`) and implements the measured hot pat
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -56,28 +57,38 @@ def upsert(
     table: sa.Table,
     rows: dict[str, Any] | Sequence[dict[str, Any]],
     *,
-    key: Sequence[Any],
+    key: Sequence[str],
     update: Sequence[str] | None = None,
     where: Callable[[Any], sa.ColumnElement[bool]] | None = None,
-    key_where: sa.ColumnElement[bool] | sa.TextClause | None = None,
 ) -> None:
     """INSERT ... ON CONFLICT (key) DO UPDATE SET `update` (default: every non-key column given) to the new row's
-    values [WHERE where(excluded)]. `key_where` names a partial unique index's predicate.
+    values [WHERE where(excluded)].
 
     Both engines speak this statement (SQLite since 3.24); only the import differs."""
     if not rows:
         return
-    insert = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
     if update is None:
         first = rows if isinstance(rows, dict) else rows[0]
         update = [name for name in first if name not in key]
-    statement = insert.on_conflict_do_update(
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(key), tuple(update), where), rows)
+
+
+# One statement object per shape: SQLAlchemy memoises a statement's cache key and compiled form on the object, so a
+# statement built again for every call (~0.3 ms, each scoring cycle saves scores) is built and keyed again.
+@functools.lru_cache(maxsize=128)
+def _upsert_statement(
+    dialect: str,
+    table: sa.Table,
+    key: tuple[str, ...],
+    update: tuple[str, ...],
+    where: Callable[[Any], sa.ColumnElement[bool]] | None,
+) -> sa.Executable:
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.on_conflict_do_update(
         index_elements=list(key),
-        index_where=key_where,
         set_={name: insert.excluded[name] for name in update},
         where=None if where is None else where(insert.excluded),
     )
-    conn.execute(statement, rows)
 
 
 def insert_new(
