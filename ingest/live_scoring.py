@@ -267,6 +267,11 @@ class LiveScorer:
     async def _unresolved(
         self, patient_ids: Sequence[str]
     ) -> tuple[dict[AlertKey, Alert], dict[AlertKey, PendingAlert]]:
+        # Most patients have nothing open or pending: one cheap question first, the two full reads only for the rest.
+        with_some = await self._store.patients_with_unresolved(patient_ids, kinds=_SCORED_KINDS)
+        patient_ids = [p for p in patient_ids if p in with_some]
+        if not patient_ids:
+            return {}, {}
         alerts = await self._store.list_alerts(
             patient_ids=patient_ids, kinds=_SCORED_KINDS, limit=len(patient_ids) * len(_SCORED_KINDS)
         )

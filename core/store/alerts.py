@@ -314,6 +314,17 @@ class AlertQueries(SqlStore):
             query = query.where(_p.c.kind.in_([kind.value for kind in kinds]))
         return [pending_of_row(row) for row in await self._read(lambda c: c.execute(query).all())]
 
+    async def patients_with_unresolved(self, patient_ids: Sequence[str], *, kinds: Sequence[AlertKind]) -> set[str]:
+        kind_values = [kind.value for kind in kinds]
+        unresolved = sa.select(_a.c.patient_id).where(
+            one_of(_a.c.patient_id, patient_ids),
+            _a.c.kind.in_(kind_values),
+            _a.c.state.in_([AlertState.OPEN.value, AlertState.ACKNOWLEDGED.value]),
+        )
+        pending = sa.select(_p.c.patient_id).where(one_of(_p.c.patient_id, patient_ids), _p.c.kind.in_(kind_values))
+        rows = await self._read(lambda c: c.execute(sa.union(unresolved, pending)).all())
+        return {patient_id for (patient_id,) in rows}
+
     async def get_alert(self, alert_id: int) -> Alert:
         row = await self._read(lambda c: c.execute(sa.select(_a).where(_a.c.alert_id == alert_id)).first())
         if row is None:

@@ -25,7 +25,7 @@ from core.store.observations import duplicate_dead_letter, split_duplicates
 from core.store.queries import StoreQueries
 from core.store.sql import Work
 from core.store.timescale import create_extension
-from core.types import AppendResult, DeadLetter, LatestValue, Pairing, Parameter, Reading, Stay
+from core.types import AlertKind, AppendResult, DeadLetter, LatestValue, Pairing, Parameter, Reading, Stay
 
 __all__ = ["PostgresStore"]
 
@@ -158,6 +158,9 @@ class PostgresStore(StoreQueries):
 
     async def pairings_of_devices(self, device_ids: Sequence[str]) -> dict[str, list[Pairing]]:
         return await self._driver_read(lambda pg: postgres_reads.pairings_of_devices(pg, device_ids))
+
+    async def patients_with_unresolved(self, patient_ids: Sequence[str], *, kinds: Sequence[AlertKind]) -> set[str]:
+        return await self._driver_read(lambda pg: postgres_reads.patients_with_unresolved(pg, patient_ids, kinds=kinds))
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     async def open(self) -> None:

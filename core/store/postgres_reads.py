@@ -1,10 +1,11 @@
 """The reads ingest makes for every batch and every scoring cycle, by hand on PostgreSQL's driver connection.
 
-At 1000 beds x 1 pack/s ingest makes ~20 of each per second. Through SQLAlchemy (statement built, cache key,
-greenlet, row objects with a type processor per column) a 50-80 row read cost ~3-5 ms of ingest's CPU on the
-machine of 2026-12-06; the same SQL run by psycopg, prepared, with the rows turned into domain types directly, costs
-~1.4 ms. Each function returns exactly what its SQLAlchemy twin in the query modules returns (a property test holds
-the two equal on PostgreSQL); SQLite keeps the twins.
+At 1000 beds x 1 pack/s ingest makes ~20 of each per second (stays, latest values, pairings, and which patients
+have an alert to decide on). Through SQLAlchemy (statement built, cache key, greenlet, row objects with a type
+processor per column) a 50-80 row read cost ~3-5 ms of ingest's CPU on the machine of 2026-12-06; the same SQL run
+by psycopg, prepared, with the rows turned into domain types directly, costs ~1 ms. Each function returns exactly
+what its SQLAlchemy twin in the query modules returns (a property test holds the two equal on PostgreSQL); SQLite
+keeps the twins.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any
 import psycopg
 
 from core.store.columns import require_utc
-from core.types import PARAMETER_OF, CareSetting, LatestValue, Pairing, Parameter, Stay
+from core.types import PARAMETER_OF, AlertKind, AlertState, CareSetting, LatestValue, Pairing, Parameter, Stay
 
-__all__ = ["latest_values", "pairings_of_devices", "stays_of_patients"]
+__all__ = ["latest_values", "pairings_of_devices", "patients_with_unresolved", "stays_of_patients"]
 
 Driver = psycopg.AsyncConnection[Any]
 
@@ -34,6 +35,13 @@ _PAIRINGS = (
     "SELECT device_id, patient_id, start_at, bed_id, end_at FROM pairings WHERE device_id = ANY(%s::text[])"
     " ORDER BY start_at, id"
 )
+_WITH_UNRESOLVED = (
+    "SELECT patient_id FROM alerts WHERE patient_id = ANY(%(ids)s::text[]) AND kind = ANY(%(kinds)s::text[])"
+    " AND state = ANY(%(states)s::text[])"
+    " UNION SELECT patient_id FROM pending_alerts WHERE patient_id = ANY(%(ids)s::text[])"
+    " AND kind = ANY(%(kinds)s::text[])"
+)
+_UNRESOLVED_STATES = [AlertState.OPEN.value, AlertState.ACKNOWLEDGED.value]
 _SETTING_OF = {setting.value: setting for setting in CareSetting}
 
 
@@ -74,6 +82,13 @@ async def pairings_of_devices(pg: Driver, device_ids: Sequence[str]) -> dict[str
         pairing = Pairing(device_id, patient_id, _utc(start_at), bed_id=bed_id, end_at=_utc_or_none(end_at))
         result.setdefault(device_id, []).append(pairing)
     return result
+
+
+async def patients_with_unresolved(pg: Driver, patient_ids: Sequence[str], *, kinds: Sequence[AlertKind]) -> set[str]:
+    """Those of these patients with an unresolved alert or a pending condition of one of these kinds."""
+    params = {"ids": list(patient_ids), "kinds": [kind.value for kind in kinds], "states": _UNRESOLVED_STATES}
+    cursor = await pg.execute(_WITH_UNRESOLVED, params)
+    return {patient_id for (patient_id,) in await cursor.fetchall()}
 
 
 def _utc(at: datetime) -> datetime:

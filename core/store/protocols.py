@@ -413,6 +413,9 @@ class AlertStore(Protocol):
     ) -> list[PendingAlert]:
         """The conditions of these patients waiting out their confirmation delay."""
 
+    async def patients_with_unresolved(self, patient_ids: Sequence[str], *, kinds: Sequence[AlertKind]) -> set[str]:
+        """Those of these patients with an unresolved alert or a pending condition of one of these kinds."""
+
 
 class LimitStore(Protocol):
     """Per-patient limits set by a doctor. Append-only: every change is kept with who, when and why."""

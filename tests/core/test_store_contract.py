@@ -14,7 +14,7 @@ from psycopg.conninfo import make_conninfo
 
 from alerts import lifecycle
 from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved, ConfigError, NotFound, StorageUnavailable
-from core.store import Store
+from core.store import Store, schema
 from core.store.migrate import head_revision
 from core.store.postgres import PostgresStore
 from core.store.sqlite import SqliteStore
@@ -697,6 +697,29 @@ async def test_a_decision_sees_the_unresolved_alert_of_its_key(store: Store) -> 
 
     assert (await store.update_alert(key, decide)) is not None
     assert [a.alert_id if a else None for a in seen] == [first_id]
+
+
+async def test_patients_with_an_alert_to_decide_on_are_those_with_one_unresolved_or_pending(store: Store) -> None:
+    await raise_news2(store, AlertSeverity.MEDIUM, patient_id="pat-open")
+    resolved_id = await raise_news2(store, AlertSeverity.MEDIUM, patient_id="pat-resolved")
+    await store.resolve_alert(resolved_id, at=T0 + timedelta(minutes=1), by="nurse-1", reason="better")
+    await store.raise_alert(
+        patient_id="pat-silent-device",
+        device_id="dev-1",
+        ward_id="ward-a",
+        kind=AlertKind.DEVICE_SILENT,
+        severity=AlertSeverity.MEDIUM,
+        message="silent",
+        at=T0,
+    )
+    pending: dict[str, object] = {"patient_id": "pat-pending", "device_id": "", "kind": AlertKind.NEWS2.value}
+    pending |= {"ward_id": "ward-a", "severity": int(AlertSeverity.MEDIUM), "message": "5", "since": T0, "due_at": T0}
+    await store._write(lambda c: c.execute(sa.insert(schema.pending_alerts), [pending]))  # type: ignore[attr-defined]
+    everyone = ["pat-open", "pat-resolved", "pat-silent-device", "pat-pending", "pat-none"]
+
+    assert await store.patients_with_unresolved(everyone, kinds=[AlertKind.NEWS2]) == {"pat-open", "pat-pending"}
+    assert await store.patients_with_unresolved(everyone, kinds=[AlertKind.DEVICE_SILENT]) == {"pat-silent-device"}
+    assert await store.patients_with_unresolved(["pat-none"], kinds=[AlertKind.NEWS2]) == set()
 
 
 async def test_patients_whose_readings_arrived_after_their_score_are_behind(store: Store) -> None:

@@ -12,11 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.store import schema as s
+from core.store.alerts import AlertQueries
 from core.store.devices import DeviceQueries
 from core.store.observations import ObservationQueries
 from core.store.postgres import PostgresStore
 from core.store.reference import ReferenceQueries
-from core.types import CareSetting, Parameter
+from core.types import AlertKind, AlertState, CareSetting, Parameter
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +56,9 @@ _VALUES = st.dictionaries(
     st.tuples(st.floats(-1e6, 1e6, allow_nan=False), _AT, st.sampled_from(DEVICES)),
     max_size=12,
 )
+_KINDS = [AlertKind.NEWS2, AlertKind.PATIENT_LIMIT, AlertKind.DEVICE_SILENT]
+_ALERTS = st.lists(st.tuples(st.sampled_from(PATIENTS), st.sampled_from(_KINDS), st.sampled_from(list(AlertState))))
+_PENDING = st.lists(st.tuples(st.sampled_from(PATIENTS), st.sampled_from(_KINDS)), unique=True)
 _IDS = st.lists(st.sampled_from([*PATIENTS, "nobody"]), unique=True)
 
 
@@ -89,15 +93,51 @@ def _pairing_rows(pairings: list[tuple[str, str, datetime, int | None, str | Non
     return rows
 
 
+def _alert_rows(alerts: list[tuple[str, AlertKind, AlertState]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "patient_id": patient_id,
+            "device_id": f"dev-{n}",  # one alert per key: at most one unresolved per patient, device and kind
+            "kind": kind.value,
+            "state": state.value,
+            "severity": 2,
+            "message": "m",
+            "opened_at": T0,
+            "updated_at": T0,
+        }
+        for n, (patient_id, kind, state) in enumerate(alerts)
+    ]
+
+
+def _pending_rows(pending: list[tuple[str, AlertKind]]) -> list[dict[str, Any]]:
+    return [
+        {"patient_id": p, "device_id": "", "kind": k.value, "severity": 2, "message": "m", "since": T0, "due_at": T0}
+        for p, k in pending
+    ]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(stays=_STAYS, pairings=_PAIRINGS, values=_VALUES, ids=_IDS, devices=st.lists(st.sampled_from(DEVICES)), at=_AT)
+@given(
+    stays=_STAYS,
+    pairings=_PAIRINGS,
+    values=_VALUES,
+    alerts=_ALERTS,
+    pending=_PENDING,
+    ids=_IDS,
+    devices=st.lists(st.sampled_from(DEVICES)),
+    kinds=st.lists(st.sampled_from(_KINDS), unique=True),
+    at=_AT,
+)
 def test_hand_written_reads_return_what_the_sqlalchemy_queries_return(
     postgres_dsn: str,
     stays: list[dict[str, Any]],
     pairings: list[tuple[str, str, datetime, int | None, str | None]],
     values: dict[tuple[str, Parameter], tuple[float, datetime, str]],
+    alerts: list[tuple[str, AlertKind, AlertState]],
+    pending: list[tuple[str, AlertKind]],
     ids: list[str],
     devices: list[str],
+    kinds: list[AlertKind],
     at: datetime,
 ) -> None:
     latest = [
@@ -111,7 +151,13 @@ def test_hand_written_reads_return_what_the_sqlalchemy_queries_return(
         try:
 
             def reset(conn: sa.Connection) -> None:
-                for table, rows in ((s.stays, _stay_rows(stays)), (s.pairings, _pairing_rows(pairings))):
+                tables = (
+                    (s.stays, _stay_rows(stays)),
+                    (s.pairings, _pairing_rows(pairings)),
+                    (s.alerts, _alert_rows(alerts)),
+                    (s.pending_alerts, _pending_rows(pending)),
+                )
+                for table, rows in tables:
                     conn.execute(sa.delete(table))
                     if rows:
                         conn.execute(sa.insert(table), rows)
@@ -125,6 +171,9 @@ def test_hand_written_reads_return_what_the_sqlalchemy_queries_return(
             )
             assert await store.latest_values(ids) == await ObservationQueries.latest_values(store, ids)
             assert await store.pairings_of_devices(devices) == await DeviceQueries.pairings_of_devices(store, devices)
+            assert await store.patients_with_unresolved(ids, kinds=kinds) == (
+                await AlertQueries.patients_with_unresolved(store, ids, kinds=kinds)
+            )
         finally:
             await store.close()
 

@@ -33,6 +33,11 @@ class AlertTablesDown(SqliteStore):
             raise StorageUnavailable("alerts: disk I/O error")
         return await super().list_alerts(*args, **kwargs)
 
+    async def patients_with_unresolved(self, *args: Any, **kwargs: Any) -> set[str]:
+        if self.failing:
+            raise StorageUnavailable("alerts: disk I/O error")
+        return await super().patients_with_unresolved(*args, **kwargs)
+
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[AlertTablesDown]:
