@@ -147,7 +147,15 @@ class PostgresStore(StoreQueries):
         """Run `work` on a pooled connection's psycopg connection, in autocommit (postgres_reads.py)."""
         async with self._connection(write=False) as conn:
             pg: psycopg.AsyncConnection[Any] = (await conn.get_raw_connection()).driver_connection  # type: ignore[assignment]
-            return await work(pg)
+            try:
+                return await work(pg)
+            except psycopg.OperationalError:
+                if pg.broken and self._engine is not None:
+                    # What SQLAlchemy does when its own statement finds the server gone: every pooled connection
+                    # predates the loss, so none is handed out again (each would fail one more read).
+                    await conn.invalidate()
+                    await self._engine.dispose()
+                raise
 
     # --- the reads of every batch and scoring cycle, by hand (postgres_reads.py says why) ----------------------
     async def stays_of_patients(self, patient_ids: Sequence[str], *, at: datetime) -> dict[str, Stay]:
