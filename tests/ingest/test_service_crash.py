@@ -29,6 +29,7 @@ _REPO = Path(__file__).resolve().parents[2]
 PACKS = 4000  # x 5 readings = 20,000 readings
 DEVICES = 4
 PUBLISH_WINDOW = 500  # QoS 1 publishes awaited together
+BATCH_MAX = 100
 
 
 @pytest.fixture
@@ -68,6 +69,9 @@ async def test_kill_9_mid_stream_loses_no_reading_and_stores_none_twice(
         data_dir=tmp_path,
         client_id=f"ingest-kill9-{uuid.uuid4().hex[:8]}",
     )
+    # Batches of 100 messages: the stream is 40 commits long, so the kill lands between two of them. With the default
+    # 2000 it is two commits, and a fast ingest stored the second before the kill arrived.
+    env["VAKTROM_INGEST_BATCH_MAX"] = str(BATCH_MAX)
     ingest = IngestProcess(env)
     await ingest.start()
     publisher = MqttClient(MqttOptions(url=mosquitto.url(), client_id=f"pub-{uuid.uuid4().hex[:8]}", clean_start=True))
