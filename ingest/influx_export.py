@@ -173,8 +173,7 @@ class _Exporter:
             self._metrics.batches_failed += 1
             points = []
         await self._sink.write(points)
-        for message in batch:
-            self._client.ack(message)
+        self._client.ack_all(batch)
 
     async def _reading_points(self, messages: Sequence[RawMessage]) -> list[Point]:
         if not messages:

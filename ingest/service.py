@@ -289,8 +289,7 @@ class IngestWorker:
             logger.exception("Live updates of a stored batch of %d messages failed", len(batch))
 
     def _ack(self, batch: Sequence[RawMessage]) -> None:
-        for message in batch:
-            self._client.ack(message)
+        self._client.ack_all(batch)
         self._metrics.observe_batch(size=len(batch), latency_s=time.time() - min(m.received_at for m in batch))
 
     async def _dead_letter_all(self, batch: Sequence[RawMessage]) -> None:

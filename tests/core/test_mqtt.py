@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -13,6 +14,9 @@ from tests.fixtures.mosquitto import MosquittoBroker
 pytestmark = pytest.mark.integration
 
 BURST = 2000
+# Unacked messages the broker lets one consumer hold: the fixture's max_inflight_messages (MQTT 3.1.1) and the
+# consumer's Receive Maximum (MQTT 5).
+IN_FLIGHT = 1000
 
 
 async def test_a_burst_of_messages_reaches_the_inbox_complete_and_in_order(
@@ -35,3 +39,50 @@ async def test_a_burst_of_messages_reaches_the_inbox_complete_and_in_order(
 
     assert payloads == [str(n).encode() for n in range(BURST)]
     assert receiver.inbox.empty()
+
+
+@pytest.mark.parametrize("protocol_v5", [True, False], ids=["mqtt5", "mqtt311"])
+async def test_acking_a_batch_in_one_write_settles_exactly_those_messages(
+    mosquitto: MosquittoBroker, unique_topic_root: str, protocol_v5: bool
+) -> None:
+    """`ack_all` writes a batch's PUBACKs at once: the broker must take each of them, and only them. A consumer
+    acks every other message of a burst in one call and leaves; under its persistent session the broker then
+    delivers again exactly the messages it did not ack."""
+    topic = f"{unique_topic_root}/acks"
+    consumer = MqttOptions(
+        url=mosquitto.url(),
+        client_id=f"rx-{uuid.uuid4().hex[:8]}",
+        protocol_v5=protocol_v5,
+        clean_start=False,
+        manual_ack=True,
+        receive_maximum=IN_FLIGHT,
+    )
+    sender = MqttClient(MqttOptions(url=mosquitto.url(), client_id=f"tx-{uuid.uuid4().hex[:8]}", clean_start=True))
+    receiver = MqttClient(consumer)
+    receiver.subscribe(topic, 1)
+    await receiver.connect()
+    await sender.connect()
+    try:
+        for n in range(IN_FLIGHT):
+            sender.publish_nowait(topic, str(n).encode(), qos=1)
+        async with asyncio.timeout(30):
+            received = [await receiver.inbox.get() for _ in range(IN_FLIGHT)]
+        receiver.ack_all(m for m in received if int(m.payload) % 2 == 0)
+    finally:
+        await sender.disconnect()
+        await receiver.disconnect()
+
+    again = MqttClient(replace(consumer, clean_start=False))
+    again.subscribe(topic, 1)
+    await again.connect()
+    try:
+        async with asyncio.timeout(30):
+            redelivered = [await again.inbox.get() for _ in range(IN_FLIGHT // 2)]
+        again.ack_all(redelivered)
+        await asyncio.sleep(0.5)  # anything more the broker had would have arrived by now
+        extra = again.inbox.qsize()
+    finally:
+        await again.disconnect()
+
+    assert sorted(int(m.payload) for m in redelivered) == list(range(1, IN_FLIGHT, 2))
+    assert extra == 0
