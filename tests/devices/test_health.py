@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.store import Store
-from core.types import AlertKind, AlertSeverity, AlertState, DeadLetter, DeviceKind, DeviceStatus, Parameter, Reading
-from devices.health import HOME_SILENT_AFTER_S, check_device_health, device_health_report
+from core.store.alerts import _raise as store_raise_rule
+from core.types import (
+    Alert,
+    AlertKind,
+    AlertSeverity,
+    AlertState,
+    DeadLetter,
+    DeviceKind,
+    DeviceStatus,
+    Parameter,
+    Reading,
+)
+from devices.health import HOME_SILENT_AFTER_S, already_raised, check_device_health, device_health_report
 from devices.registry import pair_device, register_device, unpair_device
 from tests.devices.conftest import T0, seed_ward
 
@@ -184,3 +198,53 @@ async def test_a_monitor_whose_readings_are_rejected_as_dated_in_the_future_is_a
         "Device mon-1 in bed bed-1: clock wrong, its readings are dated in the future and rejected "
         "(3 in the last hour); set its clock"
     )
+
+
+async def test_a_device_alert_already_open_costs_no_store_write_at_later_checks(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A silent ward is checked every 10 s: re-raising each open alert changed nothing and cost one write
+    transaction per device per check (1000 for a 1000-bed ward coming back from a network outage)."""
+    await seed_ward(store)
+    await _paired(store, "mon-1", "p1")
+    await _paired(store, "mon-2", "p2")
+    await store.save_device_status(DeviceStatus("mon-2", True, T0, battery_percent=5.0))
+    raised: list[tuple[str | None, AlertKind]] = []
+    store_raise = store.raise_alert
+
+    async def counting_raise(**kwargs: Any) -> Any:
+        raised.append((kwargs["device_id"], kwargs["kind"]))
+        return await store_raise(**kwargs)
+
+    monkeypatch.setattr(store, "raise_alert", counting_raise)
+
+    first = await _check(store, T0 + timedelta(seconds=SILENT_AFTER_S))
+    assert sorted((kind, device) for kind, _, _, device in first) == [
+        (AlertKind.DEVICE_BATTERY_LOW, "mon-2"),
+        (AlertKind.DEVICE_SILENT, "mon-1"),
+        (AlertKind.DEVICE_SILENT, "mon-2"),
+    ]
+    assert len(raised) == 3
+    for n in range(1, 4):
+        assert await _check(store, T0 + timedelta(seconds=SILENT_AFTER_S + 10 * n)) == []
+    assert len(raised) == 3  # no write for what is already open
+    assert len(await store.list_alerts()) == 3
+
+
+_OPEN_STATES = st.sampled_from([AlertState.OPEN, AlertState.ACKNOWLEDGED])
+
+
+@given(
+    current=st.none() | st.tuples(st.sampled_from(list(AlertSeverity)), _OPEN_STATES),
+    severity=st.sampled_from(list(AlertSeverity)),
+)
+def test_a_raise_is_skipped_exactly_when_the_store_would_change_nothing(
+    current: tuple[AlertSeverity, AlertState] | None, severity: AlertSeverity
+) -> None:
+    def alert(severity: AlertSeverity, state: AlertState) -> Alert:
+        kind = AlertKind.DEVICE_SILENT
+        return Alert(7, "p1", "ward-a1", kind, severity, state, "silent", T0, T0, device_id="mon-1")
+
+    existing = alert(*current) if current is not None else None
+    proposed = alert(severity, AlertState.OPEN)
+    assert already_raised(existing, severity) == (store_raise_rule(existing, proposed) is None)
