@@ -53,6 +53,8 @@ _NOT_CONTINUOUS = frozenset({DeviceKind.NURSE_TABLET})
 _DEVICE_KINDS = (AlertKind.DEVICE_SILENT, AlertKind.DEVICE_BATTERY_LOW)
 _UNRESOLVED = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 _ALERT_LIST_LIMIT = 100_000
+# Recovered devices' alerts are resolved this many to a transaction (row locks held for a bounded time).
+RESOLVE_CHUNK = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,13 +128,22 @@ async def check_device_health(
                 )
         elif alert is not None and (battery is None or battery < battery_low_percent + BATTERY_RESOLVE_MARGIN_PERCENT):
             battery_low.add(key)  # unknown or not clearly recovered: keep the alert open
+    recovered: dict[str, list[int]] = {}  # reason -> alerts to resolve for it
     for (device_id, patient_id, kind), alert in open_alerts.items():
         still_bad = silent if kind is AlertKind.DEVICE_SILENT else battery_low
         if (device_id, patient_id) not in still_bad:
             why = "reporting again" if kind is AlertKind.DEVICE_SILENT else "battery recovered, or device unpaired"
-            resolved = await store.resolve_alert(alert.alert_id, at=now, by=SYSTEM_ACTOR, reason=why)
-            logger.info("Resolved %s alert %d of device %s", kind.value, alert.alert_id, device_id)
-            changes.append(AlertChange(alert=resolved, changed=True))
+            recovered.setdefault(why, []).append(alert.alert_id)
+    for why, alert_ids in recovered.items():
+        # A ward's devices come back together after a network outage: a transaction per chunk, not per alert.
+        for start in range(0, len(alert_ids), RESOLVE_CHUNK):
+            resolved = await store.resolve_alerts(
+                alert_ids[start : start + RESOLVE_CHUNK], at=now, by=SYSTEM_ACTOR, reason=why
+            )
+            for change in resolved:
+                alert = change.alert
+                logger.info("Resolved %s alert %d of device %s", alert.kind.value, alert.alert_id, alert.device_id)
+            changes += resolved
     return [change for change in changes if change.changed]
 
 

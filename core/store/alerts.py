@@ -298,6 +298,14 @@ class AlertQueries(SqlStore):
         change = await self.update_alert_by_id(alert_id, lambda a: _resolved(a, at=at, by=by, reason=reason))
         return change.alert
 
+    async def resolve_alerts(
+        self, alert_ids: Sequence[int], *, at: datetime, by: str, reason: str
+    ) -> list[AlertChange]:
+        def resolve(conn: sa.Connection) -> list[AlertChange]:
+            return [_update_id(conn, i, lambda a: _resolved(a, at=at, by=by, reason=reason)) for i in alert_ids]
+
+        return await self._write(resolve) if alert_ids else []
+
     async def update_alert_condition(self, key: AlertKey, decide: ConditionDecision) -> AlertChange | None:
         return await self._write(lambda c: _update_condition(c, key, decide))
 

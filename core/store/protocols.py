@@ -379,6 +379,12 @@ class AlertStore(Protocol):
     async def resolve_alert(self, alert_id: int, *, at: datetime, by: str, reason: str) -> Alert:
         """Raises NotFound. Resolving a resolved alert returns it unchanged."""
 
+    async def resolve_alerts(
+        self, alert_ids: Sequence[int], *, at: datetime, by: str, reason: str
+    ) -> list[AlertChange]:
+        """`resolve_alert` of each, in order, in ONE transaction (a ward's devices coming back at once). Raises
+        NotFound, and then resolves none; an alert already resolved comes back unchanged (changed=False)."""
+
     async def get_alert(self, alert_id: int) -> Alert:
         """Raises NotFound."""
 

@@ -462,6 +462,33 @@ async def test_resolved_alert_stays_resolved_and_a_new_one_can_open(store: Store
     assert [a.alert_id for a in await store.list_alerts(states=[AlertState.RESOLVED])] == [alert_id]
 
 
+async def test_resolving_several_alerts_is_one_transaction_that_records_each(store: Store) -> None:
+    """A ward's devices coming back resolve their alerts together: each gets its transition (who, why, when); one
+    already resolved comes back unchanged; an unknown id resolves none of them."""
+    first = await raise_news2(store, AlertSeverity.MEDIUM)
+    second = await raise_news2(store, AlertSeverity.HIGH, patient_id="pat-2")
+    done = await raise_news2(store, AlertSeverity.LOW_MEDIUM, patient_id="pat-3")
+    await store.resolve_alert(done, at=T0 + timedelta(minutes=1), by="nurse-1", reason="seen")
+    at = T0 + timedelta(minutes=5)
+
+    with pytest.raises(NotFound):
+        await store.resolve_alerts([first, 999_999], at=at, by=SYSTEM_ACTOR, reason="reporting again")
+    assert sorted(a.alert_id for a in await store.list_alerts()) == [first, second]  # none resolved
+    changes = await store.resolve_alerts([second, done, first], at=at, by=SYSTEM_ACTOR, reason="reporting again")
+
+    assert [(c.alert.alert_id, c.changed, c.alert.state) for c in changes] == [
+        (second, True, AlertState.RESOLVED),
+        (done, False, AlertState.RESOLVED),
+        (first, True, AlertState.RESOLVED),
+    ]
+    assert await store.list_alerts() == []
+    for alert_id in (first, second):
+        last = (await store.alert_history(alert_id))[-1]
+        assert (last.phase, last.by, last.reason, last.at) == (AlertPhase.RESOLVED, SYSTEM_ACTOR, "reporting again", at)
+    assert (await store.get_alert(done)).resolved_by == "nurse-1"
+    assert await store.resolve_alerts([], at=at, by=SYSTEM_ACTOR, reason="nothing") == []
+
+
 async def test_alerts_are_separate_per_patient_device_and_kind_and_filterable(store: Store) -> None:
     news2 = await raise_news2(store, AlertSeverity.MEDIUM)
     other_patient = await raise_news2(store, AlertSeverity.MEDIUM, patient_id="pat-2", at=T0 + timedelta(seconds=1))

@@ -248,3 +248,27 @@ def test_a_raise_is_skipped_exactly_when_the_store_would_change_nothing(
     existing = alert(*current) if current is not None else None
     proposed = alert(severity, AlertState.OPEN)
     assert already_raised(existing, severity) == (store_raise_rule(existing, proposed) is None)
+
+
+async def test_a_ward_whose_devices_all_come_back_has_every_alert_resolved_in_one_check(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("devices.health.RESOLVE_CHUNK", 2)  # three alerts: two transactions
+    await seed_ward(store)
+    for n in (1, 2):
+        await _paired(store, f"mon-{n}", f"p{n}")
+    await _paired(store, "kit-1", "h1", kind=DeviceKind.HOME_KIT)
+    await store.save_device_status(DeviceStatus("kit-1", False, T0))  # its Last Will: offline
+    assert len(await _check(store, T0 + timedelta(seconds=SILENT_AFTER_S))) == 3
+
+    back = T0 + timedelta(seconds=SILENT_AFTER_S + 30)
+    for device_id, patient_id in (("mon-1", "p1"), ("mon-2", "p2"), ("kit-1", "h1")):
+        await _reading(store, device_id, patient_id, back)
+    resolved = await _check(store, back + timedelta(seconds=1))
+
+    assert sorted(resolved, key=lambda r: r[3] or "") == [
+        (AlertKind.DEVICE_SILENT, AlertSeverity.INFO, AlertState.RESOLVED, "kit-1"),
+        (AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.RESOLVED, "mon-1"),
+        (AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.RESOLVED, "mon-2"),
+    ]
+    assert await store.list_alerts() == []
