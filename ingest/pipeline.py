@@ -34,6 +34,7 @@ __all__ = [
     "StatusReport",
     "commit_batch",
     "parse_batch",
+    "parse_batch_in_chunks",
     "prepare_batch",
     "retry_storage",
 ]
@@ -48,6 +49,8 @@ RETRY_MIN_DELAY_S = 0.1
 RETRY_MAX_DELAY_S = 5.0
 # A dead letter keeps at most this much of a payload: enough to debug a device, not a way to fill the database.
 DEAD_LETTER_MAX_BYTES = 64 * 1024
+# Messages parsed between two turns of the event loop (~25 ms of CPU on today's machines; see parse_batch_in_chunks).
+PARSE_CHUNK = 250
 _T = TypeVar("_T")
 
 
@@ -85,9 +88,12 @@ def dead_letter(message: RawMessage, reason: str, *, device_id: str | None) -> D
     )
 
 
-def parse_batch(messages: Sequence[RawMessage], *, root: str, limits: ValidationLimits) -> ParsedBatch:
-    """Pure CPU work: never raises. A bug on one message dead-letters that message as "internal error"."""
-    batch = ParsedBatch()
+def parse_batch(
+    messages: Sequence[RawMessage], *, root: str, limits: ValidationLimits, into: ParsedBatch | None = None
+) -> ParsedBatch:
+    """Pure CPU work: never raises. A bug on one message dead-letters that message as "internal error".
+    `into`: add to this batch (parsing a batch in chunks) instead of a new one."""
+    batch = into if into is not None else ParsedBatch()
     control_topic = rescore_topic(root)
     for message in messages:
         try:
@@ -98,6 +104,19 @@ def parse_batch(messages: Sequence[RawMessage], *, root: str, limits: Validation
         except Exception:
             logger.exception("Unexpected failure parsing a message on %s", message.topic)
             batch.dead_letters.append(dead_letter(message, REASON_INTERNAL_ERROR, device_id=None))
+    return batch
+
+
+async def parse_batch_in_chunks(
+    messages: Sequence[RawMessage], *, root: str, limits: ValidationLimits, chunk: int = PARSE_CHUNK
+) -> ParsedBatch:
+    """`parse_batch`, giving the event loop a turn between chunks. A full batch is 0.1-0.3 s of CPU, while the
+    previous batch's commit is in flight: PostgreSQL waits for us to read each of its answers, and acks wait too."""
+    batch = ParsedBatch()
+    for start in range(0, len(messages), chunk):
+        if start:
+            await asyncio.sleep(0)  # a turn for the other tasks' I/O, not a wait
+        parse_batch(messages[start : start + chunk], root=root, limits=limits, into=batch)
     return batch
 
 

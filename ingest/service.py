@@ -25,7 +25,7 @@ from ingest.pipeline import (
     PreparedBatch,
     commit_batch,
     dead_letter,
-    parse_batch,
+    parse_batch_in_chunks,
     prepare_batch,
     retry_storage,
 )
@@ -258,7 +258,7 @@ class IngestWorker:
         """None after an unexpected failure: the commit stage then dead-letters the whole batch."""
         self._metrics.messages_in += len(batch)
         try:
-            parsed = parse_batch(batch, root=self._root, limits=self._limits)
+            parsed = await parse_batch_in_chunks(batch, root=self._root, limits=self._limits)
             return await prepare_batch(self._store, self._directory, parsed, metrics=self._metrics)
         except Exception:
             logger.exception("Unexpected failure preparing a batch of %d messages", len(batch))
