@@ -56,7 +56,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="PARQUET",
         help="write one row per eligible row here (patient_id, hour, ICULOS, label, score, news2)",
     )
-    evaluate.add_argument("--seed", type=_seed, default=0, help="seed of the resamples (default 0)")
+    evaluate.add_argument(
+        "--seed", type=_seed, default=0, help="seed of the bootstrap resamples and of the --stress copies (default 0)"
+    )
     evaluate.add_argument(
         "--part",
         choices=("all", "test"),

@@ -126,9 +126,9 @@ def test_help_lists_every_option(tmp_path: Path) -> None:
     assert result.returncode == 0
     for option in ("--data", "--model", "--json", "--plot", "--rows-out", "--bootstrap", "--seed", "--stress"):
         assert option in result.stdout
-    assert "default 1000" in result.stdout and "with a 95 % CI from resampling patients" in " ".join(
-        result.stdout.split()
-    )
+    words = " ".join(result.stdout.split())
+    assert "default 1000" in words and "with a 95 % CI from resampling patients" in words
+    assert "seed of the bootstrap resamples and of the --stress copies" in words  # both use --seed
 
 
 def test_a_file_without_the_needed_columns_names_them(tmp_path: Path) -> None:
