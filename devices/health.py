@@ -53,8 +53,12 @@ _NOT_CONTINUOUS = frozenset({DeviceKind.NURSE_TABLET})
 _DEVICE_KINDS = (AlertKind.DEVICE_SILENT, AlertKind.DEVICE_BATTERY_LOW)
 _UNRESOLVED = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 _ALERT_LIST_LIMIT = 100_000
-# Recovered devices' alerts are resolved this many to a transaction (row locks held for a bounded time).
-RESOLVE_CHUNK = 200
+# Device alerts are raised and resolved this many to a transaction (row locks held for a bounded time).
+WRITE_CHUNK = 200
+_RECOVERED_BECAUSE = {
+    AlertKind.DEVICE_SILENT: "reporting again",
+    AlertKind.DEVICE_BATTERY_LOW: "battery recovered, or device unpaired",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,45 +110,55 @@ async def check_device_health(
     """
     watched = await _watched_devices(store, now)
     open_alerts = await _open_device_alerts(store)
-    changes: list[AlertChange] = []
-    silent: set[tuple[str, str | None]] = set()  # (device, patient) pairs that are still silent
-    battery_low: set[tuple[str, str | None]] = set()
+    raises: list[Alert] = []
+    still_bad: set[tuple[str, str | None, AlertKind]] = set()  # (device, patient, kind) whose problem persists
     for item in watched:
         key = (item.device.device_id, item.pairing.patient_id)
         silence = _silence_problem(item, now, silent_after_s=silent_after_s, home_silent_after_s=home_silent_after_s)
         if silence is not None:
-            silent.add(key)
+            still_bad.add((*key, AlertKind.DEVICE_SILENT))
             severity = _silent_severity(item)
             if not already_raised(open_alerts.get((*key, AlertKind.DEVICE_SILENT)), severity):
-                changes.append(await _raise(store, item, AlertKind.DEVICE_SILENT, severity, silence, now))
+                raises.append(_proposed(item, AlertKind.DEVICE_SILENT, severity, silence, now))
         battery = item.status.battery_percent if item.status is not None else None
         alert = open_alerts.get((*key, AlertKind.DEVICE_BATTERY_LOW))
         if battery is not None and battery < battery_low_percent:
-            battery_low.add(key)
+            still_bad.add((*key, AlertKind.DEVICE_BATTERY_LOW))
             message = f"{_label(item)}: battery at {battery:.0f} %, charge or replace it"
             if not already_raised(alert, BATTERY_LOW_SEVERITY):
-                changes.append(
-                    await _raise(store, item, AlertKind.DEVICE_BATTERY_LOW, BATTERY_LOW_SEVERITY, message, now)
-                )
+                raises.append(_proposed(item, AlertKind.DEVICE_BATTERY_LOW, BATTERY_LOW_SEVERITY, message, now))
         elif alert is not None and (battery is None or battery < battery_low_percent + BATTERY_RESOLVE_MARGIN_PERCENT):
-            battery_low.add(key)  # unknown or not clearly recovered: keep the alert open
-    recovered: dict[str, list[int]] = {}  # reason -> alerts to resolve for it
-    for (device_id, patient_id, kind), alert in open_alerts.items():
-        still_bad = silent if kind is AlertKind.DEVICE_SILENT else battery_low
-        if (device_id, patient_id) not in still_bad:
-            why = "reporting again" if kind is AlertKind.DEVICE_SILENT else "battery recovered, or device unpaired"
-            recovered.setdefault(why, []).append(alert.alert_id)
-    for why, alert_ids in recovered.items():
-        # A ward's devices come back together after a network outage: a transaction per chunk, not per alert.
-        for start in range(0, len(alert_ids), RESOLVE_CHUNK):
-            resolved = await store.resolve_alerts(
-                alert_ids[start : start + RESOLVE_CHUNK], at=now, by=SYSTEM_ACTOR, reason=why
-            )
+            still_bad.add((*key, AlertKind.DEVICE_BATTERY_LOW))  # unknown or not clearly recovered: keep it open
+    recovered = [alert for key, alert in open_alerts.items() if key not in still_bad]
+    changes = await _raise_all(store, raises) + await _resolve_all(store, recovered, now)
+    return [change for change in changes if change.changed]
+
+
+async def _raise_all(store: Store, proposed: Sequence[Alert]) -> list[AlertChange]:
+    # A ward's devices fall silent, and come back, together (a network outage): a transaction per chunk of alerts.
+    changes: list[AlertChange] = []
+    for start in range(0, len(proposed), WRITE_CHUNK):
+        raised = await store.raise_alerts(proposed[start : start + WRITE_CHUNK])
+        for change in raised:
+            if change.changed:
+                alert = change.alert
+                logger.warning("Device %s: %s alert %d raised", alert.device_id, alert.kind.value, alert.alert_id)
+        changes += raised
+    return changes
+
+
+async def _resolve_all(store: Store, alerts: Sequence[Alert], now: datetime) -> list[AlertChange]:
+    changes: list[AlertChange] = []
+    for kind, why in _RECOVERED_BECAUSE.items():
+        alert_ids = [alert.alert_id for alert in alerts if alert.kind is kind]
+        for start in range(0, len(alert_ids), WRITE_CHUNK):
+            chunk = alert_ids[start : start + WRITE_CHUNK]
+            resolved = await store.resolve_alerts(chunk, at=now, by=SYSTEM_ACTOR, reason=why)
             for change in resolved:
                 alert = change.alert
                 logger.info("Resolved %s alert %d of device %s", alert.kind.value, alert.alert_id, alert.device_id)
             changes += resolved
-    return [change for change in changes if change.changed]
+    return changes
 
 
 async def device_health_report(store: Store, site_ids: Sequence[str], now: datetime) -> list[DeviceHealth]:
@@ -273,18 +287,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-async def _raise(
-    store: Store, item: _Watched, kind: AlertKind, severity: AlertSeverity, message: str, now: datetime
-) -> AlertChange:
-    change = await store.raise_alert(
-        patient_id=item.pairing.patient_id,
+def _proposed(item: _Watched, kind: AlertKind, severity: AlertSeverity, message: str, now: datetime) -> Alert:
+    ward_id = item.stay.ward_id if item.stay is not None else None
+    return Alert(
+        0, item.pairing.patient_id, ward_id, kind, severity, AlertState.OPEN, message, now, now,
         device_id=item.device.device_id,
-        ward_id=item.stay.ward_id if item.stay is not None else None,
-        kind=kind,
-        severity=severity,
-        message=message,
-        at=now,
-    )
-    if change.changed:
-        logger.warning("Device %s: %s alert %d raised", item.device.device_id, kind.value, change.alert.alert_id)
-    return change
+    )  # fmt: skip

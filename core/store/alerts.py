@@ -9,6 +9,7 @@ changed with its key's alert in one transaction (`update_alert_condition`) and f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -290,9 +291,19 @@ class AlertQueries(SqlStore):
         at: datetime,
     ) -> AlertChange:
         proposed = Alert(0, patient_id, ward_id, kind, severity, AlertState.OPEN, message, at, at, device_id=device_id)
-        change = await self.update_alert(proposed.key, lambda current: _raise(current, proposed))
-        assert change is not None, "_raise opens an alert when there is none"
+        (change,) = await self.raise_alerts([proposed])
         return change
+
+    async def raise_alerts(self, proposed: Sequence[Alert]) -> list[AlertChange]:
+        def raise_each(conn: sa.Connection) -> list[AlertChange]:
+            changes = []
+            for alert in proposed:
+                change = _update_key(conn, alert.key, functools.partial(_raise, proposed=alert))
+                assert change is not None, "_raise opens an alert when there is none"
+                changes.append(change)
+            return changes
+
+        return await self._write(raise_each) if proposed else []
 
     async def resolve_alert(self, alert_id: int, *, at: datetime, by: str, reason: str) -> Alert:
         change = await self.update_alert_by_id(alert_id, lambda a: _resolved(a, at=at, by=by, reason=reason))

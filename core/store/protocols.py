@@ -376,6 +376,10 @@ class AlertStore(Protocol):
         """Open an alert, or raise the unresolved one in place: a higher severity raises it (and re-opens it if it
         was acknowledged); an equal or lower severity changes nothing and returns changed=False."""
 
+    async def raise_alerts(self, proposed: Sequence[Alert]) -> list[AlertChange]:
+        """`raise_alert` of each proposed alert (open, at its `opened_at`; `alert_id` ignored), in order, in ONE
+        transaction (a ward's devices falling silent at once)."""
+
     async def resolve_alert(self, alert_id: int, *, at: datetime, by: str, reason: str) -> Alert:
         """Raises NotFound. Resolving a resolved alert returns it unchanged."""
 

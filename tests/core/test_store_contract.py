@@ -462,6 +462,30 @@ async def test_resolved_alert_stays_resolved_and_a_new_one_can_open(store: Store
     assert [a.alert_id for a in await store.list_alerts(states=[AlertState.RESOLVED])] == [alert_id]
 
 
+async def test_raising_several_alerts_opens_or_raises_each_as_raise_alert_does(store: Store) -> None:
+    """A ward's devices falling silent at once: one call, each alert decided as `raise_alert` decides it."""
+    existing = await raise_news2(store, AlertSeverity.MEDIUM)
+    at = T0 + timedelta(minutes=1)
+
+    def proposed(patient_id: str, severity: AlertSeverity) -> Alert:
+        return Alert(0, patient_id, "ward-a", AlertKind.NEWS2, severity, AlertState.OPEN, "NEWS2", at, at)
+
+    changes = await store.raise_alerts(
+        [proposed("pat-2", AlertSeverity.LOW_MEDIUM), proposed("pat-1", AlertSeverity.MEDIUM),
+         proposed("pat-3", AlertSeverity.HIGH), proposed("pat-1", AlertSeverity.HIGH)]
+    )  # fmt: skip
+
+    assert [(c.alert.patient_id, c.changed, c.phase, c.alert.severity) for c in changes] == [
+        ("pat-2", True, AlertPhase.OPENED, AlertSeverity.LOW_MEDIUM),
+        ("pat-1", False, None, AlertSeverity.MEDIUM),  # equal severity: nothing to say
+        ("pat-3", True, AlertPhase.OPENED, AlertSeverity.HIGH),
+        ("pat-1", True, AlertPhase.RAISED, AlertSeverity.HIGH),
+    ]
+    assert changes[1].alert.alert_id == changes[3].alert.alert_id == existing
+    assert sorted(a.patient_id or "" for a in await store.list_alerts()) == ["pat-1", "pat-2", "pat-3"]
+    assert await store.raise_alerts([]) == []
+
+
 async def test_resolving_several_alerts_is_one_transaction_that_records_each(store: Store) -> None:
     """A ward's devices coming back resolve their alerts together: each gets its transition (who, why, when); one
     already resolved comes back unchanged; an unknown id resolves none of them."""

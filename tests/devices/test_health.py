@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.store import Store
+from core.store import AlertChange, Store
 from core.store.alerts import _raise as store_raise_rule
 from core.types import (
     Alert,
@@ -210,13 +210,13 @@ async def test_a_device_alert_already_open_costs_no_store_write_at_later_checks(
     await _paired(store, "mon-2", "p2")
     await store.save_device_status(DeviceStatus("mon-2", True, T0, battery_percent=5.0))
     raised: list[tuple[str | None, AlertKind]] = []
-    store_raise = store.raise_alert
+    store_raise = store.raise_alerts
 
-    async def counting_raise(**kwargs: Any) -> Any:
-        raised.append((kwargs["device_id"], kwargs["kind"]))
-        return await store_raise(**kwargs)
+    async def counting_raise(proposed: Sequence[Alert]) -> list[AlertChange]:
+        raised.extend((alert.device_id, alert.kind) for alert in proposed)
+        return await store_raise(proposed)
 
-    monkeypatch.setattr(store, "raise_alert", counting_raise)
+    monkeypatch.setattr(store, "raise_alerts", counting_raise)
 
     first = await _check(store, T0 + timedelta(seconds=SILENT_AFTER_S))
     assert sorted((kind, device) for kind, _, _, device in first) == [
@@ -253,7 +253,7 @@ def test_a_raise_is_skipped_exactly_when_the_store_would_change_nothing(
 async def test_a_ward_whose_devices_all_come_back_has_every_alert_resolved_in_one_check(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("devices.health.RESOLVE_CHUNK", 2)  # three alerts: two transactions
+    monkeypatch.setattr("devices.health.WRITE_CHUNK", 2)  # three alerts: two transactions each way
     await seed_ward(store)
     for n in (1, 2):
         await _paired(store, f"mon-{n}", f"p{n}")
