@@ -55,7 +55,7 @@ from bench.common import (
 )
 from core.clock import utc_now
 from core.store.postgres import PostgresStore
-from core.types import Role, User
+from core.types import AlertKind, AlertState, Role, User
 from dashboard_api.auth import issue_token
 from devices.demo import bench_monitor_id, seed_bench_unit
 from devices.simulator import make_bench_packs
@@ -244,8 +244,8 @@ class System:
         started = time.monotonic()
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             while time.monotonic() - started < timeout_s:
-                query = "SELECT count(*) FROM alerts WHERE kind = 'device_silent' AND state <> 'resolved'"
-                row = conn.execute(query).fetchone()
+                query = "SELECT count(*) FROM alerts WHERE kind = %s AND state <> %s"
+                row = conn.execute(query, (AlertKind.DEVICE_SILENT.value, AlertState.RESOLVED.value)).fetchone()
                 if not row or int(row[0]) == 0:
                     break
                 time.sleep(0.5)
