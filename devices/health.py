@@ -50,11 +50,11 @@ BATTERY_LOW_SEVERITY = AlertSeverity.INFO
 CLOCK_SKEW_WINDOW = timedelta(hours=1)
 # Manual-entry devices send only when a nurse charts something: their quiet is not a fault.
 _NOT_CONTINUOUS = frozenset({DeviceKind.NURSE_TABLET})
-_DEVICE_KINDS = (AlertKind.DEVICE_SILENT, AlertKind.DEVICE_BATTERY_LOW)
 _UNRESOLVED = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 _ALERT_LIST_LIMIT = 100_000
 # Device alerts are raised and resolved this many to a transaction (row locks held for a bounded time).
 WRITE_CHUNK = 200
+# The device alert kinds, and why each resolves when its problem is gone.
 _RECOVERED_BECAUSE = {
     AlertKind.DEVICE_SILENT: "reporting again",
     AlertKind.DEVICE_BATTERY_LOW: "battery recovered, or device unpaired",
@@ -234,7 +234,7 @@ async def _open_device_alerts(store: Store) -> dict[tuple[str, str | None, Alert
     return {
         (alert.device_id, alert.patient_id, alert.kind): alert
         for alert in alerts
-        if alert.kind in _DEVICE_KINDS and alert.device_id is not None
+        if alert.kind in _RECOVERED_BECAUSE and alert.device_id is not None
     }
 
 
