@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -101,15 +101,19 @@ async def check_device_health(
     silent_after_s: float,
     battery_low_percent: float,
     home_silent_after_s: float = HOME_SILENT_AFTER_S,
+    judge_silence: Callable[[], bool] = lambda: True,
 ) -> list[AlertChange]:
     """Raise DEVICE_SILENT / DEVICE_BATTERY_LOW for paired devices and resolve those that recovered.
 
     Silent: nothing measured for `silent_after_s` (bedside) or `home_silent_after_s` (home stay), counted from the
     later of the last reading and the pairing start; or the last status says offline (Last Will) and no reading
     came after it. Alerts of devices no longer paired are resolved too. Returns the alerts that changed.
+    `judge_silence` (devices/silence_gate.py), asked once the store is read: False raises no silent alert and
+    resolves none of a device still silent.
     """
     watched = await _watched_devices(store, now)
     open_alerts = await _open_device_alerts(store)
+    new_silence = judge_silence()
     raises: list[Alert] = []
     still_bad: set[tuple[str, str | None, AlertKind]] = set()  # (device, patient, kind) whose problem persists
     for item in watched:
@@ -118,7 +122,7 @@ async def check_device_health(
         if silence is not None:
             still_bad.add((*key, AlertKind.DEVICE_SILENT))
             severity = _silent_severity(item)
-            if not already_raised(open_alerts.get((*key, AlertKind.DEVICE_SILENT)), severity):
+            if new_silence and not already_raised(open_alerts.get((*key, AlertKind.DEVICE_SILENT)), severity):
                 raises.append(_proposed(item, AlertKind.DEVICE_SILENT, severity, silence, now))
         battery = item.status.battery_percent if item.status is not None else None
         alert = open_alerts.get((*key, AlertKind.DEVICE_BATTERY_LOW))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Sequence
@@ -42,6 +43,9 @@ CONNECT_TIMEOUT_S = 10.0
 CONNECT_RETRY_MAX_S = 30.0
 # The start-up re-score waits out a store outage, trying again this often.
 RESCORE_RETRY_S = 2.0
+# After its last full batch, ingest counts as catching up this long (device health waits meanwhile): a drain takes
+# full batches several times a second, and a commit stalled longer is an outage the storage retries report.
+CAUGHT_UP_AFTER_S = 5.0
 
 
 def mqtt_options(settings: Settings, *, client_id: str | None = None) -> MqttOptions:
@@ -94,6 +98,7 @@ async def run_ingest(
     metrics.scoring_backlog = lambda: scorer.backlog
     metrics.risk_backlog = lambda: risk.backlog if risk is not None else 0
     metrics.broker_connected = lambda: client.connected
+    metrics.catching_up = lambda: worker.catching_up
     await connect_with_backoff(client, settings.ingest_client_id)
     try:
         await _rescore_behind(store, scorer)
@@ -228,6 +233,15 @@ class IngestWorker:
         self._batch_max = min(settings.ingest_batch_max, settings.mqtt_receive_maximum)
         self._batch_wait_s = settings.ingest_batch_wait_s
         self.behind = False  # the last batch came full: the broker holds a backlog for us
+        self._last_full_at = -math.inf  # time.monotonic() of the last full batch
+
+    @property
+    def catching_up(self) -> bool:
+        """A backlog at the broker: a full batch was taken in the last CAUGHT_UP_AFTER_S, or the next one waits in
+        the inbox already (just after a start or an outage, before the first is taken). Unlike `behind`, it ends
+        when the backlog does, new messages or not."""
+        recently_full = time.monotonic() - self._last_full_at < CAUGHT_UP_AFTER_S
+        return recently_full or self._client.inbox.qsize() >= self._batch_max
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Forever, or until `stop` is set: then the messages in hand and those already queued when it was set are
@@ -247,6 +261,8 @@ class IngestWorker:
                 if left is not None:
                     left -= len(batch)
                 self.behind = len(batch) >= self._batch_max
+                if self.behind:
+                    self._last_full_at = time.monotonic()
                 prepared = await self._prepare(batch)
                 if committing is not None:
                     await committing  # never raises: _commit dead-letters what it cannot store

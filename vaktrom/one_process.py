@@ -102,7 +102,9 @@ async def _run_parts(
             collectors = [IngestCollector(metrics)]
             api = serve_api(settings, store, started=api_started, sock=api_socket, collectors=collectors)
             tasks.create_task(api, name="api")
-            tasks.create_task(run_device_health(settings, store), name="device-health")
+            # A lambda, not metrics.catching_up itself: run_ingest sets that once its worker exists.
+            checks = run_device_health(settings, store, catching_up=lambda: metrics.catching_up())
+            tasks.create_task(checks, name="device-health")
             if unit is not None:
                 playing = simulate(settings, store, stop=asyncio.Event(), unit=unit, scenarios=scenarios)
                 tasks.create_task(playing, name="simulator")

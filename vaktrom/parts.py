@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import uvicorn
 from prometheus_client.registry import Collector
@@ -25,6 +25,7 @@ from dashboard_api.prometheus import LiveHubCollector
 from devices.demo import DemoUnit, seed_demo_unit
 from devices.health import check_device_health
 from devices.scenario_library import DEFAULT_SCENARIOS, ScenarioName, demo_casting
+from devices.silence_gate import SilenceGate
 from devices.simulator import run_simulator
 from ingest.metrics import IngestMetrics
 from ingest.prometheus import IngestCollector
@@ -185,8 +186,16 @@ def _opened(
     return open_store(settings, readiness=readiness) if store is None else contextlib.nullcontext(store)
 
 
-async def run_device_health(settings: Settings, store: Store, *, interval_s: float = DEVICE_HEALTH_INTERVAL_S) -> None:
-    """Raise and resolve device-silent and battery-low alerts, and publish them to the dashboards."""
+async def run_device_health(
+    settings: Settings,
+    store: Store,
+    *,
+    interval_s: float = DEVICE_HEALTH_INTERVAL_S,
+    catching_up: Callable[[], bool] = lambda: False,
+) -> None:
+    """Raise and resolve device-silent and battery-low alerts, and publish them to the dashboards. `catching_up`:
+    the ingest beside it has a backlog at the broker, so silence waits (devices/silence_gate.py)."""
+    judge_silence = SilenceGate(catching_up, max_postpone_s=settings.device_silent_after_s, clock=utc_now)
     async with _event_client(settings, settings.health_client_id) as client:
         await connect_when_reachable(client)
         publisher = EventPublisher(
@@ -200,7 +209,7 @@ async def run_device_health(settings: Settings, store: Store, *, interval_s: flo
             try:
                 changes = await check_device_health(
                     store, now=now, silent_after_s=settings.device_silent_after_s,
-                    battery_low_percent=settings.battery_low_percent,
+                    battery_low_percent=settings.battery_low_percent, judge_silence=judge_silence,
                 )  # fmt: skip
                 for change in changes:
                     await publisher.send_alert(change, at=now)
@@ -243,7 +252,9 @@ async def run_ingest_only(
     metrics = metrics if metrics is not None else IngestMetrics()
     readiness = Readiness()
     async with open_store(settings, readiness=readiness) as store, asyncio.TaskGroup() as tasks:
-        health = tasks.create_task(run_device_health(settings, store), name="device-health")
+        # A lambda, not metrics.catching_up itself: run_ingest sets that once its worker exists.
+        checks = run_device_health(settings, store, catching_up=lambda: metrics.catching_up())
+        health = tasks.create_task(checks, name="device-health")
         reporter = tasks.create_task(_report_readiness(metrics, readiness), name="ingest-readiness")
         port = settings.ingest_metrics_port
         metric_tasks = start_metrics(tasks, settings, port=port, store=store, collectors=[IngestCollector(metrics)])

@@ -128,14 +128,6 @@ def env_for(
     )  # fmt: skip
 
 
-@pytest.fixture
-async def pg_store(postgres_dsn: str) -> AsyncIterator[Store]:
-    store = PostgresStore(postgres_dsn)
-    await store.open()
-    yield store
-    await store.close()
-
-
 @pytest.mark.timeout(240)
 async def test_two_workers_fire_every_step_once_on_time_though_one_is_killed_mid_chain(
     pg_store: Store,

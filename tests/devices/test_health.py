@@ -40,10 +40,13 @@ async def _reading(store: Store, device_id: str, patient_id: str, at: datetime) 
     await store.append([reading], [])
 
 
-async def _check(store: Store, now: datetime) -> list[tuple[AlertKind, AlertSeverity, AlertState, str | None]]:
+async def _check(
+    store: Store, now: datetime, *, judge_silence: bool = True
+) -> list[tuple[AlertKind, AlertSeverity, AlertState, str | None]]:
     changes = await check_device_health(
-        store, now=now, silent_after_s=SILENT_AFTER_S, battery_low_percent=BATTERY_LOW_PERCENT
-    )
+        store, now=now, silent_after_s=SILENT_AFTER_S, battery_low_percent=BATTERY_LOW_PERCENT,
+        judge_silence=lambda: judge_silence,
+    )  # fmt: skip
     return [(c.alert.kind, c.alert.severity, c.alert.state, c.alert.device_id) for c in changes]
 
 
@@ -272,3 +275,31 @@ async def test_a_ward_whose_devices_all_come_back_has_every_alert_resolved_in_on
         (AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.RESOLVED, "mon-2"),
     ]
     assert await store.list_alerts() == []
+
+
+async def test_while_silence_waits_no_device_is_called_silent_but_everything_else_is_checked(store: Store) -> None:
+    """Ingest catching up a backlog (devices/silence_gate.py): a silent alert already open stays open, a device that
+    reports again has its alert resolved, a low battery is raised; only new silence waits."""
+    await seed_ward(store)
+    await _paired(store, "mon-1", "p1")
+    await _paired(store, "mon-2", "p2")
+    await _paired(store, "kit-1", "h1", DeviceKind.HOME_KIT)
+    await _reading(store, "mon-2", "p2", T0 + timedelta(seconds=60))
+    await store.save_device_status(DeviceStatus("kit-1", online=False, reported_at=T0))  # its Last Will
+    first = await _check(store, T0 + timedelta(seconds=SILENT_AFTER_S))
+    assert sorted(device or "" for _, _, _, device in first) == ["kit-1", "mon-1"]
+    await _reading(store, "mon-1", "p1", T0 + timedelta(seconds=200))  # mon-1 reports again
+    await store.save_device_status(DeviceStatus("mon-2", True, T0 + timedelta(seconds=200), battery_percent=5.0))
+
+    waiting = await _check(store, T0 + timedelta(seconds=210), judge_silence=False)  # mon-2 quiet for 150 s
+
+    assert sorted(waiting, key=lambda r: r[3] or "") == [
+        (AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.RESOLVED, "mon-1"),
+        (AlertKind.DEVICE_BATTERY_LOW, AlertSeverity.INFO, AlertState.OPEN, "mon-2"),
+    ]
+    assert sorted((kind.value, device or "") for kind, device, _, _ in await _open_alerts(store)) == [
+        (AlertKind.DEVICE_BATTERY_LOW.value, "mon-2"),
+        (AlertKind.DEVICE_SILENT.value, "kit-1"),  # still offline: kept open
+    ]
+    judged = await _check(store, T0 + timedelta(seconds=220))  # caught up: mon-2's silence is judged now
+    assert judged == [(AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "mon-2")]

@@ -6,18 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from core.store import Store
-from core.store.postgres import PostgresStore
 from tests.alerts.webhook_receiver import WebhookReceiver
 from tests.e2e.scenario_unit import GATEWAY_SECRET
-
-
-@pytest.fixture
-async def pg_store(postgres_dsn: str) -> AsyncIterator[Store]:
-    store = PostgresStore(postgres_dsn)
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import pytest
 
 from core.mqtt import MqttClient, MqttOptions
 from core.store import Store
-from core.store.postgres import PostgresStore
 from core.topics import obs_topic
 from tests.fixtures.postgres import PostgresServer
 from tests.ingest.broker import RestartableBroker
@@ -29,14 +28,6 @@ pytestmark = pytest.mark.integration
 
 PACKS = 300  # per device, 5 readings each
 REASON_NO_TIME = ": t: no absolute time (bt + t = 0 s)"
-
-
-@pytest.fixture
-async def pg_store(postgres_dsn: str) -> AsyncIterator[Store]:
-    store = PostgresStore(postgres_dsn)
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

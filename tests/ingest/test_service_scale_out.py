@@ -18,7 +18,6 @@ import pytest
 
 from core.mqtt import MqttClient, MqttOptions
 from core.store import Store
-from core.store.postgres import PostgresStore
 from core.topics import obs_topic
 from tests.fixtures.postgres import PostgresServer
 from tests.ingest.broker import RestartableBroker
@@ -32,14 +31,6 @@ DEVICES = 4
 PUBLISH_WINDOW = 100  # QoS 1 publishes awaited together
 PUBLISH_PAUSE_S = 0.2  # devices send over time: the stream lasts ~8 s, so the kill lands in the middle of it
 GROUP = "vaktrom-ingest"
-
-
-@pytest.fixture
-async def pg_store(postgres_dsn: str) -> AsyncIterator[Store]:
-    store = PostgresStore(postgres_dsn)
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +15,6 @@ import pytest
 
 from core.mqtt import MqttClient, MqttOptions
 from core.store import Store
-from core.store.postgres import PostgresStore
 from core.topics import obs_topic
 from tests.fixtures.mosquitto import MosquittoBroker
 from tests.fixtures.postgres import PostgresServer
@@ -32,14 +30,6 @@ PUBLISH_WINDOW = 100  # QoS 1 publishes awaited together
 PUBLISH_PAUSE_S = 0.2
 GRACE_S = 15.0
 EXIT_CLEAN = 0
-
-
-@pytest.fixture
-async def pg_store(postgres_dsn: str) -> AsyncIterator[Store]:
-    store = PostgresStore(postgres_dsn)
-    await store.open()
-    yield store
-    await store.close()
 
 
 async def _publish_stream(client: MqttClient, root: str, start: datetime) -> None:
