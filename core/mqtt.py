@@ -59,6 +59,8 @@ _DISCONNECTING = _ConnectionState.MQTT_CS_DISCONNECTING
 # A PUBACK as paho writes it: fixed header (type 4, flags 0), remaining length 2, packet id.
 PUBACK_COMMAND = 0x40
 _PUBACK = struct.Struct("!BBH")
+# A PUBLISH's fixed-header flags: DUP, QoS (two bits), RETAIN.
+_DUP_BIT, _QOS_BITS, _QOS_1, _RETAIN_BIT = 0x08, 0x06, 0x02, 0x01
 
 
 class BrokerUnavailable(VaktromError):
@@ -183,6 +185,24 @@ class _ReadAheadClient(mqtt.Client):
         end = pos + bufsize
         self._rx_pos = end
         return self._rx[pos:end]
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        # paho decodes every MQTT 5 PUBLISH's properties into a new `Properties` object, even when there are none:
+        # ~18 µs a message on today's machines against ~3 µs for an MQTT 3.1.1 one, ~8 % of ingest's CPU in a
+        # drain. Devices send no properties: a QoS 1 PUBLISH whose property length is 0 is decoded here, as paho
+        # would (its `properties` stays None); any other packet goes paho's own way.
+        header, packet = self._in_packet["command"], self._in_packet["packet"]
+        if self._protocol != mqtt.MQTTv5 or header & _QOS_BITS != _QOS_1:
+            return super()._handle_publish()
+        topic_end = 2 + int.from_bytes(packet[:2], "big")
+        if len(packet) < topic_end + 3 or packet[topic_end + 2] != 0:  # no room for the mid, or some properties
+            return super()._handle_publish()
+        message = mqtt.MQTTMessage(int.from_bytes(packet[topic_end : topic_end + 2], "big"), bytes(packet[2:topic_end]))
+        message.dup, message.qos, message.retain = bool(header & _DUP_BIT), 1, bool(header & _RETAIN_BIT)
+        message.payload = bytes(packet[topic_end + 3 :])
+        message.timestamp = time.monotonic()  # what paho stamps (its time_func)
+        self._handle_on_message(message)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS if self._manual_ack else self._send_puback(message.mid)
 
     def _update_inflight(self) -> MQTTErrorCode:
         # paho calls this on every PUBACK and scans all unacknowledged publishes for one waiting for a slot: with
