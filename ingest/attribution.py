@@ -16,7 +16,7 @@ __all__ = [
     "REASON_UNKNOWN_DEVICE",
     "Attribution",
     "DeviceDirectory",
-    "TopicCandidate",
+    "PackCandidates",
     "attribute",
     "device_problem",
 ]
@@ -31,12 +31,13 @@ UNKNOWN_DEVICE_CACHE_TTL_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
-class TopicCandidate:
-    """A candidate with the topic it arrived on (the only source of its device and site)."""
+class PackCandidates:
+    """A pack's candidates with the topic it arrived on (the only source of their device and site). One per pack,
+    not per reading: a frozen dataclass costs ~1 µs to build on today's machines, 200,000 times in a drain."""
 
     topic: str
     site_id: str
-    candidate: Candidate
+    candidates: tuple[Candidate, ...]
 
 
 @dataclass(slots=True)
@@ -69,38 +70,38 @@ class DeviceDirectory:
         self._known.pop(device_id, None)
 
 
-async def attribute(store: Store, directory: DeviceDirectory, items: Sequence[TopicCandidate]) -> Attribution:
+async def attribute(store: Store, directory: DeviceDirectory, packs: Sequence[PackCandidates]) -> Attribution:
     """Readings for candidates whose device is registered at the topic's site and paired at the reading's time.
 
     Everything else becomes a dead letter with its reason. One pairing query for the whole batch.
     """
     result = Attribution()
-    if not items:
+    if not packs:
         return result
-    device_ids = sorted({item.candidate.device_id for item in items})
+    device_ids = sorted({c.device_id for pack in packs for c in pack.candidates})
     devices = await directory.devices(device_ids)
     pairings = await store.pairings_of_devices([d for d in device_ids if devices.get(d) is not None])
-    for item in items:
-        candidate = item.candidate
-        reason = device_problem(devices.get(candidate.device_id), item.site_id)
-        patient_id = None
-        if reason is None:
-            pairing = pairing_at(pairings.get(candidate.device_id, ()), candidate.measured_at)
-            patient_id = pairing.patient_id if pairing is not None else None
-            reason = REASON_NO_PATIENT if patient_id is None else None
-        if patient_id is None:
-            result.dead_letters.append(_dead_letter(item, reason or REASON_NO_PATIENT))
-            continue
-        result.readings.append(
-            Reading(
-                device_id=candidate.device_id,
-                patient_id=patient_id,
-                parameter=candidate.parameter,
-                value=candidate.value,
-                measured_at=candidate.measured_at,
-                received_at=candidate.received_at,
+    for pack in packs:
+        for candidate in pack.candidates:
+            reason = device_problem(devices.get(candidate.device_id), pack.site_id)
+            patient_id = None
+            if reason is None:
+                pairing = pairing_at(pairings.get(candidate.device_id, ()), candidate.measured_at)
+                patient_id = pairing.patient_id if pairing is not None else None
+                reason = REASON_NO_PATIENT if patient_id is None else None
+            if patient_id is None:
+                result.dead_letters.append(_dead_letter(pack.topic, candidate, reason or REASON_NO_PATIENT))
+                continue
+            # Positional: a keyword call costs ~40 % more, on every reading.
+            reading = Reading(
+                candidate.device_id,
+                patient_id,
+                candidate.parameter,
+                candidate.value,
+                candidate.measured_at,
+                candidate.received_at,
             )
-        )
+            result.readings.append(reading)
     return result
 
 
@@ -112,10 +113,9 @@ def device_problem(device: Device | None, topic_site_id: str) -> str | None:
     return None
 
 
-def _dead_letter(item: TopicCandidate, reason: str) -> DeadLetter:
-    candidate = item.candidate
+def _dead_letter(topic: str, candidate: Candidate, reason: str) -> DeadLetter:
     return DeadLetter(
-        topic=item.topic,
+        topic=topic,
         payload=candidate.record_bytes(),
         reason=f"{reason} ({candidate.parameter.value} at {candidate.measured_at.isoformat()})",
         received_at=candidate.received_at,

@@ -181,7 +181,7 @@ class _Exporter:
         parsed = parse_batch(messages, root=self._root, limits=self._limits)
         parsed.statuses.clear()  # device status is ingest's business (and the technicians' page)
         prepared = await prepare_batch(self._store, self._directory, parsed, metrics=self._ingest_metrics)
-        sites = {c.candidate.device_id: c.site_id for c in parsed.candidates}
+        sites = {c.device_id: pack.site_id for pack in parsed.packs for c in pack.candidates}
         return points_of_readings(prepared.readings, site_of_device=sites)
 
     def _events(self, messages: Sequence[RawMessage]) -> list[ScoreEvent | RiskEvent | AlertEvent]:

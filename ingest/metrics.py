@@ -64,7 +64,7 @@ class IngestMetrics:
     scoring_backlog: Callable[[], int] = field(default=lambda: 0)
     risk_backlog: Callable[[], int] = field(default=lambda: 0)
     broker_connected: Callable[[], bool] = field(default=lambda: False)
-    # A backlog at the broker: the last batch came full, or a full batch waits in the inbox (device health waits).
+    # A backlog at the broker (IngestWorker.catching_up): device health calls no device newly silent meanwhile.
     catching_up: Callable[[], bool] = field(default=lambda: False)
     dead_letters_by_reason: dict[str, int] = field(default_factory=dict)
     batch_latency_counts: list[int] = field(default_factory=lambda: [0] * (len(BATCH_LATENCY_BUCKETS_S) + 1))

@@ -19,11 +19,11 @@ from core.mqtt import RawMessage
 from core.store import Store
 from core.topics import parse_device_topic, rescore_topic
 from core.types import DeadLetter, DeviceStatus, Parameter, Reading
-from ingest.attribution import DeviceDirectory, TopicCandidate, attribute, device_problem
+from ingest.attribution import DeviceDirectory, PackCandidates, attribute, device_problem
 from ingest.metrics import IngestMetrics
 from ingest.senml import first_error
 from ingest.status import parse_status
-from ingest.validation import ValidationLimits, validate_pack
+from ingest.validation import Candidate, ValidationLimits, validate_pack
 
 __all__ = [
     "REASON_DUPLICATE",
@@ -64,7 +64,7 @@ class StatusReport:
 
 @dataclass(slots=True)
 class ParsedBatch:
-    candidates: list[TopicCandidate] = field(default_factory=list)
+    packs: list[PackCandidates] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     statuses: list[StatusReport] = field(default_factory=list)
     rescore_patient_ids: set[str] = field(default_factory=set)
@@ -147,7 +147,8 @@ def _parse_device_message(message: RawMessage, batch: ParsedBatch, *, root: str,
         logger.warning("Dead-lettered message on %s: %s", message.topic, exc.reason)
         batch.dead_letters.append(dead_letter(message, exc.reason, device_id=topic.device_id))
         return
-    batch.candidates.extend(TopicCandidate(message.topic, topic.site_id, c) for c in candidates)
+    if candidates:
+        batch.packs.append(PackCandidates(message.topic, topic.site_id, tuple(candidates)))
     batch.dead_letters.extend(
         DeadLetter(message.topic, r.record, r.reason, received_at, topic.device_id) for r in rejections
     )
@@ -190,10 +191,8 @@ async def prepare_batch(
     store: Store, directory: DeviceDirectory, batch: ParsedBatch, *, metrics: IngestMetrics
 ) -> PreparedBatch:
     """Attribute readings and check statuses (reads only): may run while the previous batch is being written."""
-    candidates, in_batch_duplicates = _split_duplicates(batch.candidates)
-    attribution = await retry_storage(
-        lambda: attribute(store, directory, candidates), what="attribution", metrics=metrics
-    )
+    packs, in_batch_duplicates = _split_duplicates(batch.packs)
+    attribution = await retry_storage(lambda: attribute(store, directory, packs), what="attribution", metrics=metrics)
     statuses, status_rejects = await retry_storage(
         lambda: _check_statuses(directory, batch.statuses), what="status lookup", metrics=metrics
     )
@@ -225,20 +224,27 @@ async def commit_batch(store: Store, prepared: PreparedBatch, *, metrics: Ingest
     )
 
 
-def _split_duplicates(items: Sequence[TopicCandidate]) -> tuple[list[TopicCandidate], list[DeadLetter]]:
+def _split_duplicates(packs: Sequence[PackCandidates]) -> tuple[list[PackCandidates], list[DeadLetter]]:
     """The same (device, parameter, time) twice in one batch (a redelivery): keep the first, dead-letter the rest."""
     # Keyed on the time as integer microseconds: hashing a datetime costs several times more, on every reading.
     seen: set[tuple[str, Parameter, int]] = set()
-    unique: list[TopicCandidate] = []
+    unique: list[PackCandidates] = []
     duplicates: list[DeadLetter] = []
-    for item in items:
-        c = item.candidate
-        key = (c.device_id, c.parameter, c.measured_us)
-        if key in seen:
-            duplicates.append(DeadLetter(item.topic, c.record_bytes(), REASON_DUPLICATE, c.received_at, c.device_id))
-        else:
-            seen.add(key)
-            unique.append(item)
+    for pack in packs:
+        kept: list[Candidate] = []
+        for c in pack.candidates:
+            key = (c.device_id, c.parameter, c.measured_us)
+            if key in seen:
+                duplicates.append(
+                    DeadLetter(pack.topic, c.record_bytes(), REASON_DUPLICATE, c.received_at, c.device_id)
+                )
+            else:
+                seen.add(key)
+                kept.append(c)
+        if len(kept) == len(pack.candidates):
+            unique.append(pack)
+        elif kept:
+            unique.append(PackCandidates(pack.topic, pack.site_id, tuple(kept)))
     return unique, duplicates
 
 
