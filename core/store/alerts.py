@@ -28,7 +28,7 @@ from core.store.alert_rows import (
     pending_values,
     pending_where,
 )
-from core.store.escalations import follow_alert
+from core.store.escalations import ChainLookups, follow_alert
 from core.store.protocols import (
     AlertChange,
     AlertDecision,
@@ -87,18 +87,20 @@ def _same_key(key: AlertKey) -> sa.ColumnElement[bool]:
     )
 
 
-def _record(conn: sa.Connection, alert: Alert, update: AlertUpdate) -> AlertChange:
+def _record(conn: sa.Connection, alert: Alert, update: AlertUpdate, lookups: ChainLookups | None = None) -> AlertChange:
     if update.phase is not None:
         insert_transition(conn, alert, update.phase, at=alert.updated_at, by=update.by, reason=update.reason)
-        follow_alert(conn, alert, update.phase)
+        follow_alert(conn, alert, update.phase, lookups=lookups)
     return AlertChange(alert, changed=update.phase is not None, phase=update.phase)
 
 
-def _write_existing(conn: sa.Connection, update: AlertUpdate, alert_id: int) -> AlertChange:
+def _write_existing(
+    conn: sa.Connection, update: AlertUpdate, alert_id: int, lookups: ChainLookups | None = None
+) -> AlertChange:
     row = conn.execute(
         sa.update(_a).where(_a.c.alert_id == alert_id).values(_values(update.alert)).returning(*_a.c)
     ).one()
-    return _record(conn, alert_of_row(row), update)
+    return _record(conn, alert_of_row(row), update, lookups)
 
 
 def _insert(conn: sa.Connection, alert: Alert) -> Alert | None:
@@ -119,21 +121,23 @@ def _insert(conn: sa.Connection, alert: Alert) -> Alert | None:
     return None if row is None else alert_of_row(row)
 
 
-def _update_key(conn: sa.Connection, key: AlertKey, decide: AlertDecision) -> AlertChange | None:
+def _update_key(
+    conn: sa.Connection, key: AlertKey, decide: AlertDecision, lookups: ChainLookups | None = None
+) -> AlertChange | None:
     current = locked_where(conn, _same_key(key))
     update = decide(current)
     if update is None:
         return None if current is None else AlertChange(current, changed=False)
     if current is not None:
-        return _write_existing(conn, update, current.alert_id)
+        return _write_existing(conn, update, current.alert_id, lookups)
     if update.alert.state is AlertState.RESOLVED:
         raise ValueError(f"A decision may not open an alert already resolved ({key})")
     inserted = _insert(conn, update.alert)
     if inserted is not None:
-        return _record(conn, inserted, update)
+        return _record(conn, inserted, update, lookups)
     # Another process opened this key's alert between our read and insert (PostgreSQL waited for its commit):
     # decide again against that one, now locked.
-    return _update_key(conn, key, decide)
+    return _update_key(conn, key, decide, lookups)
 
 
 def update_alert_in(conn: sa.Connection, key: AlertKey, decide: AlertDecision) -> AlertChange | None:
@@ -296,9 +300,10 @@ class AlertQueries(SqlStore):
 
     async def raise_alerts(self, proposed: Sequence[Alert]) -> list[AlertChange]:
         def raise_each(conn: sa.Connection) -> list[AlertChange]:
-            changes = []
+            changes: list[AlertChange] = []
+            lookups = ChainLookups()  # a chunk is mostly one ward: its site and policy read once
             for alert in proposed:
-                change = _update_key(conn, alert.key, functools.partial(_raise, proposed=alert))
+                change = _update_key(conn, alert.key, functools.partial(_raise, proposed=alert), lookups)
                 assert change is not None, "_raise opens an alert when there is none"
                 changes.append(change)
             return changes

@@ -35,9 +35,13 @@ from core.store.rosters import contacts_of, on_call_context
 from core.store.sql import SqlStore, upsert
 from core.types import Alert, AlertPhase, AlertPriority, AlertState
 
-__all__ = ["EscalationQueries", "follow_alert"]
+__all__ = ["ChainLookups", "EscalationQueries", "follow_alert"]
 
 _p, _x = s.escalation_policies, s.alert_escalations
+
+
+# Acknowledging or resolving stops the running chain: the chain carries its site and policy, nothing is read.
+_STOPPING = frozenset({AlertPhase.ACKNOWLEDGED, AlertPhase.RESOLVED})
 
 
 def _policy_for(conn: sa.Connection, site_id: str, priority: AlertPriority) -> EscalationPolicy:
@@ -59,14 +63,45 @@ def _site_of(conn: sa.Connection, alert: Alert) -> str | None:
     return None
 
 
-def follow_alert(conn: sa.Connection, alert: Alert, phase: AlertPhase) -> None:
+class ChainLookups:
+    """Sites and policies read once per write transaction that starts many chains (a ward's devices falling silent
+    together: each alert read its ward's site and the site's policy again). Only within one transaction: a policy
+    changed meanwhile applies from the next one, as if it had been changed just after."""
+
+    def __init__(self) -> None:
+        self._sites: dict[tuple[str | None, str | None], str | None] = {}
+        self._policies: dict[tuple[str, AlertPriority], EscalationPolicy] = {}
+
+    def site_of(self, conn: sa.Connection, alert: Alert) -> str | None:
+        key = (alert.ward_id, alert.device_id)
+        if key not in self._sites:
+            self._sites[key] = _site_of(conn, alert)
+        return self._sites[key]
+
+    def policy_for(self, conn: sa.Connection, site_id: str, priority: AlertPriority) -> EscalationPolicy:
+        key = (site_id, priority)
+        if key not in self._policies:
+            self._policies[key] = _policy_for(conn, site_id, priority)
+        return self._policies[key]
+
+
+def follow_alert(conn: sa.Connection, alert: Alert, phase: AlertPhase, *, lookups: ChainLookups | None = None) -> None:
     """Start, restart or stop the alert's chain after `phase`, in the alert's transaction. An alert with no site
-    (a device nobody registered to one) has no chain: it is shown on the page only."""
-    site_id = _site_of(conn, alert)
-    if site_id is None:
-        return
-    current = locked_chain(conn, alert.alert_id)
-    policy = policy_for_kind(_policy_for(conn, site_id, alert.priority), alert.kind)
+    (a device nobody registered to one) has no chain: it is shown on the page only. `lookups`: the transaction's
+    cache of sites and policies, when it follows many alerts."""
+    if phase in _STOPPING:
+        current = locked_chain(conn, alert.alert_id)
+        if current is None:
+            return
+        site_id, policy = current.site_id, current.policy
+    else:
+        lookups = lookups if lookups is not None else ChainLookups()
+        found = lookups.site_of(conn, alert)
+        if found is None:
+            return
+        site_id = found
+        current = locked_chain(conn, alert.alert_id)
+        policy = policy_for_kind(lookups.policy_for(conn, site_id, alert.priority), alert.kind)
     chain = chain_after(phase, alert, current, policy=policy, site_id=site_id, at=alert.updated_at)
     if chain is None:
         return

@@ -21,14 +21,17 @@ from core.escalation import (
     RecipientRateLimit,
     WebhookEndpoint,
     default_policy,
+    policy_for_kind,
 )
 from core.oncall import OnCallRole, RosterOverride, Rotation
 from core.store import Store
 from core.types import (
+    Alert,
     AlertKind,
     AlertPhase,
     AlertPriority,
     AlertSeverity,
+    AlertState,
     Bed,
     CareSetting,
     CareTeamMember,
@@ -315,3 +318,55 @@ async def test_a_pager_flooded_with_medium_alerts_gets_ten_a_minute_and_the_rest
     assert await store.claim_deliveries(T0 + timedelta(seconds=59), lease_s=lease_s, rate=limit) == []
     later = await store.claim_deliveries(T0 + timedelta(seconds=60), lease_s=lease_s, rate=limit)
     assert {d.delivery_id for d, _ in later} == {d.delivery_id for d in held}
+
+
+async def test_alerts_raised_together_each_start_the_policy_of_their_own_site_and_priority(store: Store) -> None:
+    """`raise_alerts` reads each site's policy once per transaction (a ward's devices fall silent together): alerts
+    of two sites and two priorities in one call must still each follow their own site's policy for their priority."""
+    await unit_with_roster(store)
+    await store.upsert_site(Site("s2", "KAD", SiteKind.KAD))
+    await store.upsert_ward(Ward("w2", "s2", "KAD-senger"))
+
+    def doctor_first(site_id: str, priority: AlertPriority, wait_s: int) -> EscalationPolicy:
+        step = EscalationStep((EscalationTarget.role(OnCallRole.DOCTOR_ON_CALL),), wait_s)
+        return EscalationPolicy(site_id, priority, (step,), 0, f"{site_id} {priority.value}")
+
+    s1_medium, s2_medium = doctor_first("s1", AlertPriority.MEDIUM, 60), doctor_first("s2", AlertPriority.MEDIUM, 90)
+    for policy in (s1_medium, s2_medium):
+        await store.set_escalation_policy(policy, by="admin-1", at=T0)
+    raised = [
+        Alert(0, "pat-1", "w1", AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "m", T0, T0,
+              device_id="mon-1"),
+        Alert(0, "pat-2", "w2", AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "m", T0, T0,
+              device_id="mon-2"),
+        Alert(0, "pat-3", "w1", AlertKind.NEWS2, AlertSeverity.HIGH, AlertState.OPEN, "NEWS2 7", T0, T0),
+        Alert(0, "pat-4", "w2", AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "m", T0, T0,
+              device_id="mon-4"),
+    ]  # fmt: skip
+
+    changes = await store.raise_alerts(raised)
+
+    chains = [await store.get_escalation(change.alert.alert_id) for change in changes]
+    assert [(c.site_id, c.policy) if c is not None else None for c in chains] == [
+        ("s1", s1_medium),
+        ("s2", s2_medium),
+        ("s1", policy_for_kind(default_policy(AlertPriority.HIGH), AlertKind.NEWS2)),
+        ("s2", s2_medium),
+    ]
+
+
+async def test_resolving_stops_the_chain_with_the_policy_it_started_with(store: Store) -> None:
+    """Stopping a chain reads neither its site nor its policy: the chain carries both, whatever changed since."""
+    await unit_with_roster(store)
+    alert_id = await open_high(store)
+    changed = EscalationPolicy(
+        "s1", AlertPriority.HIGH, (EscalationStep((EscalationTarget.role(OnCallRole.DOCTOR_ON_CALL),), 60),), 0, "doc"
+    )
+    await store.set_escalation_policy(changed, by="admin-1", at=T0)
+    await store.resolve_alert(alert_id, at=T0 + timedelta(seconds=30), by="nurse-kari", reason="seen")
+
+    chain = await store.get_escalation(alert_id)
+    assert chain is not None
+    assert chain.policy == policy_for_kind(default_policy(AlertPriority.HIGH), AlertKind.NEWS2)
+    assert (chain.site_id, chain.next_step_at, chain.stopped_at) == ("s1", None, T0 + timedelta(seconds=30))
+    assert chain.stop_reason == "resolved by nurse-kari"
