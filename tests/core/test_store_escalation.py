@@ -83,6 +83,12 @@ async def fire(store: Store, at: datetime) -> int:
     return len(fired)
 
 
+def doctor_first(site_id: str, priority: AlertPriority, wait_s: int = 60) -> EscalationPolicy:
+    """A site's policy that pages the doctor on call first."""
+    step = EscalationStep((EscalationTarget.role(OnCallRole.DOCTOR_ON_CALL),), wait_s)
+    return EscalationPolicy(site_id, priority, (step,), 0, f"{site_id} {priority.value}")
+
+
 async def test_opening_an_alert_starts_its_chain_with_the_first_step_due_at_once(store: Store) -> None:
     await unit_with_roster(store)
     alert_id = await open_high(store)
@@ -96,11 +102,9 @@ async def test_opening_an_alert_starts_its_chain_with_the_first_step_due_at_once
 async def test_a_running_chain_keeps_the_policy_it_started_with(store: Store) -> None:
     await unit_with_roster(store)
     alert_id = await open_high(store)
-    doctor_first = EscalationPolicy(
-        "s1", AlertPriority.HIGH, (EscalationStep((EscalationTarget.role(OnCallRole.DOCTOR_ON_CALL),), 60),), 0, "doc"
-    )
-    await store.set_escalation_policy(doctor_first, by="admin-1", at=T0)
-    assert await store.get_escalation_policy("s1", AlertPriority.HIGH) == doctor_first
+    changed = doctor_first("s1", AlertPriority.HIGH)
+    await store.set_escalation_policy(changed, by="admin-1", at=T0)
+    assert await store.get_escalation_policy("s1", AlertPriority.HIGH) == changed
     chain = await store.get_escalation(alert_id)
     assert chain is not None and chain.policy == default_policy(AlertPriority.HIGH)
 
@@ -327,10 +331,6 @@ async def test_alerts_raised_together_each_start_the_policy_of_their_own_site_an
     await store.upsert_site(Site("s2", "KAD", SiteKind.KAD))
     await store.upsert_ward(Ward("w2", "s2", "KAD-senger"))
 
-    def doctor_first(site_id: str, priority: AlertPriority, wait_s: int) -> EscalationPolicy:
-        step = EscalationStep((EscalationTarget.role(OnCallRole.DOCTOR_ON_CALL),), wait_s)
-        return EscalationPolicy(site_id, priority, (step,), 0, f"{site_id} {priority.value}")
-
     s1_medium, s2_medium = doctor_first("s1", AlertPriority.MEDIUM, 60), doctor_first("s2", AlertPriority.MEDIUM, 90)
     for policy in (s1_medium, s2_medium):
         await store.set_escalation_policy(policy, by="admin-1", at=T0)
@@ -359,10 +359,7 @@ async def test_resolving_stops_the_chain_with_the_policy_it_started_with(store: 
     """Stopping a chain reads neither its site nor its policy: the chain carries both, whatever changed since."""
     await unit_with_roster(store)
     alert_id = await open_high(store)
-    changed = EscalationPolicy(
-        "s1", AlertPriority.HIGH, (EscalationStep((EscalationTarget.role(OnCallRole.DOCTOR_ON_CALL),), 60),), 0, "doc"
-    )
-    await store.set_escalation_policy(changed, by="admin-1", at=T0)
+    await store.set_escalation_policy(doctor_first("s1", AlertPriority.HIGH), by="admin-1", at=T0)
     await store.resolve_alert(alert_id, at=T0 + timedelta(seconds=30), by="nurse-kari", reason="seen")
 
     chain = await store.get_escalation(alert_id)
