@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from core.store import AlertChange, Store
 from core.types import (
@@ -52,6 +53,7 @@ CLOCK_SKEW_WINDOW = timedelta(hours=1)
 _NOT_CONTINUOUS = frozenset({DeviceKind.NURSE_TABLET})
 _UNRESOLVED = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 _ALERT_LIST_LIMIT = 100_000
+_T = TypeVar("_T")
 # Device alerts are raised and resolved this many to a transaction (row locks held for a bounded time).
 WRITE_CHUNK = 200
 # The device alert kinds, and why each resolves when its problem is gone.
@@ -141,8 +143,8 @@ async def check_device_health(
 async def _raise_all(store: Store, proposed: Sequence[Alert]) -> list[AlertChange]:
     # A ward's devices fall silent, and come back, together (a network outage): a transaction per chunk of alerts.
     changes: list[AlertChange] = []
-    for start in range(0, len(proposed), WRITE_CHUNK):
-        raised = await store.raise_alerts(proposed[start : start + WRITE_CHUNK])
+    for chunk in _chunks(proposed):
+        raised = await store.raise_alerts(chunk)
         for change in raised:
             if change.changed:
                 alert = change.alert
@@ -151,12 +153,14 @@ async def _raise_all(store: Store, proposed: Sequence[Alert]) -> list[AlertChang
     return changes
 
 
+def _chunks(items: Sequence[_T]) -> list[Sequence[_T]]:
+    return [items[start : start + WRITE_CHUNK] for start in range(0, len(items), WRITE_CHUNK)]
+
+
 async def _resolve_all(store: Store, alerts: Sequence[Alert], now: datetime) -> list[AlertChange]:
     changes: list[AlertChange] = []
     for kind, why in _RECOVERED_BECAUSE.items():
-        alert_ids = [alert.alert_id for alert in alerts if alert.kind is kind]
-        for start in range(0, len(alert_ids), WRITE_CHUNK):
-            chunk = alert_ids[start : start + WRITE_CHUNK]
+        for chunk in _chunks([alert.alert_id for alert in alerts if alert.kind is kind]):
             resolved = await store.resolve_alerts(chunk, at=now, by=SYSTEM_ACTOR, reason=why)
             for change in resolved:
                 alert = change.alert
@@ -234,12 +238,8 @@ def _pairing_now(pairings: Sequence[Pairing], now: datetime) -> Pairing | None:
 
 
 async def _open_device_alerts(store: Store) -> dict[tuple[str, str | None, AlertKind], Alert]:
-    alerts = await store.list_alerts(states=_UNRESOLVED, limit=_ALERT_LIST_LIMIT)
-    return {
-        (alert.device_id, alert.patient_id, alert.kind): alert
-        for alert in alerts
-        if alert.kind in _RECOVERED_BECAUSE and alert.device_id is not None
-    }
+    alerts = await store.list_alerts(states=_UNRESOLVED, kinds=list(_RECOVERED_BECAUSE), limit=_ALERT_LIST_LIMIT)
+    return {(alert.device_id, alert.patient_id, alert.kind): alert for alert in alerts if alert.device_id is not None}
 
 
 def already_raised(alert: Alert | None, severity: AlertSeverity) -> bool:
