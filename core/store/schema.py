@@ -266,6 +266,9 @@ observations = sa.Table(
     sa.Index("observations_patient", "patient_id", "measured_at"),
 )
 
+# latest_values, scores_current, risks_current and device_status are rewritten on every batch or scoring cycle: on
+# PostgreSQL revision 0015 leaves half of each page free for in-place (HOT) updates. SQLAlchemy's Table has no
+# option for it, so the revision alone sets it; tests/core/test_store_in_place_updates.py checks the databases.
 latest_values = sa.Table(
     "latest_values",
     metadata,
