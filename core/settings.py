@@ -75,8 +75,8 @@ class Settings(BaseSettings):
         description="This ingest worker's slot, 1..N among N workers: its client id is vaktrom-ingest-<slot>, so a "
         "worker started in place of a dead one takes over its broker session and the readings queued there.",
     )
-    # 2x ingest_batch_max: while one batch is being stored (unacked), the broker can send the next one to be parsed.
-    mqtt_receive_maximum: int = Field(default=4000, ge=1, le=65535, description="Unacked messages in flight.")
+    # 3x ingest_batch_max: while two batches are being stored (unacked), the broker can send the next one to be parsed.
+    mqtt_receive_maximum: int = Field(default=6000, ge=1, le=65535, description="Unacked messages in flight.")
     mqtt_topic_root: str = Field(default="vaktrom/v1", min_length=1)
     # Each vaktrom connection logs in as its own service account whose user name IS its client id: the broker binds
     # the two (Mosquitto `use_username_as_clientid`), so no other account can take over a session (docs/MQTT.md).

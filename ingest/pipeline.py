@@ -32,11 +32,12 @@ __all__ = [
     "ParsedBatch",
     "PreparedBatch",
     "StatusReport",
-    "commit_batch",
+    "append_batch",
     "parse_batch",
     "parse_batch_in_chunks",
     "prepare_batch",
     "retry_storage",
+    "save_statuses",
 ]
 
 logger = logging.getLogger(__name__)
@@ -205,23 +206,28 @@ async def prepare_batch(
     )
 
 
-async def commit_batch(store: Store, prepared: PreparedBatch, *, metrics: IngestMetrics) -> BatchOutcome:
-    """Durably store the batch (ONE append, then its statuses); returns once it is stored, however long that takes."""
+async def append_batch(store: Store, prepared: PreparedBatch, *, metrics: IngestMetrics) -> BatchOutcome:
+    """Durably store the batch's readings and dead letters (ONE append); returns once stored, however long that takes.
+    It may run beside the previous batch's append: the store settles a reading in both as one row and one duplicate."""
     readings, dead_letters = prepared.readings, prepared.dead_letters
     result = await retry_storage(lambda: store.append(readings, dead_letters), what="append", metrics=metrics)
     duplicates = set(result.duplicates)
     stored = tuple(r for r in readings if r not in duplicates) if duplicates else readings
     metrics.count_dead_letters(letter.reason for letter in dead_letters)
     metrics.count_dead_letters([REASON_DUPLICATE] * len(result.duplicates))
-    for report in prepared.statuses:
-        save = functools.partial(store.save_device_status, report.status)
-        await retry_storage(save, what="device status", metrics=metrics)
     return BatchOutcome(
         readings=stored,
         statuses=prepared.statuses,
         dead_lettered=len(dead_letters) + len(result.duplicates),
         duplicates=prepared.in_batch_duplicates + len(result.duplicates),
     )
+
+
+async def save_statuses(store: Store, statuses: Sequence[StatusReport], *, metrics: IngestMetrics) -> None:
+    """Store device statuses one by one, in arrival order (the caller keeps batches in order too)."""
+    for report in statuses:
+        save = functools.partial(store.save_device_status, report.status)
+        await retry_storage(save, what="device status", metrics=metrics)
 
 
 def _split_duplicates(packs: Sequence[PackCandidates]) -> tuple[list[PackCandidates], list[DeadLetter]]:

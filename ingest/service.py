@@ -8,6 +8,7 @@ import logging
 import math
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Sequence
 
 from alerts.deliveries import run_delivery_sender
@@ -23,12 +24,14 @@ from ingest.live_scoring import LiveScorer
 from ingest.metrics import IngestMetrics
 from ingest.pipeline import (
     REASON_INTERNAL_ERROR,
+    BatchOutcome,
     PreparedBatch,
-    commit_batch,
+    append_batch,
     dead_letter,
     parse_batch_in_chunks,
     prepare_batch,
     retry_storage,
+    save_statuses,
 )
 from ingest.publishing import EventPublisher
 from ingest.risk import RiskAssessor, RiskStep
@@ -46,6 +49,10 @@ RESCORE_RETRY_S = 2.0
 # After its last full batch, ingest counts as catching up this long (device health waits meanwhile): a drain takes
 # full batches several times a second, and a commit stalled longer is an outage the storage retries report.
 CAUGHT_UP_AFTER_S = 5.0
+# Batches being stored at once, each on its own connection. While a catch-up's batch is merged into the tables, the
+# next one's rows already go in beside it: with one at a time, PostgreSQL's merge of each batch bounded the drain and
+# both processes idled a third of the time (bench_e2e on a fast machine, bench/README.md). A third brought no more.
+STORING_AT_ONCE = 2
 
 
 def mqtt_options(settings: Settings, *, client_id: str | None = None) -> MqttOptions:
@@ -208,8 +215,10 @@ async def _first_unless_stopped(inbox: asyncio.Queue[RawMessage], stop: asyncio.
 class IngestWorker:
     """The batch loop. Acks a message only after its batch is stored (readings and dead letters alike).
 
-    Two stages overlap: while batch N's append commits, batch N+1 is collected, parsed and attributed. At most one
-    batch is in the store and one being prepared; batches are committed, and their messages acked, in order.
+    Stages overlap: while batch N's append commits, batch N+1's append may run beside it on another connection and
+    batch N+2 is collected, parsed and attributed. At most STORING_AT_ONCE batches are in the store and one is being
+    prepared. Whatever follows a batch's append (device statuses, the ack, live updates) happens in arrival order:
+    batch N+1's waits for batch N's.
     """
 
     def __init__(
@@ -249,7 +258,7 @@ class IngestWorker:
         inbox = self._client.inbox
         left: int | None = None  # once stopping: how many queued messages are still to be drained
         async with asyncio.TaskGroup() as tasks:
-            committing: asyncio.Task[None] | None = None
+            storing: deque[asyncio.Task[None]] = deque()  # in arrival order; each ends once its batch is acked
             while left is None or left > 0:
                 size = self._batch_max if left is None else min(self._batch_max, left)
                 batch = await next_batch(inbox, max_messages=size, wait_s=self._batch_wait_s, stop=stop)
@@ -264,11 +273,12 @@ class IngestWorker:
                 if self.behind:
                     self._last_full_at = time.monotonic()
                 prepared = await self._prepare(batch)
-                if committing is not None:
-                    await committing  # never raises: _commit dead-letters what it cannot store
-                committing = tasks.create_task(self._commit(batch, prepared), name="ingest-commit")
-            if committing is not None:
-                await committing
+                while len(storing) >= STORING_AT_ONCE:
+                    await storing.popleft()  # never raises: _commit dead-letters what it cannot store
+                previous = storing[-1] if storing else None
+                storing.append(tasks.create_task(self._commit(batch, prepared, previous), name="ingest-commit"))
+            while storing:
+                await storing.popleft()
 
     async def _prepare(self, batch: Sequence[RawMessage]) -> PreparedBatch | None:
         """None after an unexpected failure: the commit stage then dead-letters the whole batch."""
@@ -280,23 +290,35 @@ class IngestWorker:
             logger.exception("Unexpected failure preparing a batch of %d messages", len(batch))
             return None
 
-    async def _commit(self, batch: Sequence[RawMessage], prepared: PreparedBatch | None) -> None:
-        try:
-            if prepared is None:
-                await self._dead_letter_all(batch)
-                return
-            outcome = await commit_batch(self._store, prepared, metrics=self._metrics)
-        except Exception:
-            logger.exception("Unexpected failure storing a batch of %d messages", len(batch))
+    async def _commit(
+        self, batch: Sequence[RawMessage], prepared: PreparedBatch | None, previous: asyncio.Task[None] | None
+    ) -> None:
+        """Store the batch (beside `previous`, the batch before it), then, once `previous` is done, save its
+        statuses, ack it and hand it to live scoring."""
+        outcome: BatchOutcome | None = None
+        if prepared is not None:
+            try:
+                outcome = await append_batch(self._store, prepared, metrics=self._metrics)
+            except Exception:
+                logger.exception("Unexpected failure storing a batch of %d messages", len(batch))
+        if outcome is None:
             await self._dead_letter_all(batch)
+        if previous is not None:
+            await previous  # never raises: this very method catches what it can
+        if outcome is None:
+            self._ack(batch)
             return
+        try:
+            await save_statuses(self._store, outcome.statuses, metrics=self._metrics)
+        except Exception:
+            logger.exception("Unexpected failure storing the statuses of a batch of %d messages", len(batch))
         self._ack(batch)
         self._metrics.readings_stored += len(outcome.readings)
         self._metrics.dead_lettered += outcome.dead_lettered
         self._metrics.duplicates += outcome.duplicates
         try:  # stored and acked: a failure from here on costs a live update, never a reading
             self._scorer.add_readings(outcome.readings)
-            if prepared.rescore_patient_ids:
+            if prepared is not None and prepared.rescore_patient_ids:
                 self._scorer.add_patients(sorted(prepared.rescore_patient_ids), refresh_scale=True)
             if outcome.statuses:
                 statuses = [report.status for report in outcome.statuses]
@@ -309,10 +331,10 @@ class IngestWorker:
         self._metrics.observe_batch(size=len(batch), latency_s=time.time() - min(m.received_at for m in batch))
 
     async def _dead_letter_all(self, batch: Sequence[RawMessage]) -> None:
+        """Store every message of the batch as an internal-error dead letter (the caller acks, in order)."""
         letters = [dead_letter(m, REASON_INTERNAL_ERROR, device_id=None) for m in batch]
         await retry_storage(
             lambda: self._store.append([], letters), what="internal-error dead letters", metrics=self._metrics
         )
-        self._ack(batch)
         self._metrics.dead_lettered += len(letters)
         self._metrics.count_dead_letters(letter.reason for letter in letters)

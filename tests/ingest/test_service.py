@@ -248,15 +248,22 @@ async def test_a_rescore_request_publishes_a_fresh_score(
     assert score.parameter_scores["resp_rate"] == 3  # >= 25 breaths/min
 
 
-class _FailingDisk:
-    """The real store, except that `append` fails the first `failures` times (fault injection)."""
+class _FaultyDisk:
+    """The real store, for fault injection: subclasses change `append`, everything else is the store's own."""
 
-    def __init__(self, store: Store, failures: int) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self.failures_left = failures
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
+
+
+class _FailingDisk(_FaultyDisk):
+    """`append` fails the first `failures` times."""
+
+    def __init__(self, store: Store, failures: int) -> None:
+        super().__init__(store)
+        self.failures_left = failures
 
     async def append(self, readings: Sequence[Reading], dead_letters: Sequence[DeadLetter]) -> AppendResult:
         if self.failures_left > 0:
@@ -280,6 +287,43 @@ async def test_a_store_outage_delays_readings_but_loses_none(
     assert await _readings(store, 100) == 100
     assert failing.failures_left == 0
     assert worker.metrics.storage_retries >= 4
+    assert await store.count_dead_letters() == 0
+
+
+class _StallingDisk(_FaultyDisk):
+    """The first `append` stalls until released (a disk that hangs on one write)."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.stalled = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def append(self, readings: Sequence[Reading], dead_letters: Sequence[DeadLetter]) -> AppendResult:
+        if not self.stalled.is_set():
+            self.stalled.set()
+            await self.release.wait()
+        return await self._store.append(readings, dead_letters)
+
+
+async def test_the_next_batch_is_stored_beside_a_slow_write_but_acknowledged_only_after_it(
+    store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
+) -> None:
+    root = unique_topic_root
+    await seed_ward(store)
+    disk = _StallingDisk(store)
+    worker = await start_ingest(ingest_settings(mqtt_url, root), cast(Store, disk))
+    start = _now() - timedelta(minutes=5)
+
+    await _publish(mqtt_client, obs_topic(root, SITE, "dev-1"), vitals_pack(start))
+    await disk.stalled.wait()  # the first batch's write hangs
+    await _publish(mqtt_client, obs_topic(root, SITE, "dev-1"), vitals_pack(start + timedelta(seconds=1)))
+
+    assert await _readings(store, 5) == 5  # the second batch is stored meanwhile...
+    await asyncio.sleep(0.2)
+    assert worker.metrics.readings_stored == 0  # ...but neither is acknowledged (nor scored) before the first
+    disk.release.set()
+    assert await _readings(store, 10) == 10
+    assert await wait_until(lambda: worker.metrics.readings_stored == 10, what="both batches acknowledged")
     assert await store.count_dead_letters() == 0
 
 
