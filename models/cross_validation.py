@@ -85,6 +85,7 @@ def cross_validate(
         fitted = fit_recipe(
             features,
             hours.label[rows],
+            hours.grid.hours_since_admission[rows],
             train=~held & (row_part == Part.TRAIN),
             calibration=~held & (row_part == Part.CALIBRATION),
             trials=trials,

@@ -16,9 +16,11 @@ from numpy.typing import NDArray
 
 from core.types import Parameter
 from models.artefact import FORMAT_VERSION, ModelArtefact, save_artefact
+from models.criteria import stratified_auroc
 from models.dataset import HORIZON_H, LabelledHours, load_labelled_hours
 from models.evaluate import evaluate_scores, live_scores, matched_threshold
 from models.features import FEATURE_NAMES, GRID_HOURS, compute_features, has_enough_data
+from models.hour_balance import hour_rates, hour_weights
 from models.predict import RiskModel
 from models.severity import SEVERITY_FEATURES
 from models.split import Part, split_patients
@@ -27,7 +29,7 @@ __all__ = ["MODEL_FEATURES", "MODEL_VERSION", "TRIALS", "FittedRecipe", "fit_rec
 
 logger = logging.getLogger(__name__)
 
-MODEL_VERSION = "news_risk_v2"
+MODEL_VERSION = "news_risk_v3"
 # Three settings fixed before looking at any test result, compared only on the calibration split. The first won a
 # 3-fold patient-grouped cross-validation on the training patients (docs/MODEL_CARD.md); the others are the previous
 # model's choice and a more heavily regularised one. Few trials keep setA's quirks from being tuned in; >= 300 rows
@@ -49,8 +51,9 @@ _AGE_BANDS: tuple[tuple[str, float, float], ...] = (
     ("80+", 80, 200),
 )
 _T = TypeVar("_T")
-# What news_risk_v2 reads: how far each NEWS2-scored vital sign lies from normal and for how long (models/severity.py),
-# and NEWS2 itself now and over the last hours. Every one of them can only rise while the vital signs worsen, and the
+# What the model reads (as news_risk_v2 did; v3 weighs the training rows by ICU hour, models/hour_balance.py): how
+# far each NEWS2-scored vital sign lies from normal and for how long (models/severity.py), and NEWS2 itself now and
+# over the last hours. Every one of them can only rise while the vital signs worsen, and the
 # risk may only rise with each (`monotonic_cst` +1 throughout), so the risk never falls while the patient gets worse.
 # Left out on purpose, as habits of one hospital rather than the patient: hours since each measurement and how many
 # vitals were charted, time since ICU admission, oxygen (FiO2 charting) apart from its NEWS2 points, changes from the
@@ -109,6 +112,7 @@ def train_on(
     fitted = fit_recipe(
         features,
         label,
+        hours.grid.hours_since_admission,
         train=train,
         calibration=calibration,
         trials=trials,
@@ -166,6 +170,7 @@ class FittedRecipe:
 def fit_recipe(
     features: NDArray[np.float64],
     label: NDArray[np.int8],
+    iculos: NDArray[np.float64],
     *,
     train: NDArray[np.bool_],
     calibration: NDArray[np.bool_],
@@ -176,7 +181,11 @@ def fit_recipe(
 ) -> FittedRecipe:
     """The model recipe on rows of FEATURE_NAMES: trees on the `train` rows, early stopping, trial choice, Platt
     calibration and threshold on the `calibration` rows. Both mark eligible rows of whole patients; rows with too
-    little data are left out of fitting (the calibration split's threshold counts them, scored 0, as live)."""
+    little data are left out of fitting (the calibration split's threshold counts them, scored 0, as live).
+
+    `iculos`: each row's ICU hour. The trees and their early stopping see the rows weighted so that every ICU hour
+    has the same positive rate (models/hour_balance.py), and the trial with the best same-hour AUROC on the
+    calibration rows is chosen: the ICU hour, a record-length artefact, buys nothing. Calibration is unweighted."""
     from sklearn.metrics import roc_auc_score
 
     enough = has_enough_data(features)
@@ -184,19 +193,42 @@ def fit_recipe(
     fit_cal = calibration & enough
     model_x = features[:, _MODEL_COLUMNS]
     train_x = _fillable(model_x[train])
+    rates = hour_rates(iculos[train], label[train])
+    weights = hour_weights(iculos[train], label[train], rates)
+    cal_weights = hour_weights(iculos[fit_cal], label[fit_cal], rates)
     trial_results: list[dict[str, Any]] = []
     best: Any = None
     best_auroc = -1.0
     for params in _progress(trials, progress, "trials"):
         classifier = _classifier(params, max_iter=max_iter, seed=seed)
-        classifier.fit(train_x, label[train], X_val=model_x[fit_cal], y_val=label[fit_cal])
-        auroc = float(roc_auc_score(label[fit_cal], classifier.decision_function(model_x[fit_cal])))
-        trial_results.append(
-            {"params": dict(params), "iterations": int(classifier.n_iter_), "calibration_auroc": auroc}
+        classifier.fit(
+            train_x,
+            label[train],
+            sample_weight=weights,
+            X_val=model_x[fit_cal],
+            y_val=label[fit_cal],
+            sample_weight_val=cal_weights,
         )
-        logger.info("Trial %s: %d iterations, calibration AUROC %.4f", dict(params), classifier.n_iter_, auroc)
-        if auroc > best_auroc:
-            best, best_auroc = classifier, auroc
+        raw = classifier.decision_function(model_x[fit_cal])
+        same_hour = stratified_auroc(raw, label[fit_cal], iculos[fit_cal])
+        pooled = float(roc_auc_score(label[fit_cal], raw))
+        trial_results.append(
+            {
+                "params": dict(params),
+                "iterations": int(classifier.n_iter_),
+                "calibration_same_hour_auroc": same_hour,
+                "calibration_auroc": pooled,
+            }
+        )
+        logger.info(
+            "Trial %s: %d iterations, calibration same-hour AUROC %.4f (pooled %.4f)",
+            dict(params),
+            classifier.n_iter_,
+            same_hour,
+            pooled,
+        )
+        if same_hour > best_auroc:
+            best, best_auroc = classifier, same_hour
     slope, intercept = _platt(best.decision_function(model_x[fit_cal]), label[fit_cal])
     news2 = features[:, FEATURE_NAMES.index("news2_total")]
     metadata: dict[str, Any] = {
@@ -211,7 +243,7 @@ def fit_recipe(
     cal_scores = live_scores(model.probabilities(features[calibration]), enough[calibration])
     news2_sensitivity = float((news2[calibration][label[calibration] == 1] >= 5).mean())
     metadata["threshold"] = matched_threshold(cal_scores, label[calibration], sensitivity=news2_sensitivity)
-    chosen = [t["calibration_auroc"] for t in trial_results].index(best_auroc)
+    chosen = [t["calibration_same_hour_auroc"] for t in trial_results].index(best_auroc)
     return FittedRecipe(ModelArtefact(classifier=best, metadata=metadata), trial_results, chosen)
 
 

@@ -11,8 +11,9 @@ import sklearn
 from models.artefact import ModelArtefact
 from models.features import FEATURE_NAMES, compute_features, has_enough_data
 from models.predict import RiskModel
-from models.train import MODEL_FEATURES, NEWS2_MAX, _news2_floor
-from tests.models.conftest import synthetic_hours
+from models.split import Part, split_patients
+from models.train import MODEL_FEATURES, NEWS2_MAX, _news2_floor, fit_recipe
+from tests.models.conftest import TINY_TRIAL, synthetic_hours
 
 
 def test_calibrated_probabilities_match_the_observed_rate_on_unseen_patients(tiny_model: RiskModel) -> None:
@@ -29,7 +30,7 @@ def test_calibrated_probabilities_match_the_observed_rate_on_unseen_patients(tin
 def test_metadata_records_features_versions_data_hash_split_and_metrics(tiny_artefact: ModelArtefact) -> None:
     metadata = tiny_artefact.metadata
     assert metadata["feature_names"] == list(MODEL_FEATURES)
-    assert metadata["model_version"] == "news_risk_v2"
+    assert metadata["model_version"] == "news_risk_v3"
     assert metadata["sklearn_version"] == sklearn.__version__
     assert metadata["numpy_version"] == np.__version__
     assert metadata["training_data"]["sha256"] == "synthetic"
@@ -119,3 +120,23 @@ def test_risk_is_never_below_the_news2_floor(tiny_artefact: ModelArtefact) -> No
     assert floored[0] == pytest.approx(own[0])  # at NEWS2 6 the model's own risk
     assert own[0] < 0.5
     assert floored[1] == pytest.approx(max(own[1], 0.5))  # from NEWS2 7 at least the floor
+
+
+def test_the_trial_ranking_best_at_the_same_icu_hour_is_chosen() -> None:
+    hours = synthetic_hours(300, seed=5)
+    features = compute_features(hours.grid)
+    part = split_patients(hours.n_patients, 0)[hours.patient]
+    trials = [dict(TINY_TRIAL, max_depth=1, max_leaf_nodes=2), TINY_TRIAL, dict(TINY_TRIAL, learning_rate=0.02)]
+    fitted = fit_recipe(
+        features,
+        hours.label,
+        hours.grid.hours_since_admission,
+        train=hours.eligible & (part == Part.TRAIN),
+        calibration=hours.eligible & (part == Part.CALIBRATION),
+        trials=trials,
+        max_iter=40,
+    )
+    same_hour = [t["calibration_same_hour_auroc"] for t in fitted.trials]
+    assert all(0.0 <= a <= 1.0 for a in same_hour)
+    assert fitted.chosen_trial == int(np.argmax(same_hour))
+    assert fitted.artefact.classifier.get_params()["max_depth"] == trials[fitted.chosen_trial]["max_depth"]
