@@ -33,9 +33,9 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 ARTEFACT_DIR = Path(__file__).resolve().parent / "artefacts"
-# news_risk_v1.skops stays beside it for comparison (`vaktrom model evaluate --model ...`): it still loads, since an
-# artefact reads only the features it names.
-DEFAULT_ARTEFACT_PATH = ARTEFACT_DIR / "news_risk_v2.skops"
+# news_risk_v1.skops and news_risk_v2.skops stay beside it for comparison (`vaktrom model evaluate --model ...`): they
+# still load, since an artefact reads only the features it names.
+DEFAULT_ARTEFACT_PATH = ARTEFACT_DIR / "news_risk_v3.skops"
 # Types skops may rebuild beyond its built-in safe set: the trees of a HistGradientBoostingClassifier. Anything else
 # in a file is refused, so a crafted artefact cannot make us construct arbitrary objects.
 TRUSTED_TYPES: tuple[str, ...] = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)

@@ -88,5 +88,5 @@ def test_shipped_artefact_loads_and_is_small() -> None:
     assert not artefact.external
     assert DEFAULT_ARTEFACT_PATH.stat().st_size < 2_000_000
     assert artefact.metadata["feature_names"] == list(MODEL_FEATURES)
-    assert artefact.metadata["model_version"] == "news_risk_v2"
+    assert artefact.metadata["model_version"] == "news_risk_v3"
     assert 0 < artefact.threshold < 1

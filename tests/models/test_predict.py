@@ -137,7 +137,7 @@ def test_raised_risk_names_deteriorating_vitals_in_plain_words(tiny_model: RiskM
     assert risk.probability is not None and risk.probability >= tiny_model.threshold
     words = ("heart rate", "respiration rate", "temperature", "SpO2", "blood pressure", "NEWS2", "oxygen")
     assert all(any(w in reason for w in words) for reason in risk.reasons), risk.reasons
-    assert risk.model_version == "news_risk_v2"
+    assert risk.model_version == "news_risk_v3"
 
 
 def test_a_chunk_of_patients_is_assessed_exactly_as_each_one_alone(tiny_model: RiskModel) -> None:
