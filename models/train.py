@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import platform
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from core.types import Parameter
 from models.artefact import FORMAT_VERSION, ModelArtefact, save_artefact
-from models.criteria import stratified_auroc
+from models.criteria import ScoredRows, evaluate_criteria, stratified_auroc
 from models.dataset import HORIZON_H, LabelledHours, load_labelled_hours
 from models.evaluate import evaluate_scores, live_scores, matched_threshold
 from models.features import FEATURE_NAMES, GRID_HOURS, compute_features, has_enough_data
@@ -133,6 +133,16 @@ def train_on(
         operating_threshold=threshold,
         hours_since_admission=hours.grid.hours_since_admission[test],
     )
+    # Issue 13's criteria on the test split, as `vaktrom model evaluate --part test` prints them, travel with the model.
+    test_rows = ScoredRows(
+        patient=np.unique(hours.patient[test], return_inverse=True)[1].astype(np.int64),
+        iculos=hours.grid.hours_since_admission[test],
+        label=label[test],
+        score=test_scores,
+        news2=news2[test],
+        n_patients=len(np.unique(hours.patient[test])),
+    )
+    evaluation = replace(evaluation, criteria=evaluate_criteria(test_rows, resamples=bootstrap_rounds, seed=seed))
     metadata.update(
         {
             "threshold_rule": "calibration split: model sensitivity equal to that of NEWS2 >= 5",

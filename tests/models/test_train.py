@@ -46,6 +46,13 @@ def test_metadata_records_features_versions_data_hash_split_and_metrics(tiny_art
     assert metrics["auroc"] > metrics["news2_auroc"]
     low, high = metadata["test_confidence_intervals"]["auroc"]
     assert 0 <= low <= high <= 1
+    criteria = metrics["criteria"]  # issue 13's, beside NEWS2 on the same test rows, with CIs
+    assert criteria["patients"] == metadata["split"]["test_patients"]
+    for name in ("same_hour_auroc", "auroc_iculos_le_48", "early_onset_alerted_share"):
+        figure = criteria[name]
+        assert 0 <= figure["model"] <= 1 and 0 <= figure["news2"] <= 1, (name, figure)
+        assert figure["difference"] == pytest.approx(figure["model"] - figure["news2"])
+        assert figure["difference_ci"][0] <= figure["difference_ci"][1]
     assert {g["group"] for g in metadata["test_subgroups"]} == {
         "age 18-49",
         "age 50-64",
