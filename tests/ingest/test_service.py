@@ -167,6 +167,27 @@ async def test_a_redelivered_pack_is_stored_once_and_its_copy_dead_lettered_as_d
     assert await store.count_readings() == 5
 
 
+async def test_copies_in_batches_stored_side_by_side_are_one_row_and_one_duplicate_each(
+    store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
+) -> None:
+    root = unique_topic_root
+    await seed_ward(store)
+    # Three messages per batch: a pack and its copy often land in consecutive batches, whose appends run at once.
+    worker = await start_ingest(ingest_settings(mqtt_url, root, ingest_batch_max=3), store)
+    start = _now() - timedelta(minutes=5)
+
+    for n in range(60):
+        pack = vitals_pack(start + timedelta(seconds=n))
+        await _publish(mqtt_client, obs_topic(root, SITE, "dev-1"), pack)
+        await _publish(mqtt_client, obs_topic(root, SITE, "dev-1"), pack)
+
+    letters = await _dead_letters(store, 300)
+    assert {letter.reason for letter in letters} == {"duplicate reading"}
+    assert len(letters) == 300
+    assert await store.count_readings() == 300
+    assert await wait_until(lambda: worker.metrics.readings_stored == 300, what="every reading acknowledged")
+
+
 async def test_a_reading_goes_to_the_patient_paired_at_its_own_timestamp(
     store: Store, start_ingest: Start, mqtt_client: MqttClient, mqtt_url: str, unique_topic_root: str
 ) -> None:
