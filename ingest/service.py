@@ -308,10 +308,7 @@ class IngestWorker:
         if outcome is None:
             self._ack(batch)
             return
-        try:
-            await save_statuses(self._store, outcome.statuses, metrics=self._metrics)
-        except Exception:
-            logger.exception("Unexpected failure storing the statuses of a batch of %d messages", len(batch))
+        await save_statuses(self._store, outcome.statuses, metrics=self._metrics)  # retries until stored
         self._ack(batch)
         self._metrics.readings_stored += len(outcome.readings)
         self._metrics.dead_lettered += outcome.dead_lettered

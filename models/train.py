@@ -53,8 +53,8 @@ _AGE_BANDS: tuple[tuple[str, float, float], ...] = (
 _T = TypeVar("_T")
 # What the model reads (as news_risk_v2 did; v3 weighs the training rows by ICU hour, models/hour_balance.py): how
 # far each NEWS2-scored vital sign lies from normal and for how long (models/severity.py), and NEWS2 itself now and
-# over the last hours. Every one of them can only rise while the vital signs worsen, and the
-# risk may only rise with each (`monotonic_cst` +1 throughout), so the risk never falls while the patient gets worse.
+# over the last hours. Every one of them can only rise while the vital signs worsen, and the risk may only rise with
+# each (`monotonic_cst` +1 throughout), so the risk never falls while the patient gets worse.
 # Left out on purpose, as habits of one hospital rather than the patient: hours since each measurement and how many
 # vitals were charted, time since ICU admission, oxygen (FiO2 charting) apart from its NEWS2 points, changes from the
 # patient's own baseline (they fall once the baseline catches up with a slow slide), slopes and variability (not
@@ -134,13 +134,14 @@ def train_on(
         hours_since_admission=hours.grid.hours_since_admission[test],
     )
     # Issue 13's criteria on the test split, as `vaktrom model evaluate --part test` prints them, travel with the model.
+    test_patients, test_patient = np.unique(hours.patient[test], return_inverse=True)
     test_rows = ScoredRows(
-        patient=np.unique(hours.patient[test], return_inverse=True)[1].astype(np.int64),
+        patient=test_patient.astype(np.int64),
         iculos=hours.grid.hours_since_admission[test],
         label=label[test],
         score=test_scores,
         news2=news2[test],
-        n_patients=len(np.unique(hours.patient[test])),
+        n_patients=len(test_patients),
     )
     evaluation = replace(evaluation, criteria=evaluate_criteria(test_rows, resamples=bootstrap_rounds, seed=seed))
     metadata.update(
