@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+import sqlalchemy as sa
 
 from core.store import Store
 from core.store.postgres import PostgresStore
@@ -42,3 +44,15 @@ async def open_store(make_store: Callable[[], Store]) -> AsyncIterator[StoreFact
 @pytest.fixture
 async def store(open_store: StoreFactory) -> Store:
     return await open_store()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def sql_engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
+    """A bare SQLAlchemy engine on each engine a store runs on (an empty database), for the query helpers' tests."""
+    if request.param == "sqlite":
+        engine = sa.create_engine("sqlite://")
+    else:
+        dsn: str = request.getfixturevalue("postgres_dsn")
+        engine = sa.create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn))
+    yield engine
+    engine.dispose()

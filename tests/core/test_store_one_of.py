@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -28,18 +25,12 @@ def _query(ids: list[str]) -> sa.Select[tuple[str, int]]:
     return sa.select(_rows.c.row_id, _rows.c.n).where(one_of(_rows.c.row_id, ids), _rows.c.n >= 0).order_by(_rows.c.n)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
-def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        engine = sa.create_engine("sqlite://")
-    else:
-        dsn: str = request.getfixturevalue("postgres_dsn")
-        engine = sa.create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn))
-    with engine.begin() as conn:
+@pytest.fixture
+def engine(sql_engine: sa.Engine) -> sa.Engine:
+    with sql_engine.begin() as conn:
         _metadata.create_all(conn)
         conn.execute(sa.insert(_rows), [{"row_id": k, "n": v} for k, v in _STORED.items()])
-    yield engine
-    engine.dispose()
+    return sql_engine
 
 
 def test_a_query_returns_exactly_the_listed_rows_for_every_length_asked_in_turn(engine: sa.Engine) -> None:
