@@ -16,7 +16,7 @@ __all__ = [
     "alert_of_row",
     "insert_transition",
     "locked_alert",
-    "locked_where",
+    "locked_by_id",
     "pending_of_row",
     "pending_values",
     "pending_where",
@@ -47,15 +47,22 @@ def alert_of_row(row: Any) -> Alert:
     )
 
 
-def locked_where(conn: sa.Connection, where: sa.ColumnElement[bool]) -> Alert | None:
-    # FOR UPDATE holds the row until commit on PostgreSQL; SQLite's write transaction already holds the file.
-    row = conn.execute(sa.select(_a).where(where).with_for_update()).first()
+# The statements every alert change runs are built once, their values passed as parameters: built per call (each
+# value made a bind parameter, the statement's cache key walked again) they cost about as much CPU as running them
+# when a ward's devices raise or end their alerts together.
+# FOR UPDATE holds the row until commit on PostgreSQL; SQLite's write transaction already holds the file.
+_LOCKED_BY_ID = sa.select(_a).where(_a.c.alert_id == sa.bindparam("wanted_alert_id")).with_for_update()
+_INSERT_TRANSITION = sa.insert(s.alert_transitions)
+
+
+def locked_by_id(conn: sa.Connection, alert_id: int) -> Alert | None:
+    row = conn.execute(_LOCKED_BY_ID, {"wanted_alert_id": alert_id}).first()
     return None if row is None else alert_of_row(row)
 
 
 def locked_alert(conn: sa.Connection, alert_id: int) -> Alert:
     """Raises NotFound."""
-    alert = locked_where(conn, _a.c.alert_id == alert_id)
+    alert = locked_by_id(conn, alert_id)
     if alert is None:
         raise NotFound("alert", alert_id)
     return alert
@@ -65,15 +72,16 @@ def insert_transition(
     conn: sa.Connection, alert: Alert, phase: AlertPhase, *, at: datetime, by: str = SYSTEM_ACTOR, reason: str = ""
 ) -> None:
     conn.execute(
-        sa.insert(s.alert_transitions).values(
-            alert_id=alert.alert_id,
-            at=at,
-            phase=phase.value,
-            state=alert.state.value,
-            severity=alert.severity.value,
-            actor=by,
-            reason=reason,
-        )
+        _INSERT_TRANSITION,
+        {
+            "alert_id": alert.alert_id,
+            "at": at,
+            "phase": phase.value,
+            "state": alert.state.value,
+            "severity": alert.severity.value,
+            "actor": by,
+            "reason": reason,
+        },
     )
 
 

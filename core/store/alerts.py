@@ -23,7 +23,7 @@ from core.store import schema as s
 from core.store.alert_rows import (
     alert_of_row,
     insert_transition,
-    locked_where,
+    locked_by_id,
     pending_of_row,
     pending_values,
     pending_where,
@@ -78,12 +78,32 @@ def _values(alert: Alert) -> dict[str, Any]:
     return values
 
 
-def _same_key(key: AlertKey) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        sa.func.coalesce(_a.c.patient_id, "") == (key.patient_id or ""),
-        sa.func.coalesce(_a.c.device_id, "") == (key.device_id or ""),
-        _a.c.kind == key.kind.value,
+_LOCKED_BY_KEY = (
+    sa.select(_a)
+    .where(
+        sa.func.coalesce(_a.c.patient_id, "") == sa.bindparam("key_patient_id"),
+        sa.func.coalesce(_a.c.device_id, "") == sa.bindparam("key_device_id"),
+        _a.c.kind == sa.bindparam("key_kind"),
         s.UNRESOLVED,
+    )
+    .with_for_update()
+)
+# SET takes the columns named in the parameters (_values); the row is named by a parameter no column is called.
+_UPDATE_BY_ID = sa.update(_a).where(_a.c.alert_id == sa.bindparam("target_alert_id")).returning(*_a.c)
+
+
+def _locked_by_key(conn: sa.Connection, key: AlertKey) -> Alert | None:
+    """The key's unresolved alert, locked (alert_rows: statements built once)."""
+    params = {"key_patient_id": key.patient_id or "", "key_device_id": key.device_id or "", "key_kind": key.kind.value}
+    row = conn.execute(_LOCKED_BY_KEY, params).first()
+    return None if row is None else alert_of_row(row)
+
+
+@functools.lru_cache(maxsize=2)
+def _insert_statement(dialect: str) -> sa.Executable:
+    insert = postgresql.insert(_a) if dialect == "postgresql" else sqlite.insert(_a)
+    return insert.on_conflict_do_nothing(index_elements=list(s.ALERT_IDENTITY), index_where=s.UNRESOLVED).returning(
+        *_a.c
     )
 
 
@@ -97,34 +117,26 @@ def _record(conn: sa.Connection, alert: Alert, update: AlertUpdate, lookups: Cha
 def _write_existing(
     conn: sa.Connection, update: AlertUpdate, alert_id: int, lookups: ChainLookups | None = None
 ) -> AlertChange:
-    row = conn.execute(
-        sa.update(_a).where(_a.c.alert_id == alert_id).values(_values(update.alert)).returning(*_a.c)
-    ).one()
+    row = conn.execute(_UPDATE_BY_ID, _values(update.alert) | {"target_alert_id": alert_id}).one()
     return _record(conn, alert_of_row(row), update, lookups)
 
 
 def _insert(conn: sa.Connection, alert: Alert) -> Alert | None:
     """Insert a new unresolved alert; None when another transaction just inserted one for the same key."""
-    insert = postgresql.insert(_a) if conn.dialect.name == "postgresql" else sqlite.insert(_a)
     values = _values(alert) | {
         "patient_id": alert.patient_id,
         "device_id": alert.device_id,
         "kind": alert.kind.value,
         "opened_at": alert.opened_at,
     }
-    statement = (
-        insert.values(values)
-        .on_conflict_do_nothing(index_elements=list(s.ALERT_IDENTITY), index_where=s.UNRESOLVED)
-        .returning(*_a.c)
-    )
-    row = conn.execute(statement).first()
+    row = conn.execute(_insert_statement(conn.dialect.name), values).first()
     return None if row is None else alert_of_row(row)
 
 
 def _update_key(
     conn: sa.Connection, key: AlertKey, decide: AlertDecision, lookups: ChainLookups | None = None
 ) -> AlertChange | None:
-    current = locked_where(conn, _same_key(key))
+    current = _locked_by_key(conn, key)
     update = decide(current)
     if update is None:
         return None if current is None else AlertChange(current, changed=False)
@@ -146,7 +158,7 @@ def update_alert_in(conn: sa.Connection, key: AlertKey, decide: AlertDecision) -
 
 
 def _update_id(conn: sa.Connection, alert_id: int, decide: DueAlertDecision) -> AlertChange:
-    current = locked_where(conn, _a.c.alert_id == alert_id)
+    current = locked_by_id(conn, alert_id)
     if current is None:
         raise NotFound("alert", alert_id)
     update = decide(current)
@@ -196,7 +208,7 @@ def _decide_condition(
     conn: sa.Connection, key: AlertKey, pending: PendingAlert | None, decide: ConditionDecision
 ) -> tuple[ConditionUpdate, AlertChange | None]:
     """Decide on the locked alert and apply the alert's part; the caller writes the pending part."""
-    current = locked_where(conn, _same_key(key))
+    current = _locked_by_key(conn, key)
     update = decide(current, pending)
     if update.alert is None:
         return update, None if current is None else AlertChange(current, changed=False)
