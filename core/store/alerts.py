@@ -93,7 +93,7 @@ _UPDATE_BY_ID = sa.update(_a).where(_a.c.alert_id == sa.bindparam("target_alert_
 
 
 def _locked_by_key(conn: sa.Connection, key: AlertKey) -> Alert | None:
-    """The key's unresolved alert, locked (alert_rows: statements built once)."""
+    """The key's unresolved alert, locked. Its statement is built once, as alert_rows' are."""
     params = {"key_patient_id": key.patient_id or "", "key_device_id": key.device_id or "", "key_kind": key.kind.value}
     row = conn.execute(_LOCKED_BY_KEY, params).first()
     return None if row is None else alert_of_row(row)
