@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound
 from core.store import schema as s
@@ -37,7 +36,7 @@ from core.store.protocols import (
     ConditionUpdate,
     DueAlertDecision,
 )
-from core.store.sql import SqlStore, advisory_lock, one_of
+from core.store.sql import SqlStore, advisory_lock, dialect_insert, one_of
 from core.types import (
     Alert,
     AlertKey,
@@ -101,7 +100,7 @@ def _locked_by_key(conn: sa.Connection, key: AlertKey) -> Alert | None:
 
 @functools.lru_cache(maxsize=2)
 def _insert_statement(dialect: str) -> sa.Executable:
-    insert = postgresql.insert(_a) if dialect == "postgresql" else sqlite.insert(_a)
+    insert = dialect_insert(dialect, _a)
     return insert.on_conflict_do_nothing(index_elements=list(s.ALERT_IDENTITY), index_where=s.UNRESOLVED).returning(
         *_a.c
     )

@@ -23,7 +23,17 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from core.errors import StorageUnavailable
 from core.store.columns import UtcDateTime, to_us
 
-__all__ = ["SqlStore", "Work", "advisory_lock", "hours_before", "id_rows", "insert_new", "one_of", "upsert"]
+__all__ = [
+    "SqlStore",
+    "Work",
+    "advisory_lock",
+    "dialect_insert",
+    "hours_before",
+    "id_rows",
+    "insert_new",
+    "one_of",
+    "upsert",
+]
 
 T = TypeVar("T")
 Work = Callable[[sa.Connection], T]
@@ -83,12 +93,17 @@ def _upsert_statement(
     update: tuple[str, ...],
     where: Callable[[Any], sa.ColumnElement[bool]] | None,
 ) -> sa.Executable:
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = dialect_insert(dialect, table)
     return insert.on_conflict_do_update(
         index_elements=list(key),
         set_={name: insert.excluded[name] for name in update},
         where=None if where is None else where(insert.excluded),
     )
+
+
+def dialect_insert(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
+    """The engine's INSERT, the one that speaks ON CONFLICT (`dialect`: a connection's `dialect.name`)."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 def insert_new(
@@ -97,7 +112,7 @@ def insert_new(
     """INSERT ... ON CONFLICT (key) DO NOTHING: a row whose key is stored already is left as it is."""
     if not rows:
         return
-    insert = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+    insert = dialect_insert(conn.dialect.name, table)
     conn.execute(insert.on_conflict_do_nothing(index_elements=list(key)), rows)
 
 
