@@ -106,10 +106,19 @@ def _insert_statement(dialect: str) -> sa.Executable:
     )
 
 
-def _record(conn: sa.Connection, alert: Alert, update: AlertUpdate, lookups: ChainLookups | None = None) -> AlertChange:
+def _record(
+    conn: sa.Connection,
+    alert: Alert,
+    update: AlertUpdate,
+    lookups: ChainLookups | None = None,
+    *,
+    inserted: bool = False,
+) -> AlertChange:
+    """Write the update's history row and move the alert's chain. `inserted`: the alert row was inserted by this
+    transaction, so it has no chain yet to read."""
     if update.phase is not None:
         insert_transition(conn, alert, update.phase, at=alert.updated_at, by=update.by, reason=update.reason)
-        follow_alert(conn, alert, update.phase, lookups=lookups)
+        follow_alert(conn, alert, update.phase, lookups=lookups, unchained=inserted)
     return AlertChange(alert, changed=update.phase is not None, phase=update.phase)
 
 
@@ -145,7 +154,7 @@ def _update_key(
         raise ValueError(f"A decision may not open an alert already resolved ({key})")
     inserted = _insert(conn, update.alert)
     if inserted is not None:
-        return _record(conn, inserted, update, lookups)
+        return _record(conn, inserted, update, lookups, inserted=True)
     # Another process opened this key's alert between our read and insert (PostgreSQL waited for its commit):
     # decide again against that one, now locked.
     return _update_key(conn, key, decide, lookups)
@@ -217,7 +226,7 @@ def _decide_condition(
         raise ValueError(f"A decision may not open an alert already resolved ({key})")
     inserted = _insert(conn, update.alert.alert)
     if inserted is not None:
-        return update, _record(conn, inserted, update.alert)
+        return update, _record(conn, inserted, update.alert, inserted=True)
     # Another path (raise_alert) opened this key's alert between our read and insert: decide again on that one.
     return _decide_condition(conn, key, pending, decide)
 

@@ -50,8 +50,12 @@ def escalation_of_row(row: Any) -> Escalation:
     )
 
 
+# Built once, as the alert statements are (core/store/alert_rows.py): every alert change reads its chain.
+_LOCKED_CHAIN = sa.select(_x).where(_x.c.alert_id == sa.bindparam("chain_alert_id")).with_for_update()
+
+
 def locked_chain(conn: sa.Connection, alert_id: int) -> Escalation | None:
-    row = conn.execute(sa.select(_x).where(_x.c.alert_id == alert_id).with_for_update()).first()
+    row = conn.execute(_LOCKED_CHAIN, {"chain_alert_id": alert_id}).first()
     return None if row is None else escalation_of_row(row)
 
 

@@ -104,13 +104,22 @@ def insert_deliveries(conn: sa.Connection, deliveries: Sequence[Delivery]) -> No
     insert_new(conn, _d, rows, key=["delivery_id"])
 
 
+# Built once, as the alert statements are (core/store/alert_rows.py): every chain an alert's end stops runs it.
+_CANCEL_QUEUED = (
+    sa.update(_d)
+    .where(_d.c.alert_id == sa.bindparam("cancelled_alert_id"), _d.c.state == DeliveryState.QUEUED.value)
+    .values(
+        state=DeliveryState.CANCELLED.value,
+        next_attempt_at=None,
+        updated_at=sa.bindparam("cancelled_at", type_=_d.c.updated_at.type),
+        outcome=sa.bindparam("cancel_reason"),
+    )
+)
+
+
 def cancel_pending(conn: sa.Connection, alert_id: int, *, at: datetime, reason: str) -> None:
     """Deliveries of the alert still queued (not yet sent, or waiting to be retried) will not go out."""
-    conn.execute(
-        sa.update(_d)
-        .where(_d.c.alert_id == alert_id, _d.c.state == DeliveryState.QUEUED.value)
-        .values(state=DeliveryState.CANCELLED.value, next_attempt_at=None, updated_at=at, outcome=reason)
-    )
+    conn.execute(_CANCEL_QUEUED, {"cancelled_alert_id": alert_id, "cancelled_at": at, "cancel_reason": reason})
 
 
 def _recent_sends(conn: sa.Connection, rows: Sequence[Any], since: datetime) -> dict[tuple[str, str], list[datetime]]:

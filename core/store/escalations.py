@@ -51,16 +51,14 @@ def _policy_for(conn: sa.Connection, site_id: str, priority: AlertPriority) -> E
     return policy_from_json(row._asdict())
 
 
-def _site_of(conn: sa.Connection, alert: Alert) -> str | None:
-    if alert.ward_id is not None:
-        site = conn.execute(sa.select(s.wards.c.site_id).where(s.wards.c.ward_id == alert.ward_id)).scalar()
-        if site is not None:
-            return str(site)
-    if alert.device_id is not None:
-        site = conn.execute(sa.select(s.devices.c.site_id).where(s.devices.c.device_id == alert.device_id)).scalar()
-        if site is not None:
-            return str(site)
-    return None
+def _ward_site(conn: sa.Connection, ward_id: str) -> str | None:
+    site = conn.execute(sa.select(s.wards.c.site_id).where(s.wards.c.ward_id == ward_id)).scalar()
+    return None if site is None else str(site)
+
+
+def _device_site(conn: sa.Connection, device_id: str) -> str | None:
+    site = conn.execute(sa.select(s.devices.c.site_id).where(s.devices.c.device_id == device_id)).scalar()
+    return None if site is None else str(site)
 
 
 class ChainLookups:
@@ -69,14 +67,23 @@ class ChainLookups:
     changed meanwhile applies from the next one, as if it had been changed just after."""
 
     def __init__(self) -> None:
-        self._sites: dict[tuple[str | None, str | None], str | None] = {}
+        # By ward and by device apart: a ward's devices share their ward's site, read once.
+        self._ward_sites: dict[str, str | None] = {}
+        self._device_sites: dict[str, str | None] = {}
         self._policies: dict[tuple[str, AlertPriority], EscalationPolicy] = {}
 
     def site_of(self, conn: sa.Connection, alert: Alert) -> str | None:
-        key = (alert.ward_id, alert.device_id)
-        if key not in self._sites:
-            self._sites[key] = _site_of(conn, alert)
-        return self._sites[key]
+        """The alert's ward's site, else its device's (a device alert with no ward), else None."""
+        if alert.ward_id is not None:
+            if alert.ward_id not in self._ward_sites:
+                self._ward_sites[alert.ward_id] = _ward_site(conn, alert.ward_id)
+            if self._ward_sites[alert.ward_id] is not None:
+                return self._ward_sites[alert.ward_id]
+        if alert.device_id is not None:
+            if alert.device_id not in self._device_sites:
+                self._device_sites[alert.device_id] = _device_site(conn, alert.device_id)
+            return self._device_sites[alert.device_id]
+        return None
 
     def policy_for(self, conn: sa.Connection, site_id: str, priority: AlertPriority) -> EscalationPolicy:
         key = (site_id, priority)
@@ -85,12 +92,20 @@ class ChainLookups:
         return self._policies[key]
 
 
-def follow_alert(conn: sa.Connection, alert: Alert, phase: AlertPhase, *, lookups: ChainLookups | None = None) -> None:
+def follow_alert(
+    conn: sa.Connection,
+    alert: Alert,
+    phase: AlertPhase,
+    *,
+    lookups: ChainLookups | None = None,
+    unchained: bool = False,
+) -> None:
     """Start, restart or stop the alert's chain after `phase`, in the alert's transaction. An alert with no site
     (a device nobody registered to one) has no chain: it is shown on the page only. `lookups`: the transaction's
-    cache of sites and policies, when it follows many alerts."""
+    cache of sites and policies, when it follows many alerts. `unchained`: the caller knows the alert has no chain
+    row (it was inserted in this transaction), so none is read: one round trip less per alert a ward's outage opens."""
     if phase in _STOPPING:
-        current = locked_chain(conn, alert.alert_id)
+        current = None if unchained else locked_chain(conn, alert.alert_id)
         if current is None:
             return
         site_id, policy = current.site_id, current.policy
@@ -100,7 +115,7 @@ def follow_alert(conn: sa.Connection, alert: Alert, phase: AlertPhase, *, lookup
         if found is None:
             return
         site_id = found
-        current = locked_chain(conn, alert.alert_id)
+        current = None if unchained else locked_chain(conn, alert.alert_id)
         policy = policy_for_kind(lookups.policy_for(conn, site_id, alert.priority), alert.kind)
     chain = chain_after(phase, alert, current, policy=policy, site_id=site_id, at=alert.updated_at)
     if chain is None:

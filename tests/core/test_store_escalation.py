@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import orjson
 import pytest
+import sqlalchemy as sa
 
 from alerts import lifecycle
 from alerts.escalation import fire_step
@@ -37,6 +38,8 @@ from core.types import (
     CareTeamMember,
     CareTeamRole,
     ClinicalRisk,
+    Device,
+    DeviceKind,
     Parameter,
     Patient,
     PatientScore,
@@ -164,6 +167,7 @@ async def test_acknowledging_stops_the_chain_and_cancels_what_has_not_gone_out(s
     assert chain.next_step_at is None and chain.stop_reason == "acknowledged by nurse-kari"
     [delivery] = await store.list_deliveries(alert_id)
     assert delivery.state is DeliveryState.CANCELLED
+    assert (delivery.updated_at, delivery.outcome) == (at, "chain ended: acknowledged")
     assert await fire(store, T0 + timedelta(hours=1)) == 0
 
 
@@ -342,7 +346,13 @@ async def test_alerts_raised_together_each_start_the_policy_of_their_own_site_an
         Alert(0, "pat-3", "w1", AlertKind.NEWS2, AlertSeverity.HIGH, AlertState.OPEN, "NEWS2 7", T0, T0),
         Alert(0, "pat-4", "w2", AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "m", T0, T0,
               device_id="mon-4"),
+        # A home kit on no ward follows its device's site; one registered nowhere is shown on the page only.
+        Alert(0, None, None, AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "m", T0, T0,
+              device_id="kit-5"),
+        Alert(0, None, None, AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "m", T0, T0,
+              device_id="kit-unregistered"),
     ]  # fmt: skip
+    await store.register_device(Device("kit-5", "s2", DeviceKind.HOME_KIT, "K2", T0))
 
     changes = await store.raise_alerts(raised)
 
@@ -352,7 +362,40 @@ async def test_alerts_raised_together_each_start_the_policy_of_their_own_site_an
         ("s2", s2_medium),
         ("s1", policy_for_kind(default_policy(AlertPriority.HIGH), AlertKind.NEWS2)),
         ("s2", s2_medium),
+        ("s2", s2_medium),
+        None,
     ]
+
+
+async def test_a_wards_outage_opens_each_alert_in_four_round_trips(store: Store) -> None:
+    """A ward's monitors falling silent together open their alerts in one transaction: per alert its locked read,
+    insert, history row and chain, while the ward's site and the site's policy are read once per transaction (they
+    were read for every alert, and its chain looked for, though an alert just inserted has none)."""
+    await unit_with_roster(store)
+    statements = 0
+
+    def count(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    async def statements_to_open(monitors: range) -> int:
+        raised = [
+            Alert(0, f"pat-{i}", "w1", AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "m", T0,
+                  T0, device_id=f"mon-{i}")
+            for i in monitors
+        ]  # fmt: skip
+        before = statements
+        changes = await store.raise_alerts(raised)
+        assert [change.phase for change in changes] == [AlertPhase.OPENED] * len(monitors)
+        return statements - before
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
+    try:
+        ten, thirty = await statements_to_open(range(10)), await statements_to_open(range(10, 40))
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
+
+    assert thirty - ten == 4 * 20
 
 
 async def test_resolving_stops_the_chain_with_the_policy_it_started_with(store: Store) -> None:
