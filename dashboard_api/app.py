@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +42,7 @@ from dashboard_api.access import ApiContext, Publisher
 from dashboard_api.auth import Principal, current_principal
 from dashboard_api.live import LiveHub
 from dashboard_api.oidc import OidcVerifier
+from dashboard_api.pages import PAGES, STATIC_DIR
 from dashboard_api.security import FailedAuthThrottle, GuardMiddleware, validation_error_without_input
 from dashboard_api.socket_quota import SocketQuota
 from dashboard_api.ws_access import AccessWatch
@@ -50,7 +52,6 @@ __all__ = ["API_PREFIX", "create_app"]
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-STATIC_DIR = Path(__file__).parent / "static"
 # HS256 keys shorter than the hash output weaken the signature (RFC 7518 §3.2); Settings enforces the same.
 _MIN_SECRET_LENGTH = 32
 
@@ -142,35 +143,15 @@ def _add_probes(app: FastAPI, store: Store) -> None:
 
 
 def _add_page(app: FastAPI) -> None:
-    """The pages (ward, alerts, patient): static files only, no data; they call the API with the user's token."""
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html")
-
-    @app.get("/alerts", include_in_schema=False)
-    async def alerts_page() -> FileResponse:
-        """The alerts of every unit the user covers (the specialist's view)."""
-        return FileResponse(STATIC_DIR / "alerts.html")
-
-    @app.get("/patient", include_in_schema=False)
-    async def patient_page() -> FileResponse:
-        """One patient: trends, alert timeline, care team, ISBAR, limits (`?id=<patient id>`)."""
-        return FileResponse(STATIC_DIR / "patient.html")
-
-    @app.get("/worklist", include_in_schema=False)
-    async def worklist_page() -> FileResponse:
-        """The coordinator's worklist (static; its data needs a token)."""
-        return FileResponse(STATIC_DIR / "worklist.html")
-
-    @app.get("/team", include_in_schema=False)
-    async def team_page() -> FileResponse:
-        """A team's board: its patients wherever they are, live (static; its data needs a team member's token)."""
-        return FileResponse(STATIC_DIR / "team.html")
-
-    @app.get("/devices", include_in_schema=False)
-    async def devices_page() -> FileResponse:
-        """The technician's devices: onboarding, and every device of their sites live."""
-        return FileResponse(STATIC_DIR / "devices.html")
-
+    """The pages (dashboard_api/pages.py): static files only, no data; they call the API with the user's token."""
+    for page in PAGES:
+        endpoint = _page_file(STATIC_DIR / page.file)
+        app.add_api_route(page.path, endpoint, methods=["GET"], name=f"page {page.path}", include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+def _page_file(path: Path) -> Callable[[], Awaitable[FileResponse]]:
+    async def page() -> FileResponse:
+        return FileResponse(path)
+
+    return page

@@ -13,7 +13,8 @@ from core.types import AlertState
 from dashboard_api.access import Ctx, announce_alert, audit, audit_patients, authorised_alert, authorised_ward
 from dashboard_api.auth import CLINICAL_ROLES, Principal, authorise_site, current_principal, require_roles
 from dashboard_api.bodies import ResolveAlertIn
-from dashboard_api.schemas import AlertOut, AlertTransitionOut, MeOut, SiteOut, WardOut, WardSnapshot
+from dashboard_api.pages import pages_for
+from dashboard_api.schemas import AlertOut, AlertTransitionOut, MeOut, PageOut, SiteOut, WardOut, WardSnapshot
 from dashboard_api.snapshot import ward_snapshot
 
 __all__ = ["router"]
@@ -30,7 +31,8 @@ MAX_ALERTS = 500
 
 @router.get("/me", response_model=MeOut, summary="The caller as the token names them")
 async def me(principal: Anyone) -> MeOut:
-    return MeOut(user_id=principal.user_id, role=principal.role.value, site_ids=list(principal.site_ids))
+    pages = [PageOut(path=page.path, title=page.title) for page in pages_for(principal.role)]
+    return MeOut(user_id=principal.user_id, role=principal.role.value, site_ids=list(principal.site_ids), pages=pages)
 
 
 @router.get("/sites", response_model=list[SiteOut], summary="Sites the token may see")

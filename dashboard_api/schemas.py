@@ -38,6 +38,7 @@ __all__ = [
     "MeOut",
     "NotifiedOut",
     "ObservationsOut",
+    "PageOut",
     "PairingOut",
     "PatientOut",
     "PatientScoresOut",
@@ -59,10 +60,16 @@ class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class PageOut(_Out):
+    path: str
+    title: str
+
+
 class MeOut(_Out):
     user_id: str
     role: str
     site_ids: list[str]
+    pages: list[PageOut]  # the pages the role may use, for the top bar (dashboard_api/pages.py)
 
 
 class SiteOut(_Out):

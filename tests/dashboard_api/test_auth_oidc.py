@@ -22,6 +22,7 @@ from dashboard_api.live import LiveHub
 from dashboard_api.oidc import JWKS_REFETCH_MIN_INTERVAL_S, OidcConfig, OidcVerifier
 from dashboard_api.ws import CloseCode
 from tests.dashboard_api.conftest import SECRET, FixedClock, auth, offline_client, seed, serve
+from tests.dashboard_api.test_routes_wards import CLINICAL_PAGES
 from tests.dashboard_api.test_ws import closed_with, receive, ward_socket
 from tests.fixtures.oidc import AUDIENCE, OidcProvider, rsa_key
 
@@ -85,11 +86,11 @@ async def test_a_provider_token_signs_in_its_registered_user_with_their_roles_an
 
     assert (me_nurse.status_code, me_nurse.json()) == (
         200,
-        {"user_id": "oidc-nurse", "role": "nurse", "site_ids": ["s1"]},
+        {"user_id": "oidc-nurse", "role": "nurse", "site_ids": ["s1"], "pages": CLINICAL_PAGES},
     )
     assert (me_doctor.status_code, me_doctor.json()) == (
         200,
-        {"user_id": "oidc-doctor", "role": "specialist", "site_ids": ["s1", "s2"]},
+        {"user_id": "oidc-doctor", "role": "specialist", "site_ids": ["s1", "s2"], "pages": CLINICAL_PAGES},
     )
     assert board.status_code == 200 and board.json()["ward"]["ward_id"] == "w1"
     jti = jwt.decode(nurse, options={"verify_signature": False})["jti"]

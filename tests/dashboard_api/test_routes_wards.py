@@ -3,17 +3,59 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from alerts.lifecycle import acknowledge
 from core.store.sqlite import SqliteStore
 from core.types import AlertState, Role
 from tests.dashboard_api.conftest import NOW, Seeded, TokenFactory, auth
 
+CLINICAL_PAGES = [
+    {"path": "/", "title": "Ward"},
+    {"path": "/alerts", "title": "Alerts I cover"},
+    {"path": "/worklist", "title": "Worklist"},
+    {"path": "/team", "title": "Team board"},
+]
+DEVICE_PAGES = [{"path": "/devices", "title": "Devices"}]
 
-async def test_me_shows_who_the_token_names(api: httpx.AsyncClient, token: TokenFactory) -> None:
+
+async def test_me_shows_who_the_token_names_and_the_pages_it_may_use(
+    api: httpx.AsyncClient, token: TokenFactory
+) -> None:
     response = await api.get("/api/v1/me", headers=auth(token(Role.NURSE, ("s1",))))
     assert response.status_code == 200
-    assert response.json() == {"user_id": "nurse-anne", "role": "nurse", "site_ids": ["s1"]}
+    assert response.json() == {"user_id": "nurse-anne", "role": "nurse", "site_ids": ["s1"], "pages": CLINICAL_PAGES}
+
+
+@pytest.mark.parametrize(
+    ("role", "pages"),
+    [
+        (Role.NURSE, CLINICAL_PAGES),
+        (Role.DOCTOR, CLINICAL_PAGES),
+        (Role.SPECIALIST, CLINICAL_PAGES),
+        (Role.COORDINATOR, CLINICAL_PAGES),
+        (Role.TECHNICIAN, DEVICE_PAGES),
+        (Role.ADMIN, DEVICE_PAGES),
+    ],
+)
+async def test_each_page_me_offers_is_one_whose_data_the_role_may_read(
+    api: httpx.AsyncClient, token: TokenFactory, role: Role, pages: list[dict[str, str]]
+) -> None:
+    """The top bar offers a page only when the page's first call succeeds for the role, and every page whose first
+    call succeeds: a technician is not sent to a ward board they would be refused, nor a nurse to the devices."""
+    bearer = auth(token(role, ("s1",)))
+    first_call = {
+        "/": "/api/v1/wards/w1",
+        "/alerts": "/api/v1/me/alerts",
+        "/worklist": "/api/v1/sites/s1/worklist",
+        "/team": "/api/v1/teams",
+        "/devices": "/api/v1/devices?site_id=s1",
+    }
+    offered = (await api.get("/api/v1/me", headers=bearer)).json()["pages"]
+    allowed = [path for path, call in first_call.items() if (await api.get(call, headers=bearer)).status_code == 200]
+
+    assert offered == pages
+    assert [page["path"] for page in offered] == allowed
 
 
 async def test_sites_lists_only_the_sites_of_the_token(api: httpx.AsyncClient, token: TokenFactory) -> None:

@@ -32,6 +32,18 @@ export function setStatus(text, kind) {
   status.dataset.kind = kind || "";
 }
 
+// The top bar's links: the pages the server says this user's role may use (GET /me), this one marked.
+function showPages(pages) {
+  const links = pages.map((page) => {
+    const link = document.createElement("a");
+    link.href = page.path;
+    link.textContent = page.title;
+    if (page.path === window.location.pathname) link.setAttribute("aria-current", "page");
+    return link;
+  });
+  $("pages").replaceChildren(...links);
+}
+
 export function showLogin(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   session.token = null;
@@ -39,6 +51,7 @@ export function showLogin(message) {
   $("login").hidden = false;
   $("logout").hidden = true;
   $("who").textContent = "";
+  showPages([]);
   onLogout();
   setStatus("Not connected");
   showProblem(message || "");
@@ -90,6 +103,7 @@ async function start() {
     const me = await api("GET", "/me");
     session.me = me.body;
     $("who").textContent = me.body.user_id + " · " + me.body.role;
+    showPages(me.body.pages);
     await onLogin(me.body);
   } catch (error) {
     reportFailure("Cannot reach vaktrom", error);

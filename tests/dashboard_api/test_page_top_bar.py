@@ -1,0 +1,44 @@
+"""The top bar in real headless Chromium: it offers the pages the user's role may use (the server's list, GET /me),
+marks the one shown, and takes the user there still logged in; a technician is offered the devices only."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Page, expect
+
+from core.clock import utc_now
+from core.types import Role
+from dashboard_api.auth import issue_token
+from tests.dashboard_api.conftest import SECRET, Seeded, Served
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+UI_TIMEOUT_MS = 10_000
+
+
+async def test_a_coordinator_on_the_ward_page_finds_the_worklist_in_the_top_bar(
+    live_server: tuple[Served, Seeded], page: Page
+) -> None:
+    served, _ = live_server
+    token = issue_token(SECRET, user_id="nurse-kari", role=Role.COORDINATOR, site_ids=["s1"], ttl_s=3600, now=utc_now())
+    await page.goto(f"{served.base_url}/#token={token}")
+    links = page.locator("#pages a")
+    await expect(links).to_have_text(["Ward", "Alerts I cover", "Worklist", "Team board"], timeout=UI_TIMEOUT_MS)
+    await expect(page.locator('#pages a[aria-current="page"]')).to_have_text("Ward")
+
+    await links.get_by_text("Worklist").click()
+
+    await expect(page).to_have_url(f"{served.base_url}/worklist")
+    await expect(page.locator('#pages a[aria-current="page"]')).to_have_text("Worklist", timeout=UI_TIMEOUT_MS)
+    await expect(page.locator("#who")).to_have_text("nurse-kari · coordinator")  # the session went along
+    await page.locator("#logout").click()
+    await expect(page.locator("#login")).to_be_visible()
+    await expect(links).to_have_count(0)  # logged out: no pages offered
+
+
+async def test_a_technician_is_offered_the_devices_page_only(live_server: tuple[Served, Seeded], page: Page) -> None:
+    served, _ = live_server
+    token = issue_token(SECRET, user_id="tech-tom", role=Role.TECHNICIAN, site_ids=["s1"], ttl_s=3600, now=utc_now())
+    await page.goto(f"{served.base_url}/devices#token={token}")
+    await expect(page.locator("#pages a")).to_have_text(["Devices"], timeout=UI_TIMEOUT_MS)
+    await expect(page.locator('#pages a[aria-current="page"]')).to_have_text("Devices")
