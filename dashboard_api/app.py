@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Response, status
+from fastapi import Depends, FastAPI, Request, Response, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
@@ -52,6 +52,7 @@ __all__ = ["API_PREFIX", "create_app"]
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+STORE_RETRY_AFTER_S = 5  # what a 503 for an unreachable store asks the caller to wait
 # HS256 keys shorter than the hash output weaken the signature (RFC 7518 §3.2); Settings enforces the same.
 _MIN_SECRET_LENGTH = 32
 
@@ -82,6 +83,7 @@ def create_app(
     app = FastAPI(title="vaktrom dashboard API", version="1", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(GuardMiddleware, throttle=FailedAuthThrottle())
     app.add_exception_handler(RequestValidationError, validation_error_without_input)
+    app.add_exception_handler(StorageUnavailable, _store_unavailable)
     app.state.context = ApiContext(
         store=store,
         clock=clock,
@@ -140,6 +142,18 @@ def _add_probes(app: FastAPI, store: Store) -> None:
             response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
             return Health(status="store unavailable")
         return Health(status="ok")
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503, not 500: the database is down or restarting, which is neither the caller's fault nor a bug; the pages
+    say so and the caller retries. Where it failed goes to the log, not to the caller."""
+    assert isinstance(exc, StorageUnavailable)
+    logger.warning("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "The database cannot be reached now; try again shortly."},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+    )
 
 
 def _add_page(app: FastAPI) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from playwright.async_api import Page, async_playwright
 
 from core.clock import utc_now
 from core.mqtt import MqttClient, MqttOptions
+from core.store.postgres import PostgresStore
 from core.store.sqlite import SqliteStore
 from core.topics import events_topic
 from core.types import (
@@ -50,6 +53,7 @@ from dashboard_api.app import create_app
 from dashboard_api.auth import issue_token
 from dashboard_api.live import LiveHub
 from tests.fixtures.browser import CHROMIUM_ARGS
+from tests.fixtures.postgres import PostgresServer, running_server
 
 SECRET = "test-secret-" + "x" * 32
 NOW = datetime(2025, 1, 15, 8, 0, tzinfo=UTC)
@@ -327,6 +331,34 @@ async def live_server(
         hub_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await hub_task
+
+
+@dataclass(frozen=True, slots=True)
+class OwnPostgres:
+    app: FastAPI
+    server: PostgresServer  # stop() it for an outage
+    token: str  # nurse-anne's, site s1
+
+
+@contextlib.asynccontextmanager
+async def api_on_own_postgres(now: datetime) -> AsyncIterator[OwnPostgres]:
+    """The API over a PostgreSQL server of its own, which the test may stop; nurse-anne of s1 is registered."""
+    root = Path(tempfile.mkdtemp(prefix="vaktrom-api-pg-"))  # postgres cannot enter pytest's tmp dir as root
+    try:
+        with running_server(root, preload_timescale=False) as server:
+            store = PostgresStore(server.dsn)
+            await store.open()
+            try:
+                await store.add_user(User("nurse-anne", "Anne", (Role.NURSE,), "Testkommune", ("s1",), now))
+                client = offline_client()
+                hub = LiveHub(client, topic_root="t/v1")
+                app = create_app(store=store, auth_secret=SECRET, live=hub, publisher=client, clock=lambda: now)
+                token = issue_token(SECRET, user_id="nurse-anne", role=Role.NURSE, site_ids=["s1"], ttl_s=600, now=now)
+                yield OwnPostgres(app, server, token)
+            finally:
+                await store.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # A ward PC is set up once to let the page sound and notify; these give a test browser that state from the start.

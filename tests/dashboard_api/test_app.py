@@ -6,9 +6,9 @@ import httpx
 import pytest
 
 from core.store.sqlite import SqliteStore
-from dashboard_api.app import create_app
+from dashboard_api.app import STORE_RETRY_AFTER_S, create_app
 from dashboard_api.live import LiveHub
-from tests.dashboard_api.conftest import TokenFactory, auth, offline_client
+from tests.dashboard_api.conftest import NOW, TokenFactory, api_on_own_postgres, auth, offline_client
 
 
 async def test_healthz_answers_without_a_token_and_without_data(api: httpx.AsyncClient) -> None:
@@ -25,6 +25,29 @@ async def test_readyz_is_ok_while_the_store_answers_and_503_when_it_does_not(
     await store.close()
     unready = await api.get("/readyz")
     assert (unready.status_code, unready.json()) == (503, {"status": "store unavailable"})
+
+
+@pytest.mark.integration
+async def test_a_database_outage_is_a_503_the_caller_can_retry_not_a_500() -> None:
+    """PostgreSQL stopped under a running API: a call says the database cannot be reached (JSON, Retry-After), as
+    the page shows it; once the server is back, the same call answers. Before, the API answered 500 with a bare
+    "Internal Server Error", which a page cannot tell from a bug."""
+    async with api_on_own_postgres(NOW) as own:
+        bearer = auth(own.token)
+        transport = httpx.ASGITransport(app=own.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://vaktrom.test") as api:
+            assert (await api.get("/api/v1/me", headers=bearer)).status_code == 200
+            own.server.stop()
+            down = await api.get("/api/v1/me", headers=bearer)
+            own.server.start()
+            back = [(await api.get("/api/v1/me", headers=bearer)).status_code for _ in range(2)]
+
+    assert (down.status_code, down.json()) == (
+        503,
+        {"detail": "The database cannot be reached now; try again shortly."},
+    )
+    assert down.headers["retry-after"] == str(STORE_RETRY_AFTER_S)
+    assert 200 in back  # a pooled connection the outage killed may fail once more (test_store_postgres_restart)
 
 
 async def test_page_is_served_with_a_strict_content_security_policy(api: httpx.AsyncClient) -> None:

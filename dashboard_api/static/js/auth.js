@@ -101,6 +101,7 @@ async function start() {
   $("logout").hidden = false;
   try {
     const me = await api("GET", "/me");
+    if (me.status !== 200) throw new Error((me.body && me.body.detail) || "HTTP " + me.status);
     session.me = me.body;
     $("who").textContent = me.body.user_id + " · " + me.body.role;
     showPages(me.body.pages);
