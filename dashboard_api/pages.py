@@ -10,7 +10,7 @@ from pathlib import Path
 from core.types import Role
 from dashboard_api.auth import CLINICAL_ROLES, DEVICE_ROLES
 
-__all__ = ["PAGES", "STATIC_DIR", "Page", "pages_for"]
+__all__ = ["PAGES", "STATIC_DIR", "Page", "home_page", "pages_for"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -37,3 +37,17 @@ PAGES: tuple[Page, ...] = (
 def pages_for(role: Role) -> list[Page]:
     """The top bar's pages for `role`, in the top bar's order."""
     return [page for page in PAGES if page.in_top_bar and role in page.roles]
+
+
+# Where a role's login link opens: its own work where it has a page of its own, else the ward.
+_HOME: dict[Role, str] = {
+    Role.SPECIALIST: "/alerts",  # the alerts of every unit on remote call
+    Role.COORDINATOR: "/worklist",
+    Role.TECHNICIAN: "/devices",
+    Role.ADMIN: "/devices",
+}
+
+
+def home_page(role: Role) -> str:
+    """The path a login link for `role` opens (one of `pages_for(role)`)."""
+    return _HOME.get(role, "/")

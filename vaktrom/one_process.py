@@ -15,6 +15,7 @@ from core.settings import Settings
 from core.store import Store
 from core.types import Role, User
 from dashboard_api.auth import issue_token
+from dashboard_api.pages import home_page
 from devices.demo import demo_unit, seed_demo_unit
 from devices.scenario_library import DEFAULT_SCENARIOS, ScenarioName
 from ingest.metrics import IngestMetrics
@@ -162,7 +163,7 @@ def _banner(settings: Settings, *, team_boards: bool) -> str:
     else:
         lines.append("Log in by opening one of these links (the token stays in your browser):")
         for user, role, token in demo_logins(settings):
-            lines.append(f"  {role.value:<12} {user:<18} {base}/#token={token}")
+            lines.append(f"  {role.value:<12} {user:<18} {base}{home_page(role)}#token={token}")
         if team_boards:  # the demo's teams exist only with the demo unit (vaktrom/demo_teams.py)
             lines.append("A team's board, as its first member:")
             for team_id, name, user, token in team_board_logins(settings):

@@ -8,6 +8,7 @@ import pytest
 from alerts.lifecycle import acknowledge
 from core.store.sqlite import SqliteStore
 from core.types import AlertState, Role
+from dashboard_api.pages import home_page
 from tests.dashboard_api.conftest import NOW, Seeded, TokenFactory, auth
 
 CLINICAL_PAGES = [
@@ -56,6 +57,7 @@ async def test_each_page_me_offers_is_one_whose_data_the_role_may_read(
 
     assert offered == pages
     assert [page["path"] for page in offered] == allowed
+    assert home_page(role) in allowed  # a login link never opens a page the role is refused
 
 
 async def test_sites_lists_only_the_sites_of_the_token(api: httpx.AsyncClient, token: TokenFactory) -> None:
