@@ -3,19 +3,20 @@ escalations)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from core.errors import NotFound
 from core.store import schema as s
+from core.store.sql import one_of
 from core.types import SYSTEM_ACTOR, Alert, AlertKey, AlertKind, AlertPhase, AlertSeverity, AlertState, PendingAlert
 
 __all__ = [
     "alert_of_row",
+    "alerts_free_to_lock",
     "insert_transition",
-    "locked_alert",
     "locked_by_id",
     "pending_of_row",
     "pending_values",
@@ -60,12 +61,15 @@ def locked_by_id(conn: sa.Connection, alert_id: int) -> Alert | None:
     return None if row is None else alert_of_row(row)
 
 
-def locked_alert(conn: sa.Connection, alert_id: int) -> Alert:
-    """Raises NotFound."""
-    alert = locked_by_id(conn, alert_id)
-    if alert is None:
-        raise NotFound("alert", alert_id)
-    return alert
+def alerts_free_to_lock(conn: sa.Connection, alert_ids: Sequence[int]) -> dict[int, Alert]:
+    """Those of the alerts that no other transaction holds, locked, by id, in one statement.
+
+    For a worker that already holds the alerts' chain rows (the escalation tick). Every alert change takes the alert
+    first, then its chain, then its deliveries; waiting here for an alert would take them the other way round, and
+    PostgreSQL would break the two waits by aborting one of them. An alert skipped is being changed: its chain is
+    left for the next tick, which reads what the change made of it."""
+    query = sa.select(_a).where(one_of(_a.c.alert_id, alert_ids)).with_for_update(skip_locked=True)
+    return {alert.alert_id: alert for alert in map(alert_of_row, conn.execute(query).all())}
 
 
 def insert_transition(

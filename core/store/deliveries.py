@@ -18,13 +18,14 @@ from core.escalation import (
     Delivery,
     DeliveryPurpose,
     DeliveryState,
+    Escalation,
     RecipientRateLimit,
     WebhookEndpoint,
     held_back_until,
     hurried,
 )
 from core.store import schema as s
-from core.store.chains import locked_chain, save_chain
+from core.store.chains import escalation_of_row, save_chain
 from core.store.sql import SqlStore, insert_new, one_of
 from core.types import AlertPriority
 
@@ -180,12 +181,27 @@ def _claim(
     return [(d, endpoints.get(d.endpoint_id or "")) for d in claimed]
 
 
-def _hurry_if_nobody_left(conn: sa.Connection, delivery: Delivery, at: datetime) -> None:
-    if delivery.alert_id is None:
-        return
-    chain = locked_chain(conn, delivery.alert_id)
-    if chain is None:
-        return
+# A decline or failure may move the chain (_hurry_if_nobody_left), so its report locks the chain before the delivery:
+# the order every alert change takes (alert, chain, deliveries). Taken the other way round, a report and an
+# acknowledgement cancelling the same delivery would each wait for the other. One round trip: the delivery's alert
+# is found by a subquery.
+_MAY_HURRY = (DeliveryState.DECLINED, DeliveryState.FAILED)
+_LOCKED_CHAIN_OF_DELIVERY = (
+    sa.select(s.alert_escalations)
+    .where(
+        s.alert_escalations.c.alert_id
+        == sa.select(_d.c.alert_id).where(_d.c.delivery_id == sa.bindparam("report_delivery_id")).scalar_subquery()
+    )
+    .with_for_update()
+)
+
+
+def _locked_chain_of(conn: sa.Connection, delivery_id: str) -> Escalation | None:
+    row = conn.execute(_LOCKED_CHAIN_OF_DELIVERY, {"report_delivery_id": delivery_id}).first()
+    return None if row is None else escalation_of_row(row)
+
+
+def _hurry_if_nobody_left(conn: sa.Connection, chain: Escalation, delivery: Delivery, at: datetime) -> None:
     states = conn.execute(
         sa.select(_d.c.state).where(
             _d.c.alert_id == delivery.alert_id,
@@ -211,6 +227,7 @@ def _record(
     outcome: str,
     answered_by: str | None,
 ) -> Delivery:
+    chain = _locked_chain_of(conn, delivery_id) if state in _MAY_HURRY else None
     row = conn.execute(sa.select(_d).where(_d.c.delivery_id == delivery_id).with_for_update()).first()
     if row is None:
         raise NotFound("delivery", delivery_id)
@@ -223,8 +240,8 @@ def _record(
         values["answered_by"] = answered_by
     updated = conn.execute(sa.update(_d).where(_d.c.delivery_id == delivery_id).values(values).returning(*_d.c))
     delivery = _delivery(updated.one())
-    if state in (DeliveryState.DECLINED, DeliveryState.FAILED) and delivery.purpose is DeliveryPurpose.RESPOND:
-        _hurry_if_nobody_left(conn, delivery, at)
+    if chain is not None and delivery.purpose is DeliveryPurpose.RESPOND:
+        _hurry_if_nobody_left(conn, chain, delivery, at)
     return delivery
 
 

@@ -27,7 +27,7 @@ from core.escalation import (
 )
 from core.store import schema as s
 from core.store.alert_facts import alert_facts
-from core.store.alert_rows import insert_transition, locked_alert
+from core.store.alert_rows import alerts_free_to_lock, insert_transition
 from core.store.chains import escalation_of_row, locked_chain, policy_from_json, policy_json, save_chain
 from core.store.deliveries import cancel_pending, insert_deliveries
 from core.store.protocols import StepDecision
@@ -143,8 +143,10 @@ def _fire_due(conn: sa.Connection, now: datetime, decide: StepDecision, limit: i
         .limit(limit)
         .with_for_update(skip_locked=True)  # a second worker takes the others; SQLite: the one writer
     )
-    chains = [escalation_of_row(row) for row in conn.execute(query).all()]
-    alerts = [locked_alert(conn, chain.alert_id) for chain in chains]
+    claimed = [escalation_of_row(row) for row in conn.execute(query).all()]
+    free = alerts_free_to_lock(conn, [chain.alert_id for chain in claimed])
+    chains = [chain for chain in claimed if chain.alert_id in free]  # the rest: next tick (alerts_free_to_lock)
+    alerts = [free[chain.alert_id] for chain in chains]
     # What the messages say, read for the whole batch at once (an alert no longer open notifies nobody).
     facts = alert_facts(conn, [a for a in alerts if a.state is AlertState.OPEN], at=now)
     team_contacts = _with_care_teams(conn, facts.values())
