@@ -15,11 +15,11 @@ from core.topics import events_topic
 from core.types import AlertState, Role
 from dashboard_api.auth import issue_token
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
+from tests.fixtures.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 SCREENSHOT = Path("/tmp/vaktrom-ward-page.png")
-UI_TIMEOUT_MS = 10_000
 
 
 async def test_bed_score_updates_live_and_alert_is_acknowledged(

@@ -17,10 +17,10 @@ from core.topics import events_topic
 from core.types import Alert, AlertKind, AlertPhase, AlertSeverity, AlertState, Role
 from dashboard_api.auth import issue_token
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
+from tests.fixtures.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-UI_TIMEOUT_MS = 10_000
 ALARM = "alarm-audio"
 CHIME = "chime-audio"
 

@@ -17,10 +17,9 @@ from dashboard_api.auth import issue_token
 from dashboard_api.live import BATCH_MIN_EVENTS
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
 from tests.dashboard_api.test_live import score_json
+from tests.fixtures.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-UI_TIMEOUT_MS = 10_000
 
 
 async def test_a_batch_of_readings_and_a_score_updates_the_bed(

@@ -17,10 +17,10 @@ from core.topics import events_topic
 from core.types import Alert, AlertKind, AlertSeverity, Role
 from dashboard_api.auth import issue_token
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
+from tests.fixtures.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-UI_TIMEOUT_MS = 10_000
 SCREENSHOT = Path("/tmp/vaktrom-alerts-page.png")
 WARD_OF_SITE = {"s1": "w1", "s2": "w2"}
 # Nobody is rostered in the seed, so no step notified anyone; the time is the unit's clock when it stopped (the day

@@ -20,10 +20,10 @@ from dashboard_api.live import LiveHub
 from dashboard_api.ws_devices import FLEET_POLL_S
 from devices.credentials import verify_password
 from tests.dashboard_api.conftest import SECRET, FixedClock, Served, build_app, connect_hub_client, seed, serve
+from tests.fixtures.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-UI_TIMEOUT_MS = 10_000
 OFFLINE_AFTER_S = 60  # DEVICE_TYPES[bedside_monitor].expected_interval_s
 
 

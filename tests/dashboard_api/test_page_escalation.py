@@ -19,10 +19,10 @@ from core.topics import events_topic
 from core.types import AlertPhase, Role
 from dashboard_api.auth import issue_token
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
+from tests.fixtures.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-UI_TIMEOUT_MS = 10_000
 # The medium policy gives the unit's nurse 10 minutes before the doctor on call; times are the unit's clock, with
 # the day in front ("06.12 00:04") when a time is not today's, as it is when the test runs just before midnight.
 NURSE_PAGED = re.compile(

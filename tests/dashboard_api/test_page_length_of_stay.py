@@ -14,10 +14,9 @@ from core.store.sqlite import SqliteStore
 from core.types import Patient, Role
 from dashboard_api.auth import issue_token
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
+from tests.fixtures.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-UI_TIMEOUT_MS = 10_000
 
 
 async def test_the_board_shows_the_length_of_stay_and_a_stay_past_the_sykestue_limit(

@@ -9,10 +9,9 @@ from core.clock import utc_now
 from core.types import Role
 from dashboard_api.auth import issue_token
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
+from tests.fixtures.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-UI_TIMEOUT_MS = 10_000
 
 
 async def test_ml_risk_on_a_bed_says_it_is_a_trend_flag_not_validated_to_beat_news2(

@@ -14,10 +14,10 @@ from core.store.sqlite import SqliteStore
 from core.types import ClinicalRisk, Parameter, PatientLimit, PatientScore, Reading, Role
 from dashboard_api.auth import issue_token
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
+from tests.fixtures.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-UI_TIMEOUT_MS = 10_000
 SCREENSHOT = Path("/tmp/vaktrom-patient-page.png")
 _UPDATED = re.compile(r"^Updated (?:\d\d\.\d\d )?\d\d:\d\d$")  # the day in front only across midnight
 # What a chart shows: its canvas, the points uPlot was given, and the same values in its table.

@@ -21,10 +21,10 @@ from core.topics import events_topic
 from core.types import AlertKind, AlertSeverity, CareTeamMember, CareTeamRole, Parameter, Role
 from dashboard_api.auth import issue_token
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
+from tests.fixtures.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-UI_TIMEOUT_MS = 10_000
 TEAM = Team("fact-vest", "FACT Vest-Finnmark", CareTeamRole.FACT_TEAM, "Helse Finnmark", utc_now())
 
 

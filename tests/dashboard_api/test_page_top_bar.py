@@ -11,10 +11,9 @@ from core.clock import utc_now
 from core.types import Role
 from dashboard_api.auth import issue_token
 from tests.dashboard_api.conftest import SECRET, Seeded, Served, api_on_own_postgres, serve
+from tests.fixtures.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-UI_TIMEOUT_MS = 10_000
 
 
 async def test_a_coordinator_on_the_ward_page_finds_the_worklist_in_the_top_bar(

@@ -18,10 +18,9 @@ from core.types import CareSetting, Parameter, Patient, Reading, Role, Site, Sit
 from dashboard_api.auth import issue_token
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
 from tests.dashboard_api.test_ws_worklist import breach, copd_at_home
+from tests.fixtures.browser import UI_TIMEOUT_MS
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-UI_TIMEOUT_MS = 10_000
 
 
 async def a_missed_morning(store: SqliteStore) -> None:
