@@ -17,10 +17,13 @@ __all__ = [
     "alert_of_row",
     "alerts_free_to_lock",
     "insert_transition",
+    "insert_transitions",
     "locked_by_id",
+    "locked_by_ids",
     "pending_of_row",
     "pending_values",
     "pending_where",
+    "transition_row",
 ]
 
 _a = s.alerts
@@ -61,6 +64,13 @@ def locked_by_id(conn: sa.Connection, alert_id: int) -> Alert | None:
     return None if row is None else alert_of_row(row)
 
 
+def locked_by_ids(conn: sa.Connection, alert_ids: Sequence[int]) -> dict[int, Alert]:
+    """The alerts of `alert_ids` that exist, locked in id order (two batches sharing alerts never hold one each
+    while waiting for the other's), in one statement."""
+    query = sa.select(_a).where(one_of(_a.c.alert_id, alert_ids)).order_by(_a.c.alert_id).with_for_update()
+    return {alert.alert_id: alert for alert in map(alert_of_row, conn.execute(query).all())}
+
+
 def alerts_free_to_lock(conn: sa.Connection, alert_ids: Sequence[int]) -> dict[int, Alert]:
     """Those of the alerts that no other transaction holds, locked, by id, in one statement.
 
@@ -72,21 +82,31 @@ def alerts_free_to_lock(conn: sa.Connection, alert_ids: Sequence[int]) -> dict[i
     return {alert.alert_id: alert for alert in map(alert_of_row, conn.execute(query).all())}
 
 
+def transition_row(
+    alert: Alert, phase: AlertPhase, *, at: datetime, by: str = SYSTEM_ACTOR, reason: str = ""
+) -> dict[str, Any]:
+    """One history row of `alert` after `phase`, for `insert_transitions`."""
+    return {
+        "alert_id": alert.alert_id,
+        "at": at,
+        "phase": phase.value,
+        "state": alert.state.value,
+        "severity": alert.severity.value,
+        "actor": by,
+        "reason": reason,
+    }
+
+
+def insert_transitions(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """History rows (`transition_row`), in one round trip however many."""
+    if rows:
+        conn.execute(_INSERT_TRANSITION, list(rows))
+
+
 def insert_transition(
     conn: sa.Connection, alert: Alert, phase: AlertPhase, *, at: datetime, by: str = SYSTEM_ACTOR, reason: str = ""
 ) -> None:
-    conn.execute(
-        _INSERT_TRANSITION,
-        {
-            "alert_id": alert.alert_id,
-            "at": at,
-            "phase": phase.value,
-            "state": alert.state.value,
-            "severity": alert.severity.value,
-            "actor": by,
-            "reason": reason,
-        },
-    )
+    conn.execute(_INSERT_TRANSITION, transition_row(alert, phase, at=at, by=by, reason=reason))
 
 
 # pending_alerts keys its rows by (patient_id, device_id, kind) with '' for a missing id (a primary key column).

@@ -22,12 +22,15 @@ from core.store import schema as s
 from core.store.alert_rows import (
     alert_of_row,
     insert_transition,
+    insert_transitions,
     locked_by_id,
+    locked_by_ids,
     pending_of_row,
     pending_values,
     pending_where,
+    transition_row,
 )
-from core.store.escalations import ChainLookups, follow_alert
+from core.store.escalations import ChainLookups, follow_alert, stop_chains
 from core.store.protocols import (
     AlertChange,
     AlertDecision,
@@ -88,7 +91,8 @@ _LOCKED_BY_KEY = (
     .with_for_update()
 )
 # SET takes the columns named in the parameters (_values); the row is named by a parameter no column is called.
-_UPDATE_BY_ID = sa.update(_a).where(_a.c.alert_id == sa.bindparam("target_alert_id")).returning(*_a.c)
+_UPDATE = sa.update(_a).where(_a.c.alert_id == sa.bindparam("target_alert_id"))
+_UPDATE_BY_ID = _UPDATE.returning(*_a.c)
 
 
 def _locked_by_key(conn: sa.Connection, key: AlertKey) -> Alert | None:
@@ -173,6 +177,32 @@ def _update_id(conn: sa.Connection, alert_id: int, decide: DueAlertDecision) -> 
     if update is None:
         return AlertChange(current, changed=False)
     return _write_existing(conn, update, alert_id)
+
+
+def _resolve_many(
+    conn: sa.Connection, alert_ids: Sequence[int], *, at: datetime, by: str, reason: str
+) -> list[AlertChange]:
+    """End the alerts (one change per id, in their order; an alert already ended is unchanged) in a fixed number of
+    round trips: the alerts locked in id order, then the ended ones written, their history rows and their chains
+    stopped, each for all of them at once. Raises NotFound."""
+    current = locked_by_ids(conn, alert_ids)
+    ended: dict[int, Alert] = {}
+    changes: list[AlertChange] = []
+    for alert_id in alert_ids:
+        if alert_id not in current:
+            raise NotFound("alert", alert_id)
+        update = None if alert_id in ended else _resolved(current[alert_id], at=at, by=by, reason=reason)
+        if update is None:
+            changes.append(AlertChange(ended.get(alert_id, current[alert_id]), changed=False))
+            continue
+        ended[alert_id] = update.alert
+        changes.append(AlertChange(update.alert, changed=True, phase=AlertPhase.RESOLVED))
+    if ended:
+        conn.execute(_UPDATE, [_values(alert) | {"target_alert_id": i} for i, alert in ended.items()])
+        phase = AlertPhase.RESOLVED
+        insert_transitions(conn, [transition_row(a, phase, at=at, by=by, reason=reason) for a in ended.values()])
+        stop_chains(conn, list(ended.values()), phase)
+    return changes
 
 
 def _update_due(conn: sa.Connection, now: datetime, decide: DueAlertDecision, limit: int) -> list[AlertChange]:
@@ -337,10 +367,9 @@ class AlertQueries(SqlStore):
     async def resolve_alerts(
         self, alert_ids: Sequence[int], *, at: datetime, by: str, reason: str
     ) -> list[AlertChange]:
-        def resolve(conn: sa.Connection) -> list[AlertChange]:
-            return [_update_id(conn, i, lambda a: _resolved(a, at=at, by=by, reason=reason)) for i in alert_ids]
-
-        return await self._write(resolve) if alert_ids else []
+        if not alert_ids:
+            return []
+        return await self._write(lambda c: _resolve_many(c, alert_ids, at=at, by=by, reason=reason))
 
     async def update_alert_condition(self, key: AlertKey, decide: ConditionDecision) -> AlertChange | None:
         return await self._write(lambda c: _update_condition(c, key, decide))

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from core.escalation import Escalation, EscalationPolicy, EscalationStep, EscalationTarget
 from core.store import schema as s
-from core.store.sql import upsert
+from core.store.sql import one_of, upsert
 from core.types import AlertPriority
 
-__all__ = ["escalation_of_row", "locked_chain", "policy_from_json", "policy_json", "save_chain"]
+__all__ = [
+    "escalation_of_row",
+    "locked_chain",
+    "locked_chains",
+    "policy_from_json",
+    "policy_json",
+    "save_chain",
+    "save_chains",
+]
 
 _x = s.alert_escalations
 
@@ -50,7 +59,7 @@ def escalation_of_row(row: Any) -> Escalation:
     )
 
 
-# Built once, as the alert statements are (core/store/alert_rows.py): every alert change reads its chain.
+# Built once, as the alert statements are (core/store/alert_rows.py): every alert raised again reads its chain.
 _LOCKED_CHAIN = sa.select(_x).where(_x.c.alert_id == sa.bindparam("chain_alert_id")).with_for_update()
 
 
@@ -59,8 +68,14 @@ def locked_chain(conn: sa.Connection, alert_id: int) -> Escalation | None:
     return None if row is None else escalation_of_row(row)
 
 
-def save_chain(conn: sa.Connection, escalation: Escalation) -> None:
-    row = {
+def locked_chains(conn: sa.Connection, alert_ids: Sequence[int]) -> dict[int, Escalation]:
+    """The chains of those alerts that have one, locked in alert order, in one statement."""
+    query = sa.select(_x).where(one_of(_x.c.alert_id, alert_ids)).order_by(_x.c.alert_id).with_for_update()
+    return {chain.alert_id: chain for chain in map(escalation_of_row, conn.execute(query).all())}
+
+
+def _chain_row(escalation: Escalation) -> dict[str, Any]:
+    return {
         "alert_id": escalation.alert_id,
         "epoch": escalation.epoch,
         "site_id": escalation.site_id,
@@ -72,4 +87,12 @@ def save_chain(conn: sa.Connection, escalation: Escalation) -> None:
         "stopped_at": escalation.stopped_at,
         "stop_reason": escalation.stop_reason,
     }
-    upsert(conn, _x, row, key=["alert_id"])
+
+
+def save_chains(conn: sa.Connection, escalations: Sequence[Escalation]) -> None:
+    """Insert or replace each alert's chain row, in one round trip however many."""
+    upsert(conn, _x, [_chain_row(escalation) for escalation in escalations], key=["alert_id"])
+
+
+def save_chain(conn: sa.Connection, escalation: Escalation) -> None:
+    upsert(conn, _x, _chain_row(escalation), key=["alert_id"])

@@ -27,7 +27,7 @@ from core.escalation import (
 from core.store import schema as s
 from core.store.chains import escalation_of_row, save_chain
 from core.store.sql import SqlStore, insert_new, one_of
-from core.types import AlertPriority
+from core.types import Alert, AlertPriority
 
 __all__ = ["DeliveryQueries", "cancel_pending", "insert_deliveries"]
 
@@ -118,9 +118,12 @@ _CANCEL_QUEUED = (
 )
 
 
-def cancel_pending(conn: sa.Connection, alert_id: int, *, at: datetime, reason: str) -> None:
-    """Deliveries of the alert still queued (not yet sent, or waiting to be retried) will not go out."""
-    conn.execute(_CANCEL_QUEUED, {"cancelled_alert_id": alert_id, "cancelled_at": at, "cancel_reason": reason})
+def cancel_pending(conn: sa.Connection, ended: Sequence[Alert], *, reason: str) -> None:
+    """Deliveries of the alerts still queued (not yet sent, or waiting to be retried) will not go out; each is
+    cancelled at its alert's last change. One round trip however many alerts."""
+    params = [{"cancelled_alert_id": a.alert_id, "cancelled_at": a.updated_at, "cancel_reason": reason} for a in ended]
+    if params:
+        conn.execute(_CANCEL_QUEUED, params)
 
 
 def _recent_sends(conn: sa.Connection, rows: Sequence[Any], since: datetime) -> dict[tuple[str, str], list[datetime]]:

@@ -7,7 +7,7 @@ a decision (alerts/escalation.py) on the locked chain row and writes the step's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -28,14 +28,22 @@ from core.escalation import (
 from core.store import schema as s
 from core.store.alert_facts import alert_facts
 from core.store.alert_rows import alerts_free_to_lock, insert_transition
-from core.store.chains import escalation_of_row, locked_chain, policy_from_json, policy_json, save_chain
+from core.store.chains import (
+    escalation_of_row,
+    locked_chain,
+    locked_chains,
+    policy_from_json,
+    policy_json,
+    save_chain,
+    save_chains,
+)
 from core.store.deliveries import cancel_pending, insert_deliveries
 from core.store.protocols import StepDecision
 from core.store.rosters import contacts_of, on_call_context
 from core.store.sql import SqlStore, upsert
 from core.types import Alert, AlertPhase, AlertPriority, AlertState
 
-__all__ = ["ChainLookups", "EscalationQueries", "follow_alert"]
+__all__ = ["ChainLookups", "EscalationQueries", "follow_alert", "stop_chains"]
 
 _p, _x = s.escalation_policies, s.alert_escalations
 
@@ -105,24 +113,42 @@ def follow_alert(
     cache of sites and policies, when it follows many alerts. `unchained`: the caller knows the alert has no chain
     row (it was inserted in this transaction), so none is read: one round trip less per alert a ward's outage opens."""
     if phase in _STOPPING:
-        current = None if unchained else locked_chain(conn, alert.alert_id)
-        if current is None:
-            return
-        site_id, policy = current.site_id, current.policy
-    else:
-        lookups = lookups if lookups is not None else ChainLookups()
-        found = lookups.site_of(conn, alert)
-        if found is None:
-            return
-        site_id = found
-        current = None if unchained else locked_chain(conn, alert.alert_id)
-        policy = policy_for_kind(lookups.policy_for(conn, site_id, alert.priority), alert.kind)
+        if not unchained:
+            stop_chains(conn, [alert], phase)
+        return
+    lookups = lookups if lookups is not None else ChainLookups()
+    site_id = lookups.site_of(conn, alert)
+    if site_id is None:
+        return
+    current = None if unchained else locked_chain(conn, alert.alert_id)
+    policy = policy_for_kind(lookups.policy_for(conn, site_id, alert.priority), alert.kind)
     chain = chain_after(phase, alert, current, policy=policy, site_id=site_id, at=alert.updated_at)
     if chain is None:
         return
     if current is not None and current.running:
-        cancel_pending(conn, alert.alert_id, at=alert.updated_at, reason=f"chain ended: {phase.value}")
+        cancel_pending(conn, [alert], reason=f"chain ended: {phase.value}")
     save_chain(conn, chain)
+
+
+def stop_chains(conn: sa.Connection, ended: Sequence[Alert], phase: AlertPhase) -> None:
+    """Stop the chains of alerts just acknowledged or resolved (`phase`) and cancel what has not gone out, in the
+    alerts' transaction: one round trip each to lock, cancel and save, however many alerts. A chain carries its
+    site and policy, so nothing else is read."""
+    chains = locked_chains(conn, [alert.alert_id for alert in ended])
+    stopped: list[Escalation] = []
+    running: list[Alert] = []
+    for alert in ended:
+        current = chains.get(alert.alert_id)
+        if current is None:
+            continue
+        chain = chain_after(phase, alert, current, policy=current.policy, site_id=current.site_id, at=alert.updated_at)
+        if chain is None:
+            continue
+        if current.running:
+            running.append(alert)
+        stopped.append(chain)
+    cancel_pending(conn, running, reason=f"chain ended: {phase.value}")
+    save_chains(conn, stopped)
 
 
 def _people_named(policy: EscalationPolicy) -> list[str]:

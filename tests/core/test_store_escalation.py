@@ -367,35 +367,81 @@ async def test_alerts_raised_together_each_start_the_policy_of_their_own_site_an
     ]
 
 
+class StatementCounter:
+    """Counts the statements every SQLAlchemy engine sends (an executemany is one) while in its `with` block."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def _count(self, *_: object) -> None:
+        self.sent += 1
+
+    def __enter__(self) -> StatementCounter:
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", self._count)
+
+
+def silent_monitors(monitors: range) -> list[Alert]:
+    return [
+        Alert(0, f"pat-{i}", "w1", AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "m", T0, T0,
+              device_id=f"mon-{i}")
+        for i in monitors
+    ]  # fmt: skip
+
+
 async def test_a_wards_outage_opens_each_alert_in_four_round_trips(store: Store) -> None:
     """A ward's monitors falling silent together open their alerts in one transaction: per alert its locked read,
     insert, history row and chain, while the ward's site and the site's policy are read once per transaction (they
     were read for every alert, and its chain looked for, though an alert just inserted has none)."""
     await unit_with_roster(store)
-    statements = 0
-
-    def count(*_: object) -> None:
-        nonlocal statements
-        statements += 1
 
     async def statements_to_open(monitors: range) -> int:
-        raised = [
-            Alert(0, f"pat-{i}", "w1", AlertKind.DEVICE_SILENT, AlertSeverity.LOW_MEDIUM, AlertState.OPEN, "m", T0,
-                  T0, device_id=f"mon-{i}")
-            for i in monitors
-        ]  # fmt: skip
-        before = statements
-        changes = await store.raise_alerts(raised)
+        with StatementCounter() as counter:
+            changes = await store.raise_alerts(silent_monitors(monitors))
         assert [change.phase for change in changes] == [AlertPhase.OPENED] * len(monitors)
-        return statements - before
+        return counter.sent
 
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
-    try:
-        ten, thirty = await statements_to_open(range(10)), await statements_to_open(range(10, 40))
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
-
+    ten, thirty = await statements_to_open(range(10)), await statements_to_open(range(10, 40))
     assert thirty - ten == 4 * 20
+
+
+async def test_a_wards_devices_coming_back_end_their_alerts_in_the_same_round_trips_however_many(store: Store) -> None:
+    """The ward's network is back: every alert ends with its history row, its chain stopped and its queued pages
+    cancelled, written together (they were 6 statements per alert)."""
+    await unit_with_roster(store)
+    opened = [c.alert.alert_id for c in await store.raise_alerts(silent_monitors(range(40)))]
+    assert await fire(store, T0) == 40  # each pages the unit nurse: queued, not yet sent
+    back = T0 + timedelta(minutes=5)
+
+    async def statements_to_resolve(alert_ids: list[int]) -> int:
+        with StatementCounter() as counter:
+            changes = await store.resolve_alerts(alert_ids, at=back, by="system", reason="device reporting again")
+        assert [(c.alert.alert_id, c.phase, c.alert.state) for c in changes] == [
+            (i, AlertPhase.RESOLVED, AlertState.RESOLVED) for i in alert_ids
+        ]
+        return counter.sent
+
+    ten, thirty = await statements_to_resolve(opened[:10]), await statements_to_resolve(opened[10:][::-1])
+    assert thirty == ten
+    for alert_id in opened:
+        alert = await store.get_alert(alert_id)
+        assert (alert.state, alert.resolved_at, alert.resolve_reason) == (
+            AlertState.RESOLVED,
+            back,
+            "device reporting again",
+        )
+        assert [h.phase for h in await store.alert_history(alert_id)][-1] is AlertPhase.RESOLVED
+        chain = await store.get_escalation(alert_id)
+        assert chain is not None and (chain.stopped_at, chain.next_step_at) == (back, None)
+        assert chain.stop_reason == "resolved by system"
+        [page] = await store.list_deliveries(alert_id)
+        assert (page.state, page.updated_at, page.outcome) == (DeliveryState.CANCELLED, back, "chain ended: resolved")
+    again = await store.resolve_alerts(opened[:2], at=back + timedelta(minutes=1), by="system", reason="again")
+    assert [(c.changed, c.alert.resolved_at) for c in again] == [(False, back), (False, back)]
+    assert await fire(store, T0 + timedelta(hours=1)) == 0
 
 
 async def test_resolving_stops_the_chain_with_the_policy_it_started_with(store: Store) -> None:
