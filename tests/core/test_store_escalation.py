@@ -408,6 +408,30 @@ async def test_a_wards_outage_opens_each_alert_in_four_round_trips(store: Store)
     assert thirty - ten == 4 * 20
 
 
+async def test_a_burst_of_due_steps_fires_in_the_same_round_trips_however_many(store: Store) -> None:
+    """A ward's outage makes every alert's first step due at once: a tick writes the chains it moved, their pages and
+    their history rows together (they were 3 statements per chain)."""
+    await unit_with_roster(store)
+    opened = [c.alert.alert_id for c in await store.raise_alerts(silent_monitors(range(40)))]
+
+    async def statements_to_fire(limit: int) -> int:
+        with StatementCounter() as counter:
+            fired = await store.fire_due_escalations(
+                T0, lambda chain, alert, ctx, facts: fire_step(chain, alert, ctx, at=T0, facts=facts), limit=limit
+            )
+        assert len(fired) == limit
+        return counter.sent
+
+    assert await statements_to_fire(10) == await statements_to_fire(30)
+    for alert_id in opened:
+        [page] = await store.list_deliveries(alert_id)
+        assert (page.person_id, page.state) == ("nurse-kari", DeliveryState.QUEUED)
+        assert [h.phase for h in await store.alert_history(alert_id)] == [AlertPhase.OPENED, AlertPhase.ESCALATED]
+        chain = await store.get_escalation(alert_id)
+        assert chain is not None and chain.next_step_at is not None and chain.next_step_at > T0
+    assert await fire(store, T0) == 0
+
+
 async def test_a_wards_devices_coming_back_end_their_alerts_in_the_same_round_trips_however_many(store: Store) -> None:
     """The ward's network is back: every alert ends with its history row, its chain stopped and its queued pages
     cancelled, written together (they were 6 statements per alert)."""
