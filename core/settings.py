@@ -136,6 +136,23 @@ class Settings(BaseSettings):
     )
     # Nodes and the provider disagree on the time by seconds; 30 s matches vaktrom's own tokens (auth.LEEWAY_S).
     oidc_leeway_s: float = Field(default=30, ge=0, le=300, description="Clock skew allowed on token exp/iat, seconds.")
+    # The pages sign in at the provider themselves (authorisation code with PKCE) as this public client, whose
+    # redirect URI is the API node's "/" (docs/ACCESS.md). Unset, they only take a pasted token.
+    oidc_page_client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Client id the pages sign in with at the OpenID Connect provider (a public client: no secret, "
+        "PKCE, redirect URI https://<this node>/).",
+    )
+    oidc_page_scope: str = Field(
+        default="openid",
+        min_length=1,
+        max_length=1024,
+        pattern=r"^[\x21-\x7e]+( [\x21-\x7e]+)*$",
+        description="Scopes the pages ask the provider for, space-separated (HelseID: openid and the API's scope).",
+    )
 
     ingest_batch_max: int = Field(default=2000, ge=1, le=100_000, description="Messages per durable write.")
     ingest_batch_wait_s: float = Field(default=0.05, gt=0, le=5, description="Longest a message waits for batch.")
@@ -277,6 +294,10 @@ class Settings(BaseSettings):
             raise ValueError("VAKTROM_OIDC_AUDIENCE is required when VAKTROM_OIDC_ISSUER is set")
         if self.oidc_audience and self.oidc_issuer is None:
             raise ValueError("VAKTROM_OIDC_AUDIENCE is set but VAKTROM_OIDC_ISSUER is not: set both, or neither")
+        if self.oidc_page_client_id is not None and self.oidc_issuer is None:
+            raise ValueError(
+                "VAKTROM_OIDC_PAGE_CLIENT_ID is set but VAKTROM_OIDC_ISSUER is not: the pages sign in there"
+            )
         return self
 
     @property

@@ -29,6 +29,7 @@ from dashboard_api import (
     routes_oncall,
     routes_patients,
     routes_people,
+    routes_sign_in,
     routes_team,
     routes_thresholds,
     routes_trends,
@@ -43,7 +44,13 @@ from dashboard_api.auth import Principal, current_principal
 from dashboard_api.live import LiveHub
 from dashboard_api.oidc import OidcVerifier
 from dashboard_api.pages import PAGES, STATIC_DIR
-from dashboard_api.security import FailedAuthThrottle, GuardMiddleware, validation_error_without_input
+from dashboard_api.routes_sign_in import page_sign_in_origins
+from dashboard_api.security import (
+    FailedAuthThrottle,
+    GuardMiddleware,
+    security_headers,
+    validation_error_without_input,
+)
 from dashboard_api.socket_quota import SocketQuota
 from dashboard_api.ws_access import AccessWatch
 
@@ -81,7 +88,8 @@ def create_app(
         raise ValueError(f"auth_secret must be at least {_MIN_SECRET_LENGTH} characters")
     # No interactive docs page: it loads its scripts from a CDN. The OpenAPI document needs a token like any route.
     app = FastAPI(title="vaktrom dashboard API", version="1", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(GuardMiddleware, throttle=FailedAuthThrottle())
+    headers = security_headers(connect_to=page_sign_in_origins(None if oidc is None else oidc.config))
+    app.add_middleware(GuardMiddleware, throttle=FailedAuthThrottle(), headers=headers)
     app.add_exception_handler(RequestValidationError, validation_error_without_input)
     app.add_exception_handler(StorageUnavailable, _store_unavailable)
     app.state.context = ApiContext(
@@ -100,6 +108,7 @@ def create_app(
     routers = (routes_wards, routes_patients, routes_devices, routes_escalation, routes_oncall, ws)
     for router in (module.router for module in (*routers, routes_covered, routes_trends)):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(routes_sign_in.router, prefix=API_PREFIX)
     app.include_router(routes_limits.router, prefix=API_PREFIX)
     app.include_router(routes_homecare.router, prefix=API_PREFIX)
     app.include_router(routes_thresholds.router, prefix=API_PREFIX)

@@ -64,6 +64,8 @@ class OidcConfig:
     user_claim: str = "sub"  # HelseID: e.g. "helseid://claims/identity/pid_pseudonym"
     role_claim: str | None = None  # when set, the role the user acts in (one of their registered roles)
     leeway_s: float = 30.0
+    page_client_id: str | None = None  # the public client the pages sign in as (authorisation code with PKCE)
+    page_scope: str = "openid"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,10 @@ untouched.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request, status
@@ -25,6 +26,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "FailedAuthThrottle",
     "GuardMiddleware",
+    "security_headers",
     "validation_error_without_input",
 ]
 
@@ -37,18 +39,32 @@ FAILED_AUTH_LIMIT = 20
 FAILED_AUTH_WINDOW_S = 60.0
 
 # Every response: pages hold a bearer token, so nothing is framed, sniffed, cached or sent on as a referrer; the
-# CSP allows scripts and connections to ourselves only (no CDN).
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (
-        b"content-security-policy",
-        b"default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
-        b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-    ),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"cache-control", b"no-store"),
-)
+# CSP allows scripts and connections to ourselves only (no CDN), and to the identity provider the pages sign in at.
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
+
+
+def security_headers(*, connect_to: Sequence[str] = ()) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers of every response. `connect_to`: origins the pages may fetch from besides this node (the
+    OpenID Connect provider's, for its discovery document and token endpoint). Raises ValueError on a value that is
+    not a bare origin, which could otherwise widen or break the policy."""
+    for origin in connect_to:
+        if not _ORIGIN.match(origin):
+            raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
+    connect = " ".join(("'self'", *connect_to))
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"connect-src {connect}; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+    return (
+        (b"content-security-policy", csp.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cache-control", b"no-store"),
+    )
+
+
+SECURITY_HEADERS = security_headers()
 
 
 @dataclass
@@ -86,10 +102,18 @@ class GuardMiddleware:
     """Headers on every response; 413 for a body over `max_body_bytes` before it is read (by Content-Length, or
     while streaming); 429 with Retry-After for a client address over its failed-authentication limit."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int = MAX_BODY_BYTES, throttle: FailedAuthThrottle) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        throttle: FailedAuthThrottle,
+        headers: Sequence[tuple[bytes, bytes]] = SECURITY_HEADERS,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.throttle = throttle
+        self.headers = tuple(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,13 +123,12 @@ class GuardMiddleware:
         wait_s = self.throttle.retry_after_s(client)
         if wait_s is not None:
             detail = f"Too many failed authentications from this address; retry in {wait_s} s"
-            await _send_json(
-                send, status.HTTP_429_TOO_MANY_REQUESTS, detail, extra=[(b"retry-after", str(wait_s).encode())]
-            )
+            retry_after = (b"retry-after", str(wait_s).encode())
+            await _send_json(send, status.HTTP_429_TOO_MANY_REQUESTS, detail, headers=(retry_after, *self.headers))
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await _send_json(send, status.HTTP_413_CONTENT_TOO_LARGE, self._too_large())
+            await _send_json(send, status.HTTP_413_CONTENT_TOO_LARGE, self._too_large(), headers=self.headers)
             return
         await self._pass(scope, receive, send, client)
 
@@ -128,7 +151,7 @@ class GuardMiddleware:
             if message["type"] == "http.response.start":
                 if message["status"] == status.HTTP_401_UNAUTHORIZED:
                     self.throttle.failed(client)
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *self.headers]
             await send(message)
 
         await self.app(scope, counted, guarded)
@@ -144,12 +167,10 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _send_json(send: Send, code: int, detail: str, *, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_json(send: Send, code: int, detail: str, *, headers: Sequence[tuple[bytes, bytes]]) -> None:
     body = JSONResponse({"detail": detail}).body
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send(
-        {"type": "http.response.start", "status": code, "headers": [*headers, *(extra or []), *SECURITY_HEADERS]}
-    )
+    own = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": code, "headers": [*own, *headers]})
     await send({"type": "http.response.body", "body": body})
 
 

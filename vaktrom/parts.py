@@ -176,6 +176,8 @@ def _oidc_verifier(settings: Settings) -> contextlib.AbstractAsyncContextManager
         user_claim=settings.oidc_user_claim,
         role_claim=settings.oidc_role_claim,
         leeway_s=settings.oidc_leeway_s,
+        page_client_id=settings.oidc_page_client_id,
+        page_scope=settings.oidc_page_scope,
     )
     return OidcVerifier(config)
 

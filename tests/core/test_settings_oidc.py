@@ -66,3 +66,30 @@ def test_issuer_and_audience_go_together() -> None:
 
     assert "VAKTROM_OIDC_AUDIENCE is required when VAKTROM_OIDC_ISSUER is set" in str(without_audience.value)
     assert "VAKTROM_OIDC_AUDIENCE is set but VAKTROM_OIDC_ISSUER is not" in str(without_issuer.value)
+
+
+def test_the_pages_sign_in_as_a_public_client_asking_for_the_scopes_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAKTROM_OIDC_ISSUER", ISSUER)
+    monkeypatch.setenv("VAKTROM_OIDC_AUDIENCE", AUDIENCE)
+    assert (Settings().oidc_page_client_id, Settings().oidc_page_scope) == (None, "openid")
+    monkeypatch.setenv("VAKTROM_OIDC_PAGE_CLIENT_ID", "kommune:vaktrom-pages")
+    monkeypatch.setenv("VAKTROM_OIDC_PAGE_SCOPE", "openid kommune:vaktrom/api")
+
+    settings = Settings()
+
+    assert (settings.oidc_page_client_id, settings.oidc_page_scope) == (
+        "kommune:vaktrom-pages",
+        "openid kommune:vaktrom/api",
+    )
+
+
+def test_a_page_client_without_an_issuer_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ValidationError) as exc:
+        Settings(oidc_page_client_id="vaktrom-pages")
+    assert "VAKTROM_OIDC_PAGE_CLIENT_ID is set but VAKTROM_OIDC_ISSUER is not" in str(exc.value)
+
+
+@pytest.mark.parametrize("scope", ["", "openid  api", " openid", "openid\napi", "openid\u00e6"])
+def test_a_page_scope_that_is_not_space_separated_scope_tokens_is_refused(scope: str) -> None:
+    with pytest.raises(ValidationError, match="oidc_page_scope"):
+        Settings(oidc_issuer=ISSUER, oidc_audience=AUDIENCE, oidc_page_scope=scope)

@@ -52,6 +52,7 @@ from core.types import (
 from dashboard_api.app import create_app
 from dashboard_api.auth import issue_token
 from dashboard_api.live import LiveHub
+from dashboard_api.oidc import OidcVerifier
 from tests.fixtures.browser import CHROMIUM_ARGS
 from tests.fixtures.postgres import PostgresServer, running_server
 
@@ -260,9 +261,18 @@ async def connect_hub_client(client: MqttClient, observer: MqttClient, *, topic_
     assert probe.topic == events_topic(topic_root, "probe", "probe", "probe")
 
 
-def build_app(store: SqliteStore, client: MqttClient, *, topic_root: str, clock: Callable[[], datetime]) -> FastAPI:
+def build_app(
+    store: SqliteStore,
+    client: MqttClient,
+    *,
+    topic_root: str,
+    clock: Callable[[], datetime],
+    oidc: OidcVerifier | None = None,
+) -> FastAPI:
     hub = LiveHub(client, topic_root=topic_root)
-    return create_app(store=store, auth_secret=SECRET, live=hub, publisher=client, topic_root=topic_root, clock=clock)
+    return create_app(
+        store=store, auth_secret=SECRET, live=hub, publisher=client, topic_root=topic_root, clock=clock, oidc=oidc
+    )
 
 
 @pytest.fixture

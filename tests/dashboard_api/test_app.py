@@ -70,6 +70,7 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient, token: Tok
     paths = set((await api.get("/api/v1/openapi.json", headers=auth(token()))).json()["paths"])
     assert {
         "/api/v1/me",
+        "/api/v1/sign-in",
         "/api/v1/sites",
         "/api/v1/sites/{site_id}/wards",
         "/api/v1/wards/{ward_id}",

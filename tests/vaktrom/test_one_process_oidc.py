@@ -18,7 +18,12 @@ async def test_run_takes_the_providers_tokens_and_refuses_its_own(
     tmp_path: Path, oidc_provider: OidcProvider, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = embedded_settings(tmp_path, simulate=False).model_copy(
-        update={"oidc_issuer": oidc_provider.issuer, "oidc_audience": AUDIENCE}
+        update={
+            "oidc_issuer": oidc_provider.issuer,
+            "oidc_audience": AUDIENCE,
+            "oidc_page_client_id": "vaktrom-pages",
+            "oidc_page_scope": "openid vaktrom",
+        }
     )
     async with one_process(settings) as system, httpx.AsyncClient(base_url=system.base_url, timeout=10) as api:
         banner = capsys.readouterr().out
@@ -27,6 +32,7 @@ async def test_run_takes_the_providers_tokens_and_refuses_its_own(
 
         signed_in = await api.get("/api/v1/me", headers={"Authorization": f"Bearer {provider_token}"})
         refused = await api.get("/api/v1/me", headers={"Authorization": f"Bearer {own_token}"})
+        sign_in = await api.get("/api/v1/sign-in")  # what the pages ask first, with no token
 
     assert f"Sign in through {oidc_provider.issuer} (VAKTROM_OIDC_ISSUER); there are no demo login links." in banner
     assert "#token=" not in banner
@@ -40,3 +46,10 @@ async def test_run_takes_the_providers_tokens_and_refuses_its_own(
         "detail": "Bearer token rejected: token algorithm 'HS256' is not accepted; "
         "the identity provider signs with RS256 or ES256"
     }
+    provider = {
+        "issuer": oidc_provider.issuer,
+        "client_id": "vaktrom-pages",
+        "scope": "openid vaktrom",
+        "resource": AUDIENCE,
+    }
+    assert (sign_in.status_code, sign_in.json()) == (200, {"provider": provider})
