@@ -40,7 +40,7 @@ FAILED_AUTH_WINDOW_S = 60.0
 
 # Every response: pages hold a bearer token, so nothing is framed, sniffed, cached or sent on as a referrer; the
 # CSP allows scripts and connections to ourselves only (no CDN), and to the identity provider the pages sign in at.
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:[0-9]{1,5})?")
 
 
 def security_headers(*, connect_to: Sequence[str] = ()) -> tuple[tuple[bytes, bytes], ...]:
@@ -48,7 +48,7 @@ def security_headers(*, connect_to: Sequence[str] = ()) -> tuple[tuple[bytes, by
     OpenID Connect provider's, for its discovery document and token endpoint). Raises ValueError on a value that is
     not a bare origin, which could otherwise widen or break the policy."""
     for origin in connect_to:
-        if not _ORIGIN.match(origin):
+        if not _ORIGIN.fullmatch(origin):
             raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
     connect = " ".join(("'self'", *connect_to))
     csp = (

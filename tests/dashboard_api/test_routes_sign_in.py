@@ -71,8 +71,20 @@ async def test_without_a_page_client_the_pages_take_a_pasted_token_and_connect_o
 
 
 @pytest.mark.parametrize(
-    "origin", ["https://sts.test/path", "https://sts.test; script-src *", "javascript:alert(1)", "https://a b"]
+    "origin",
+    [
+        "https://sts.test/path",
+        "https://sts.test; script-src *",
+        "javascript:alert(1)",
+        "https://a b",
+        "https://sts.test\n",
+    ],
 )
 def test_a_connect_origin_that_is_not_a_bare_origin_is_refused(origin: str) -> None:
     with pytest.raises(ValueError, match="not an origin"):
         security_headers(connect_to=[origin])
+
+
+def test_a_loopback_ipv6_provider_is_an_origin_the_pages_may_connect_to() -> None:
+    csp = dict(security_headers(connect_to=["http://[::1]:9000"]))[b"content-security-policy"]
+    assert b"connect-src 'self' http://[::1]:9000;" in csp
