@@ -1,8 +1,9 @@
 // The live socket every page shares: the token as a subprotocol, a snapshot (seq 0) then deltas in order. A gap in
 // seq means a lost delta: close and take a fresh snapshot rather than show a wrong list. Reconnects with capped,
-// jittered backoff; a refusal that would repeat (4400/4401/4403/4404) is reported, not retried.
+// jittered backoff; a refusal that would repeat (4400/4401/4403/4404) is reported, not retried, except a token that
+// ended while a renewed one is at hand (auth.js): then it reconnects at once with that one.
 
-import { API } from "./auth.js";
+import { API, tokenAfter } from "./auth.js";
 
 const BACKOFF_MIN_MS = 500; // a restart comes back quickly
 const BACKOFF_MAX_MS = 30000; // a long outage costs little
@@ -71,7 +72,13 @@ export class LiveSocket {
   closed(event) {
     this.socket = null;
     if (event.code === 4401) {
-      this.handlers.unauthenticated(event.reason || "Log in again.");
+      this.handlers.stale(true);
+      tokenAfter(this.token)
+        .catch(() => null)
+        .then((renewed) => {
+          if (renewed === null) this.handlers.unauthenticated(event.reason || "Log in again.");
+          else if (this.socket === null) this.open(renewed); // a fresh snapshot: nothing missed meanwhile
+        });
       return;
     }
     if (NO_RECONNECT.has(event.code)) {
