@@ -12,6 +12,7 @@ __all__ = [
     "InvalidPayload",
     "ModelArtefactError",
     "NotFound",
+    "StorageConflict",
     "StorageUnavailable",
     "VaktromError",
 ]
@@ -37,6 +38,16 @@ class StorageUnavailable(VaktromError):
         self.where = where
         self.detail = detail
         super().__init__(f"storage unavailable at {where}" + (f": {detail}" if detail else ""))
+
+
+class StorageConflict(StorageUnavailable):
+    """The database aborted a transaction for a conflict with another (a deadlock, a serialization failure), and
+    running it again did not get through either. Retried like any StorageUnavailable; the message says which."""
+
+    def __init__(self, where: str, *, detail: str = "") -> None:
+        self.where = where
+        self.detail = detail
+        VaktromError.__init__(self, f"transaction aborted by a conflict at {where}" + (f": {detail}" if detail else ""))
 
 
 class BrokerAuthFailed(VaktromError):

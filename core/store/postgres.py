@@ -6,7 +6,9 @@ per-connection staging table, then one merge statement), which runs on the raw p
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from core.errors import ConfigError, StorageUnavailable
+from core.errors import ConfigError, StorageConflict, StorageUnavailable
 from core.store import migrate, postgres_reads
 from core.store.columns import json_text, require_utc
 from core.store.observations import duplicate_dead_letter, split_duplicates
@@ -76,6 +78,12 @@ ORDER BY s.seq
 """
 _COPY_DEAD_LETTERS = "COPY dead_letters (topic, payload, reason, device_id, received_at) FROM STDIN (FORMAT BINARY)"
 _DEAD_LETTER_TYPES = ["text", "bytea", "text", "text", "timestamptz"]
+# A write transaction PostgreSQL aborted for a conflict with another (SQLSTATE class 40: a deadlock, a serialization
+# failure) runs again this many times in all, after a short random pause so the two do not meet again in step. The
+# other transaction has gone on by then; three runs in a row aborted would mean a lock-order bug, which is reported.
+CONFLICT_RUNS = 3
+CONFLICT_PAUSE_MAX_S = 0.05
+_CONFLICTS = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 # Driver and pool errors that mean "the server is not reachable now"; anything else is a bug or bad data.
 _UNAVAILABLE = (
     sa.exc.OperationalError,
@@ -133,6 +141,12 @@ class PostgresStore(StoreQueries):
         try:
             async with engine.begin() if write else engine.connect() as conn:
                 yield conn
+        except sa.exc.DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) in _CONFLICTS:  # before _UNAVAILABLE, whose subclass it is
+                raise StorageConflict(self._where, detail=_reason(exc)) from exc
+            if isinstance(exc, _UNAVAILABLE):
+                raise StorageUnavailable(self._where, detail=_reason(exc)) from exc
+            raise
         except _UNAVAILABLE as exc:
             raise StorageUnavailable(self._where, detail=_reason(exc)) from exc
 
@@ -141,8 +155,18 @@ class PostgresStore(StoreQueries):
             return await conn.run_sync(work)
 
     async def _write(self, work: Work[T]) -> T:
-        async with self._connection(write=True) as conn:
-            return await conn.run_sync(work)
+        """Run `work` in one transaction; one aborted for a conflict with another runs again from the start
+        (CONFLICT_RUNS), which is why a unit of work changes nothing outside its connection (sql.py)."""
+        for run in range(1, CONFLICT_RUNS + 1):
+            try:
+                async with self._connection(write=True) as conn:
+                    return await conn.run_sync(work)
+            except StorageConflict as exc:
+                if run == CONFLICT_RUNS:
+                    raise
+                logger.warning("%s; running the transaction again (%d of %d)", exc, run + 1, CONFLICT_RUNS)
+                await asyncio.sleep(random.uniform(0.0, CONFLICT_PAUSE_MAX_S))  # a pause, not a secret
+        raise AssertionError("unreachable: the last run returns or raises")
 
     async def _driver_read(self, work: Callable[[psycopg.AsyncConnection[Any]], Awaitable[T]]) -> T:
         """Run `work` on a pooled connection's psycopg connection, in autocommit (postgres_reads.py)."""

@@ -51,7 +51,10 @@ class SqlStore(ABC):
     @abstractmethod
     async def _write(self, work: Work[T]) -> T:
         """Run `work` in one write transaction, committed when it returns. On SQLite it holds the file's write lock
-        from the start (BEGIN IMMEDIATE), so read-then-write logic is race-free against other processes."""
+        from the start (BEGIN IMMEDIATE), so read-then-write logic is race-free against other processes. On
+        PostgreSQL a transaction aborted for a conflict with another (a deadlock) runs `work` again from the start:
+        so `work`, and every callback it calls, changes nothing outside its connection (no caller's list, no
+        metric, no message sent) and builds its own mutable values."""
 
     async def ping(self) -> bool:
         """True when the store answers now (for readiness)."""

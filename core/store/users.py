@@ -91,18 +91,19 @@ class UserQueries(SqlStore):
     ) -> User:
         """Change the given fields (a disable keeps its first time); NotFound for an unknown user. A change that
         may take access away is recorded in `access_changes` in the same transaction."""
-        values: dict[str, Any] = {}
+        given: dict[str, Any] = {}
         if name is not None:
-            values["name"] = name
+            given["name"] = name
         if organisation is not None:
-            values["organisation"] = organisation
+            given["organisation"] = organisation
         if roles is not None:
-            values["roles"] = sorted({r.value for r in roles})
+            given["roles"] = sorted({r.value for r in roles})
         if site_ids is not None:
-            values["site_ids"] = sorted(set(site_ids))
+            given["site_ids"] = sorted(set(site_ids))
 
         def change(conn: sa.Connection) -> User:
             t = s.users
+            values = dict(given)  # a unit of work may run again (sql.py): nothing of an aborted run stays
             row = conn.execute(sa.select(t).where(t.c.user_id == user_id).with_for_update()).first()
             if row is None:
                 raise NotFound("user", user_id)
