@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from playwright.async_api import ConsoleMessage, Page, expect
+from playwright.async_api import ConsoleMessage, Page, WebSocketRoute, expect
 
 from alerts.lifecycle import acknowledge, renotify
 from core.clock import utc_now
@@ -61,12 +61,12 @@ CLOSED = "(tag) => window.__alarmRecord.closed.includes(tag)"
 CHIMES_ENDED = "(n) => window.__alarmRecord.ended.filter((x) => x === 'chime-audio').length >= n"
 
 
-async def open_ward(page: Page, served: Served, *, wait_live: bool = True) -> list[str]:
-    """The nurse's ward page, live; returns the list console errors are collected into."""
+async def open_ward(page: Page, served: Served, *, wait_live: bool = True, ttl_s: int = 3600) -> list[str]:
+    """The nurse's ward page, live, signed in for `ttl_s`; returns the list console errors are collected into."""
     errors: list[str] = []
     page.on("console", lambda message: _collect_errors(message, errors))
     await page.add_init_script(RECORDER)
-    token = issue_token(SECRET, user_id="nurse-anne", role=Role.NURSE, site_ids=["s1"], ttl_s=3600, now=utc_now())
+    token = issue_token(SECRET, user_id="nurse-anne", role=Role.NURSE, site_ids=["s1"], ttl_s=ttl_s, now=utc_now())
     await page.goto(f"{served.base_url}/#token={token}")
     if wait_live:
         await expect(page.locator("#status")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
@@ -342,3 +342,101 @@ async def test_enabling_notifications_notifies_the_open_high_alert(
 def _collect_errors(message: ConsoleMessage, errors: list[str]) -> None:
     if message.type == "error":
         errors.append(message.text)
+
+
+SCREEN_LOST = "Technical alarm: signed out, so this screen is not receiving alarms. Log in again."
+STREAM_LOST = "Technical alarm: the live feed is lost, so this screen is not receiving alarms. Reconnecting…"
+CHIMES_STARTED = "(n) => window.__alarmRecord.playing.filter((x) => x === 'chime-audio').length >= n"
+
+
+async def test_a_sign_in_that_ends_on_the_ward_screen_sounds_a_technical_alarm_until_someone_signs_in(
+    live_server: tuple[Served, Seeded], alarm_page: Page
+) -> None:
+    served, _ = live_server
+    await alarm_page.clock.install()  # runs with real time; lets the test move it on to the repeat
+    errors = await open_ward(alarm_page, served, ttl_s=8)
+    await alarm_page.wait_for_function(CHIMES_STARTED, arg=1, timeout=UI_TIMEOUT_MS)  # Ola's open NEWS2 5
+    banner = alarm_page.locator("#alarm-banner")
+
+    # The token ends: the server closes the stream, the login shows, and the screen says it went quiet.
+    await expect(alarm_page.locator("#login")).to_be_visible(timeout=3 * UI_TIMEOUT_MS)
+    await expect(banner).to_have_text(SCREEN_LOST)
+    await alarm_page.wait_for_function(CHIMES_STARTED, arg=2, timeout=UI_TIMEOUT_MS)
+    await alarm_page.wait_for_function(CREATED, arg=1, timeout=UI_TIMEOUT_MS)
+    [notification] = (await record(alarm_page))["created"]
+    assert notification == {
+        "title": "Vaktrom ward screen: not receiving alarms",
+        "body": "signed out, so this screen is not receiving alarms. Log in again.",
+        "tag": "vaktrom-screen-lost",
+        "requireInteraction": True,
+    }
+    await alarm_page.clock.fast_forward(61_000)  # a minute on, nobody has signed in: it chimes again
+    await alarm_page.wait_for_function(CHIMES_STARTED, arg=3, timeout=UI_TIMEOUT_MS)
+
+    token = issue_token(SECRET, user_id="nurse-anne", role=Role.NURSE, site_ids=["s1"], ttl_s=3600, now=utc_now())
+    await alarm_page.locator("#token-input").fill(token)
+    await alarm_page.get_by_role("button", name="Log in", exact=True).click()
+
+    await expect(alarm_page.locator("#status")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    await expect(banner).to_be_empty()
+    await alarm_page.wait_for_function(CLOSED, arg="vaktrom-screen-lost", timeout=UI_TIMEOUT_MS)
+    chimes = (await record(alarm_page))["playing"].count(CHIME)
+    await alarm_page.clock.fast_forward(61_000)
+    assert (await record(alarm_page))["playing"].count(CHIME) == chimes  # the repeat stopped with it
+    assert errors == []
+
+
+async def test_logging_out_on_purpose_sounds_no_technical_alarm(
+    live_server: tuple[Served, Seeded], alarm_page: Page
+) -> None:
+    served, _ = live_server
+    errors = await open_ward(alarm_page, served)
+    await alarm_page.wait_for_function(CHIMES_STARTED, arg=1, timeout=UI_TIMEOUT_MS)
+
+    await alarm_page.locator("#logout").click()
+
+    await expect(alarm_page.locator("#login")).to_be_visible()
+    await expect(alarm_page.locator("#alarm-banner")).to_be_empty()
+    heard = await record(alarm_page)
+    assert (heard["playing"].count(CHIME), heard["created"]) == (1, [])
+    assert errors == []
+
+
+async def test_a_live_feed_lost_for_half_a_minute_sounds_a_technical_alarm_until_it_is_back(
+    live_server: tuple[Served, Seeded], alarm_page: Page
+) -> None:
+    served, _ = live_server
+    down = False
+    streams: list[WebSocketRoute] = []
+
+    async def through_or_down(stream: WebSocketRoute) -> None:
+        """The ward's streams pass to the server, or are refused at once while it is `down`."""
+        if down:
+            await stream.close(code=1001, reason="down")
+        else:
+            stream.connect_to_server()
+            streams.append(stream)
+
+    await alarm_page.route_web_socket(lambda url: "/api/v1/ws/wards/" in url, through_or_down)
+    await alarm_page.clock.install()
+    errors = await open_ward(alarm_page, served)
+    await alarm_page.wait_for_function(CHIMES_STARTED, arg=1, timeout=UI_TIMEOUT_MS)
+    banner = alarm_page.locator("#alarm-banner")
+
+    down = True
+    await streams[-1].close(code=1001, reason="server going down")
+    await expect(alarm_page.locator("#status")).to_contain_text("Reconnecting", timeout=UI_TIMEOUT_MS)
+    await alarm_page.clock.fast_forward(10_000)
+    await expect(banner).to_be_empty()  # a restart's few seconds are not an alarm
+    await alarm_page.clock.fast_forward(21_000)
+
+    await expect(banner).to_have_text(STREAM_LOST, timeout=UI_TIMEOUT_MS)
+    await alarm_page.wait_for_function(CHIMES_STARTED, arg=2, timeout=UI_TIMEOUT_MS)
+    await alarm_page.wait_for_function(CREATED, arg=1, timeout=UI_TIMEOUT_MS)
+
+    down = False
+    await alarm_page.clock.fast_forward(31_000)  # the next try, after the longest backoff, gets through
+    await expect(alarm_page.locator("#status")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    await expect(banner).to_be_empty()
+    await alarm_page.wait_for_function(CLOSED, arg="vaktrom-screen-lost", timeout=UI_TIMEOUT_MS)
+    assert errors == []

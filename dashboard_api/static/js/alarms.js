@@ -3,6 +3,11 @@
 
 const HIGH = "high";
 const MEDIUM = "medium";
+// A technical alarm: the screen has stopped receiving alarms (its sign-in ended without a log-out, ward.js). A
+// ward screen must not go quiet without a sound: a banner line, a notification, and a chime now and again until
+// someone signs in. Often enough to be heard on a night round, rare enough not to become noise.
+const SCREEN_LOST_REPEAT_MS = 60000;
+const SCREEN_LOST_TAG = "vaktrom-screen-lost";
 
 const dom = {};
 const announced = new Map(); // alert_id -> ms of the updated_at whose opening was announced
@@ -11,6 +16,7 @@ let entries = []; // the last alerts seen: { alert, key, label, wardName, patien
 let soundBlocked = false;
 let chimePending = false; // a medium chime the browser refused: played on the enabling click
 let showBed = () => {};
+let screenLost = null; // { reason, repeat, notification } while the technical alarm is on
 
 const $ = (id) => document.getElementById(id);
 
@@ -29,7 +35,10 @@ function setupAlarms(options) {
   for (const type of ["pointerdown", "keydown"]) {
     document.addEventListener(type, () => soundBlocked && retrySound(), true);
   }
-  window.addEventListener("pagehide", closeAllNotifications);
+  window.addEventListener("pagehide", () => {
+    closeAllNotifications();
+    setScreenLost(null);
+  });
   watchPermission();
   showNotificationState();
   probeSound();
@@ -67,6 +76,20 @@ function syncAlarms(current) {
 function clearAlarms() {
   syncAlarms([]);
   chimePending = false;
+}
+
+// The technical alarm on (`reason`: what the banner and notification say) or off (null).
+function setScreenLost(reason) {
+  if (screenLost !== null) {
+    clearInterval(screenLost.repeat);
+    if (screenLost.notification) screenLost.notification.close();
+    screenLost = null;
+  }
+  if (reason) {
+    screenLost = { reason, repeat: setInterval(playChime, SCREEN_LOST_REPEAT_MS), notification: notifyScreenLost(reason) };
+    playChime();
+  }
+  renderBanner(highOpen());
 }
 
 function openAlerts() {
@@ -148,6 +171,7 @@ function placeOf(entry) {
 
 function renderBanner(high) {
   const lines = high.map((e) => "High alert: " + placeOf(e) + " — " + e.alert.message);
+  if (screenLost !== null) lines.unshift("Technical alarm: " + screenLost.reason);
   // Rewrite only on change: a live region re-announces whatever is written into it.
   if (lines.join("\n") === Array.from(dom.banner.children, (p) => p.textContent).join("\n")) return;
   dom.banner.replaceChildren(
@@ -237,6 +261,21 @@ function notify(entry) {
   notifications.set(id, notification); // a previous one with this tag is already replaced: never close it too
 }
 
+function notifyScreenLost(reason) {
+  if (!notificationsSupported() || Notification.permission !== "granted") return null;
+  try {
+    return new Notification("Vaktrom ward screen: not receiving alarms", {
+      body: reason,
+      tag: SCREEN_LOST_TAG,
+      requireInteraction: true,
+      lang: "en",
+    });
+  } catch (error) {
+    dom.notifyState.textContent = "Alarm notifications: failed (" + error.message + ")";
+    return null;
+  }
+}
+
 function closeNotification(id) {
   const notification = notifications.get(id);
   notifications.delete(id);
@@ -247,4 +286,4 @@ function closeAllNotifications() {
   for (const id of Array.from(notifications.keys())) closeNotification(id);
 }
 
-export { setupAlarms, showAlarmSetup, syncAlarms, clearAlarms };
+export { setupAlarms, showAlarmSetup, syncAlarms, clearAlarms, setScreenLost };

@@ -73,7 +73,10 @@ function showPages(pages) {
   $("pages").replaceChildren(...links);
 }
 
+// The login form, with `message` on the problem line. A page learns whether a sign-in ended without the user's
+// log-out (someone was signed in, and a message says why it ended).
 export function showLogin(message) {
+  const ended = session.me !== null && Boolean(message);
   sessionStorage.removeItem(TOKEN_KEY);
   forgetRenewal();
   session.token = null;
@@ -83,7 +86,7 @@ export function showLogin(message) {
   $("logout").hidden = true;
   $("who").textContent = "";
   showPages([]);
-  onLogout();
+  onLogout(ended);
   setStatus("Not connected");
   showProblem(message || "");
 }
@@ -359,7 +362,8 @@ async function start() {
 
 // Fill and wire the login form and the log-out button, then start: with the provider's answer, the token we have, or
 // the form.
-// `login(me)` runs once the token is known to be good; `logout()` clears what the page shows.
+// `login(me)` runs once the token is known to be good; `logout(ended)` clears what the page shows (`ended`: the
+// sign-in ended without a log-out).
 export async function startPage({ login, logout }) {
   onLogin = login;
   onLogout = logout;

@@ -1,7 +1,7 @@
 // The live ward page: every bed of the chosen ward with its patient, vitals, NEWS2, alerts and their escalation,
 // from a snapshot and ordered deltas over one socket. Alarms sound for new high alerts (alarms.js).
 
-import { clearAlarms, setupAlarms, showAlarmSetup, syncAlarms } from "./alarms.js";
+import { clearAlarms, setScreenLost, setupAlarms, showAlarmSetup, syncAlarms } from "./alarms.js";
 import { $, api, reportFailure, session, setStatus, showLogin, showProblem, startPage } from "./auth.js";
 import { ageSeconds, ageText, el, patientLink, syncClock, VITALS, vitalText } from "./format.js";
 import { LiveSocket } from "./socket.js";
@@ -11,6 +11,12 @@ const STALE_AFTER_S = 900; // a bedside value older than 15 min is shown as stal
 const AGE_REFRESH_MS = 5000;
 // Shown under every ML risk until a model is shown to beat NEWS2 at another hospital (issue 13, docs/MODEL_CARD.md).
 const ML_RISK_CAVEAT = "trend flag, not validated to beat NEWS2 at other hospitals";
+const SIGNED_OUT = "signed out, so this screen is not receiving alarms. Log in again.";
+// A stream lost this long sounds the technical alarm too: a server restart reconnects within seconds, an outage
+// does not.
+const STREAM_LOST_AFTER_MS = 30000;
+const STREAM_LOST = "the live feed is lost, so this screen is not receiving alarms. Reconnecting…";
+let streamLostTimer = null;
 
 const state = {
   beds: new Map(), // key -> bed view (as in the snapshot)
@@ -41,12 +47,16 @@ async function login(me) {
     window.location.replace("/devices");
     return;
   }
+  setScreenLost(null);
   showAlarmSetup(true);
   await loadWards();
 }
 
-function logout() {
+// `ended`: the sign-in ended without a log-out (auth.js), so nobody may know this screen went quiet.
+function logout(ended) {
   live.close();
+  clearTimeout(streamLostTimer);
+  streamLostTimer = null;
   $("ward-picker").hidden = true;
   $("board").replaceChildren();
   state.beds.clear();
@@ -54,6 +64,7 @@ function logout() {
   state.byPatient.clear();
   state.escalations.clear();
   clearAlarms(); // nobody is watching this screen any more: its notifications must not pretend otherwise
+  setScreenLost(ended ? SIGNED_OUT : null);
   showAlarmSetup(false);
 }
 
@@ -407,6 +418,13 @@ function refreshAges() {
 
 function markStale(stale) {
   $("board").classList.toggle("disconnected", stale);
+  if (stale) {
+    streamLostTimer ??= setTimeout(() => setScreenLost(STREAM_LOST), STREAM_LOST_AFTER_MS);
+    return;
+  }
+  clearTimeout(streamLostTimer);
+  streamLostTimer = null;
+  setScreenLost(null);
 }
 
 $("ward-select").addEventListener("change", (event) => chooseWard(event.target.value));
