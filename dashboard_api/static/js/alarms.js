@@ -3,9 +3,9 @@
 
 const HIGH = "high";
 const MEDIUM = "medium";
-// A technical alarm: the screen has stopped receiving alarms (its sign-in ended without a log-out, ward.js). A
-// ward screen must not go quiet without a sound: a banner line, a notification, and a chime now and again until
-// someone signs in. Often enough to be heard on a night round, rare enough not to become noise.
+// A technical alarm: the screen has stopped receiving alarms (its sign-in ended without a log-out, or its stream is
+// lost: ward.js). A ward screen must not go quiet without a sound: a banner line, a notification, and a chime now
+// and again until it receives again. Often enough to be heard on a night round, rare enough not to become noise.
 const SCREEN_LOST_REPEAT_MS = 60000;
 const SCREEN_LOST_TAG = "vaktrom-screen-lost";
 
@@ -86,7 +86,8 @@ function setScreenLost(reason) {
     screenLost = null;
   }
   if (reason) {
-    screenLost = { reason, repeat: setInterval(playChime, SCREEN_LOST_REPEAT_MS), notification: notifyScreenLost(reason) };
+    const repeat = setInterval(playChime, SCREEN_LOST_REPEAT_MS);
+    screenLost = { reason, repeat, notification: notifyScreenLost(reason) };
     playChime();
   }
   renderBanner(highOpen());
