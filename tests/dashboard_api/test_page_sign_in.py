@@ -182,6 +182,22 @@ async def test_logging_out_ends_the_refresh_token_at_the_provider(
         assert (answer.status_code, answer.json()["error"]) == (400, "invalid_grant")
 
 
+async def test_a_provider_out_of_reach_at_renewal_is_said_and_the_login_shows_if_it_stays_down(
+    store: SqliteStore, page: Page, tmp_path: Path
+) -> None:
+    async with pages_signing_in_at_a_provider(store, tmp_path, ttl_s=TOKEN_TTL_S, refresh=True) as (served, provider):
+        await to_the_providers_login(page, served, start="/")
+        await sign_in_as_the_nurse(page)
+        await expect(page.locator("#status")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+        provider.stop()  # down from before the renewal is due, two seconds before the token ends
+
+        await expect(page.locator("#problem")).to_have_text(
+            "Cannot reach the identity provider to renew your sign-in; trying again.", timeout=UI_TIMEOUT_MS
+        )
+        assert await page.evaluate("sessionStorage.getItem('vaktrom.renewal')") is not None  # kept for the retry
+        await expect(page.locator("#login")).to_be_visible(timeout=UI_TIMEOUT_MS)  # still down when the token ended
+
+
 async def test_a_renewal_the_provider_refuses_is_said_at_once_and_the_login_shows_when_the_token_ends(
     store: SqliteStore, page: Page, tmp_path: Path
 ) -> None:
