@@ -34,11 +34,13 @@ from dashboard_api.socket_quota import SocketQuota
 from dashboard_api.ws_access import AccessWatch, audit_snapshot, lost_access, stream_filter
 
 __all__ = [
+    "HEARTBEAT_S",
     "MAX_WARDS_PER_STREAM",
     "CloseCode",
     "accept_stream",
     "close_stream",
     "counted_stream",
+    "heartbeat",
     "pump_stream",
     "router",
 ]
@@ -58,6 +60,10 @@ _ALERT_MARK = '"type":"alert"'
 _REASON_MAX_BYTES = 123
 # A stuck client may never read our close frame; give up on it after this long.
 CLOSE_TIMEOUT_S = 5.0
+# A stream with nothing to send for this long sends a heartbeat: the page takes a stream silent for three of them as
+# a dead connection (a half-open TCP connection looks "Live" for ever otherwise), and a proxy's idle timeout (often
+# 60 s) never closes a quiet ward's stream. Its `seq` is the last one sent, so a lost last delta shows too.
+HEARTBEAT_S = 15.0
 
 
 class CloseCode(enum.IntEnum):
@@ -319,11 +325,28 @@ async def _pump(
 
 async def _send_deltas(websocket: WebSocket, subscription: Subscription, expand: Expand) -> None:
     seq = 0
+    loop = asyncio.get_running_loop()
+    sent_at = loop.time()
     while True:
-        for message in await expand(await subscription.next()):
+        try:
+            # Counted from the last message sent, not received: a stream whose events all expand to nothing (the
+            # alerts stream on a busy ward) still has a heartbeat.
+            async with asyncio.timeout_at(sent_at + HEARTBEAT_S):
+                event = await subscription.next()  # a timeout leaves the event queued (asyncio.Queue.get)
+        except TimeoutError:
+            await websocket.send_text(heartbeat(seq))
+            sent_at = loop.time()
+            continue
+        for message in await expand(event):
             seq += 1
             # Each message is a JSON object (the hub encodes an event once); the connection only prepends its seq.
             await websocket.send_text(f'{{"seq":{seq},{message[1:]}')
+            sent_at = loop.time()
+
+
+def heartbeat(seq: int) -> str:
+    """The message a stream sends after HEARTBEAT_S with nothing else to send: the last seq it sent."""
+    return f'{{"type":"heartbeat","seq":{seq}}}'
 
 
 async def _until_client_leaves(websocket: WebSocket) -> None:

@@ -13,6 +13,7 @@ from typing import cast
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from core.errors import StorageUnavailable
+from dashboard_api import ws
 from dashboard_api.access import ApiContext, audit, get_context
 from dashboard_api.auth import DEVICE_ROLES, InvalidToken, Principal, authenticate
 from dashboard_api.schemas_devices import FleetDeviceOut, FleetOut
@@ -66,6 +67,8 @@ async def fleet_stream(websocket: WebSocket) -> None:
 async def _send_changes(websocket: WebSocket, ctx: ApiContext, site_ids: list[str]) -> None:
     """Until the client leaves (or the server stops): the fleet each time it changed, looked at every FLEET_POLL_S."""
     seq, last = 0, None
+    loop = asyncio.get_running_loop()
+    sent_at = loop.time()
     receiving = asyncio.ensure_future(websocket.receive())  # only to hear the close; the page sends nothing else
     try:
         while True:
@@ -74,7 +77,10 @@ async def _send_changes(websocket: WebSocket, ctx: ApiContext, site_ids: list[st
             devices = [FleetDeviceOut.of(row) for row in rows]
             if devices != last:
                 await websocket.send_text(FleetOut(seq=seq, at=now, devices=devices).model_dump_json())
-                seq, last = seq + 1, devices
+                seq, last, sent_at = seq + 1, devices, loop.time()
+            elif loop.time() - sent_at >= ws.HEARTBEAT_S:
+                await websocket.send_text(ws.heartbeat(seq - 1))  # seq - 1: the last fleet sent
+                sent_at = loop.time()
             done, _ = await asyncio.wait({receiving}, timeout=FLEET_POLL_S)
             if done:
                 if receiving.result()["type"] == "websocket.disconnect":

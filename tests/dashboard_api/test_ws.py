@@ -17,6 +17,7 @@ from core.mqtt import MqttClient
 from core.store.sqlite import SqliteStore
 from core.topics import events_topic
 from core.types import Bed, Role
+from dashboard_api import ws
 from dashboard_api.auth import issue_token
 from dashboard_api.live import CLIENT_QUEUE_BEDS, LiveHub
 from dashboard_api.ws import CloseCode
@@ -209,3 +210,44 @@ async def test_socket_is_closed_4401_when_the_token_expires(server: Served, cloc
     async with ward_socket(server, "/api/v1/ws/wards/w1", short) as socket:
         assert (await receive(socket))["type"] == "snapshot"
         assert await closed_with(socket) == (CloseCode.UNAUTHENTICATED, "Token expired; log in again")
+
+
+@pytest.mark.integration
+async def test_a_quiet_stream_sends_heartbeats_carrying_the_last_seq_it_sent(
+    server: Served, token: TokenFactory, observer: MqttClient, topic_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So the page can tell a quiet ward from a dead connection, and a lost last delta from none."""
+    monkeypatch.setattr(ws, "HEARTBEAT_S", 0.3)
+    async with ward_socket(server, "/api/v1/ws/wards/w1", token()) as socket:
+        assert (await receive(socket))["type"] == "snapshot"
+        assert await receive(socket) == {"type": "heartbeat", "seq": 0}
+
+        await observer.publish(events_topic(topic_root, "s1", "w1", "score"), score_json("w1", total=7))
+        assert (await receive(socket))["seq"] == 1
+        assert await receive(socket) == {"type": "heartbeat", "seq": 1}
+
+
+@pytest.mark.integration
+async def test_events_a_stream_does_not_send_do_not_put_its_heartbeat_off(
+    server: Served, token: TokenFactory, observer: MqttClient, topic_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alerts stream of a busy ward: its scores reach the stream's subscription but are not sent."""
+    monkeypatch.setattr(ws, "HEARTBEAT_S", 0.5)
+    async with ward_socket(server, "/api/v1/ws/alerts", token(Role.SPECIALIST, ("s1",), "dr-spes")) as socket:
+        assert (await receive(socket))["type"] == "covered_snapshot"
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        scores = asyncio.create_task(_publish_scores_for(observer, topic_root, seconds=2.0))
+        try:
+            first = await receive(socket)
+            waited_s = loop.time() - started
+        finally:
+            scores.cancel()
+        assert first == {"type": "heartbeat", "seq": 0}
+        assert waited_s < 1.5, f"the heartbeat came after {waited_s:.1f} s of scores every 0.1 s"
+
+
+async def _publish_scores_for(observer: MqttClient, topic_root: str, *, seconds: float) -> None:
+    for _ in range(int(seconds / 0.1)):
+        await observer.publish(events_topic(topic_root, "s1", "w1", "score"), score_json("w1", total=7))
+        await asyncio.sleep(0.1)

@@ -9,6 +9,7 @@ import pytest
 
 from core.store.sqlite import SqliteStore
 from core.types import DeviceStatus, Role
+from dashboard_api import ws
 from tests.dashboard_api.conftest import FixedClock, Served, TokenFactory
 from tests.dashboard_api.test_ws import closed_with, receive, server, ward_socket
 
@@ -36,6 +37,16 @@ async def test_the_fleet_of_the_tokens_sites_then_each_change(
         assert (change["seq"], battery["battery_percent"], battery["problems"][0]["text"]) == (1, 9.0, "Battery 9 %")
     [entry] = [a for a in await store.list_audit(limit=5) if a.action == "watch.devices"]
     assert (entry.user_id, entry.subject) == ("tech-tom", "s1")
+
+
+async def test_a_fleet_that_does_not_change_sends_heartbeats_with_its_last_seq(
+    server: Served, token: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ws, "HEARTBEAT_S", 0.5)
+    async with ward_socket(server, PATH, token(Role.TECHNICIAN, ("s1",), user="tech-tom")) as socket:
+        assert (await receive(socket))["seq"] == 0
+        assert await receive(socket) == {"type": "heartbeat", "seq": 0}
+        assert await receive(socket) == {"type": "heartbeat", "seq": 0}
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,10 @@ const BACKOFF_MIN_MS = 500; // a restart comes back quickly
 const BACKOFF_MAX_MS = 30000; // a long outage costs little
 const NO_RECONNECT = new Set([4400, 4401, 4403, 4404]); // the same request would fail the same way
 export const RESNAPSHOT = 4000;
+// The server sends at least a heartbeat every 15 s (dashboard_api/ws.py HEARTBEAT_S). Nothing for three of them
+// means a dead connection that never closed (a half-open TCP connection): drop it and reconnect, as after a close.
+const SILENT_AFTER_MS = 45000;
+const SILENT = 4008; // our own code for that drop; never sent by the server
 
 export class LiveSocket {
   // handlers: snapshot(message), delta(message) -> false to resnapshot, status(text, kind), stale(bool),
@@ -20,6 +24,7 @@ export class LiveSocket {
     this.seq = -1;
     this.backoffMs = BACKOFF_MIN_MS;
     this.timer = null;
+    this.watchdog = null;
     this.token = null;
   }
 
@@ -31,6 +36,7 @@ export class LiveSocket {
 
   close() {
     clearTimeout(this.timer);
+    clearTimeout(this.watchdog);
     if (this.socket) {
       this.socket.onclose = null;
       this.socket.close(1000, "leaving");
@@ -49,10 +55,29 @@ export class LiveSocket {
     this.seq = -1;
     socket.onmessage = (event) => this.receive(socket, JSON.parse(event.data));
     socket.onclose = (event) => this.closed(event);
+    this.watch(socket);
+  }
+
+  // (Re)start the wait for the next message on `socket`.
+  watch(socket) {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      if (socket !== this.socket) return;
+      socket.onmessage = null;
+      socket.onclose = null;
+      socket.close(SILENT, "silent");
+      this.closed({ code: SILENT, reason: "no message for " + SILENT_AFTER_MS / 1000 + " s" });
+    }, SILENT_AFTER_MS);
   }
 
   receive(socket, message) {
     if (socket !== this.socket) return;
+    this.watch(socket);
+    if (message.type === "heartbeat") {
+      // Its seq is the last one the server sent: another than ours means we lost a delta.
+      if (this.seq >= 0 && message.seq !== this.seq) socket.close(RESNAPSHOT, "sequence gap");
+      return;
+    }
     if (message.seq === 0) {
       this.seq = 0;
       this.backoffMs = BACKOFF_MIN_MS;
@@ -71,6 +96,7 @@ export class LiveSocket {
 
   closed(event) {
     this.socket = null;
+    clearTimeout(this.watchdog);
     if (event.code === 4401) {
       this.handlers.stale(true);
       tokenAfter(this.token)
