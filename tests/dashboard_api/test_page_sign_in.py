@@ -70,6 +70,13 @@ async def sign_in_as_the_nurse(page: Page) -> None:
     await page.get_by_role("button", name="Continue").click(timeout=UI_TIMEOUT_MS)
 
 
+async def live_on_the_ward_signed_in_at_the_provider(page: Page, served: Served) -> None:
+    """The nurse signs in at the provider from the ward page, and the ward is live."""
+    await to_the_providers_login(page, served, start="/")
+    await sign_in_as_the_nurse(page)
+    await expect(page.locator("#status")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+
+
 async def page_token_claims(page: Page) -> dict[str, Any]:
     token = await page.evaluate("sessionStorage.getItem('vaktrom.token')")
     claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
@@ -105,9 +112,7 @@ async def test_a_ward_page_left_open_renews_its_sign_in_and_its_stream_stays_liv
     sockets: list[str] = []
     page.on("websocket", lambda socket: sockets.append(socket.url))
     async with pages_signing_in_at_a_provider(store, tmp_path, ttl_s=TOKEN_TTL_S, refresh=True) as (served, provider):
-        await to_the_providers_login(page, served, start="/")
-        await sign_in_as_the_nurse(page)
-        await expect(page.locator("#status")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+        await live_on_the_ward_signed_in_at_the_provider(page, served)
         first = await page_token_claims(page)
 
         await until_the_token_has_ended(page, first)
@@ -140,9 +145,7 @@ async def test_a_page_opened_again_after_its_token_ended_renews_it_and_is_signed
 ) -> None:
     await page.add_init_script(ASLEEP)
     async with pages_signing_in_at_a_provider(store, tmp_path, ttl_s=TOKEN_TTL_S, refresh=True) as (served, _):
-        await to_the_providers_login(page, served, start="/")
-        await sign_in_as_the_nurse(page)
-        await expect(page.locator("#status")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+        await live_on_the_ward_signed_in_at_the_provider(page, served)
         first = await page_token_claims(page)
         await page.goto("about:blank")  # the tab's sessionStorage stays; nothing of the page runs meanwhile
 
@@ -167,9 +170,7 @@ async def test_logging_out_ends_the_refresh_token_at_the_provider(
     store: SqliteStore, page: Page, tmp_path: Path
 ) -> None:
     async with pages_signing_in_at_a_provider(store, tmp_path, refresh=True) as (served, provider):
-        await to_the_providers_login(page, served, start="/")
-        await sign_in_as_the_nurse(page)
-        await expect(page.locator("#status")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+        await live_on_the_ward_signed_in_at_the_provider(page, served)
         renewal = await page.evaluate("JSON.parse(sessionStorage.getItem('vaktrom.renewal'))")
 
         async with page.expect_response(lambda response: "/revocation" in response.url) as told:
@@ -186,9 +187,7 @@ async def test_a_provider_out_of_reach_at_renewal_is_said_and_the_login_shows_if
     store: SqliteStore, page: Page, tmp_path: Path
 ) -> None:
     async with pages_signing_in_at_a_provider(store, tmp_path, ttl_s=TOKEN_TTL_S, refresh=True) as (served, provider):
-        await to_the_providers_login(page, served, start="/")
-        await sign_in_as_the_nurse(page)
-        await expect(page.locator("#status")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+        await live_on_the_ward_signed_in_at_the_provider(page, served)
         provider.stop()  # down from before the renewal is due, two seconds before the token ends
 
         await expect(page.locator("#problem")).to_have_text(
@@ -202,9 +201,7 @@ async def test_a_renewal_the_provider_refuses_is_said_at_once_and_the_login_show
     store: SqliteStore, page: Page, tmp_path: Path
 ) -> None:
     async with pages_signing_in_at_a_provider(store, tmp_path, ttl_s=TOKEN_TTL_S, refresh=True) as (served, provider):
-        await to_the_providers_login(page, served, start="/")
-        await sign_in_as_the_nurse(page)
-        await expect(page.locator("#status")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+        await live_on_the_ward_signed_in_at_the_provider(page, served)
         first = await page_token_claims(page)
         provider.restart(provider.keys)  # same keys and issuer, but every grant it gave is forgotten
 
