@@ -27,6 +27,7 @@ __all__ = [
     "BATCH_MIN_EVENTS",
     "CLIENT_QUEUE_BEDS",
     "CLIENT_QUEUE_MAX",
+    "HEARTBEAT_DUE",
     "Delta",
     "EventSource",
     "LiveHub",
@@ -45,6 +46,9 @@ CLIENT_QUEUE_MAX = 2000
 CLIENT_QUEUE_BEDS = 125
 # Events whose payload contradicts their topic are a bug or a forgery: one warning line per this many seconds.
 MISMATCH_LOG_INTERVAL_S = 10.0
+# What a connection's own heartbeat timer queues when it has sent nothing for a while (ws.py): told apart from the
+# hub's deltas (JSON objects) by identity.
+HEARTBEAT_DUE = "heartbeat due"
 # A burst of BATCH_MIN_EVENTS (core/events.py) or more patient events of one ward, taken off the broker together,
 # goes to each connection as ONE `batch` delta (encoded once, the same text for every socket): 200 dashboards of a
 # 1000-bed ward one event at a time would be ~200,000 socket sends a second, more than a node can do; batched it is
@@ -173,6 +177,11 @@ class Subscription:
     def fit_board(self, beds: int) -> None:
         """Let the queue hold as many deltas per bed for a board of `beds` as it holds for one of CLIENT_QUEUE_BEDS."""
         self.limit = self._queue_max * max(1, -(-beds // CLIENT_QUEUE_BEDS))
+
+    def heartbeat_due(self) -> None:
+        """Queue HEARTBEAT_DUE, unless a delta is already waiting to be sent (which does as well)."""
+        if self.queue.empty():
+            self.queue.put_nowait(HEARTBEAT_DUE)
 
     async def next(self) -> str:
         """The next delta, as the hub's Delta (with what it read of it) when it came from the hub."""

@@ -25,7 +25,7 @@ from dashboard_api.auth import (
 )
 from dashboard_api.covered import coverage_of, covered_rows
 from dashboard_api.escalation_words import escalation_state
-from dashboard_api.live import Delta, LiveHub, Subscription
+from dashboard_api.live import HEARTBEAT_DUE, Delta, LiveHub, Subscription
 from dashboard_api.routes_covered import audit_rows, covered_alerts
 from dashboard_api.schemas import LiveSnapshot
 from dashboard_api.schemas_covered import CoveredRowDelta, CoveredSnapshot, EscalationDelta
@@ -327,21 +327,33 @@ async def _send_deltas(websocket: WebSocket, subscription: Subscription, expand:
     seq = 0
     loop = asyncio.get_running_loop()
     sent_at = loop.time()
-    while True:
-        try:
-            # Counted from the last message sent, not received: a stream whose events all expand to nothing (the
-            # alerts stream on a busy ward) still has a heartbeat.
-            async with asyncio.timeout_at(sent_at + HEARTBEAT_S):
-                event = await subscription.next()  # a timeout leaves the event queued (asyncio.Queue.get)
-        except TimeoutError:
-            await websocket.send_text(heartbeat(seq))
-            sent_at = loop.time()
-            continue
-        for message in await expand(event):
-            seq += 1
-            # Each message is a JSON object (the hub encodes an event once); the connection only prepends its seq.
-            await websocket.send_text(f'{{"seq":{seq},{message[1:]}')
-            sent_at = loop.time()
+    timer: asyncio.TimerHandle
+
+    def check_silence() -> None:
+        # Counted from the last message sent, not received: a stream whose events all expand to nothing (the alerts
+        # stream on a busy ward) still has a heartbeat. One timer per HEARTBEAT_S, not one per delta.
+        nonlocal timer
+        if loop.time() >= sent_at + HEARTBEAT_S:
+            subscription.heartbeat_due()
+            timer = loop.call_later(HEARTBEAT_S, check_silence)
+        else:
+            timer = loop.call_at(sent_at + HEARTBEAT_S, check_silence)
+
+    timer = loop.call_at(sent_at + HEARTBEAT_S, check_silence)
+    try:
+        while True:
+            event = await subscription.next()
+            if event is HEARTBEAT_DUE:
+                await websocket.send_text(heartbeat(seq))
+                sent_at = loop.time()
+                continue
+            for message in await expand(event):
+                seq += 1
+                # Each message is a JSON object (the hub encodes an event once); the connection only prepends its seq.
+                await websocket.send_text(f'{{"seq":{seq},{message[1:]}')
+                sent_at = loop.time()
+    finally:
+        timer.cancel()
 
 
 def heartbeat(seq: int) -> str:
