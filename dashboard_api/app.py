@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from core.clock import Clock, utc_now
-from core.errors import StorageUnavailable
+from core.errors import StorageConflict, StorageUnavailable
 from core.store import Store
 from dashboard_api import (
     routes_admin,
@@ -60,6 +60,9 @@ logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 STORE_RETRY_AFTER_S = 5  # what a 503 for an unreachable store asks the caller to wait
+# A transaction aborted three times for a conflict (a deadlock) was unlucky, not an outage: the other writer is done
+# within a second, so the caller may try again at once.
+CONFLICT_RETRY_AFTER_S = 1
 # HS256 keys shorter than the hash output weaken the signature (RFC 7518 §3.2); Settings enforces the same.
 _MIN_SECRET_LENGTH = 32
 
@@ -155,13 +158,18 @@ def _add_probes(app: FastAPI, store: Store) -> None:
 
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """503, not 500: the database is down or restarting, which is neither the caller's fault nor a bug; the pages
-    say so and the caller retries. Where it failed goes to the log, not to the caller."""
+    say so and the caller retries. Where it failed goes to the log, not to the caller. A conflict that aborted every
+    run says so instead: the database is up, and a nurse told it cannot be reached would think the whole system down."""
     assert isinstance(exc, StorageUnavailable)
     logger.warning("%s %s: %s", request.method, request.url.path, exc)
+    if isinstance(exc, StorageConflict):
+        detail = "Another change to the same records got in the way, so nothing was saved; try again."
+        retry_after_s = CONFLICT_RETRY_AFTER_S
+    else:
+        detail = "The database cannot be reached now; try again shortly."
+        retry_after_s = STORE_RETRY_AFTER_S
     return JSONResponse(
-        {"detail": "The database cannot be reached now; try again shortly."},
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+        {"detail": detail}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": str(retry_after_s)}
     )
 
 

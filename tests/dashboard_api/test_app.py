@@ -5,10 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from core.errors import StorageConflict
 from core.store.sqlite import SqliteStore
-from dashboard_api.app import STORE_RETRY_AFTER_S, create_app
+from core.types import AlertState
+from dashboard_api.app import CONFLICT_RETRY_AFTER_S, STORE_RETRY_AFTER_S, create_app
 from dashboard_api.live import LiveHub
-from tests.dashboard_api.conftest import NOW, TokenFactory, api_on_own_postgres, auth, offline_client
+from tests.dashboard_api.conftest import NOW, Seeded, TokenFactory, api_on_own_postgres, auth, offline_client
 
 
 async def test_healthz_answers_without_a_token_and_without_data(api: httpx.AsyncClient) -> None:
@@ -48,6 +50,36 @@ async def test_a_database_outage_is_a_503_the_caller_can_retry_not_a_500() -> No
     )
     assert down.headers["retry-after"] == str(STORE_RETRY_AFTER_S)
     assert 200 in back  # a pooled connection the outage killed may fail once more (test_store_postgres_restart)
+
+
+async def test_an_acknowledgement_aborted_by_conflicts_says_so_not_that_the_database_is_down(
+    live_api: httpx.AsyncClient,
+    store: SqliteStore,
+    seeded: Seeded,
+    token: TokenFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL aborted the acknowledgement for a deadlock on each of its runs (test_store_lock_order shows the
+    store's side; here the store is made to report it, as a failing disk would be). The nurse is told that nothing
+    was saved and to try again at once, not that the database cannot be reached: it can."""
+    update = store.update_alert_by_id
+
+    async def aborted(*args: object, **kwargs: object) -> object:
+        raise StorageConflict("postgresql vaktrom", detail="deadlock detected")
+
+    monkeypatch.setattr(store, "update_alert_by_id", aborted)
+    refused = await live_api.post(f"/api/v1/alerts/{seeded.alert_id}/ack", headers=auth(token()))
+    monkeypatch.setattr(store, "update_alert_by_id", update)
+    unchanged = await store.get_alert(seeded.alert_id)
+    again = await live_api.post(f"/api/v1/alerts/{seeded.alert_id}/ack", headers=auth(token()))
+
+    assert (refused.status_code, refused.json()) == (
+        503,
+        {"detail": "Another change to the same records got in the way, so nothing was saved; try again."},
+    )
+    assert refused.headers["retry-after"] == str(CONFLICT_RETRY_AFTER_S)
+    assert unchanged.state is AlertState.OPEN
+    assert (again.status_code, again.json()["state"]) == (200, "acknowledged")
 
 
 async def test_page_is_served_with_a_strict_content_security_policy(api: httpx.AsyncClient) -> None:
