@@ -341,9 +341,11 @@ class MqttClient:
         """Publish and, for QoS 1, wait for the broker's PUBACK and check its reason code (MQTT 5).
 
         Raises PublishRefused for a failure reason code (e.g. 0x87 "Not authorized": the ACL does not allow it) and
-        BrokerUnavailable when no PUBACK came in `timeout_s`. Under MQTT 3.1.1 a refused publish cannot be told
+        BrokerUnavailable when no PUBACK came in `timeout_s`, or at once before the first connect. Under MQTT 3.1.1 a refused publish cannot be told
         apart from a delivered one (Mosquitto acknowledges it and drops it).
         """
+        if qos > 0 and self._loop is None:  # never connected: no PUBACK could ever come
+            raise BrokerUnavailable(_redacted(self._options.url), detail=f"not connected yet; {topic} not published")
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if qos == 0:
             return Delivery.ACCEPTED
@@ -351,7 +353,7 @@ class MqttClient:
             # paho queues it and sends it after reconnect; we still wait for the PUBACK below.
             logger.debug("Publish on %s queued while disconnected", topic)
         # No race with _publish_done: it runs on this loop, which cannot run it before we register the future.
-        assert self._loop is not None, "connect() first"
+        assert self._loop is not None
         future: asyncio.Future[tuple[int, str]] = self._loop.create_future()
         self._pending[info.mid] = future
         try:

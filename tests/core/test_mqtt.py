@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from core.mqtt import MqttClient, MqttOptions
+from core.mqtt import BrokerUnavailable, MqttClient, MqttOptions
 from tests.fixtures.mosquitto import MosquittoBroker
 
 pytestmark = pytest.mark.integration
@@ -86,3 +86,13 @@ async def test_acking_a_batch_in_one_write_settles_exactly_those_messages(
 
     assert sorted(int(m.payload) for m in redelivered) == list(range(1, IN_FLIGHT, 2))
     assert extra == 0
+
+
+async def test_a_publish_before_the_first_connect_is_refused_at_once() -> None:
+    """A part that publishes before its client connected (an API call during start-up) gets BrokerUnavailable, which
+    its callers handle (dashboard_api.access.publish_or_warn logs and carries on), rather than an AssertionError
+    after paho had queued the message for some later connection."""
+    client = MqttClient(MqttOptions(url="mqtt://127.0.0.1:9", client_id=f"never-{uuid.uuid4().hex[:8]}"))
+
+    with pytest.raises(BrokerUnavailable, match=r"not connected yet; t/v1/x not published"):
+        await client.publish("t/v1/x", b"{}")
