@@ -8,7 +8,7 @@ from datetime import datetime
 
 from core.errors import VaktromError
 from core.national_id import NationalId
-from core.types import Bed, Patient, Stay
+from core.types import Alert, Bed, Patient, Stay
 
 __all__ = ["AdminRefused", "ImportRefused", "StayChange", "UnitImportRow", "new_stay_id"]
 
@@ -28,12 +28,14 @@ class AdminRefused(VaktromError):
 @dataclass(frozen=True, slots=True)
 class StayChange:
     """What an admission, transfer, discharge, enrolment or end of home follow-up did: the stay it ended (if any),
-    the stay it started (if any), and the devices whose pairing it ended or started (ids, in order)."""
+    the stay it started (if any), the devices whose pairing it ended or started (ids, in order), and the patient's
+    alerts it moved to the new ward or resolved (as stored after; core/store/stay_alerts.py), for the pages."""
 
     ended: Stay | None
     started: Stay | None
     devices_unpaired: tuple[str, ...] = ()
     devices_paired: tuple[str, ...] = ()
+    alerts: tuple[Alert, ...] = ()
 
 
 def new_stay_id() -> str:

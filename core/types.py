@@ -210,6 +210,7 @@ class AlertPhase(enum.StrEnum):
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     ESCALATED = "escalated"  # a step of its escalation chain fired (or found nobody): the reason says who
+    TRANSFERRED = "transferred"  # the patient moved to another ward, and the alert with them (store/stay_alerts.py)
 
 
 class AlertPriority(enum.StrEnum):

@@ -257,11 +257,15 @@ async def authorised_alert(
     return AlertAccess(alert, ward.site_id, grant)
 
 
-async def announce_alert(ctx: ApiContext, site_id: str, alert: Alert, *, phase: AlertPhase | None = None) -> None:
-    """Tell every dashboard (on any API node) through the broker; the store already has it if this fails."""
-    assert alert.ward_id is not None
-    event = alert_event(site_id=site_id, ward_id=alert.ward_id, alert=alert, at=ctx.clock(), phase=phase)
-    topic = events_topic(ctx.topic_root, site_id, alert.ward_id, "alert")
+async def announce_alert(
+    ctx: ApiContext, site_id: str, alert: Alert, *, phase: AlertPhase | None = None, ward_id: str | None = None
+) -> None:
+    """Tell every dashboard (on any API node) through the broker; the store already has it if this fails. To the
+    alert's ward, or to `ward_id` (at `site_id`): the ward a transferred alert left, whose screens must drop it."""
+    ward_id = ward_id or alert.ward_id
+    assert ward_id is not None
+    event = alert_event(site_id=site_id, ward_id=ward_id, alert=alert, at=ctx.clock(), phase=phase)
+    topic = events_topic(ctx.topic_root, site_id, ward_id, "alert")
     await publish_or_warn(
         ctx, topic, event.model_dump_json().encode(), what=f"{alert.state.value} alert {alert.alert_id}"
     )

@@ -16,8 +16,8 @@ from fastapi import APIRouter, HTTPException, status
 
 from core.administration import StayChange, new_stay_id
 from core.errors import NotFound
-from core.types import Patient, Stay
-from dashboard_api.access import ApiContext, Ctx, audit
+from core.types import AlertPhase, AlertState, Patient, Stay
+from dashboard_api.access import ApiContext, Ctx, announce_alert, audit
 from dashboard_api.auth import Principal
 from dashboard_api.routes_admin import Admin, admin_errors, out_of_scope, visible_bed, visible_ward
 from dashboard_api.schemas_admin import (
@@ -132,7 +132,29 @@ async def _stay_change(
     assert where is not None
     place = f"bed {where.bed_id}" if where.bed_id else f"ward {where.ward_id}"
     await audit(ctx, principal, f"admin.{action}", patient_id, f"{place} stay {where.stay_id}", patient_id=patient_id)
+    await _announce_alerts(ctx, done)
     return StayChangeOut.of(done)
+
+
+async def _announce_alerts(ctx: ApiContext, done: StayChange) -> None:
+    """The ward screens hear of the patient's alerts the change resolved (their alarms stop) or moved: a moved one
+    is told to the ward it left too, whose screens then take a fresh snapshot without the patient (ward.js)."""
+    sites: dict[str, str] = {}
+
+    async def site_of(ward_id: str) -> str:
+        if ward_id not in sites:
+            sites[ward_id] = (await ctx.store.get_ward(ward_id)).site_id
+        return sites[ward_id]
+
+    for alert in done.alerts:
+        assert alert.ward_id is not None
+        if alert.state is AlertState.RESOLVED:
+            await announce_alert(ctx, await site_of(alert.ward_id), alert, phase=AlertPhase.RESOLVED)
+            continue
+        if done.ended is not None and done.ended.ward_id != alert.ward_id:
+            left = done.ended.ward_id
+            await announce_alert(ctx, await site_of(left), alert, phase=AlertPhase.TRANSFERRED, ward_id=left)
+        await announce_alert(ctx, await site_of(alert.ward_id), alert, phase=AlertPhase.TRANSFERRED)
 
 
 @router.post("/{patient_id}/admit", response_model=StayChangeOut, summary="Admit to a free bed")

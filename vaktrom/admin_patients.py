@@ -13,7 +13,7 @@ from datetime import datetime
 
 from core.administration import AdminRefused, StayChange, new_stay_id
 from core.national_id import InvalidNationalId, NationalId, parse_national_id
-from core.types import Patient
+from core.types import AlertState, Patient
 from vaktrom.admin_command import AdminSession, Subparsers, identifier, leaf, name_text
 
 __all__ = ["add_admin_parsers", "moment"]
@@ -157,6 +157,9 @@ async def _report(session: AdminSession, action: str, patient_id: str, change: S
         session.say(f"unpaired device {device_id}")
     for device_id in change.devices_paired:
         session.say(f"paired device {device_id}")
+    for alert in change.alerts:  # the ward screens show it at their next snapshot (the CLI has no broker)
+        done = "resolved" if alert.state is AlertState.RESOLVED else f"moved to ward {alert.ward_id}"
+        session.say(f"{done} alert {alert.alert_id} ({alert.message})")
     return 0
 
 

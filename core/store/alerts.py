@@ -51,7 +51,7 @@ from core.types import (
     PendingAlert,
 )
 
-__all__ = ["AlertQueries", "update_alert_in"]
+__all__ = ["AlertQueries", "resolve_alerts_in", "update_alert_in"]
 
 _a = s.alerts
 _t = s.alert_transitions
@@ -167,6 +167,13 @@ def _update_key(
 def update_alert_in(conn: sa.Connection, key: AlertKey, decide: AlertDecision) -> AlertChange | None:
     """`update_alert` inside a caller's write transaction (a stay change resolves its length-of-stay alert with it)."""
     return _update_key(conn, key, decide)
+
+
+def resolve_alerts_in(
+    conn: sa.Connection, alert_ids: Sequence[int], *, at: datetime, by: str, reason: str
+) -> list[AlertChange]:
+    """`resolve_alerts` inside a caller's write transaction (a discharge ends the patient's alerts with it)."""
+    return _resolve_many(conn, alert_ids, at=at, by=by, reason=reason)
 
 
 def _update_id(conn: sa.Connection, alert_id: int, decide: DueAlertDecision) -> AlertChange:

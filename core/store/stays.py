@@ -24,6 +24,7 @@ from core.store.alerts import update_alert_in
 from core.store.protocols import AlertChange, AlertDecision, AlertUpdate, StayLimitDecision
 from core.store.reference import stay_of_row
 from core.store.sql import SqlStore, advisory_lock
+from core.store.stay_alerts import end_patient_alerts, move_patient_alerts
 from core.types import SYSTEM_ACTOR, Alert, AlertKey, AlertKind, AlertPhase, AlertState, CareSetting, SiteKind, Stay
 
 __all__ = [
@@ -193,8 +194,9 @@ def arm_stay_limit(conn: sa.Connection, stay: Stay, kind: SiteKind) -> None:
     )
 
 
-def _disarm(conn: sa.Connection, patient_id: str, at: datetime, *, why: str) -> None:
-    """Disarm the patient's length-of-stay timers and resolve their open length-of-stay alert (`why`)."""
+def _disarm(conn: sa.Connection, patient_id: str, at: datetime, *, why: str) -> list[AlertChange]:
+    """Disarm the patient's length-of-stay timers and resolve their open length-of-stay alert (`why`): the change,
+    if there was one."""
     armed = sa.and_(_tm.c.patient_id == patient_id, _tm.c.due_at.is_not(None))
     conn.execute(sa.update(_tm).where(armed).values(due_at=None, disarmed_at=at))
 
@@ -203,7 +205,12 @@ def _disarm(conn: sa.Connection, patient_id: str, at: datetime, *, why: str) -> 
             return None
         return AlertUpdate(alert.resolved(at=at, by=SYSTEM_ACTOR, reason=why), AlertPhase.RESOLVED, reason=why)
 
-    update_alert_in(conn, AlertKey(patient_id, None, AlertKind.LENGTH_OF_STAY), resolved)
+    change = update_alert_in(conn, AlertKey(patient_id, None, AlertKind.LENGTH_OF_STAY), resolved)
+    return [change] if change is not None and change.changed else []
+
+
+def _alerts(changes: list[AlertChange]) -> tuple[Alert, ...]:
+    return tuple(change.alert for change in changes)
 
 
 def _site_kind_of_stay(conn: sa.Connection, stay: Stay) -> SiteKind:
@@ -242,11 +249,14 @@ class StayQueries(SqlStore):
             admitted_at = current.length_from if same_kind else at
             stay = Stay(stay_id, patient_id, ward_id, CareSetting.BEDSIDE, at, bed_id=bed_id, admitted_at=admitted_at)
             insert_stay(conn, stay)
+            resolved = []
             if not same_kind:
-                _disarm(conn, patient_id, at, why=f"transferred to a {kind.value} bed")
+                resolved = _disarm(conn, patient_id, at, why=f"transferred to a {kind.value} bed")
                 arm_stay_limit(conn, stay, kind)
             paired = pair_parked(conn, bed_id, patient_id, at)
-            return StayChange(ended, stay, devices_unpaired=unpaired, devices_paired=paired)
+            moved = move_patient_alerts(conn, patient_id, ward_id=ward_id, at=at)
+            alerts = _alerts(resolved + moved)
+            return StayChange(ended, stay, devices_unpaired=unpaired, devices_paired=paired, alerts=alerts)
 
         return await self._write(transfer)
 
@@ -307,8 +317,8 @@ class StayQueries(SqlStore):
             )
         ended = _end_stay(conn, current, at)
         unpaired = _unpair(conn, _p.c.patient_id == patient_id, at)
-        _disarm(conn, patient_id, at, why=why)
-        return StayChange(ended, None, devices_unpaired=unpaired)
+        resolved = _disarm(conn, patient_id, at, why=why) + end_patient_alerts(conn, patient_id, at=at, why=why)
+        return StayChange(ended, None, devices_unpaired=unpaired, alerts=_alerts(resolved))
 
 
 def _on(decide: StayLimitDecision, due: DueStayLimit) -> AlertDecision:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import ConsoleMessage, Page, WebSocketRoute, expect
 
@@ -14,7 +15,7 @@ from core.events import alert_event
 from core.mqtt import MqttClient
 from core.store.sqlite import SqliteStore
 from core.topics import events_topic
-from core.types import Alert, AlertKind, AlertPhase, AlertSeverity, AlertState, Role
+from core.types import Alert, AlertKind, AlertPhase, AlertSeverity, AlertState, Bed, Role
 from dashboard_api.auth import issue_token
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
 from tests.fixtures.browser import UI_TIMEOUT_MS
@@ -439,4 +440,40 @@ async def test_a_live_feed_lost_for_half_a_minute_sounds_a_technical_alarm_until
     await expect(alarm_page.locator("#status")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
     await expect(banner).to_be_empty()
     await alarm_page.wait_for_function(CLOSED, arg="vaktrom-screen-lost", timeout=UI_TIMEOUT_MS)
+    assert errors == []
+
+
+@pytest.mark.parametrize("change", ["transfer", "discharge"])
+async def test_a_patient_moved_or_discharged_leaves_this_wards_screen_silent(
+    live_server: tuple[Served, Seeded],
+    alarm_page: Page,
+    observer: MqttClient,
+    topic_root: str,
+    store: SqliteStore,
+    change: str,
+) -> None:
+    """Ola's NEWS2 7 sounds on ward w1; an admin moves her to a bed of ward w2 (another site), or discharges her.
+    Moved: the w1 screen drops her and her alert now belongs to w2. Discharged: her alert ends. Either way w1's
+    alarm stops. Before, the alert stayed on w1's screen, sounding, and nobody at w2 saw it."""
+    served, seeded = live_server
+    errors = await high_alert_sounding(alarm_page, served, observer, topic_root, store)
+    await store.upsert_bed(Bed("b22", "w2", "2"))
+    admin = issue_token(SECRET, user_id="admin-eva", role=Role.ADMIN, site_ids=["*"], ttl_s=3600, now=utc_now())
+
+    async with httpx.AsyncClient(base_url=served.base_url) as http:
+        done = await http.post(
+            f"/api/v1/admin/patients/p1/{change}",
+            json={"bed_id": "b22"} if change == "transfer" else None,
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+
+    assert done.status_code == 200, done.text
+    await alarm_page.wait_for_function(SILENT, arg=ALARM, timeout=UI_TIMEOUT_MS)
+    await expect(alarm_page.locator("#alarm-banner")).to_be_empty()
+    alert = await store.get_alert(seeded.alert_id)
+    if change == "transfer":
+        await expect(alarm_page.locator('article.bed[data-bed-id="b1"]')).not_to_contain_text("Ola Nordmann")
+        assert (alert.ward_id, alert.state) == ("w2", AlertState.OPEN)
+    else:
+        assert (alert.state, alert.resolve_reason) == (AlertState.RESOLVED, "discharged")
     assert errors == []

@@ -7,12 +7,13 @@ from __future__ import annotations
 import getpass
 import subprocess
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from core.store.sqlite import SqliteStore
-from core.types import CareSetting, Site, SiteKind
+from core.types import AlertKind, AlertSeverity, AlertState, CareSetting, Site, SiteKind
 from tests.vaktrom.conftest import SQLITE_FILE, VAKTROM_COMMAND, cli_environment
 
 COMMAND_TIMEOUT_S = 60.0  # a command that does its work and exits; bounds a hang, never waited out
@@ -146,6 +147,29 @@ async def test_a_patient_is_registered_admitted_transferred_and_discharged_and_e
         await store.close()
     for result in (created, admitted, moved, shown, left):
         assert NUMBER not in result.stderr  # nor in a log line
+
+
+async def test_a_discharge_says_which_of_the_patients_alerts_it_resolved(unit: Path) -> None:
+    admin("patients", "create", "--id", "p1", "--name", "A", data_dir=unit)
+    admin("admit", "p1", "--bed", "k1", data_dir=unit)
+    store = await _store(unit)
+    try:
+        raised = await store.raise_alert(
+            patient_id="p1", device_id=None, ward_id="kad-w", kind=AlertKind.NEWS2, severity=AlertSeverity.HIGH,
+            message="NEWS2 7", at=datetime.now(UTC),
+        )  # fmt: skip
+    finally:
+        await store.close()
+
+    left = admin("discharge", "p1", data_dir=unit)
+
+    assert left.returncode == 0
+    assert f"resolved alert {raised.alert.alert_id} (NEWS2 7)" in left.stdout
+    store = await _store(unit)
+    try:
+        assert (await store.get_alert(raised.alert.alert_id)).state is AlertState.RESOLVED
+    finally:
+        await store.close()
 
 
 async def test_a_refused_change_names_the_field_exits_1_and_writes_nothing(unit: Path) -> None:

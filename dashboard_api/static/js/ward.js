@@ -185,6 +185,9 @@ function applyDelta(event) {
     return true;
   }
   if (!event.patient_id) return true; // a device alert with no patient: not shown on the bed board
+  // The patient moved to another ward and took their alerts along: the boards are read afresh, so the ward they
+  // left drops them (and stops their alarms) and the ward they joined shows them.
+  if (event.type === "alert" && event.phase === "transferred") return false;
   const bed = bedOfPatient(event.patient_id);
   if (!bed) return false; // someone we do not know yet (a new admission): take a fresh snapshot
   if (!applyPatientEvent(bed, event)) return true;
