@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from alerts.confirmation import confirm_due
 from alerts.digests import compose_digest
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # How often each worker looks for due timers: a timer fires within this of its due time (the issue asks for 2 s;
 # GoAlert polls every 5 s). One indexed query on a partial index of armed timers.
@@ -119,19 +122,30 @@ async def run_alert_timers(
     deliveries_due: Callable[[], None] = lambda: None,
 ) -> None:
     """Forever. Never raises: an outage is logged and the next poll tries again. `deliveries_due` wakes this
-    process's sender when a step queued deliveries (another process's sender finds them on its own poll)."""
+    process's sender when a step queued deliveries (another process's sender finds them on its own poll).
+
+    The alert timers' changes are told to the pages as soon as they are fired, and each later part of the poll
+    fails on its own: a summary, plan check or worklist step that fails (every poll, for a bug) must not keep a
+    re-notified or escalated alert from sounding on the ward screens, nor keep the other parts from running."""
     while True:
-        try:
-            changes = await fire_due_timers(store, clock)
-            summaries = await fire_due_summaries(store, clock)
-            await fire_due_plan_checks(store, clock)
-            await sync_worklist_alerts(store, clock)
-            if summaries or any(change.phase is AlertPhase.ESCALATED for change in changes):
-                deliveries_due()
-            for change in changes:
-                await announce(change)
-        except StorageUnavailable as exc:
-            logger.warning("Alert timers postponed: %s", exc)
-        except Exception:
-            logger.exception("Unexpected failure firing alert timers")
+        changes = await _guarded("alert timers", fire_due_timers(store, clock)) or []
+        if any(change.phase is AlertPhase.ESCALATED for change in changes):
+            deliveries_due()
+        for change in changes:
+            await _guarded(f"announcing alert {change.alert.alert_id}", announce(change))
+        if await _guarded("daily summaries", fire_due_summaries(store, clock)):
+            deliveries_due()
+        await _guarded("plan checks", fire_due_plan_checks(store, clock))
+        await _guarded("worklist alert items", sync_worklist_alerts(store, clock))
         await asyncio.sleep(poll_s)  # the poll interval of a durable timer, not the timer itself
+
+
+async def _guarded(what: str, work: Awaitable[T]) -> T | None:
+    """`work`'s result, or None when it failed (logged; the next poll tries again)."""
+    try:
+        return await work
+    except StorageUnavailable as exc:
+        logger.warning("%s postponed: %s", what.capitalize(), exc)
+    except Exception:
+        logger.exception("Unexpected failure in %s", what)
+    return None
