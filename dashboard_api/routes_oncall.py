@@ -3,7 +3,7 @@ webhook endpoints and how each person is reached; and, for everyone on the unit,
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
@@ -40,10 +40,26 @@ OnUnit = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES, Role.ADMIN)
 _ID = Annotated[str, Query(min_length=1, max_length=64)]
 _ENDPOINT_ID = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 _PERSON_ID = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")]
+# How far from now `GET .../on-call?at=` looks: a complaint about a night years ago can still ask who was on call,
+# and nobody plans rosters further ahead; beyond it the date arithmetic of a shift nears datetime's limits (500).
+ON_CALL_REACH = timedelta(days=10 * 366)
 
 
 def _invalid(exc: InvalidRoster | ValueError) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+
+
+async def _all_sites(ctx: ApiContext, principal: Principal, action: str, subject: str) -> None:
+    """Gateways and contact points belong to no site: they carry every site's pages (naming the patient) and the
+    answers that acknowledge alerts. An admin of some sites could reroute another's, so, like users and the audit
+    log (docs/ACCESS.md), they are changed with an all-sites admin token only; a refusal is audited."""
+    if principal.all_sites:
+        return
+    await audit(ctx, principal, f"denied.{action}", subject, f"sites {','.join(principal.site_ids)}", grant="")
+    raise HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        'Gateways and contact points serve every site: changing them needs an all-sites admin token (sites: ["*"])',
+    )
 
 
 async def _site(ctx: ApiContext, principal: Principal, site_id: str) -> None:
@@ -128,9 +144,13 @@ async def who_is_on_call(
     site_id: str, ctx: Ctx, principal: OnUnit, at: Annotated[datetime | None, Query()] = None
 ) -> list[OnCallOut]:
     await _site(ctx, principal, site_id)
-    when = at or ctx.clock()
+    now = ctx.clock()
+    when = at or now
     if when.tzinfo is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "at needs a timezone, e.g. 2025-01-31T08:00:00Z")
+    if abs(when - now) > ON_CALL_REACH:
+        years = ON_CALL_REACH.days // 366
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"at: ask for a time within {years} years of now")
     rotations = await ctx.store.list_rotations(site_ids=[site_id])
     overrides = await ctx.store.list_overrides([r.rotation_id for r in rotations], since=when, until=when)
     found = []
@@ -149,6 +169,7 @@ async def who_is_on_call(
 async def put_endpoint(
     endpoint_id: _ENDPOINT_ID, body: WebhookEndpointIn, ctx: Ctx, principal: Admin
 ) -> WebhookEndpointOut:
+    await _all_sites(ctx, principal, "set.webhook_endpoint", endpoint_id)
     try:
         url = validate_webhook_url(body.url, allow_http_loopback=ctx.allow_loopback_webhooks)
     except ValueError as exc:
@@ -167,6 +188,7 @@ async def put_endpoint(
 async def put_contact_points(
     person_id: _PERSON_ID, body: list[ContactPointIn], ctx: Ctx, principal: Admin
 ) -> list[ContactPointOut]:
+    await _all_sites(ctx, principal, "set.contact_points", person_id)
     if len(body) > 10:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "At most 10 contact points per person")
     for point in body:

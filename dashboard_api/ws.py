@@ -216,7 +216,7 @@ async def _covered_stream(websocket: WebSocket) -> None:
             await audit_rows(ctx, principal, rows, action="ws.covered_alerts", seen=seen)
             return [CoveredRowDelta(at=at, row=row).model_dump_json() for row in rows]
 
-        revoked = lost_access(ctx, principal, changed, [])
+        revoked = lost_access(ctx, principal, changed, [], sites=sorted(coverage.via))  # its coverage: fixed at connect
         await _pump(websocket, subscription, expand, expires_in_s=expires_in_s, revoked=revoked)
 
 

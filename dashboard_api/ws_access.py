@@ -91,9 +91,15 @@ class AccessWatch:
 
 
 async def lost_access(
-    ctx: ApiContext, principal: Principal, changed: asyncio.Event, wards: Sequence[WardAccess]
+    ctx: ApiContext,
+    principal: Principal,
+    changed: asyncio.Event,
+    wards: Sequence[WardAccess],
+    *,
+    sites: Sequence[str] = (),
 ) -> str:
-    """Wait until the principal has lost access this stream relies on; the reason (for the close frame)."""
+    """Wait until the principal has lost access this stream relies on (its wards' grants, and every one of `sites`:
+    those a stream of several sites shows); the reason (for the close frame)."""
     while True:
         await changed.wait()
         changed.clear()
@@ -110,6 +116,9 @@ async def lost_access(
             return f"User {principal.user_id} is disabled; this stream is closed"
         except InvalidToken as exc:
             return f"Access withdrawn: {exc}"
+        for site_id in sites:
+            if not now.may_see(site_id):
+                return f"Access to site {site_id} withdrawn"
         for before in wards:
             after = await ward_access(ctx, now, before.ward)
             if before.site is not None and after.site is None:

@@ -1,13 +1,14 @@
 """The technician's live fleet: `/devices/live[?site_id=s1]` sends every device of the sites (seq 0), then the whole
 list again, with the next seq, whenever anything on it changed. Read from the store once per FLEET_POLL_S: device
-status and readings arrive through ingest's store, and a device in stock belongs to no ward's event stream."""
+status and readings arrive through ingest's store, and a device in stock belongs to no ward's event stream. It closes
+as the other streams do (ws.py's pump): 4401 when the token ends, 4410 when its user is disabled or loses a site."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
+from datetime import datetime
 from typing import cast
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -16,7 +17,9 @@ from core.errors import StorageUnavailable
 from dashboard_api import ws
 from dashboard_api.access import ApiContext, audit, get_context
 from dashboard_api.auth import DEVICE_ROLES, InvalidToken, Principal, authenticate
+from dashboard_api.live import CLIENT_QUEUE_MAX, Subscription
 from dashboard_api.schemas_devices import FleetDeviceOut, FleetOut
+from dashboard_api.ws_access import AccessWatch, lost_access
 from devices.fleet import fleet_report
 
 __all__ = ["BATTERY_LOW_PERCENT", "FLEET_POLL_S", "router"]
@@ -31,8 +34,6 @@ FLEET_POLL_S = 1.0
 # Settings.battery_low_percent's default: the health checker raises its alert below it; the page warns likewise.
 BATTERY_LOW_PERCENT = 15.0
 _SUBPROTOCOL = "bearer"
-_CLOSE_TIMEOUT_S = 5.0
-_REASON_MAX_BYTES = 123
 
 
 @router.websocket("/live")
@@ -43,53 +44,68 @@ async def fleet_stream(websocket: WebSocket) -> None:
     ctx = get_context(websocket)
     site_id = websocket.query_params.get("site_id")
     if principal.role not in DEVICE_ROLES:
-        await _close(websocket, 4403, f"Role {principal.role.value} may not watch devices")
+        await ws.close_stream(websocket, 4403, f"Role {principal.role.value} may not watch devices")
         return
     if site_id is not None and not principal.may_see(site_id):
-        await _close(websocket, 4403, f"Your token does not grant access to site {site_id}")
+        await ws.close_stream(websocket, 4403, f"Your token does not grant access to site {site_id}")
         return
     site_ids = [site_id] if site_id else await _sites_of(ctx, principal)
     await audit(ctx, principal, "watch.devices", ",".join(site_ids))
     quota = websocket.app.state.socket_quota
     if not quota.admit(principal.user_id, websocket):
-        await _close(websocket, 4409, f"You have {quota.limit} live streams open on this server; close a tab or page")
+        reason = f"You have {quota.limit} live streams open on this server; close a tab or page"
+        await ws.close_stream(websocket, 4409, reason)
         return
     try:
-        await _send_changes(websocket, ctx, site_ids)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
+        await _serve(websocket, ctx, principal, site_ids)
     except StorageUnavailable:
-        await _close(websocket, 4503, "The store does not answer; reconnecting")
+        await ws.close_stream(websocket, 4503, "The store does not answer; reconnecting")
     finally:
         quota.release(websocket)
 
 
-async def _send_changes(websocket: WebSocket, ctx: ApiContext, site_ids: list[str]) -> None:
-    """Until the client leaves (or the server stops): the fleet each time it changed, looked at every FLEET_POLL_S."""
-    seq, last = 0, None
-    loop = asyncio.get_running_loop()
-    sent_at = loop.time()
-    receiving = asyncio.ensure_future(websocket.receive())  # only to hear the close; the page sends nothing else
-    try:
-        while True:
-            now = ctx.clock()
-            rows = await fleet_report(ctx.store, site_ids, battery_low_percent=BATTERY_LOW_PERCENT, now=now)
-            devices = [FleetDeviceOut.of(row) for row in rows]
-            if devices != last:
-                await websocket.send_text(FleetOut(seq=seq, at=now, devices=devices).model_dump_json())
-                seq, last, sent_at = seq + 1, devices, loop.time()
-            elif loop.time() - sent_at >= ws.HEARTBEAT_S:
-                await websocket.send_text(ws.heartbeat(seq - 1))  # seq - 1: the last fleet sent
-                sent_at = loop.time()
-            done, _ = await asyncio.wait({receiving}, timeout=FLEET_POLL_S)
-            if done:
-                if receiving.result()["type"] == "websocket.disconnect":
-                    return
-                receiving = asyncio.ensure_future(websocket.receive())
-    finally:
-        receiving.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-            await receiving
+async def _serve(websocket: WebSocket, ctx: ApiContext, principal: Principal, site_ids: list[str]) -> None:
+    """The fleet (seq 0), then through the other streams' pump (which closes on the client leaving, the token's
+    expiry, lost access, a failed read): the fleet again each time it changed, looked at every FLEET_POLL_S."""
+    watch: AccessWatch = websocket.app.state.access_watch
+    with watch.watch(principal.user_id) as changed:
+        at = ctx.clock()
+        shown = await _fleet(ctx, site_ids, at)
+        try:
+            await websocket.send_text(FleetOut(seq=0, at=at, devices=shown).model_dump_json())
+        except (WebSocketDisconnect, OSError):
+            return
+        subscription = Subscription([], queue_max=CLIENT_QUEUE_MAX)
+        expires_in_s = (principal.expires_at - ctx.clock()).total_seconds()
+        async with asyncio.TaskGroup() as group:
+            poller = group.create_task(_poll(ctx, site_ids, subscription, shown), name="ws-fleet-poll")
+            revoked = lost_access(ctx, principal, changed, [], sites=site_ids)
+            await ws.pump_stream(websocket, subscription, _as_is, expires_in_s=expires_in_s, revoked=revoked)
+            poller.cancel()
+
+
+async def _fleet(ctx: ApiContext, site_ids: list[str], at: datetime) -> list[FleetDeviceOut]:
+    rows = await fleet_report(ctx.store, site_ids, battery_low_percent=BATTERY_LOW_PERCENT, now=at)
+    return [FleetDeviceOut.of(row) for row in rows]
+
+
+async def _poll(ctx: ApiContext, site_ids: list[str], subscription: Subscription, shown: list[FleetDeviceOut]) -> None:
+    """Forever: read the fleet, and queue it (without seq: the pump numbers it) when it changed."""
+    while True:
+        await asyncio.sleep(FLEET_POLL_S)
+        at = ctx.clock()
+        try:
+            devices = await _fleet(ctx, site_ids, at)
+        except StorageUnavailable as exc:
+            subscription.interrupt(f"the store did not answer: {exc}")  # the page reconnects and resnapshots
+            return
+        if devices != shown:
+            subscription.offer(FleetOut(seq=0, at=at, devices=devices).model_dump_json(exclude={"seq"}))
+            shown = devices
+
+
+async def _as_is(message: str) -> list[str]:
+    return [message]
 
 
 async def _sites_of(ctx: ApiContext, principal: Principal) -> list[str]:
@@ -103,7 +119,7 @@ async def _accept(websocket: WebSocket) -> Principal | None:
     offered: list[str] = websocket.scope.get("subprotocols") or []
     if len(offered) != 2 or offered[0] != _SUBPROTOCOL:
         await websocket.accept()
-        await _close(websocket, 4401, "Send the token as subprotocols ['bearer', <token>]")
+        await ws.close_stream(websocket, 4401, "Send the token as subprotocols ['bearer', <token>]")
         return None
     await websocket.accept(subprotocol=_SUBPROTOCOL)
     try:
@@ -111,12 +127,5 @@ async def _accept(websocket: WebSocket) -> Principal | None:
         # authenticate resolves the user in the registry (a coroutine) where one is configured; plain otherwise.
         return cast(Principal, await checked if inspect.isawaitable(checked) else checked)
     except InvalidToken as exc:
-        await _close(websocket, 4401, f"Token rejected: {exc}")
+        await ws.close_stream(websocket, 4401, f"Token rejected: {exc}")
         return None
-
-
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    text = reason.encode()[:_REASON_MAX_BYTES].decode(errors="ignore")
-    with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError, TimeoutError):
-        async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-            await websocket.close(code, text)

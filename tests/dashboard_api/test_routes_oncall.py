@@ -36,6 +36,10 @@ def admin(token: TokenFactory) -> dict[str, str]:
     return auth(token(Role.ADMIN, ("s1",), user="admin-eva"))
 
 
+def all_sites_admin(token: TokenFactory) -> dict[str, str]:
+    return auth(token(Role.ADMIN, ("*",), user="root"))
+
+
 async def test_a_site_uses_the_default_policies_until_an_admin_sets_its_own(
     api: httpx.AsyncClient, token: TokenFactory, store: SqliteStore
 ) -> None:
@@ -151,19 +155,62 @@ async def test_a_gateway_must_be_https_and_its_secret_is_never_returned(
     api: httpx.AsyncClient, token: TokenFactory
 ) -> None:
     body = {"name": "UNN Vocera", "url": "https://vocera.unn.example/hook", "secret": "s" * 40}
-    put = await api.put("/api/v1/webhook-endpoints/unn", json=body, headers=admin(token))
+    put = await api.put("/api/v1/webhook-endpoints/unn", json=body, headers=all_sites_admin(token))
     assert put.status_code == 200
     assert put.json() == {"endpoint_id": "unn", "name": "UNN Vocera", "url": "https://vocera.unn.example/hook"}
     plain = await api.put(
-        "/api/v1/webhook-endpoints/unn", json={**body, "url": "http://vocera.unn.example/hook"}, headers=admin(token)
+        "/api/v1/webhook-endpoints/unn",
+        json={**body, "url": "http://vocera.unn.example/hook"},
+        headers=all_sites_admin(token),
     )
     assert plain.status_code == 422 and "https" in plain.json()["detail"]
 
     points = [{"endpoint_id": "unn", "address": "+4790000000"}]
-    reached = await api.put("/api/v1/people/dr-lund/contact-points", json=points, headers=admin(token))
+    reached = await api.put("/api/v1/people/dr-lund/contact-points", json=points, headers=all_sites_admin(token))
     assert reached.status_code == 200
     assert reached.json() == [{"person_id": "dr-lund", "endpoint_id": "unn", "address": "+4790000000"}]
     unknown = await api.put(
-        "/api/v1/people/dr-lund/contact-points", json=[{"endpoint_id": "nope", "address": "1"}], headers=admin(token)
+        "/api/v1/people/dr-lund/contact-points",
+        json=[{"endpoint_id": "nope", "address": "1"}],
+        headers=all_sites_admin(token),
     )
     assert unknown.status_code == 422 and unknown.json() == {"detail": "Unknown endpoint nope"}
+
+
+async def test_an_admin_of_one_site_can_neither_reroute_a_pager_nor_make_a_doctor_unreachable(
+    api: httpx.AsyncClient, token: TokenFactory, store: SqliteStore
+) -> None:
+    pager = {"name": "s1 pager", "url": "https://pager.s1.example/hook", "secret": "a" * 32}
+    assert (await api.put("/api/v1/webhook-endpoints/pager-s1", json=pager, headers=all_sites_admin(token))).is_success
+    points = [{"endpoint_id": "pager-s1", "address": "1234"}]
+    put = await api.put("/api/v1/people/dr-berg/contact-points", json=points, headers=all_sites_admin(token))
+    assert put.is_success
+    s2_admin = auth(token(Role.ADMIN, ("s2",), user="admin-eva"))
+    refused = (
+        'Gateways and contact points serve every site: changing them needs an all-sites admin token (sites: ["*"])'
+    )
+
+    evil = {**pager, "url": "https://evil.example/hook", "secret": "b" * 32}
+    rerouted = await api.put("/api/v1/webhook-endpoints/pager-s1", json=evil, headers=s2_admin)
+    emptied = await api.put("/api/v1/people/dr-berg/contact-points", json=[], headers=s2_admin)
+
+    assert (rerouted.status_code, rerouted.json()) == (403, {"detail": refused})
+    assert (emptied.status_code, emptied.json()) == (403, {"detail": refused})
+    endpoint = await store.get_webhook_endpoint("pager-s1")
+    assert (endpoint.url, endpoint.secret) == ("https://pager.s1.example/hook", b"a" * 32)
+    [(point,)] = (await store.contact_points(["dr-berg"])).values()
+    assert (point.endpoint_id, point.address) == ("pager-s1", "1234")
+    denied = [(a.action, a.subject, a.grant) for a in await store.list_audit(limit=10) if a.user_id == "admin-eva"]
+    assert sorted(denied) == [
+        ("denied.set.contact_points", "dr-berg", ""),
+        ("denied.set.webhook_endpoint", "pager-s1", ""),
+    ]
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00+01:00", "2035-01-31T08:00:00Z"])
+async def test_who_was_on_call_is_asked_within_ten_years_of_now(
+    api: httpx.AsyncClient, token: TokenFactory, at: str
+) -> None:
+    assert (await api.post("/api/v1/rotations", json=NIGHT_ROTATION, headers=admin(token))).status_code == 201
+    response = await api.get("/api/v1/sites/s1/on-call", params={"at": at}, headers=auth(token()))
+    assert (response.status_code, response.json()) == (422, {"detail": "at: ask for a time within 10 years of now"})

@@ -63,3 +63,17 @@ async def test_roles_without_patient_data_and_missing_tokens_are_refused(
     async with ward_socket(server, "/api/v1/ws/alerts", None) as socket:
         code, _ = await closed_with(socket)
     assert code == CloseCode.UNAUTHENTICATED
+
+
+async def test_the_alerts_stream_closes_4410_when_a_site_it_covers_is_taken_and_reopens_without_it(
+    server: Served, token: TokenFactory, seeded: Seeded, store: SqliteStore, clock: FixedClock
+) -> None:
+    kari = token(Role.NURSE, ("s1", "s2"), "nurse-kari")
+    async with ward_socket(server, "/api/v1/ws/alerts", kari) as socket:
+        snapshot = await receive(socket)
+        assert {r["site_id"] for r in snapshot["alerts"]} == {"s1", "s2"}
+        await store.change_user("nurse-kari", at=clock(), site_ids=["s1"])
+        assert await closed_with(socket) == (CloseCode.ACCESS_REVOKED, "Access to site s2 withdrawn")
+    async with ward_socket(server, "/api/v1/ws/alerts", kari) as socket:  # the page reconnects: what is left
+        again = await receive(socket)
+    assert [r["alert"]["alert_id"] for r in again["alerts"]] == [seeded.alert_id]

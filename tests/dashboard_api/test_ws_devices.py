@@ -10,7 +10,9 @@ import pytest
 from core.store.sqlite import SqliteStore
 from core.types import DeviceStatus, Role
 from dashboard_api import ws
-from tests.dashboard_api.conftest import FixedClock, Served, TokenFactory
+from dashboard_api.auth import issue_token
+from dashboard_api.ws import CloseCode
+from tests.dashboard_api.conftest import SECRET, FixedClock, Served, TokenFactory
 from tests.dashboard_api.test_ws import closed_with, receive, server, ward_socket
 
 pytestmark = pytest.mark.integration
@@ -61,3 +63,28 @@ async def test_refused_to_clinical_roles_and_other_sites(
 ) -> None:
     async with ward_socket(server, PATH + query, token(role, sites, user="tech-tom")) as socket:
         assert await closed_with(socket) == (4403, reason)
+
+
+async def test_the_fleet_closes_4410_when_its_technician_is_disabled(
+    server: Served, token: TokenFactory, store: SqliteStore, clock: FixedClock
+) -> None:
+    async with ward_socket(server, PATH, token(Role.TECHNICIAN, ("s1",), user="tech-1")) as socket:
+        assert (await receive(socket))["seq"] == 0
+        await store.change_user("tech-1", at=clock(), disabled=True)
+        assert await closed_with(socket) == (CloseCode.ACCESS_REVOKED, "User tech-1 is disabled; this stream is closed")
+
+
+async def test_the_fleet_closes_4410_when_a_site_it_shows_is_taken_from_the_technician(
+    server: Served, token: TokenFactory, store: SqliteStore, clock: FixedClock
+) -> None:
+    async with ward_socket(server, PATH, token(Role.TECHNICIAN, ("s1",), user="tech-1")) as socket:
+        assert (await receive(socket))["seq"] == 0
+        await store.change_user("tech-1", at=clock(), site_ids=["s2"])
+        assert await closed_with(socket) == (CloseCode.ACCESS_REVOKED, "Access to site s1 withdrawn")
+
+
+async def test_the_fleet_closes_4401_when_the_token_expires(server: Served, clock: FixedClock) -> None:
+    short = issue_token(SECRET, user_id="tech-1", role=Role.TECHNICIAN, site_ids=["s1"], ttl_s=1, now=clock())
+    async with ward_socket(server, PATH, short) as socket:
+        assert (await receive(socket))["seq"] == 0
+        assert await closed_with(socket) == (CloseCode.UNAUTHENTICATED, "Token expired; log in again")
