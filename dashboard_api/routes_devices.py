@@ -16,6 +16,7 @@ from core.types import AlertKind, Device
 from dashboard_api import ws_devices
 from dashboard_api.access import ApiContext, Ctx, announce_alert, audit
 from dashboard_api.auth import DEVICE_ROLES, Principal, authorise_site, require_roles
+from dashboard_api.id_params import RowId
 from dashboard_api.schemas import DeviceOut, PairingOut
 from dashboard_api.schemas_devices import (
     CredentialsOut,
@@ -191,7 +192,7 @@ async def unpair_device(device_id: str, ctx: Ctx, principal: Technician, body: U
 @router.post(
     "/{device_id}/alerts/{alert_id}/ack", response_model=ProblemOut, summary="Acknowledge one of the device's alerts"
 )
-async def acknowledge_device_alert(device_id: str, alert_id: int, ctx: Ctx, principal: Technician) -> ProblemOut:
+async def acknowledge_device_alert(device_id: str, alert_id: RowId, ctx: Ctx, principal: Technician) -> ProblemOut:
     device = await _authorised_device(ctx, principal, device_id)
     with _registry_errors():
         alert = await ctx.store.get_alert(alert_id)
@@ -202,7 +203,8 @@ async def acknowledge_device_alert(device_id: str, alert_id: int, ctx: Ctx, prin
         change = await ctx.store.update_alert_by_id(alert_id, lambda a: acknowledge(a, by=principal.user_id, at=at))
     except (AlertAlreadyAcknowledged, AlertAlreadyResolved) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    await audit(ctx, principal, "ack.device_alert", str(alert_id), f"device {device_id}")
+    detail = f"device {device_id}"
+    await audit(ctx, principal, "ack.device_alert", str(alert_id), detail, patient_id=change.alert.patient_id)
     if change.alert.ward_id is not None:  # the ward's pages show it acknowledged too
         await announce_alert(ctx, device.site_id, change.alert, phase=change.phase)
     return ProblemOut(kind="alert", text=f"{alert.kind.value} acknowledged", alert_id=alert_id,

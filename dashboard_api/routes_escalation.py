@@ -18,6 +18,7 @@ from core.errors import NotFound, WebhookRejected
 from core.store import AlertChange
 from dashboard_api.access import Ctx, announce_alert, authorised_alert
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
+from dashboard_api.id_params import RowId
 from dashboard_api.schemas_escalation import DeliveryOut, EscalationOut, IsbarOut
 
 __all__ = ["router"]
@@ -34,7 +35,7 @@ Clinician = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES))]
     response_model=EscalationOut | None,
     summary="An alert's escalation chain and every delivery of it (null: the alert pages nobody)",
 )
-async def alert_escalation(alert_id: int, ctx: Ctx, principal: Clinician) -> EscalationOut | None:
+async def alert_escalation(alert_id: RowId, ctx: Ctx, principal: Clinician) -> EscalationOut | None:
     await authorised_alert(ctx, principal, alert_id, action="read.alert_escalation")
     chain = await ctx.store.get_escalation(alert_id)
     deliveries = await ctx.store.list_deliveries(alert_id)
@@ -46,7 +47,7 @@ async def alert_escalation(alert_id: int, ctx: Ctx, principal: Clinician) -> Esc
     response_model=IsbarOut,
     summary="The alert's ISBAR message as it reads now (Identify, Situation, Background, Assessment, Recommendation)",
 )
-async def alert_isbar(alert_id: int, ctx: Ctx, principal: Clinician) -> IsbarOut:
+async def alert_isbar(alert_id: RowId, ctx: Ctx, principal: Clinician) -> IsbarOut:
     await authorised_alert(ctx, principal, alert_id, action="read.alert_isbar")
     at = ctx.clock()
     facts = await ctx.store.alert_facts(alert_id, at=at)

@@ -23,6 +23,7 @@ from core.types import AlertPriority, Role
 from dashboard_api.access import ApiContext, Ctx, audit
 from dashboard_api.auth import CLINICAL_ROLES, Principal, authorise_site, require_roles
 from dashboard_api.bodies import ContactPointIn, EscalationPolicyIn, OverrideIn, RotationIn, WebhookEndpointIn
+from dashboard_api.id_params import RowId
 from dashboard_api.schemas_escalation import (
     ContactPointOut,
     EscalationPolicyOut,
@@ -123,7 +124,7 @@ async def list_rotations(site_id: _ID, ctx: Ctx, principal: OnUnit) -> list[Rota
 
 
 @router.post("/rotations/{rotation_id}/overrides", status_code=201, summary="Swap someone in for part of a rotation")
-async def add_override(rotation_id: int, body: OverrideIn, ctx: Ctx, principal: Admin) -> dict[str, int]:
+async def add_override(rotation_id: RowId, body: OverrideIn, ctx: Ctx, principal: Admin) -> dict[str, int]:
     rotation = next((r for r in await ctx.store.list_rotations() if r.rotation_id == rotation_id), None)
     if rotation is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Rotation {rotation_id} not found")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from core.events import RescoreRequest
 from core.topics import rescore_topic
 from core.types import Consciousness, Parameter, Reading, Role, SpO2Scale, SpO2ScaleDecision
-from dashboard_api.access import ApiContext, Ctx, authorised_patient, publish_or_warn
+from dashboard_api.access import ApiContext, Ctx, audit, authorised_patient, patient_grant, publish_or_warn
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
 from dashboard_api.bodies import ManualObservationIn, SpO2ScaleIn
 from dashboard_api.schemas import (
@@ -47,6 +47,7 @@ MAX_HISTORY_ROWS = 10_000
 MANUAL_MAX_PAST = timedelta(hours=24)
 MANUAL_MAX_FUTURE = timedelta(minutes=2)
 MANUAL_DEVICE_PREFIX = "manual:"  # manual readings carry "manual:<user id>" as their device: who charted it
+_CHART = "write.observation"
 
 
 @router.get("", response_model=PatientOut, summary="Details, current stay, care team and SpO2 scale")
@@ -122,7 +123,7 @@ async def chart_observation(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "measured_at must be within the last 24 hours and not in the future"
         )
-    await authorised_patient(ctx, principal, patient_id, action="write.observation")
+    grant = await _grant_to_chart(ctx, principal, patient_id)
     values: list[tuple[Parameter, float]] = []
     if body.consciousness is not None:
         values.append((Parameter.CONSCIOUSNESS, float(Consciousness.from_letter(body.consciousness))))
@@ -140,14 +141,33 @@ async def chart_observation(
         for parameter, value in values
     ]
     result = await ctx.store.append(readings, [])
+    if result.stored:
+        await audit(ctx, principal, _CHART, patient_id, patient_id=patient_id, grant=grant)
     if result.duplicates:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"You already charted this at {measured_at.isoformat()}")
+        charted = f"You already charted this at {measured_at.isoformat()}"
+        if not result.stored:  # nothing written: the attempt is a refused write
+            await audit(ctx, principal, f"denied.{_CHART}", patient_id, charted, patient_id=patient_id, grant="")
+        raise HTTPException(status.HTTP_409_CONFLICT, charted)
     return ManualObservationOut(
         patient_id=patient_id,
         stored=result.stored,
         readings=[ReadingOut.of(r) for r in readings],
         rescore_requested=await _request_rescore(ctx, patient_id),
     )
+
+
+async def _grant_to_chart(ctx: ApiContext, principal: Principal, patient_id: str) -> str:
+    """What lets the principal chart for the patient; 404 (audited as refused) otherwise. Unlike authorised_patient
+    it audits no write: the caller does once the store says what was written."""
+    stay = (await ctx.store.stays_of_patients([patient_id], at=ctx.clock())).get(patient_id)
+    grant, why = None, "no current stay"
+    if stay is not None:
+        grant, ward = await patient_grant(ctx, principal, stay)
+        why = f"site {ward.site_id}"
+    if grant is None:
+        await audit(ctx, principal, f"denied.{_CHART}", patient_id, why, patient_id=patient_id, grant="")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Patient {patient_id} has no current stay")
+    return grant
 
 
 @router.put("/spo2-scale", response_model=SpO2ScaleOut, summary="Prescribe SpO2 scale 1 or 2 (doctor, specialist)")

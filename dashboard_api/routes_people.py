@@ -12,6 +12,7 @@ from core.store import AuditFilter
 from core.types import CareTeamMember, Role, User
 from dashboard_api.access import Ctx, audit
 from dashboard_api.auth import Principal, require_roles
+from dashboard_api.id_params import RowId
 from dashboard_api.schemas_people import (
     AccessLineOut,
     AccessReportOut,
@@ -168,7 +169,7 @@ async def find_audit(
     action: _ID | None = None,
     since: Annotated[datetime | None, Query(description="From this time (inclusive).")] = None,
     until: Annotated[datetime | None, Query(description="Up to this time (exclusive).")] = None,
-    before_id: Annotated[int | None, Query(ge=1, description="The previous page's next_before_id.")] = None,
+    before_id: Annotated[RowId | None, Query(description="The previous page's next_before_id.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_ROWS)] = 100,
 ) -> AuditPageOut:
     for name, value in (("since", since), ("until", until)):

@@ -12,7 +12,7 @@ from alerts.triage import InvalidThresholds, validate_thresholds
 from core.events import RescoreRequest
 from core.topics import rescore_topic
 from core.types import Role
-from dashboard_api.access import Ctx, authorised_patient, publish_or_warn
+from dashboard_api.access import Ctx, audit, authorised_patient, publish_or_warn
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
 from dashboard_api.schemas_thresholds import ThresholdsIn, ThresholdsOut
 
@@ -47,12 +47,14 @@ async def get_threshold_history(patient_id: str, ctx: Ctx, principal: Clinician)
 async def set_thresholds(patient_id: str, body: ThresholdsIn, ctx: Ctx, principal: ThresholdSetter) -> ThresholdsOut:
     """The set given is in force from now (measurements not named have none; an empty list clears them all);
     earlier sets stay as history."""
-    await authorised_patient(ctx, principal, patient_id, action="write.thresholds")
     thresholds = body.to_domain(patient_id, set_by=principal.user_id, set_at=ctx.clock())
-    try:
+    try:  # before the access check, which audits the write as done
         validate_thresholds(thresholds)
     except InvalidThresholds as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{exc.field_name}: {exc.reason}") from None
+        why = f"{exc.field_name}: {exc.reason}"
+        await audit(ctx, principal, "denied.write.thresholds", patient_id, why, patient_id=patient_id, grant="")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, why) from None
+    await authorised_patient(ctx, principal, patient_id, action="write.thresholds")
     await ctx.store.set_thresholds(thresholds)
     logger.info(
         "Thresholds of patient %s set by %s: %d measurements", patient_id, principal.user_id, len(body.thresholds)

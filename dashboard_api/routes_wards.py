@@ -13,6 +13,7 @@ from core.types import AlertState
 from dashboard_api.access import Ctx, announce_alert, audit, audit_patients, authorised_alert, authorised_ward
 from dashboard_api.auth import CLINICAL_ROLES, Principal, authorise_site, current_principal, require_roles
 from dashboard_api.bodies import ResolveAlertIn
+from dashboard_api.id_params import RowId
 from dashboard_api.pages import pages_for
 from dashboard_api.schemas import AlertOut, AlertTransitionOut, MeOut, PageOut, SiteOut, WardOut, WardSnapshot
 from dashboard_api.snapshot import ward_snapshot
@@ -77,7 +78,7 @@ async def list_alerts(
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an open alert")
-async def acknowledge_alert(alert_id: int, ctx: Ctx, principal: Clinician) -> AlertOut:
+async def acknowledge_alert(alert_id: RowId, ctx: Ctx, principal: Clinician) -> AlertOut:
     alert, site_id, grant = await authorised_alert(ctx, principal, alert_id, action="ack.alert", audited=False)
     at = ctx.clock()
     try:
@@ -91,7 +92,7 @@ async def acknowledge_alert(alert_id: int, ctx: Ctx, principal: Clinician) -> Al
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, summary="Resolve an alert by hand, saying why")
-async def resolve_alert(alert_id: int, body: ResolveAlertIn, ctx: Ctx, principal: Clinician) -> AlertOut:
+async def resolve_alert(alert_id: RowId, body: ResolveAlertIn, ctx: Ctx, principal: Clinician) -> AlertOut:
     alert, site_id, grant = await authorised_alert(ctx, principal, alert_id, action="resolve.alert", audited=False)
     at = ctx.clock()
     try:
@@ -109,7 +110,7 @@ async def resolve_alert(alert_id: int, body: ResolveAlertIn, ctx: Ctx, principal
 @router.get(
     "/alerts/{alert_id}/history", response_model=list[AlertTransitionOut], summary="Every transition of an alert"
 )
-async def alert_history(alert_id: int, ctx: Ctx, principal: Clinician) -> list[AlertTransitionOut]:
+async def alert_history(alert_id: RowId, ctx: Ctx, principal: Clinician) -> list[AlertTransitionOut]:
     await authorised_alert(ctx, principal, alert_id, action="read.alert_history")
     history = await ctx.store.alert_history(alert_id)
     return [AlertTransitionOut.of(t) for t in history]

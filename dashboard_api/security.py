@@ -1,8 +1,9 @@
 """What every HTTP response and request passes through before any route: security headers, a body size limit read
-before parsing, a throttle on failed authentication per client address, and validation errors that never echo input.
+before parsing, a throttle on failed authentication per client address, a 422 for control characters in a path or
+query, and validation errors that never echo input.
 
 ASGI middleware (not FastAPI's `@app.middleware`), so a refused body is never read and WebSocket traffic passes
-untouched.
+untouched (a socket whose path or query holds a control character is closed with 4400).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 from fastapi import HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +28,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "FailedAuthThrottle",
     "GuardMiddleware",
+    "control_character_in",
     "security_headers",
     "validation_error_without_input",
 ]
@@ -66,6 +69,12 @@ def security_headers(*, connect_to: Sequence[str] = ()) -> tuple[tuple[bytes, by
 
 SECURITY_HEADERS = security_headers()
 
+# Ids are printable; a NUL or a newline in a path or query is never one. Refused for every route, those of other
+# modules included, before any of them runs.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_REFUSED = "Control characters are not allowed"
+_SOCKET_BAD_REQUEST = 4400  # dashboard_api/ws.py CloseCode.BAD_REQUEST
+
 
 @dataclass
 class FailedAuthThrottle:
@@ -100,7 +109,8 @@ class FailedAuthThrottle:
 
 class GuardMiddleware:
     """Headers on every response; 413 for a body over `max_body_bytes` before it is read (by Content-Length, or
-    while streaming); 429 with Retry-After for a client address over its failed-authentication limit."""
+    while streaming); 429 with Retry-After for a client address over its failed-authentication limit; 422 for a
+    control character in the path or query (a live socket: closed with 4400)."""
 
     def __init__(
         self,
@@ -116,6 +126,9 @@ class GuardMiddleware:
         self.headers = tuple(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and control_character_in(scope) is not None:
+            await _refuse_socket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -129,6 +142,11 @@ class GuardMiddleware:
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
             await _send_json(send, status.HTTP_413_CONTENT_TOO_LARGE, self._too_large(), headers=self.headers)
+            return
+        where = control_character_in(scope)
+        if where is not None:
+            error = {"loc": list(where), "msg": _CONTROL_REFUSED, "type": "control_character"}
+            await _send_json(send, status.HTTP_422_UNPROCESSABLE_CONTENT, [error], headers=self.headers)
             return
         await self._pass(scope, receive, send, client)
 
@@ -157,6 +175,27 @@ class GuardMiddleware:
         await self.app(scope, counted, guarded)
 
 
+def control_character_in(scope: Scope) -> tuple[str, ...] | None:
+    """Where the path or the query holds a control character (C0, DEL, C1), as a validation error's `loc`; None when
+    neither does. No id is written with one, and PostgreSQL refuses a NUL in text (a 500 otherwise)."""
+    if _CONTROL.search(scope["path"]):
+        return ("path",)
+    query = scope.get("query_string", b"").decode(errors="replace")  # not latin-1: an unescaped "Å" holds 0x85
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if _CONTROL.search(name) or _CONTROL.search(value):
+            return ("query",) if _CONTROL.search(name) else ("query", name)
+    return None
+
+
+async def _refuse_socket(scope: Scope, receive: Receive, send: Send) -> None:
+    """Accept, then close with 4400 (docs/API.md, close codes): a refused handshake shows only "failed" in a
+    browser. The first subprotocol offered is taken, as a browser fails a handshake that selects none."""
+    await receive()  # websocket.connect
+    offered: list[str] = scope.get("subprotocols") or []
+    await send({"type": "websocket.accept", "subprotocol": offered[0] if offered else None})
+    await send({"type": "websocket.close", "code": _SOCKET_BAD_REQUEST, "reason": _CONTROL_REFUSED})
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", []):
         if name == b"content-length":
@@ -167,7 +206,7 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _send_json(send: Send, code: int, detail: str, *, headers: Sequence[tuple[bytes, bytes]]) -> None:
+async def _send_json(send: Send, code: int, detail: object, *, headers: Sequence[tuple[bytes, bytes]]) -> None:
     body = JSONResponse({"detail": detail}).body
     own = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": code, "headers": [*own, *headers]})

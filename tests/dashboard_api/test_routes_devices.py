@@ -170,3 +170,4 @@ async def test_a_technician_acknowledges_only_a_device_alert_of_that_device(
     assert again.status_code == 409
     [entry] = [a for a in await store.list_audit(limit=5) if a.action == "ack.device_alert"]
     assert (entry.user_id, entry.subject, entry.detail) == ("tech-tom", str(alert_id), "device mon-1")
+    assert entry.patient_id == "p1"  # the patient's access report shows the technician acknowledged their alert

@@ -168,6 +168,11 @@ async def test_nurse_charts_acvpu_and_oxygen_and_ingest_is_asked_to_rescore(
     )
     assert again.status_code == 409
     assert again.json() == {"detail": "You already charted this at 2025-01-15T08:00:00+00:00"}
+    audit = [(a.action, a.patient_id, a.grant, a.detail) for a in await store.list_audit(limit=5)]
+    assert audit == [  # newest first: the second charting wrote nothing and is audited as refused
+        ("denied.write.observation", "p1", "", "You already charted this at 2025-01-15T08:00:00+00:00"),
+        ("write.observation", "p1", "site:s1", ""),
+    ]
 
 
 @pytest.mark.integration

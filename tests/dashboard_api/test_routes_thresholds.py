@@ -102,6 +102,18 @@ async def test_bands_that_cannot_be_meant_are_refused_naming_the_field_and_nothi
     assert await store.threshold_history("p4") == []
 
 
+async def test_a_refused_set_is_audited_as_refused_not_as_a_write(
+    home_programme: httpx.AsyncClient, token: TokenFactory, store: SqliteStore
+) -> None:
+    overlapping = _spo2_bands({"colour": "R", "high": 85}, {"colour": "Y", "low": 85})
+    response = await home_programme.put(PATH, json=overlapping, headers=_as(token, Role.DOCTOR, "dr-berg"))
+
+    assert response.status_code == 422
+    [entry] = [a for a in await store.list_audit(limit=5) if a.patient_id == "p4"]
+    assert (entry.user_id, entry.action, entry.subject, entry.grant) == ("dr-berg", "denied.write.thresholds", "p4", "")
+    assert entry.detail == response.json()["detail"]
+
+
 async def test_a_coordinator_may_not_set_thresholds_and_another_programme_sees_an_unknown_patient(
     home_programme: httpx.AsyncClient, token: TokenFactory, store: SqliteStore
 ) -> None:
