@@ -6,6 +6,7 @@ What raises items: alerts/plans.py; docs/HOME_AND_TEAMS.md.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from core.homecare import MeasurementPlan, WorklistItem, WorklistKind, WorklistS
 from core.types import AlertKind, AlertPhase, AlertState, Reading, Role
 from dashboard_api.access import Ctx, announce_alert, audit, audit_patients, authorised_patient, site_grant
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
+from dashboard_api.change_audit import audited_change
 from dashboard_api.schemas_homecare import (
     AssignIn,
     CloseIn,
@@ -55,16 +57,16 @@ async def get_plan(patient_id: str, ctx: Ctx, principal: Clinician) -> PlanOut:
 @router.put("/patients/{patient_id}/measurement-plan", response_model=PlanOut, summary="Set the plan (replaces it)")
 async def set_plan(patient_id: str, body: PlanIn, ctx: Ctx, principal: Clinician) -> PlanOut:
     """The newest plan is in force; earlier ones stay as history. Its windows are checked from now on."""
-    await authorised_patient(ctx, principal, patient_id, action="write.plan")
     now = ctx.clock()
     plan = MeasurementPlan(
         patient_id, body.timezone, tuple(i.to_item() for i in body.items), body.inactive_after_h,
         principal.user_id, now,
     )  # fmt: skip
-    try:
+    try:  # before the access check, which audits the write: a plan refused as it stands touches no patient data
         validate_plan(plan)
     except InvalidPlan as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{exc.field_name}: {exc.reason}") from None
+    await authorised_patient(ctx, principal, patient_id, action="write.plan")
     last = await _last_reading_at(ctx, patient_id)
     await ctx.store.set_measurement_plan(plan, first_timers(plan, now=now, last_reading_at=last))
     logger.info("Measurement plan of patient %s set by %s: %d items", patient_id, principal.user_id, len(plan.items))
@@ -95,17 +97,31 @@ async def get_worklist(
     return [WorklistItemOut.of(item) for item in items]
 
 
-async def _authorised_item(ctx: Ctx, principal: Principal, item_id: str, *, action: str) -> WorklistItem:
-    """The item, when its patient is the principal's (site or team); 404 alike for unknown and not theirs."""
+async def _authorised_item(
+    ctx: Ctx, principal: Principal, item_id: str, *, action: str, audited: bool = True
+) -> WorklistItem:
+    """The item, when the principal serves its programme (the site it belongs to, as for the programme's list,
+    whatever stay its patient has now); 404 alike for unknown and not theirs, audited as refused. Audits `action`
+    naming the patient unless the caller will (`audited=False`: after a change that may be refused)."""
     try:
         item, _ = await ctx.store.worklist_item(item_id)
     except NotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Worklist item {item_id} not found") from None
-    try:
-        await authorised_patient(ctx, principal, item.patient_id, action=action)
-    except HTTPException:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Worklist item {item_id} not found") from None
+    if not principal.may_see(item.site_id):
+        await audit(ctx, principal, f"denied.{action}", item_id, f"programme {item.site_id}",
+                    patient_id=item.patient_id, grant="")  # fmt: skip
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Worklist item {item_id} not found")
+    if audited:
+        await audit(ctx, principal, action, item_id, f"programme {item.site_id}", patient_id=item.patient_id,
+                    grant=site_grant(item.site_id))  # fmt: skip
     return item
+
+
+def _audited_change(
+    ctx: Ctx, principal: Principal, item: WorklistItem, *, action: str
+) -> AbstractAsyncContextManager[None]:
+    detail, grant = f"programme {item.site_id}", site_grant(item.site_id)
+    return audited_change(ctx, principal, action, item.item_id, detail, patient_id=item.patient_id, grant=grant)
 
 
 @router.get("/worklist/{item_id}", response_model=WorklistItemDetailOut, summary="An item and its history")
@@ -132,24 +148,29 @@ async def export_item(item_id: str, ctx: Ctx, principal: Clinician) -> JSONRespo
 
 @router.post("/worklist/{item_id}/claim", response_model=WorklistItemOut, summary="Take ownership of an item")
 async def claim_item(item_id: str, ctx: Ctx, principal: Clinician) -> WorklistItemOut:
-    await _authorised_item(ctx, principal, item_id, action="claim.worklist_item")
-    return await _update(ctx, item_id, actor=principal.user_id, action="claimed")
+    item = await _authorised_item(ctx, principal, item_id, action="claim.worklist_item", audited=False)
+    async with _audited_change(ctx, principal, item, action="claim.worklist_item"):
+        claimed = await _update(ctx, item_id, actor=principal.user_id, action="claimed")
+    return claimed
 
 
 @router.post("/worklist/{item_id}/notes", response_model=WorklistItemOut, summary="Add a note to an item's history")
 async def note_item(item_id: str, body: NoteIn, ctx: Ctx, principal: Clinician) -> WorklistItemOut:
-    await _authorised_item(ctx, principal, item_id, action="note.worklist_item")
-    return await _update(ctx, item_id, actor=principal.user_id, action="note", text=body.text.strip())
+    item = await _authorised_item(ctx, principal, item_id, action="note.worklist_item", audited=False)
+    async with _audited_change(ctx, principal, item, action="note.worklist_item"):
+        noted = await _update(ctx, item_id, actor=principal.user_id, action="note", text=body.text.strip())
+    return noted
 
 
 @router.post("/worklist/{item_id}/close", response_model=WorklistItemOut, summary="Close with an outcome and comment")
 async def close_item(item_id: str, body: CloseIn, ctx: Ctx, principal: Clinician) -> WorklistItemOut:
     """An escalated item's `worklist_escalation` alert is resolved with it (the coordinator's follow-up is done); an
     alert item's alert is left to its own lifecycle."""
-    item = await _authorised_item(ctx, principal, item_id, action="close.worklist_item")
-    closed = await _update(
-        ctx, item_id, actor=principal.user_id, action="closed", text=body.comment.strip(), outcome=body.outcome
-    )
+    item = await _authorised_item(ctx, principal, item_id, action="close.worklist_item", audited=False)
+    async with _audited_change(ctx, principal, item, action="close.worklist_item"):
+        closed = await _update(
+            ctx, item_id, actor=principal.user_id, action="closed", text=body.comment.strip(), outcome=body.outcome
+        )
     if item.alert_id is not None and item.kind is not WorklistKind.ALERT:
         await _resolve_escalation(ctx, item, by=principal.user_id, reason=f"worklist item closed: {body.outcome}")
     return closed
@@ -165,13 +186,15 @@ async def _resolve_escalation(ctx: Ctx, item: WorklistItem, *, by: str, reason: 
 
 @router.post("/worklist/{item_id}/assign", response_model=WorklistItemOut, summary="Assign to a programme coordinator")
 async def assign_item(item_id: str, body: AssignIn, ctx: Ctx, principal: Clinician) -> WorklistItemOut:
-    item = await _authorised_item(ctx, principal, item_id, action="assign.worklist_item")
-    assignee = await ctx.store.get_user(body.assignee)
-    serves = assignee is not None and (item.site_id in assignee.site_ids or "*" in assignee.site_ids)
-    if assignee is None or not assignee.enabled or Role.COORDINATOR not in assignee.roles or not serves:
-        detail = f"assignee: {body.assignee} is not a coordinator of programme {item.site_id}"
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
-    return await _update(ctx, item_id, actor=principal.user_id, action="assigned", text=body.assignee)
+    item = await _authorised_item(ctx, principal, item_id, action="assign.worklist_item", audited=False)
+    async with _audited_change(ctx, principal, item, action="assign.worklist_item"):
+        assignee = await ctx.store.get_user(body.assignee)
+        serves = assignee is not None and (item.site_id in assignee.site_ids or "*" in assignee.site_ids)
+        if assignee is None or not assignee.enabled or Role.COORDINATOR not in assignee.roles or not serves:
+            detail = f"assignee: {body.assignee} is not a coordinator of programme {item.site_id}"
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+        assigned = await _update(ctx, item_id, actor=principal.user_id, action="assigned", text=body.assignee)
+    return assigned
 
 
 @router.post(
@@ -180,25 +203,33 @@ async def assign_item(item_id: str, body: AssignIn, ctx: Ctx, principal: Clinici
 async def escalate_item(item_id: str, body: EscalateIn, ctx: Ctx, principal: Clinician) -> WorklistItemOut:
     """The item becomes an alert of the patient (`worklist_escalation`, its priority from the item's colour), or
     joins the one already open, which goes through the escalation chain of the programme (docs/ALERTS.md)."""
-    item = await _authorised_item(ctx, principal, item_id, action="escalate.worklist_item")
+    item = await _authorised_item(ctx, principal, item_id, action="escalate.worklist_item", audited=False)
+    async with _audited_change(ctx, principal, item, action="escalate.worklist_item"):
+        escalated = await _escalate(ctx, principal, item, reason=body.reason.strip())
+    return escalated
+
+
+async def _escalate(ctx: Ctx, principal: Principal, item: WorklistItem, *, reason: str) -> WorklistItemOut:
     if item.kind is WorklistKind.ALERT:
-        detail = f"Worklist item {item_id} is alert {item.alert_id}, already in its escalation chain"
+        detail = f"Worklist item {item.item_id} is alert {item.alert_id}, already in its escalation chain"
         raise HTTPException(status.HTTP_409_CONFLICT, detail)
     if item.state is WorklistState.CLOSED:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"Worklist item {item_id} is closed: it cannot be escalated")
+        raise HTTPException(status.HTTP_409_CONFLICT, f"Worklist item {item.item_id} is closed: it cannot be escalated")
     now = ctx.clock()
     stay = (await ctx.store.stays_of_patients([item.patient_id], at=now)).get(item.patient_id)
-    message = f"Escalated from the worklist by {principal.user_id}: {item.summary}. {body.reason.strip()}"
+    message = f"Escalated from the worklist by {principal.user_id}: {item.summary}. {reason}"
     change = await ctx.store.raise_alert(
         patient_id=item.patient_id, device_id=None, ward_id=stay.ward_id if stay else None,
         kind=AlertKind.WORKLIST_ESCALATION, severity=escalation_severity(item), message=message[:_MESSAGE_MAX], at=now,
     )  # fmt: skip
     if change.changed:
         await announce_alert(ctx, item.site_id, change.alert, phase=change.phase)
-    logger.info("Worklist item %s escalated by %s into alert %s", item_id, principal.user_id, change.alert.alert_id)
-    text = f"alert {change.alert.alert_id} ({change.alert.priority.value} priority): {body.reason.strip()}"
+    logger.info(
+        "Worklist item %s escalated by %s into alert %s", item.item_id, principal.user_id, change.alert.alert_id
+    )
+    text = f"alert {change.alert.alert_id} ({change.alert.priority.value} priority): {reason}"
     return await _update(
-        ctx, item_id, actor=principal.user_id, action="escalated", text=text, alert_id=change.alert.alert_id
+        ctx, item.item_id, actor=principal.user_id, action="escalated", text=text, alert_id=change.alert.alert_id
     )
 
 

@@ -4,6 +4,7 @@ outreach tasks (take, assign, notes, done with an outcome). Team members only; e
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -12,6 +13,7 @@ from core.errors import Conflict, NotFound
 from core.outreach import OutreachOutcome, OutreachState, OutreachTask, PlanNote, Team
 from dashboard_api.access import ApiContext, Ctx, audit, audit_patients, team_grant
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
+from dashboard_api.change_audit import audited_change
 from dashboard_api.schemas_team import (
     AssignIn,
     BoardOut,
@@ -107,16 +109,22 @@ async def list_tasks(
     principal: Clinician,
     state: Annotated[list[OutreachState] | None, Query(description="open and taken unless given")] = None,
 ) -> list[TaskOut]:
-    """Oldest first; one audit row per patient on the list."""
+    """Oldest first, of the patients the team follows now; one audit row per patient on the list."""
     team = await authorised_team(ctx, principal, team_id, action="read.team_tasks")
-    tasks = await ctx.store.outreach_tasks(team_id, states=state or [OutreachState.OPEN, OutreachState.TAKEN])
+    followed = set(await ctx.store.team_patients(team_id, at=ctx.clock()))
+    states = state or [OutreachState.OPEN, OutreachState.TAKEN]
+    tasks = [t for t in await ctx.store.outreach_tasks(team_id, states=states) if t.patient_id in followed]
     grant = team_grant(team.kind)
     await audit_patients(ctx, principal, "read.team_tasks", team_id, {t.patient_id: grant for t in tasks})
     return [TaskOut.of(t) for t in tasks]
 
 
-async def _task(ctx: ApiContext, principal: Principal, team_id: str, task_id: str, *, action: str) -> OutreachTask:
-    """The team's task, audited naming its patient; 404 for a task of another team (or none)."""
+async def _task(
+    ctx: ApiContext, principal: Principal, team_id: str, task_id: str, *, action: str, audited: bool = True
+) -> tuple[OutreachTask, str]:
+    """The team's task and the grant to its patient; 404 for a task of another team (or none), and for one of a
+    patient the team no longer follows (its access to the patient ended with the follow, as for the plan note).
+    Audits `action` naming the patient unless the caller will (`audited=False`: after a change that may be refused)."""
     team = await authorised_team(ctx, principal, team_id, action=action)
     try:
         task, _ = await ctx.store.outreach_task(task_id)
@@ -125,9 +133,21 @@ async def _task(ctx: ApiContext, principal: Principal, team_id: str, task_id: st
     if task is None or task.team_id != team_id:
         await audit(ctx, principal, f"denied.{action}", task_id, f"team {team_id}", grant="")
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Task {task_id} of team {team_id} not found")
-    await audit(ctx, principal, action, task_id, f"team {team_id}", patient_id=task.patient_id,
-                grant=team_grant(team.kind))  # fmt: skip
-    return task
+    if task.patient_id not in await ctx.store.team_patients(team_id, at=ctx.clock()):
+        await audit(ctx, principal, f"denied.{action}", task_id, f"team {team_id} no longer follows the patient",
+                    patient_id=task.patient_id, grant="")  # fmt: skip
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Task {task_id} of team {team_id} not found")
+    grant = team_grant(team.kind)
+    if audited:
+        await audit(ctx, principal, action, task_id, f"team {team_id}", patient_id=task.patient_id, grant=grant)
+    return task, grant
+
+
+def _audited_change(
+    ctx: ApiContext, principal: Principal, task: OutreachTask, *, action: str, grant: str
+) -> AbstractAsyncContextManager[None]:
+    detail = f"team {task.team_id}"
+    return audited_change(ctx, principal, action, task.task_id, detail, patient_id=task.patient_id, grant=grant)
 
 
 @router.get("/teams/{team_id}/tasks/{task_id}", response_model=TaskDetailOut, summary="A task and its history")
@@ -139,32 +159,39 @@ async def get_task(team_id: str, task_id: str, ctx: Ctx, principal: Clinician) -
 
 @router.post("/teams/{team_id}/tasks/{task_id}/take", response_model=TaskOut, summary="Take the task (you own it)")
 async def take_task(team_id: str, task_id: str, ctx: Ctx, principal: Clinician) -> TaskOut:
-    await _task(ctx, principal, team_id, task_id, action="take.team_task")
-    return await _update(ctx, task_id, actor=principal.user_id, action="taken")
+    task, grant = await _task(ctx, principal, team_id, task_id, action="take.team_task", audited=False)
+    async with _audited_change(ctx, principal, task, action="take.team_task", grant=grant):
+        taken = await _update(ctx, task_id, actor=principal.user_id, action="taken")
+    return taken
 
 
 @router.post("/teams/{team_id}/tasks/{task_id}/assign", response_model=TaskOut, summary="Give it to a team member")
 async def assign_task(team_id: str, task_id: str, body: AssignIn, ctx: Ctx, principal: Clinician) -> TaskOut:
-    await _task(ctx, principal, team_id, task_id, action="assign.team_task")
-    if not await ctx.store.is_team_member(team_id, body.user_id, at=ctx.clock()):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"user_id: {body.user_id} is not a member of team {team_id}"
-        )
-    return await _update(ctx, task_id, actor=principal.user_id, action="assigned", assignee=body.user_id,
-                         text=f"to {body.user_id}")  # fmt: skip
+    task, grant = await _task(ctx, principal, team_id, task_id, action="assign.team_task", audited=False)
+    async with _audited_change(ctx, principal, task, action="assign.team_task", grant=grant):
+        if not await ctx.store.is_team_member(team_id, body.user_id, at=ctx.clock()):
+            detail = f"user_id: {body.user_id} is not a member of team {team_id}"
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+        assigned = await _update(ctx, task_id, actor=principal.user_id, action="assigned", assignee=body.user_id,
+                                 text=f"to {body.user_id}")  # fmt: skip
+    return assigned
 
 
 @router.post("/teams/{team_id}/tasks/{task_id}/notes", response_model=TaskOut, summary="Add a note to its history")
 async def note_task(team_id: str, task_id: str, body: TaskNoteIn, ctx: Ctx, principal: Clinician) -> TaskOut:
-    await _task(ctx, principal, team_id, task_id, action="note.team_task")
-    return await _update(ctx, task_id, actor=principal.user_id, action="note", text=body.text)
+    task, grant = await _task(ctx, principal, team_id, task_id, action="note.team_task", audited=False)
+    async with _audited_change(ctx, principal, task, action="note.team_task", grant=grant):
+        noted = await _update(ctx, task_id, actor=principal.user_id, action="note", text=body.text)
+    return noted
 
 
 @router.post("/teams/{team_id}/tasks/{task_id}/done", response_model=TaskOut, summary="Finish with an outcome")
 async def finish_task(team_id: str, task_id: str, body: DoneIn, ctx: Ctx, principal: Clinician) -> TaskOut:
     """Outcome: reached the patient, home visit, or not reached (escalated); the note says what was done."""
-    await _task(ctx, principal, team_id, task_id, action="done.team_task")
-    return await _update(ctx, task_id, actor=principal.user_id, action="done", text=body.note, outcome=body.outcome)
+    task, grant = await _task(ctx, principal, team_id, task_id, action="done.team_task", audited=False)
+    async with _audited_change(ctx, principal, task, action="done.team_task", grant=grant):
+        done = await _update(ctx, task_id, actor=principal.user_id, action="done", text=body.note, outcome=body.outcome)
+    return done
 
 
 async def _update(
