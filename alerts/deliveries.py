@@ -1,13 +1,15 @@
 """The delivery sender every worker runs: claim due deliveries, send each as a signed webhook, record what happened.
 
 Claiming leases a delivery in the store (`sending` until the lease runs out), so a second sender skips it and a
-sender that dies mid-send leaves it to be sent again with the same id. An answer of "accepted" acknowledges the alert
-for the person who accepted (which stops its chain); "declined" by everyone of a step moves the chain on at once.
+sender that dies mid-send leaves it to be sent again with the same id. An answer of "accepted" to a page of the alert's
+chain now acknowledges the alert for the person who accepted (which stops its chain); "declined" by everyone of a step
+moves the chain on at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -29,7 +31,8 @@ from alerts.webhooks import (
 from core.clock import Clock
 from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved, StorageUnavailable
 from core.escalation import Delivery, DeliveryPurpose, DeliveryState, RecipientRateLimit, WebhookEndpoint
-from core.store import AlertChange, Store
+from core.store import AlertChange, AlertUpdate, Store
+from core.types import Alert
 
 __all__ = [
     "DELIVERY_POLL_S",
@@ -57,6 +60,9 @@ DELIVERY_POLL_S = 1.0
 # a flood (a ward's device faults after a power cut) hides the next message that matters. Medium and low ones wait
 # their turn; a high-priority message is never held back (core/escalation.py `held_back_until`).
 RECIPIENT_RATE_LIMIT = RecipientRateLimit(max_sends=10, window_s=60.0)
+# An accepted page acknowledges its alert only if the alert has not changed since its chain was read (it could be on a
+# new chain); a change in between (milliseconds) is read again. Three tries: only a stream of changes ends them.
+_ACKNOWLEDGE_TRIES = 3
 
 _STATE_OF_ANSWER = {
     WebhookAnswer.DELIVERED: DeliveryState.DELIVERED,
@@ -76,24 +82,78 @@ async def _progressed(store: Store, before: Delivery, after: Delivery, announce:
     return after
 
 
+class _AlertChanged(Exception):
+    """The alert changed after its chain was read: it may be on another chain now."""
+
+
+async def _alert_and_chain(store: Store, alert_id: int) -> tuple[Alert, int]:
+    """The alert, then its chain's epoch (0: it has none). In that order: a chain changes epoch only in a change of its
+    alert, so the alert found unchanged when it is locked to be acknowledged is still on this chain."""
+    alert = await store.get_alert(alert_id)
+    chain = await store.get_escalation(alert_id)
+    return alert, 0 if chain is None else chain.epoch
+
+
+def _acknowledged_if_unchanged(alert: Alert, *, seen: Alert, by: str, at: datetime) -> AlertUpdate:
+    if alert != seen:
+        raise _AlertChanged
+    return acknowledge(alert, by=by, at=at)
+
+
+async def _acknowledge_on_chain(
+    store: Store, alert_id: int, *, epoch: int, seen: Alert, by: str, at: datetime
+) -> AlertChange | None:
+    """Acknowledge the alert if it is still on chain `epoch`, decided on the locked row. None: it is not, someone
+    was there first, or it kept changing (then its chain goes on: the safe side)."""
+    for _ in range(_ACKNOWLEDGE_TRIES):
+        decide = functools.partial(_acknowledged_if_unchanged, seen=seen, by=by, at=at)
+        try:
+            return await store.update_alert_by_id(alert_id, decide)
+        except (AlertAlreadyAcknowledged, AlertAlreadyResolved):
+            return None
+        except _AlertChanged:
+            seen, now = await _alert_and_chain(store, alert_id)
+            if now != epoch:
+                return None
+    logger.warning("Alert %s changed on each try to acknowledge it for %s: not acknowledged", alert_id, by)
+    return None
+
+
+async def _accept(
+    store: Store, delivery: Delivery, alert_id: int, *, by: str, at: datetime, announce: Announce
+) -> Delivery:
+    seen, epoch = await _alert_and_chain(store, alert_id)
+    outcome = f"accepted by {by}"
+    if epoch != delivery.epoch:
+        since = f"the alert has worsened or been re-notified since: chain {epoch}"
+        outcome += f" on an earlier page (chain {delivery.epoch}; {since}): not an acknowledgement"
+    recorded = await store.record_delivery(
+        delivery.delivery_id, DeliveryState.ACCEPTED, at=at, outcome=outcome, answered_by=by
+    )
+    # A page cancelled, failed or declined before the answer stays as it was, and acknowledges nothing.
+    if epoch == delivery.epoch and recorded.state is DeliveryState.ACCEPTED:
+        change = await _acknowledge_on_chain(store, alert_id, epoch=epoch, seen=seen, by=by, at=at)
+        if change is not None:
+            await announce(change)  # the acknowledgement carries the delivery's news with it
+            return recorded
+    return await _progressed(store, delivery, recorded, announce)
+
+
 async def record_answer(
     store: Store, delivery: Delivery, answer: Answer, *, at: datetime, announce: Announce
 ) -> Delivery:
     """A receiver's answer to a delivery (in its HTTP response, or posted back later). Accepted acknowledges the
-    alert for the person who accepted, unless they were only informed (a care-team member)."""
+    alert for the person who accepted, unless they were only informed (a care-team member), the page had already
+    ended (cancelled, failed, declined), or it was a page of an earlier chain: the alert was re-opened, re-notified
+    or raised to a higher priority since, and its new chain's people must still be fetched."""
     by = answer.by or delivery.person_id
     state = _STATE_OF_ANSWER[answer.status]
+    alert_id = delivery.alert_id
+    if state is DeliveryState.ACCEPTED and delivery.purpose is DeliveryPurpose.RESPOND and alert_id is not None:
+        return await _accept(store, delivery, alert_id, by=by, at=at, announce=announce)
     recorded = await store.record_delivery(
         delivery.delivery_id, state, at=at, outcome=f"{answer.status.value} by {by}", answered_by=by
     )
-    alert_id = delivery.alert_id
-    if state is DeliveryState.ACCEPTED and delivery.purpose is DeliveryPurpose.RESPOND and alert_id is not None:
-        try:
-            change = await store.update_alert_by_id(alert_id, lambda a: acknowledge(a, by=by, at=at))
-        except (AlertAlreadyAcknowledged, AlertAlreadyResolved):
-            return await _progressed(store, delivery, recorded, announce)  # someone was there first
-        await announce(change)  # the acknowledgement carries the delivery's news with it
-        return recorded
     return await _progressed(store, delivery, recorded, announce)
 
 

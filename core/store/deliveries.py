@@ -27,11 +27,11 @@ from core.escalation import (
 from core.store import schema as s
 from core.store.chains import escalation_of_row, save_chain
 from core.store.sql import SqlStore, insert_new, one_of
-from core.types import Alert, AlertPriority
+from core.types import Alert, AlertPriority, AlertState
 
 __all__ = ["DeliveryQueries", "cancel_pending", "insert_deliveries"]
 
-_d, _e = s.deliveries, s.webhook_endpoints
+_d, _e, _x = s.deliveries, s.webhook_endpoints, s.alert_escalations
 _PENDING = (DeliveryState.QUEUED.value, DeliveryState.SENDING.value)
 # How far each state is along the way: a late or repeated report never moves a delivery back (a "read" that
 # arrives after "accepted" changes nothing). Failed and cancelled end a delivery that never arrived.
@@ -220,6 +220,28 @@ def _hurry_if_nobody_left(conn: sa.Connection, chain: Escalation, delivery: Deli
             save_chain(conn, moved)
 
 
+# A try that failed while its chain ended (the alert acknowledged or resolved, or on a new chain) is not tried again: it
+# is cancelled, as the queued ones were. Its report locks the delivery's alert first, the order every alert change
+# takes: an acknowledgement either comes before (and is seen here) or after (and cancels it queued). One round trip.
+_ALERT_OF_DELIVERY = (
+    sa.select(s.alerts.c.state, _x.c.epoch.label("chain_epoch"), _d.c.epoch)
+    .select_from(_d.join(s.alerts, s.alerts.c.alert_id == _d.c.alert_id).outerjoin(_x, _x.c.alert_id == _d.c.alert_id))
+    .where(_d.c.delivery_id == sa.bindparam("retried_delivery_id"))
+    .with_for_update(of=s.alerts)
+)
+
+
+def _chain_ended(conn: sa.Connection, delivery_id: str) -> str | None:
+    """Why a delivery whose try failed is not to be tried again, in the words cancel_pending uses; None: its chain
+    goes on (a chain that has fired its last step too: its alert is still open), or it has no alert (a summary)."""
+    row = conn.execute(_ALERT_OF_DELIVERY, {"retried_delivery_id": delivery_id}).first()
+    if row is None or (row.state == AlertState.OPEN.value and row.chain_epoch == row.epoch):
+        return None
+    if row.state != AlertState.OPEN.value:
+        return f"chain ended: {row.state}"
+    return f"chain ended: chain {row.chain_epoch} started"
+
+
 def _record(
     conn: sa.Connection,
     delivery_id: str,
@@ -231,11 +253,14 @@ def _record(
     answered_by: str | None,
 ) -> Delivery:
     chain = _locked_chain_of(conn, delivery_id) if state in _MAY_HURRY else None
+    ended = _chain_ended(conn, delivery_id) if state is DeliveryState.QUEUED else None
     row = conn.execute(sa.select(_d).where(_d.c.delivery_id == delivery_id).with_for_update()).first()
     if row is None:
         raise NotFound("delivery", delivery_id)
     current = _delivery(row)
     retry = state is DeliveryState.QUEUED and current.state.pending
+    if retry and ended is not None:
+        state, retry_at, outcome = DeliveryState.CANCELLED, None, ended
     if not retry and _RANK[state] <= _RANK[current.state]:
         return current  # a late or repeated report
     values: dict[str, Any] = {"state": state.value, "updated_at": at, "outcome": outcome, "next_attempt_at": retry_at}
@@ -267,9 +292,10 @@ class DeliveryQueries(SqlStore):
         outcome: str = "",
         answered_by: str | None = None,
     ) -> Delivery:
-        """Move a delivery on. `QUEUED` with `retry_at` puts a failed try back for later; any other state only
-        moves forward (a late or repeated report returns the delivery unchanged). When every delivery of a step has
-        been declined or has failed, the chain's next step is made due now. Raises NotFound."""
+        """Move a delivery on. `QUEUED` with `retry_at` puts a failed try back for later, unless its chain has
+        ended meanwhile (its alert acknowledged or resolved, or on a new chain): then it is cancelled. Any other state
+        only moves forward (a late or repeated report returns the delivery unchanged). When every delivery of a step
+        has been declined or has failed, the chain's next step is made due now. Raises NotFound."""
         return await self._write(
             lambda c: _record(c, delivery_id, state, at=at, retry_at=retry_at, outcome=outcome, answered_by=answered_by)
         )
