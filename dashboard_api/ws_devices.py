@@ -6,17 +6,15 @@ as the other streams do (ws.py's pump): 4401 when the token ends, 4410 when its 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from datetime import datetime
-from typing import cast
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from core.errors import StorageUnavailable
 from dashboard_api import ws
 from dashboard_api.access import ApiContext, audit, get_context
-from dashboard_api.auth import DEVICE_ROLES, InvalidToken, Principal, authenticate
+from dashboard_api.auth import DEVICE_ROLES, Principal
 from dashboard_api.live import CLIENT_QUEUE_MAX, Subscription
 from dashboard_api.schemas_devices import FleetDeviceOut, FleetOut
 from dashboard_api.ws_access import AccessWatch, lost_access
@@ -33,35 +31,28 @@ router = APIRouter()
 FLEET_POLL_S = 1.0
 # Settings.battery_low_percent's default: the health checker raises its alert below it; the page warns likewise.
 BATTERY_LOW_PERCENT = 15.0
-_SUBPROTOCOL = "bearer"
 
 
 @router.websocket("/live")
 async def fleet_stream(websocket: WebSocket) -> None:
-    principal = await _accept(websocket)
-    if principal is None:
-        return
-    ctx = get_context(websocket)
-    site_id = websocket.query_params.get("site_id")
-    if principal.role not in DEVICE_ROLES:
-        await ws.close_stream(websocket, 4403, f"Role {principal.role.value} may not watch devices")
-        return
-    if site_id is not None and not principal.may_see(site_id):
-        await ws.close_stream(websocket, 4403, f"Your token does not grant access to site {site_id}")
-        return
-    site_ids = [site_id] if site_id else await _sites_of(ctx, principal)
-    await audit(ctx, principal, "watch.devices", ",".join(site_ids))
-    quota = websocket.app.state.socket_quota
-    if not quota.admit(principal.user_id, websocket):
-        reason = f"You have {quota.limit} live streams open on this server; close a tab or page"
-        await ws.close_stream(websocket, 4409, reason)
-        return
-    try:
-        await _serve(websocket, ctx, principal, site_ids)
-    except StorageUnavailable:
-        await ws.close_stream(websocket, 4503, "The store does not answer; reconnecting")
-    finally:
-        quota.release(websocket)
+    with ws.counted_stream(websocket):
+        principal = await ws.accept_stream(websocket)  # the other streams' handshake, close codes and quota
+        if principal is None:
+            return
+        ctx = get_context(websocket)
+        site_id = websocket.query_params.get("site_id")
+        if principal.role not in DEVICE_ROLES:
+            await ws.close_stream(websocket, 4403, f"Role {principal.role.value} may not watch devices")
+            return
+        if site_id is not None and not principal.may_see(site_id):
+            await ws.close_stream(websocket, 4403, f"Your token does not grant access to site {site_id}")
+            return
+        site_ids = [site_id] if site_id else await _sites_of(ctx, principal)
+        await audit(ctx, principal, "watch.devices", ",".join(site_ids))
+        try:
+            await _serve(websocket, ctx, principal, site_ids)
+        except StorageUnavailable:
+            await ws.close_stream(websocket, 4503, "The store does not answer; reconnecting")
 
 
 async def _serve(websocket: WebSocket, ctx: ApiContext, principal: Principal, site_ids: list[str]) -> None:
@@ -112,20 +103,3 @@ async def _sites_of(ctx: ApiContext, principal: Principal) -> list[str]:
     if principal.all_sites:
         return [site.site_id for site in await ctx.store.list_sites()]
     return list(principal.site_ids)
-
-
-async def _accept(websocket: WebSocket) -> Principal | None:
-    """Accept, then authenticate from `Sec-WebSocket-Protocol: bearer, <token>` (as the ward streams do)."""
-    offered: list[str] = websocket.scope.get("subprotocols") or []
-    if len(offered) != 2 or offered[0] != _SUBPROTOCOL:
-        await websocket.accept()
-        await ws.close_stream(websocket, 4401, "Send the token as subprotocols ['bearer', <token>]")
-        return None
-    await websocket.accept(subprotocol=_SUBPROTOCOL)
-    try:
-        checked: object = authenticate(websocket, offered[1])
-        # authenticate resolves the user in the registry (a coroutine) where one is configured; plain otherwise.
-        return cast(Principal, await checked if inspect.isawaitable(checked) else checked)
-    except InvalidToken as exc:
-        await ws.close_stream(websocket, 4401, f"Token rejected: {exc}")
-        return None

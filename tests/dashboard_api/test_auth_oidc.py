@@ -194,3 +194,21 @@ async def test_a_live_socket_takes_a_provider_token_and_refuses_an_hmac_one(
         CloseCode.UNAUTHENTICATED,
         "Token rejected: token algorithm 'HS256' is not accepted; the identity provider signs with RS256 or ES256",
     )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("path", ["/api/v1/ws/wards/w1", "/api/v1/devices/live"])
+async def test_every_live_stream_refuses_a_provider_token_of_an_unregistered_user_with_4403(
+    store: SqliteStore, oidc_provider: OidcProvider, now_clock: FixedClock, path: str
+) -> None:
+    """As REST answers 403: the token is good, the user is not registered. A 4401 would send the page to sign in
+    again, which cannot help. The technicians' fleet stream had a handshake of its own that answered 4401."""
+    stranger = oidc_provider.token("oidc-stranger", audience=AUDIENCE)
+    async with (
+        oidc_app(store, oidc_provider, now_clock) as opened,
+        serve(opened.app) as served,
+        ward_socket(served, path, stranger) as socket,
+    ):
+        refused = await closed_with(socket)
+
+    assert refused == (CloseCode.FORBIDDEN, "Token rejected: user oidc-stranger is not registered")
