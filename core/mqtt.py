@@ -341,8 +341,8 @@ class MqttClient:
         """Publish and, for QoS 1, wait for the broker's PUBACK and check its reason code (MQTT 5).
 
         Raises PublishRefused for a failure reason code (e.g. 0x87 "Not authorized": the ACL does not allow it) and
-        BrokerUnavailable when no PUBACK came in `timeout_s`, or at once before the first connect. Under MQTT 3.1.1 a refused publish cannot be told
-        apart from a delivered one (Mosquitto acknowledges it and drops it).
+        BrokerUnavailable when no PUBACK came in `timeout_s`, or at once before the first connect. Under MQTT 3.1.1 a
+        refused publish cannot be told apart from a delivered one (Mosquitto acknowledges it and drops it).
         """
         if qos > 0 and self._loop is None:  # never connected: no PUBACK could ever come
             raise BrokerUnavailable(_redacted(self._options.url), detail=f"not connected yet; {topic} not published")
