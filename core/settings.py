@@ -169,7 +169,9 @@ class Settings(BaseSettings):
     )
     max_age_home_s: dict[Parameter, float] = Field(default_factory=lambda: dict(DEFAULT_MAX_AGE_S[CareSetting.HOME]))
 
-    device_silent_after_s: float = Field(default=120, gt=0, description="Bedside device quiet this long: alert.")
+    device_silent_after_s: float = Field(
+        default=120, gt=0, description="A streaming bedside device quiet this long: alert (others: their interval)."
+    )
     battery_low_percent: float = Field(default=15, ge=0, le=100)
     # A bedside condition below the highest tier (NEWS2 5-6, a single 3, a patient's own limit) must persist this long
     # before its alert opens: 15-20 s cuts most non-actionable monitor alarms (motion, a slipped probe) in the

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from core.onboarding import DEVICE_TYPES
 from core.store import AlertChange, Store
 from core.types import (
     SYSTEM_ACTOR,
@@ -31,13 +32,14 @@ __all__ = [
     "already_raised",
     "check_device_health",
     "device_health_report",
+    "silent_after_s_of",
 ]
 
 logger = logging.getLogger(__name__)
 
 # A home kit sends a few spot checks a day, often at irregular times (a patient measures late, skips an evening).
-# 26 h is one missed daily check plus two hours of slack, so a kit is called silent only when a whole day passed.
-HOME_SILENT_AFTER_S = 26 * 3600
+# Its type's interval (26 h: one missed daily check plus two hours of slack) holds for any device at home.
+HOME_SILENT_AFTER_S = DEVICE_TYPES[DeviceKind.HOME_KIT].expected_interval_s
 # A battery alert resolves only when the battery is this far above the threshold, so a reading that wobbles
 # around the threshold (batteries report in steps, and drop under load) does not open and close alerts all day.
 BATTERY_RESOLVE_MARGIN_PERCENT = 5.0
@@ -50,7 +52,7 @@ BATTERY_LOW_SEVERITY = AlertSeverity.INFO
 # last hour of its dead letters tells the two apart.
 CLOCK_SKEW_WINDOW = timedelta(hours=1)
 # Manual-entry devices send only when a nurse charts something: their quiet is not a fault.
-_NOT_CONTINUOUS = frozenset({DeviceKind.NURSE_TABLET})
+_MANUAL_ENTRY = frozenset({DeviceKind.NURSE_TABLET})
 _UNRESOLVED = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 _ALERT_LIST_LIMIT = 100_000
 _T = TypeVar("_T")
@@ -107,8 +109,9 @@ async def check_device_health(
 ) -> list[AlertChange]:
     """Raise DEVICE_SILENT / DEVICE_BATTERY_LOW for paired devices and resolve those that recovered.
 
-    Silent: nothing measured for `silent_after_s` (bedside) or `home_silent_after_s` (home stay), counted from the
-    later of the last reading and the pairing start; or the last status says offline (Last Will) and no reading
+    Silent: nothing measured for silent_after_s_of its kind and stay (its type's expected interval, at least
+    `silent_after_s` at a bedside or `home_silent_after_s` at home), counted from the later of the last reading and
+    the pairing start; or the last status says offline (Last Will) and no reading
     came after it. Alerts of devices no longer paired are resolved too. Returns the alerts that changed.
     `judge_silence` (devices/silence_gate.py), asked once the store is read: False raises no silent alert and
     resolves none of a device still silent.
@@ -254,11 +257,13 @@ def _silence_problem(item: _Watched, now: datetime, *, silent_after_s: float, ho
     status = item.status
     if status is not None and not status.online and (last is None or last <= status.reported_at):
         return f"{_label(item)} is offline (lost its connection)"
-    if item.device.kind in _NOT_CONTINUOUS:
+    bound_s = silent_after_s_of(
+        item.device.kind, _setting(item), silent_after_s=silent_after_s, home_silent_after_s=home_silent_after_s
+    )
+    if bound_s is None:
         return None
     since = max(last, item.pairing.start_at) if last is not None else item.pairing.start_at
     quiet_s = (now - since).total_seconds()
-    bound_s = home_silent_after_s if _setting(item) is CareSetting.HOME else silent_after_s
     if quiet_s < bound_s:
         return None
     if item.future_rejections:  # it is sending, but its clock is wrong: say so, or someone checks the cabling
@@ -268,6 +273,19 @@ def _silence_problem(item: _Watched, now: datetime, *, silent_after_s: float, ho
         )
     what = "nothing since pairing" if last is None or last < item.pairing.start_at else "no readings"
     return f"{_label(item)}: {what} for more than {_duration(quiet_s)}"
+
+
+def silent_after_s_of(
+    kind: DeviceKind, setting: CareSetting, *, silent_after_s: float, home_silent_after_s: float
+) -> float | None:
+    """How long a paired device of this kind may send nothing before it is called silent (None: never, it is
+    manual entry). Never sooner than its type's expected interval (core/onboarding.py, DEVICE_TYPES), so a BP cuff
+    used on the 4-hourly round is not silent minutes after each round; `silent_after_s` (bedside) and
+    `home_silent_after_s` (home stay) are the floors for a device that streams."""
+    if kind in _MANUAL_ENTRY:
+        return None
+    floor_s = home_silent_after_s if setting is CareSetting.HOME else silent_after_s
+    return max(floor_s, DEVICE_TYPES[kind].expected_interval_s)
 
 
 def _setting(item: _Watched) -> CareSetting:

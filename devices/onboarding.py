@@ -22,6 +22,7 @@ from devices.credentials import hash_password, new_password
 
 __all__ = [
     "CREDENTIAL_VALIDITY",
+    "PAIRING_CLOCK_SKEW",
     "IssuedCredential",
     "decommission_device",
     "lifecycle",
@@ -37,6 +38,10 @@ logger = logging.getLogger(__name__)
 # A year: long enough that rotation is a planned yearly visit, short enough that a password copied from a lost
 # set-up sheet stops working. The technician is warned 30 days before (devices/health.py).
 CREDENTIAL_VALIDITY = timedelta(days=365)
+# How far ahead of our clock a pairing or unpairing may be dated: the technician's device and the server disagree by
+# seconds, not more (both keep NTP time). A later `at` is a mistake (typically a wrong UTC offset, an hour ahead):
+# until then the device's readings, taken on the new patient, would be charted and scored as the previous one's.
+PAIRING_CLOCK_SKEW = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +148,10 @@ async def decommission_device(
 async def pair_device(
     store: Store, *, device_id: str, patient_id: str, bed_id: str | None, actor: str, at: datetime, now: datetime
 ) -> Pairing:
-    """registry.pair_device, refused for a revoked or decommissioned device and for a backdated `at` that would
-    re-attribute readings already attributed; recorded in the device's history."""
+    """registry.pair_device, refused for a revoked or decommissioned device, for an `at` more than
+    PAIRING_CLOCK_SKEW after `now`, and for a backdated `at` that would re-attribute readings already attributed;
+    recorded in the device's history."""
+    _refuse_future(device_id, "paired from", at=at, now=now)
     profile = (await store.device_profiles([device_id])).get(device_id)
     _refuse_decommissioned(device_id, profile)
     if profile is not None and profile.revoked_at is not None:
@@ -157,11 +164,22 @@ async def pair_device(
 
 
 async def unpair_device(store: Store, *, device_id: str, actor: str, at: datetime, now: datetime) -> Pairing:
-    """registry.unpair_device, refused for a backdated `at` past readings already attributed; recorded."""
+    """registry.unpair_device, refused for an `at` more than PAIRING_CLOCK_SKEW after `now` and for a backdated
+    `at` past readings already attributed; recorded."""
+    _refuse_future(device_id, "unpaired at", at=at, now=now)
     await _refuse_reattribution(store, device_id, at=at, now=now)
     pairing = await registry.unpair_device(store, device_id=device_id, at=at)
     await store.record_device_event(DeviceEvent(device_id, at, "unpaired", actor, f"from patient {pairing.patient_id}"))
     return pairing
+
+
+def _refuse_future(device_id: str, change: str, *, at: datetime, now: datetime) -> None:
+    if at > now + PAIRING_CLOCK_SKEW:
+        raise Conflict(
+            device_id,
+            reason=f"Device {device_id} cannot be {change} {at.isoformat()}: that is in the future (now is "
+            f"{now.isoformat()}); check the time and its UTC offset",
+        )
 
 
 async def _refuse_reattribution(store: Store, device_id: str, *, at: datetime, now: datetime) -> None:

@@ -72,20 +72,13 @@ async def pair_device(
     """Attribute the device's readings from `at` on to the patient (in `bed_id`, default: the stay's bed).
 
     The device's open pairing is ended at `at` first; a bed may have several devices. Pairing a device again to the
-    same patient and bed is a no-op that returns the open pairing. Raises NotFound (device, patient) or Conflict:
-    the patient has no stay open at `at`, the stay is on another site than the device, the bed is not the
-    patient's, or `at` is before the device's registration or its open pairing.
+    same patient and bed is a no-op that returns the open pairing. Raises NotFound (device) or Conflict: the
+    patient has no stay open at `at` at the device's site (one refusal, whether the id is unknown, the patient is
+    elsewhere or not admitted), the bed is not the patient's, or `at` is before the device's registration, its
+    open pairing or the end of its pairing to another patient (the store checks that in its transaction).
     """
     device = await store.get_device(device_id)
-    await store.get_patient(patient_id)
-    stay = await _open_stay(store, patient_id, at)
-    ward = await store.get_ward(stay.ward_id)
-    if ward.site_id != device.site_id:
-        raise Conflict(
-            device_id,
-            reason=f"Device {device_id} belongs to site {device.site_id}, but patient {patient_id} is in ward "
-            f"{ward.ward_id} at site {ward.site_id}; move the device to that site first",
-        )
+    stay = await _stay_at_site(store, patient_id, site_id=device.site_id, at=at)
     bed_id = _bed_for(stay, bed_id, device_id)
     if at < device.registered_at:
         raise Conflict(device_id, reason=f"Device {device_id} was registered at {device.registered_at.isoformat()}")
@@ -149,12 +142,15 @@ async def _find_device(store: Store, device_id: str) -> Device | None:
         return None
 
 
-async def _open_stay(store: Store, patient_id: str, at: datetime) -> Stay:
+async def _stay_at_site(store: Store, patient_id: str, *, site_id: str, at: datetime) -> Stay:
+    # The same words whether the id is unknown, the patient is at another site or not admitted: a technician of
+    # this site learns nothing about other sites' patients (not even that the id exists).
     stay = (await store.stays_of_patients([patient_id], at=at)).get(patient_id)
-    if stay is None:
+    if stay is None or (await store.get_ward(stay.ward_id)).site_id != site_id:
         raise Conflict(
             patient_id,
-            reason=f"Patient {patient_id} has no stay open at {at.isoformat()}; admit or enrol the patient first",
+            reason=f"Patient {patient_id} has no stay open at site {site_id} at {at.isoformat()}; check the "
+            "patient id, or admit or enrol the patient first",
         )
     return stay
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 from core.store import schema as s
 from core.store.sql import SqlStore, advisory_lock, id_rows, one_of, upsert
 from core.types import Device, DeviceKind, DeviceStatus, Pairing
@@ -48,6 +48,7 @@ def _pair(conn: sa.Connection, pairing: Pairing) -> None:
     ).first()
     if current is not None and tuple(current) == (pairing.patient_id, pairing.start_at) and pairing.end_at is None:
         return  # the same pairing again (idempotent seeding)
+    _refuse_overlap(conn, pairing)
     conn.execute(
         sa.update(t).where(t.c.device_id == pairing.device_id, t.c.end_at.is_(None)).values(end_at=pairing.start_at)
     )
@@ -59,6 +60,32 @@ def _pair(conn: sa.Connection, pairing: Pairing) -> None:
             start_at=pairing.start_at,
             end_at=pairing.end_at,
         )
+    )
+
+
+def _refuse_overlap(conn: sa.Connection, pairing: Pairing) -> None:
+    # Readings are attributed by their own time to the newest pairing covering it (devices/registry.pairing_at):
+    # a pairing overlapping an ended one of another patient would hand that patient's late readings to this one.
+    # Checked here, under the device's lock, so two technicians' corrections cannot race past it.
+    t = s.pairings
+    overlaps = sa.and_(t.c.end_at.is_not(None), t.c.end_at > pairing.start_at, t.c.patient_id != pairing.patient_id)
+    if pairing.end_at is not None:
+        overlaps = sa.and_(overlaps, t.c.start_at < pairing.end_at)
+    started_later = sa.and_(t.c.end_at.is_(None), t.c.start_at > pairing.start_at)  # ending it would invert it
+    query = sa.select(t.c.patient_id, t.c.start_at, t.c.end_at).where(
+        t.c.device_id == pairing.device_id, sa.or_(overlaps, started_later)
+    )
+    earlier = conn.execute(query.order_by(t.c.start_at.desc()).limit(1)).first()
+    if earlier is None:
+        return
+    if earlier.end_at is None:
+        reason = f"has been paired to patient {earlier.patient_id} since {earlier.start_at.isoformat()}"
+    else:
+        reason = f"was paired to patient {earlier.patient_id} until {earlier.end_at.isoformat()}"
+    raise Conflict(
+        pairing.device_id,
+        reason=f"Device {pairing.device_id} {reason}; a pairing to patient {pairing.patient_id} cannot start "
+        f"before that ({pairing.start_at.isoformat()})",
     )
 
 

@@ -157,6 +157,53 @@ async def test_quiet_charting_tablet_is_not_silent_but_its_last_will_is_shown(st
     ]
 
 
+# Each kind is silent after its type's interval (docs/DEVICES.md: 60 s continuous, 6 h ward spot-check, 26 h home
+# kit), never sooner than the operator's bedside threshold (SILENT_AFTER_S here) or a home stay's 26 h.
+SILENCE_BY_KIND = [
+    (DeviceKind.BEDSIDE_MONITOR, "p1", SILENT_AFTER_S, AlertSeverity.LOW_MEDIUM),
+    (DeviceKind.PULSE_OXIMETER, "p1", SILENT_AFTER_S, AlertSeverity.LOW_MEDIUM),
+    (DeviceKind.BP_CUFF, "p1", 6 * 3600, AlertSeverity.LOW_MEDIUM),
+    (DeviceKind.THERMOMETER, "p1", 6 * 3600, AlertSeverity.LOW_MEDIUM),
+    (DeviceKind.HOME_KIT, "p1", 26 * 3600, AlertSeverity.LOW_MEDIUM),
+    (DeviceKind.HOME_KIT, "h1", 26 * 3600, AlertSeverity.INFO),
+    (DeviceKind.PULSE_OXIMETER, "h1", 26 * 3600, AlertSeverity.INFO),
+    (DeviceKind.BP_CUFF, "h1", 26 * 3600, AlertSeverity.INFO),
+    (DeviceKind.NURSE_TABLET, "p1", None, None),  # manual entry: quiet while nobody charts, never silent
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "patient_id", "silent_after_s", "severity"),
+    [
+        pytest.param(*row, id=f"{row[0].value} {'at home' if row[1] == 'h1' else 'at a bedside'}")
+        for row in SILENCE_BY_KIND
+    ],
+)
+async def test_a_device_is_called_silent_only_after_its_kinds_reporting_interval(
+    store: Store, kind: DeviceKind, patient_id: str, silent_after_s: float | None, severity: AlertSeverity | None
+) -> None:
+    await seed_ward(store)
+    await _paired(store, "dev-1", patient_id, kind)
+    measured_at = T0 + timedelta(minutes=5)  # e.g. the round's blood pressure
+    await _reading(store, "dev-1", patient_id, measured_at)
+    if silent_after_s is None or severity is None:
+        assert await _check(store, measured_at + timedelta(days=7)) == []
+        return
+    assert await _check(store, measured_at + timedelta(seconds=silent_after_s - 1)) == []
+    assert await _check(store, measured_at + timedelta(seconds=silent_after_s)) == [
+        (AlertKind.DEVICE_SILENT, severity, AlertState.OPEN, "dev-1")
+    ]
+
+
+async def test_a_bp_cuff_is_not_silent_minutes_after_the_round(store: Store) -> None:
+    await seed_ward(store)
+    await _paired(store, "cuff-1", "p1", DeviceKind.BP_CUFF)
+    await _reading(store, "cuff-1", "p1", T0 + timedelta(minutes=1))
+    assert await _check(store, T0 + timedelta(minutes=4)) == []
+    assert await _check(store, T0 + timedelta(hours=4, minutes=2)) == []  # the next round is due: still not silent
+    assert await store.list_alerts() == []
+
+
 @pytest.mark.parametrize("with_status", [True, False])
 async def test_health_report_shows_status_silence_and_pairing(store: Store, with_status: bool) -> None:
     await seed_ward(store)
