@@ -13,6 +13,7 @@ __all__ = [
     "ModelArtefactError",
     "NotFound",
     "StorageConflict",
+    "StorageRefused",
     "StorageUnavailable",
     "VaktromError",
 ]
@@ -48,6 +49,16 @@ class StorageConflict(StorageUnavailable):
         self.where = where
         self.detail = detail
         VaktromError.__init__(self, f"transaction aborted by a conflict at {where}" + (f": {detail}" if detail else ""))
+
+
+class StorageRefused(VaktromError):
+    """The store answered and refused what was written for the data itself (PostgreSQL: a NUL in a text column, a
+    number out of range): writing it again cannot succeed. Ingest dead-letters the refused item and stores the rest."""
+
+    def __init__(self, where: str, *, detail: str) -> None:
+        self.where = where
+        self.detail = detail
+        super().__init__(f"refused by the store at {where}: {detail}")
 
 
 class BrokerAuthFailed(VaktromError):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.types import Consciousness, Parameter
 from core.vocabulary import measurement_of
@@ -36,6 +36,8 @@ class StatusPayload(BaseModel):
     """The retained message on `{root}/{site}/{device}/status`. A Last Will carries only `{"online": false}`.
 
     `t` is the device's report time in seconds since the epoch (absent in a Last Will: use the receive time).
+    `firmware` is printable text: NULs padding its end (a C device sending a whole fixed `char[]` buffer) are
+    dropped, as C would read the string; any other control character refuses the report (docs/MQTT.md).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -44,6 +46,18 @@ class StatusPayload(BaseModel):
     signal_dbm: float | None = Field(default=None, ge=-150, le=0)
     firmware: str | None = Field(default=None, max_length=64)
     t: float | None = Field(default=None, gt=0)
+
+    @field_validator("firmware", mode="before")
+    @classmethod
+    def _printable_firmware(cls, value: object) -> object:
+        # Before the type and length checks: a char[80] buffer holding "2.1" is 3 characters, not 80.
+        if not isinstance(value, str):
+            return value  # the type check words it
+        text = value.rstrip("\x00")
+        bad = next((c for c in text if not c.isprintable()), None)
+        if bad is not None:
+            raise ValueError(f"control character U+{ord(bad):04X} at position {text.index(bad)}; send printable text")
+        return text
 
 
 # What every simulated device leaves as its Last Will, and publishes itself when it shuts down cleanly.

@@ -7,27 +7,29 @@ import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from pydantic import ValidationError
 
-from core.errors import InvalidPayload, StorageUnavailable
+from core.errors import InvalidPayload, StorageRefused, StorageUnavailable
 from core.events import RescoreRequest
 from core.mqtt import RawMessage
 from core.store import Store
+from core.store.observations import duplicate_dead_letter
 from core.topics import parse_device_topic, rescore_topic
-from core.types import DeadLetter, DeviceStatus, Parameter, Reading
+from core.types import AppendResult, DeadLetter, DeviceStatus, Parameter, Reading
 from ingest.attribution import DeviceDirectory, PackCandidates, attribute, device_problem
 from ingest.metrics import IngestMetrics
-from ingest.senml import first_error
+from ingest.senml import first_error, quoted
 from ingest.status import parse_status
 from ingest.validation import Candidate, ValidationLimits, validate_pack
 
 __all__ = [
     "REASON_DUPLICATE",
     "REASON_INTERNAL_ERROR",
+    "REASON_REFUSED",
     "BatchOutcome",
     "ParsedBatch",
     "PreparedBatch",
@@ -44,6 +46,10 @@ logger = logging.getLogger(__name__)
 
 REASON_INTERNAL_ERROR = "internal error"
 REASON_DUPLICATE = "duplicate reading"
+# What the store refused for the data itself (PostgreSQL: a NUL in a text column), not for an outage.
+REASON_REFUSED = "refused by the store"
+# A refused dead letter's own reason is kept in its new one, cut to this (reasons are a sentence or two).
+REFUSED_REASON_MAX_CHARS = 500
 # Store outage backoff: the first retry is quick (a failover or a lock), later ones capped so a long outage costs a
 # query every few seconds. Messages stay unacknowledged meanwhile; the broker holds the rest.
 RETRY_MIN_DELAY_S = 0.1
@@ -155,26 +161,62 @@ def _parse_device_message(message: RawMessage, batch: ParsedBatch, *, root: str,
     )
 
 
-async def retry_storage(operation: Callable[[], Awaitable[_T]], *, what: str, metrics: IngestMetrics) -> _T:
-    """Run `operation` until the store takes it: capped, jittered backoff; never gives up, never drops.
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """The store answered, and refused the write for its data: the StorageRefused it raised."""
 
-    An unexpected exception is retried too (and logged with its traceback): losing the batch would be worse.
-    """
-    delay_s = RETRY_MIN_DELAY_S
+    error: StorageRefused
+
+    def line(self) -> str:
+        return quoted(self.error.detail, max_chars=200)  # the database's own first line
+
+
+class _Backoff:
+    def __init__(self) -> None:
+        self.delay_s = RETRY_MIN_DELAY_S
+
+    async def wait(self, metrics: IngestMetrics) -> None:
+        metrics.storage_ok = False
+        metrics.storage_retries += 1
+        await asyncio.sleep(random.uniform(self.delay_s / 2, self.delay_s))  # backoff, not a synchronisation
+        self.delay_s = min(self.delay_s * 2, RETRY_MAX_DELAY_S)
+
+
+async def _until_answered(
+    operation: Callable[[], Awaitable[_T]], *, what: str, metrics: IngestMetrics
+) -> _T | _Refused:
+    """`operation`'s result, waiting out outages (StorageUnavailable, conflicts included) with capped, jittered
+    backoff; `_Refused` when the store refused the data itself (StorageRefused), which no retry can change. Any
+    other exception is a bug: it is logged with its traceback and retried, as losing the batch would be worse."""
+    backoff = _Backoff()
     while True:
         try:
             result = await operation()
         except StorageUnavailable as exc:
-            logger.warning("Store unavailable during %s (%s); retrying in up to %.1f s", what, exc, delay_s)
+            logger.warning("Store unavailable during %s (%s); retrying in up to %.1f s", what, exc, backoff.delay_s)
+        except StorageRefused as exc:
+            return _Refused(exc)
         except Exception:
-            logger.exception("Unexpected store failure during %s; retrying in up to %.1f s", what, delay_s)
+            logger.exception("Unexpected store failure during %s; retrying in up to %.1f s", what, backoff.delay_s)
         else:
             metrics.storage_ok = True
             return result
-        metrics.storage_ok = False
-        metrics.storage_retries += 1
-        await asyncio.sleep(random.uniform(delay_s / 2, delay_s))  # backoff, not a synchronisation
-        delay_s = min(delay_s * 2, RETRY_MAX_DELAY_S)
+        await backoff.wait(metrics)
+
+
+async def retry_storage(operation: Callable[[], Awaitable[_T]], *, what: str, metrics: IngestMetrics) -> _T:
+    """Run `operation` until the store takes it: capped, jittered backoff; never gives up, never drops.
+
+    An unexpected exception is retried too (and logged with its traceback): losing the batch would be worse.
+    (`append_batch` and `save_statuses` do not retry what the store refuses: they dead-letter it.)
+    """
+    backoff = _Backoff()
+    while True:
+        result = await _until_answered(operation, what=what, metrics=metrics)
+        if not isinstance(result, _Refused):
+            return result
+        logger.error("Store refused %s; retrying in up to %.1f s", what, backoff.delay_s, exc_info=result.error)
+        await backoff.wait(metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,26 +250,117 @@ async def prepare_batch(
 
 async def append_batch(store: Store, prepared: PreparedBatch, *, metrics: IngestMetrics) -> BatchOutcome:
     """Durably store the batch's readings and dead letters (ONE append); returns once stored, however long that takes.
-    It may run beside the previous batch's append: the store settles a reading in both as one row and one duplicate."""
+    It may run beside the previous batch's append: the store settles a reading in both as one row and one duplicate.
+
+    An append the store refuses for its data (not an outage) is stored in parts instead, halved until each refused
+    reading or dead letter is alone: those become REASON_REFUSED dead letters, everything else is stored."""
     readings, dead_letters = prepared.readings, prepared.dead_letters
-    result = await retry_storage(lambda: store.append(readings, dead_letters), what="append", metrics=metrics)
+    answer = await _until_answered(lambda: store.append(readings, dead_letters), what="append", metrics=metrics)
+    refusals: dict[int, DeadLetter] = {}  # index in readings + dead_letters -> the dead letter stored instead
+    if isinstance(answer, _Refused):
+        logger.error(
+            "The store refused a batch of %d readings and %d dead letters (%s); storing it in parts to find what it "
+            "refuses",
+            len(readings),
+            len(dead_letters),
+            answer.line(),
+            exc_info=answer.error,
+        )
+        answer = await _append_in_parts(
+            store, (*readings, *dead_letters), range(len(readings) + len(dead_letters)), refusals, metrics=metrics
+        )
+    result = answer  # the whole batch's, or its parts' together
     duplicates = set(result.duplicates)
-    stored = tuple(r for r in readings if r not in duplicates) if duplicates else readings
-    metrics.count_dead_letters(letter.reason for letter in dead_letters)
+    refused = {readings[i] for i in refusals if i < len(readings)}
+    if duplicates or refused:
+        stored = tuple(r for r in readings if r not in duplicates and r not in refused)
+    else:
+        stored = readings
+    kept = (letter for i, letter in enumerate(dead_letters, start=len(readings)) if i not in refusals)
+    metrics.count_dead_letters(letter.reason for letter in (*kept, *refusals.values()))
     metrics.count_dead_letters([REASON_DUPLICATE] * len(result.duplicates))
     return BatchOutcome(
         readings=stored,
         statuses=prepared.statuses,
-        dead_lettered=len(dead_letters) + len(result.duplicates),
+        dead_lettered=len(dead_letters) + len(refused) + len(result.duplicates),
         duplicates=prepared.in_batch_duplicates + len(result.duplicates),
     )
 
 
+async def _append_in_parts(
+    store: Store,
+    items: Sequence[Reading | DeadLetter],
+    part: range,
+    refusals: dict[int, DeadLetter],
+    *,
+    metrics: IngestMetrics,
+) -> AppendResult:
+    """Append `items[part]` (each part one transaction), halving a refused part; a lone refused item is
+    dead-lettered in its place, into `refusals`. k refused items among n cost about 2k log2(n) appends."""
+    readings = [item for item in items[part.start : part.stop] if isinstance(item, Reading)]
+    letters = [item for item in items[part.start : part.stop] if isinstance(item, DeadLetter)]
+    answer = await _until_answered(lambda: store.append(readings, letters), what="append (in parts)", metrics=metrics)
+    if not isinstance(answer, _Refused):
+        return answer
+    if len(part) == 1:
+        refusals[part.start] = await _dead_letter_refused(store, items[part.start], answer, metrics=metrics)
+        return AppendResult(stored=0, dead_lettered=1)
+    middle = part.start + len(part) // 2
+    first = await _append_in_parts(store, items, range(part.start, middle), refusals, metrics=metrics)
+    second = await _append_in_parts(store, items, range(middle, part.stop), refusals, metrics=metrics)
+    return AppendResult(
+        stored=first.stored + second.stored,
+        duplicates=first.duplicates + second.duplicates,
+        dead_lettered=first.dead_lettered + second.dead_lettered,
+    )
+
+
+async def _dead_letter_refused(
+    store: Store, item: Reading | DeadLetter | StatusReport, refused: _Refused, *, metrics: IngestMetrics
+) -> DeadLetter:
+    """Store a dead letter for what the store refused, naming why; returns it.
+
+    Its topic and device id are the item's; should the store refuse those too, they are stored `quoted`. A store
+    that refuses even that has a bug: then this retries like any unexpected failure (retry_storage)."""
+    if isinstance(item, Reading):
+        letter = replace(duplicate_dead_letter(item), reason=f"{REASON_REFUSED}: {refused.line()}")
+    elif isinstance(item, StatusReport):
+        letter = DeadLetter(
+            item.topic,
+            item.payload,
+            f"{REASON_REFUSED}: {refused.line()}",
+            item.status.reported_at,
+            item.status.device_id,
+        )
+    else:
+        was = quoted(item.reason, max_chars=REFUSED_REASON_MAX_CHARS)
+        letter = replace(item, reason=f"{REASON_REFUSED}: {refused.line()}; its reason was: {was}")
+    logger.warning(
+        "Dead-lettered what the store refused from %s on %s: %s", letter.device_id, letter.topic, letter.reason
+    )
+    answer = await _until_answered(
+        lambda: store.append([], [letter]), what="refused item's dead letter", metrics=metrics
+    )
+    if isinstance(answer, _Refused):
+        device_id = None if letter.device_id is None else quoted(letter.device_id)
+        letter = replace(letter, topic=quoted(letter.topic), device_id=device_id)
+        await retry_storage(lambda: store.append([], [letter]), what="refused item's dead letter", metrics=metrics)
+    return letter
+
+
 async def save_statuses(store: Store, statuses: Sequence[StatusReport], *, metrics: IngestMetrics) -> None:
-    """Store device statuses one by one, in arrival order (the caller keeps batches in order too)."""
+    """Store device statuses one by one, in arrival order (the caller keeps batches in order too). A status the
+    store refuses for its data is dead-lettered with REASON_REFUSED instead (its device's next report is stored)."""
     for report in statuses:
         save = functools.partial(store.save_device_status, report.status)
-        await retry_storage(save, what="device status", metrics=metrics)
+        answer = await _until_answered(save, what="device status", metrics=metrics)
+        if isinstance(answer, _Refused):
+            logger.error(
+                "The store refused the status of %s (%s)", report.status.device_id, answer.line(), exc_info=answer.error
+            )
+            letter = await _dead_letter_refused(store, report, answer, metrics=metrics)
+            metrics.dead_lettered += 1
+            metrics.count_dead_letters([letter.reason])
 
 
 def _split_duplicates(packs: Sequence[PackCandidates]) -> tuple[list[PackCandidates], list[DeadLetter]]:

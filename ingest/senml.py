@@ -23,6 +23,7 @@ __all__ = [
     "first_error",
     "is_valid_name",
     "load_pack",
+    "quoted",
     "resolve_records",
 ]
 
@@ -33,6 +34,9 @@ ABSOLUTE_TIME_MIN_S = 2.0**28
 # 256 KiB leave room for both while keeping one hostile message from costing more than a few milliseconds.
 MAX_PACK_RECORDS = 1000
 MAX_PACK_BYTES = 256 * 1024
+# Device text (a key, a name) quoted in a dead letter's reason is cut to this: enough to recognise it, and a 256 KiB
+# key cannot make a 256 KiB reason.
+QUOTED_MAX_CHARS = 64
 _NONE: Mapping[int, str] = MappingProxyType({})
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-:./_")
 
@@ -81,11 +85,25 @@ class RecordError:
     raw: object
 
 
+def quoted(text: str, *, max_chars: int = QUOTED_MAX_CHARS) -> str:
+    """Device text for a reason: as sent when printable and short; else its repr (a NUL reads `\\x00`), cut.
+
+    A reason is stored in a text column, and PostgreSQL refuses a NUL in one: unescaped, one record with a key
+    "x\\u0000" made every write of its batch fail.
+    """
+    if len(text) <= max_chars and text.isprintable():
+        return text
+    return repr(text[:max_chars]) + ("..." if len(text) > max_chars else "")
+
+
 def first_error(exc: ValidationError) -> str:
-    """'field: message' for the first problem pydantic found, in words a device vendor can act on."""
+    """'field: message' for the first problem pydantic found, in words a device vendor can act on.
+
+    The field may be a key the device sent (an unknown one): it is `quoted`, never copied as it came. The message
+    is pydantic's own words (with `include_url=False` they never repeat the input)."""
     error = exc.errors(include_url=False)[0]
     location = ".".join(str(part) for part in error["loc"]) or "payload"
-    return f"{location}: {error['msg']}"
+    return f"{quoted(location)}: {error['msg']}"
 
 
 def load_pack(source: str, raw: bytes) -> list[Any]:
@@ -154,11 +172,11 @@ def _wire_problem(raw: Any, repeated_key: str | None) -> str | None:
     would quietly re-date a reading and a null `bn` re-name it, so both are refused, naming the field.
     """
     if repeated_key is not None:
-        return f"{repeated_key}: the key appears more than once in the record"
+        return f"{quoted(repeated_key)}: the key appears more than once in the record"
     if type(raw) is dict:
         for key, value in raw.items():
             if value is None:
-                return f"{key}: null is not a value; leave the field out"
+                return f"{quoted(key)}: null is not a value; leave the field out"
     return None
 
 

@@ -10,7 +10,7 @@ from core.errors import InvalidPayload
 from core.types import DeviceStatus
 from devices.packs import StatusPayload
 from ingest.duplicate_keys import repeated_key
-from ingest.senml import first_error
+from ingest.senml import first_error, quoted
 
 __all__ = ["MAX_STATUS_BYTES", "parse_status"]
 
@@ -31,7 +31,7 @@ def parse_status(device_id: str, raw: bytes, *, received_at: datetime, future_to
         raise InvalidPayload(device_id, reason=first_error(exc)) from None
     key = repeated_key(raw, keys=len(payload.model_fields_set))  # every key sent is a field (extra="forbid")
     if key is not None:
-        raise InvalidPayload(device_id, reason=f"{key}: the key appears more than once in the report")
+        raise InvalidPayload(device_id, reason=f"{quoted(key)}: the key appears more than once in the report")
     reported_at = received_at
     if payload.t is not None:
         if payload.t > received_at.timestamp() + future_tolerance_s:

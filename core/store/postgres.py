@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from core.errors import ConfigError, StorageConflict, StorageUnavailable
+from core.errors import ConfigError, StorageConflict, StorageRefused, StorageUnavailable
 from core.store import migrate, postgres_reads
 from core.store.columns import json_text, require_utc
 from core.store.observations import duplicate_dead_letter, split_duplicates
@@ -146,9 +146,13 @@ class PostgresStore(StoreQueries):
                 raise StorageConflict(self._where, detail=_reason(exc)) from exc
             if isinstance(exc, _UNAVAILABLE):
                 raise StorageUnavailable(self._where, detail=_reason(exc)) from exc
+            if isinstance(exc.orig, psycopg.DataError):
+                raise StorageRefused(self._where, detail=_reason(exc)) from exc
             raise
         except _UNAVAILABLE as exc:
             raise StorageUnavailable(self._where, detail=_reason(exc)) from exc
+        except psycopg.DataError as exc:  # SQLSTATE class 22, on the driver's own calls (append's COPY)
+            raise StorageRefused(self._where, detail=_reason(exc)) from exc
 
     async def _read(self, work: Work[T]) -> T:
         async with self._connection(write=False) as conn:
