@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from core.types import CareSetting, Parameter
@@ -37,6 +37,10 @@ DEFAULT_MAX_AGE_S: dict[CareSetting, dict[Parameter, float]] = {
         Parameter.SUPPLEMENTAL_O2: 24 * 3600,
     },
 }
+
+_DAY_S = 24 * 3600
+# A value older than a week is never a current observation, in any setting; NaN and infinity are no age at all.
+_MaxAge = Annotated[float, Field(gt=0, le=7 * _DAY_S, allow_inf_nan=False)]
 
 _EMBEDDED_MQTT_PORT = 18830  # not 1883, so the demo never clashes with a system Mosquitto
 # Ingest worker slot n connects as "vaktrom-ingest-<n>" (a broker account can be bound to that id).
@@ -164,13 +168,19 @@ class Settings(BaseSettings):
     ingest_shutdown_grace_s: float = Field(
         default=20, gt=0, le=300, description="Longest ingest spends storing what it holds after SIGTERM."
     )
-    max_age_bedside_s: dict[Parameter, float] = Field(
+    # A JSON object of the parameters to change, e.g. {"spo2": 60}: the others keep their defaults (a partial object
+    # replacing the whole table would leave every parameter not named valid forever, an hours-old value scored as now).
+    max_age_bedside_s: dict[Parameter, _MaxAge] = Field(
         default_factory=lambda: dict(DEFAULT_MAX_AGE_S[CareSetting.BEDSIDE])
     )
-    max_age_home_s: dict[Parameter, float] = Field(default_factory=lambda: dict(DEFAULT_MAX_AGE_S[CareSetting.HOME]))
+    max_age_home_s: dict[Parameter, _MaxAge] = Field(default_factory=lambda: dict(DEFAULT_MAX_AGE_S[CareSetting.HOME]))
 
     device_silent_after_s: float = Field(
-        default=120, gt=0, description="A streaming bedside device quiet this long: alert (others: their interval)."
+        default=120,
+        gt=0,
+        le=_DAY_S,
+        allow_inf_nan=False,
+        description="A streaming bedside device quiet this long: alert (others: their interval).",
     )
     battery_low_percent: float = Field(default=15, ge=0, le=100)
     # A bedside condition below the highest tier (NEWS2 5-6, a single 3, a patient's own limit) must persist this long
@@ -236,6 +246,12 @@ class Settings(BaseSettings):
         if config_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
+
+    @field_validator("max_age_bedside_s", "max_age_home_s", mode="after")
+    @classmethod
+    def _merged_with_defaults(cls, value: dict[Parameter, float], info: ValidationInfo) -> dict[Parameter, float]:
+        setting = CareSetting.BEDSIDE if info.field_name == "max_age_bedside_s" else CareSetting.HOME
+        return DEFAULT_MAX_AGE_S[setting] | value
 
     @field_validator("config_file")
     @classmethod

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from core.settings import Settings
+from core.settings import DEFAULT_MAX_AGE_S, Settings
 from core.types import CareSetting, Parameter
 
 SECRET = "3f9c1a7e5b2d8c4f6a0e9b1d7c3f5a2e8b4d6c0a"  # 40 hex characters, as `openssl rand -hex 20` gives
@@ -102,6 +102,40 @@ def test_max_ages_differ_by_care_setting() -> None:
     assert (
         settings.max_age_s(CareSetting.BEDSIDE)[Parameter.SPO2] < settings.max_age_s(CareSetting.HOME)[Parameter.SPO2]
     )
+
+
+def test_a_max_age_set_for_one_parameter_keeps_every_other_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """{"spo2": 60} changes SpO2's; before, it replaced the whole table, and every parameter not named was never
+    stale again: an hours-old respiration rate was scored as current."""
+    monkeypatch.setenv("VAKTROM_MAX_AGE_BEDSIDE_S", '{"spo2": 60}')
+    bedside = Settings().max_age_s(CareSetting.BEDSIDE)
+
+    assert bedside[Parameter.SPO2] == 60
+    assert bedside[Parameter.RESP_RATE] == DEFAULT_MAX_AGE_S[CareSetting.BEDSIDE][Parameter.RESP_RATE]
+    assert set(bedside) == set(DEFAULT_MAX_AGE_S[CareSetting.BEDSIDE])
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "where", "why"),
+    [
+        ("VAKTROM_MAX_AGE_HOME_S", '{"spo2": -1}', "max_age_home_s.spo2", "Input should be greater than 0"),
+        (
+            "VAKTROM_MAX_AGE_HOME_S",
+            '{"spo2": 1e9}',
+            "max_age_home_s.spo2",
+            "Input should be less than or equal to 604800",
+        ),
+        ("VAKTROM_MAX_AGE_BEDSIDE_S", '{"pulse": "NaN"}', "max_age_bedside_s.pulse", "Input should be a finite number"),
+        ("VAKTROM_DEVICE_SILENT_AFTER_S", "inf", "device_silent_after_s", "Input should be a finite number"),
+    ],
+)
+def test_an_age_that_would_turn_off_staleness_or_silence_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, where: str, why: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert _error_of(refused) == (where, why)
 
 
 @pytest.mark.parametrize(
