@@ -11,6 +11,7 @@ from core.types import DeviceStatus
 from devices.packs import StatusPayload
 from ingest.duplicate_keys import repeated_key
 from ingest.senml import first_error, quoted
+from ingest.validation import MAX_PAST_S
 
 __all__ = ["MAX_STATUS_BYTES", "parse_status"]
 
@@ -36,6 +37,10 @@ def parse_status(device_id: str, raw: bytes, *, received_at: datetime, future_to
     if payload.t is not None:
         if payload.t > received_at.timestamp() + future_tolerance_s:
             raise InvalidPayload(device_id, reason="t: the status report is dated in the future")
+        if payload.t < received_at.timestamp() - MAX_PAST_S:  # a clock reset (1970): dropped unseen as "older"
+            dated = datetime.fromtimestamp(payload.t, UTC).isoformat()
+            reason = f"t: older than {MAX_PAST_S / 86400:g} days ({dated}); set the device's clock"
+            raise InvalidPayload(device_id, reason=reason)
         reported_at = datetime.fromtimestamp(payload.t, UTC)
     return DeviceStatus(
         device_id=device_id,

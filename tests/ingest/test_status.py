@@ -44,3 +44,14 @@ def test_a_report_of_the_wrong_type_or_with_a_repeated_key_is_refused_naming_the
         _parse(raw)
 
     assert caught.value.reason.startswith(reason), caught.value.reason
+
+
+def test_a_report_dated_more_than_a_week_back_is_refused_naming_the_clock() -> None:
+    """A device whose clock reset (to 1970) reports a low battery. Stored, it was older than the device's last report
+    and kept out of sight without a word: no battery alert, no dead letter. Refused, it is a dead letter saying why."""
+    with pytest.raises(InvalidPayload) as caught:
+        _parse(b'{"online": true, "battery_percent": 4, "t": 1000}')
+
+    assert caught.value.reason == "t: older than 7 days (1970-01-01T00:16:40+00:00); set the device's clock"
+    week_old = RECEIVED_AT.timestamp() - 7 * 86400 + 1
+    assert _parse(b'{"online": true, "t": %d}' % week_old) is not None
