@@ -21,6 +21,8 @@ __all__ = [
     "KINDS_INFORMING_CARE_TEAMS",
     "MAX_POLICY_REPEAT",
     "MAX_POLICY_STEPS",
+    "MAX_ROUNDS",
+    "NOBODY_REACHED_RETRY_S",
     "ContactPoint",
     "Delivery",
     "DeliveryPurpose",
@@ -40,6 +42,7 @@ __all__ = [
     "following",
     "held_back_until",
     "hurried",
+    "noted",
     "policy_for_kind",
 ]
 
@@ -47,6 +50,19 @@ __all__ = [
 # an alarm flood for the people at its end.
 MAX_POLICY_STEPS = 8
 MAX_POLICY_REPEAT = 3
+# A round that reached nobody (nobody on call in any of its roles, or nobody with a contact point: a roster gap)
+# starts the next round this long after it, also past the policy's last round, until a round reaches somebody or
+# the alert is acknowledged or resolved: the first nurse on shift after the gap is paged within 5 min of the
+# handoff. Not at once: in a gap every step of a round fires within seconds, and the rounds would be used up
+# before anyone came on. 5 min is within the default high policy's own waits (3, 5, 10 min), and while nobody is
+# reachable nothing is sent: a try costs a history row per step, never a page.
+NOBODY_REACHED_RETRY_S = 300
+# Rounds a chain can count (`loop` is a SMALLINT column, and part of each delivery id): 113 days of trying every
+# NOBODY_REACHED_RETRY_S, far past any roster gap; only a site with no roster at all gets there, and its chain then
+# stops and says so rather than failing every tick.
+MAX_ROUNDS = 32_767
+# What alerts/escalation.py `fire_step` ends a step's history line with when the step reached nobody.
+_MOVED_ON = "; moved on at once"
 
 
 class TargetKind(enum.StrEnum):
@@ -182,6 +198,11 @@ class Escalation:
     next_step_at: datetime | None = None
     stopped_at: datetime | None = None
     stop_reason: str = ""
+    # Whether a step of round `loop` has reached somebody (a responder's page on its way or answered, not failed),
+    # and how many rounds in a row before it did. Not columns: the store reads both from the chain's deliveries
+    # when it claims the chain (core/store/escalations.py), so they survive a restart.
+    reached: bool = False
+    rounds_reached: int = 0
 
     @property
     def running(self) -> bool:
@@ -317,7 +338,8 @@ def chain_after(
 
 
 def following(policy: EscalationPolicy, *, loop: int, step_index: int) -> tuple[int, int] | None:
-    """(loop, step) of the step after this one, or None at the end of the last round."""
+    """(loop, step) of the step after this one, or None at the end of the policy's last round (where `fired` tries
+    a chain that has reached nobody again)."""
     if step_index + 1 < len(policy.steps):
         return loop, step_index + 1
     if loop < policy.repeat:
@@ -325,18 +347,44 @@ def following(policy: EscalationPolicy, *, loop: int, step_index: int) -> tuple[
     return None
 
 
-def fired(escalation: Escalation, *, at: datetime, waiting: bool) -> Escalation:
+def fired(chain: Escalation, *, at: datetime, waiting: bool) -> Escalation:
     """The chain after its next step fired at `at`. `waiting`: some delivery of the step is on its way, so its people
     get the step's full wait (counted from when it fired, not from when it was due: a late page gets its time);
-    otherwise (nobody on call, no contact point) the next step is due at once."""
-    step = escalation.policy.steps[escalation.step_index]
-    after = following(escalation.policy, loop=escalation.loop, step_index=escalation.step_index)
-    if after is None:
-        rounds = escalation.loop + 1
-        return replace(escalation, next_step_at=None, stopped_at=at, stop_reason=f"every step fired ({rounds} rounds)")
-    loop, step_index = after
-    due = at + timedelta(seconds=step.escalate_after_s) if waiting else at
-    return replace(escalation, loop=loop, step_index=step_index, next_step_at=due)
+    otherwise (nobody on call, no contact point) the next step of the round is due at once.
+
+    A chain ends after the policy's rounds (1 + `repeat`) have reached somebody in a row. A round that reached
+    nobody starts the count over, and the next round is due NOBODY_REACHED_RETRY_S after it: through a roster gap
+    the chain keeps trying, and whoever comes on first gets the whole policy."""
+    step = chain.policy.steps[chain.step_index]
+    reached = chain.reached or waiting
+    wait = timedelta(seconds=step.escalate_after_s) if waiting else timedelta(0)
+    if chain.step_index + 1 < len(chain.policy.steps):
+        return replace(chain, step_index=chain.step_index + 1, next_step_at=at + wait, reached=reached)
+    in_a_row = chain.rounds_reached + 1 if reached else 0
+    if in_a_row > chain.policy.repeat:
+        rounds = chain.loop + 1
+        return replace(chain, next_step_at=None, stopped_at=at, stop_reason=f"every step fired ({rounds} rounds)")
+    if chain.loop + 1 >= MAX_ROUNDS:
+        reason = f"every step fired ({MAX_ROUNDS} rounds: the most a chain counts)"
+        return replace(chain, next_step_at=None, stopped_at=at, stop_reason=reason)
+    if not reached:
+        wait = timedelta(seconds=NOBODY_REACHED_RETRY_S)
+    return replace(
+        chain, loop=chain.loop + 1, step_index=0, next_step_at=at + wait, reached=False, rounds_reached=in_a_row
+    )
+
+
+def noted(firing: StepFiring, *, at: datetime) -> StepFiring:
+    """The firing of a step that reached nobody, its history line saying what the chain does next when that is not
+    to move on at once: "nobody reached in round 1; trying again at 20:05:00 UTC", or that the chain ended."""
+    chain = firing.escalation
+    if not firing.note.endswith(_MOVED_ON) or chain.next_step_at == at:
+        return firing
+    if chain.next_step_at is None:
+        then = f"chain ended: {chain.stop_reason}"
+    else:
+        then = f"nobody reached in round {chain.loop}; trying again at {chain.next_step_at:%H:%M:%S} UTC"
+    return replace(firing, note=f"{firing.note.removesuffix(_MOVED_ON)}; {then}")
 
 
 def hurried(escalation: Escalation, *, epoch: int, loop: int, step_index: int, at: datetime) -> Escalation | None:
@@ -344,6 +392,9 @@ def hurried(escalation: Escalation, *, epoch: int, loop: int, step_index: int, a
     the chain's next step and not due already. None: nothing to change."""
     if not escalation.running or escalation.epoch != epoch or escalation.next_step_at is None:
         return None
-    if following(escalation.policy, loop=loop, step_index=step_index) != (escalation.loop, escalation.step_index):
+    # Past the policy's rounds (a round that reached nobody, tried again) the step after a round's last is the next
+    # round's first, as `fired` moves it.
+    after = following(escalation.policy, loop=loop, step_index=step_index) or (loop + 1, 0)
+    if after != (escalation.loop, escalation.step_index):
         return None
     return replace(escalation, next_step_at=at) if escalation.next_step_at > at else None

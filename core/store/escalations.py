@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from core.alert_facts import AlertFacts
 from core.escalation import (
     ContactPoint,
+    DeliveryPurpose,
+    DeliveryState,
     Escalation,
     EscalationPolicy,
     OnCallContext,
@@ -23,6 +25,7 @@ from core.escalation import (
     TargetKind,
     chain_after,
     default_policy,
+    noted,
     policy_for_kind,
 )
 from core.store import schema as s
@@ -40,12 +43,12 @@ from core.store.chains import (
 from core.store.deliveries import cancel_pending, insert_deliveries
 from core.store.protocols import StepDecision
 from core.store.rosters import contacts_of, on_call_context
-from core.store.sql import SqlStore, upsert
+from core.store.sql import SqlStore, one_of, upsert
 from core.types import Alert, AlertPhase, AlertPriority, AlertState
 
 __all__ = ["ChainLookups", "EscalationQueries", "follow_alert", "stop_chains"]
 
-_p, _x = s.escalation_policies, s.alert_escalations
+_p, _x, _d = s.escalation_policies, s.alert_escalations, s.deliveries
 
 
 # Acknowledging or resolving stops the running chain: the chain carries its site and policy, nothing is read.
@@ -161,6 +164,30 @@ def _with_care_teams(conn: sa.Connection, facts: Iterable[AlertFacts]) -> dict[s
     return contacts_of(conn, members) if members else {}
 
 
+def _with_rounds_reached(conn: sa.Connection, chains: Sequence[Escalation]) -> list[Escalation]:
+    """The chains, each knowing whether its round has reached somebody and how many rounds in a row before it did
+    (`Escalation.reached`): a round reached somebody when a responder's page of it has not failed (nor been
+    cancelled). Read from the deliveries in the claiming transaction, so a restart changes nothing: one query."""
+    if not chains:
+        return []
+    gone = [DeliveryState.FAILED.value, DeliveryState.CANCELLED.value]
+    query = (
+        sa.select(_d.c.alert_id, _d.c.epoch, _d.c.loop)
+        .where(one_of(_d.c.alert_id, [chain.alert_id for chain in chains]))
+        .where(_d.c.purpose == DeliveryPurpose.RESPOND.value, _d.c.state.not_in(gone))
+        .distinct()
+    )
+    reached = {(int(row.alert_id), int(row.epoch), int(row.loop)) for row in conn.execute(query).all()}
+    known = []
+    for chain in chains:
+        before = 0
+        while (chain.alert_id, chain.epoch, chain.loop - before - 1) in reached:
+            before += 1
+        round_reached = (chain.alert_id, chain.epoch, chain.loop) in reached
+        known.append(replace(chain, reached=round_reached, rounds_reached=before))
+    return known
+
+
 def _fire_due(conn: sa.Connection, now: datetime, decide: StepDecision, limit: int) -> list[tuple[Alert, StepFiring]]:
     query = (
         sa.select(_x)
@@ -171,7 +198,7 @@ def _fire_due(conn: sa.Connection, now: datetime, decide: StepDecision, limit: i
     )
     claimed = [escalation_of_row(row) for row in conn.execute(query).all()]
     free = alerts_free_to_lock(conn, [chain.alert_id for chain in claimed])
-    chains = [chain for chain in claimed if chain.alert_id in free]  # the rest: next tick (alerts_free_to_lock)
+    chains = _with_rounds_reached(conn, [chain for chain in claimed if chain.alert_id in free])  # the rest: next tick
     alerts = [free[chain.alert_id] for chain in chains]
     # What the messages say, read for the whole batch at once (an alert no longer open notifies nobody).
     facts = alert_facts(conn, [a for a in alerts if a.state is AlertState.OPEN], at=now)
@@ -185,7 +212,7 @@ def _fire_due(conn: sa.Connection, now: datetime, decide: StepDecision, limit: i
             context = on_call_context(conn, site_id=key[0], people=key[1], at=now)
             contexts[key] = replace(context, contacts=team_contacts | context.contacts)
         firing = decide(chain, alert, contexts[key], facts.get(alert.alert_id) or AlertFacts(alert, now))
-        fired.append((alert, firing))
+        fired.append((alert, noted(firing, at=now)))  # a round that reached nobody: when it is tried again
     # Written together, after every decision (they read nothing this batch writes): a burst's chains, pages and
     # history rows cost three round trips, not three per chain.
     save_chains(conn, [firing.escalation for _, firing in fired])
