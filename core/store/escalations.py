@@ -128,7 +128,7 @@ def follow_alert(
     chain = chain_after(phase, alert, current, policy=policy, site_id=site_id, at=alert.updated_at)
     if chain is None:
         return
-    if current is not None and current.running:
+    if current is not None:  # ended or not: a retry of its last step may still be queued
         cancel_pending(conn, [alert], reason=f"chain ended: {phase.value}")
     save_chain(conn, chain)
 
@@ -139,18 +139,18 @@ def stop_chains(conn: sa.Connection, ended: Sequence[Alert], phase: AlertPhase) 
     site and policy, so nothing else is read."""
     chains = locked_chains(conn, [alert.alert_id for alert in ended])
     stopped: list[Escalation] = []
-    running: list[Alert] = []
+    chained: list[Alert] = []
     for alert in ended:
         current = chains.get(alert.alert_id)
         if current is None:
             continue
+        # A chain that fired its last step has ended, but a retry of that step's page may still be queued (a gateway
+        # that failed): it must not go out saying the alert is open.
+        chained.append(alert)
         chain = chain_after(phase, alert, current, policy=current.policy, site_id=current.site_id, at=alert.updated_at)
-        if chain is None:
-            continue
-        if current.running:
-            running.append(alert)
-        stopped.append(chain)
-    cancel_pending(conn, running, reason=f"chain ended: {phase.value}")
+        if chain is not None:
+            stopped.append(chain)
+    cancel_pending(conn, chained, reason=f"chain ended: {phase.value}")
     save_chains(conn, stopped)
 
 

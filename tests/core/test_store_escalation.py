@@ -171,6 +171,34 @@ async def test_acknowledging_stops_the_chain_and_cancels_what_has_not_gone_out(s
     assert await fire(store, T0 + timedelta(hours=1)) == 0
 
 
+async def test_acknowledging_after_the_chain_ran_out_still_cancels_the_pages_waiting_to_go_out(store: Store) -> None:
+    """Every step fired (both rounds) and pages of the last ones have not gone out yet (a failing gateway holds them
+    for a retry). The nurse then acknowledges: those pages are cancelled too. Before, only a running chain's were,
+    and the retries went out later saying the alert was open."""
+    await unit_with_roster(store)
+    alert_id = await open_high(store)
+    at = T0
+    for _ in range(10):  # each step as it falls due
+        chain = await store.get_escalation(alert_id)
+        assert chain is not None
+        if not chain.running:
+            break
+        assert chain.next_step_at is not None
+        at = max(at, chain.next_step_at)
+        await fire(store, at)
+    assert chain.stop_reason.startswith("every step fired")
+    waiting = [d for d in await store.list_deliveries(alert_id) if d.state is DeliveryState.QUEUED]
+    assert waiting, "the test needs pages still waiting to go out"
+    acked_at = at + timedelta(minutes=1)
+
+    await store.update_alert_by_id(alert_id, lambda a: lifecycle.acknowledge(a, by="nurse-kari", at=acked_at))
+
+    after = {d.delivery_id: d for d in await store.list_deliveries(alert_id)}
+    assert [(after[d.delivery_id].state, after[d.delivery_id].outcome) for d in waiting] == [
+        (DeliveryState.CANCELLED, "chain ended: acknowledged")
+    ] * len(waiting)
+
+
 async def test_a_decline_by_everyone_of_a_step_makes_the_next_step_due_at_once(store: Store) -> None:
     await unit_with_roster(store)
     alert_id = await open_high(store)
