@@ -24,6 +24,7 @@ from core.escalation import (
     StepFiring,
     TargetKind,
     fired,
+    what_next,
 )
 from core.oncall import OnCallRole
 from core.types import Alert, AlertState
@@ -168,9 +169,10 @@ def fire_step(
     parts.append(_named("notified", responders) or "notified nobody")
     parts.extend(filter(None, [_named("informed", [d for d in made if d.purpose is DeliveryPurpose.INFORM])]))
     parts.extend(nobody + unreachable)
+    moved = fired(chain, at=at, waiting=waiting)
     if not waiting:
-        parts.append("moved on at once")
-    return StepFiring(fired(chain, at=at, waiting=waiting), tuple(made), "; ".join(parts))
+        parts.append(what_next(moved, at=at))
+    return StepFiring(moved, tuple(made), "; ".join(parts))
 
 
 def _named(verb: str, deliveries: list[Delivery]) -> str:

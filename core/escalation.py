@@ -42,8 +42,8 @@ __all__ = [
     "following",
     "held_back_until",
     "hurried",
-    "noted",
     "policy_for_kind",
+    "what_next",
 ]
 
 # Bounds an admin cannot exceed: a policy longer than this is a roster problem, and a chain that repeats forever is
@@ -61,8 +61,6 @@ NOBODY_REACHED_RETRY_S = 300
 # NOBODY_REACHED_RETRY_S, far past any roster gap; only a site with no roster at all gets there, and its chain then
 # stops and says so rather than failing every tick.
 MAX_ROUNDS = 32_767
-# What alerts/escalation.py `fire_step` ends a step's history line with when the step reached nobody.
-_MOVED_ON = "; moved on at once"
 
 
 class TargetKind(enum.StrEnum):
@@ -374,17 +372,14 @@ def fired(chain: Escalation, *, at: datetime, waiting: bool) -> Escalation:
     )
 
 
-def noted(firing: StepFiring, *, at: datetime) -> StepFiring:
-    """The firing of a step that reached nobody, its history line saying what the chain does next when that is not
-    to move on at once: "nobody reached in round 1; trying again at 20:05:00 UTC", or that the chain ended."""
-    chain = firing.escalation
-    if not firing.note.endswith(_MOVED_ON) or chain.next_step_at == at:
-        return firing
+def what_next(chain: Escalation, *, at: datetime) -> str:
+    """What a chain does after a step that reached nobody fired at `at` (`chain` as `fired` left it), for the step's
+    history line: on at once, a round tried again later (a roster gap), or the end."""
     if chain.next_step_at is None:
-        then = f"chain ended: {chain.stop_reason}"
-    else:
-        then = f"nobody reached in round {chain.loop}; trying again at {chain.next_step_at:%H:%M:%S} UTC"
-    return replace(firing, note=f"{firing.note.removesuffix(_MOVED_ON)}; {then}")
+        return f"chain ended: {chain.stop_reason}"
+    if chain.next_step_at == at:
+        return "moved on at once"
+    return f"nobody reached in round {chain.loop}; trying again at {chain.next_step_at:%H:%M:%S} UTC"
 
 
 def hurried(escalation: Escalation, *, epoch: int, loop: int, step_index: int, at: datetime) -> Escalation | None:

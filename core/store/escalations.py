@@ -25,7 +25,6 @@ from core.escalation import (
     TargetKind,
     chain_after,
     default_policy,
-    noted,
     policy_for_kind,
 )
 from core.store import schema as s
@@ -212,7 +211,7 @@ def _fire_due(conn: sa.Connection, now: datetime, decide: StepDecision, limit: i
             context = on_call_context(conn, site_id=key[0], people=key[1], at=now)
             contexts[key] = replace(context, contacts=team_contacts | context.contacts)
         firing = decide(chain, alert, contexts[key], facts.get(alert.alert_id) or AlertFacts(alert, now))
-        fired.append((alert, noted(firing, at=now)))  # a round that reached nobody: when it is tried again
+        fired.append((alert, firing))
     # Written together, after every decision (they read nothing this batch writes): a burst's chains, pages and
     # history rows cost three round trips, not three per chain.
     save_chains(conn, [firing.escalation for _, firing in fired])
