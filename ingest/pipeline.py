@@ -348,19 +348,25 @@ async def _dead_letter_refused(
     return letter
 
 
-async def save_statuses(store: Store, statuses: Sequence[StatusReport], *, metrics: IngestMetrics) -> None:
-    """Store device statuses one by one, in arrival order (the caller keeps batches in order too). A status the
-    store refuses for its data is dead-lettered with REASON_REFUSED instead (its device's next report is stored)."""
+async def save_statuses(
+    store: Store, statuses: Sequence[StatusReport], *, metrics: IngestMetrics
+) -> list[StatusReport]:
+    """Store device statuses one by one, in arrival order (the caller keeps batches in order too); those stored. A
+    status the store refuses for its data is dead-lettered with REASON_REFUSED instead, and not announced."""
+    saved = []
     for report in statuses:
         save = functools.partial(store.save_device_status, report.status)
         answer = await _until_answered(save, what="device status", metrics=metrics)
-        if isinstance(answer, _Refused):
+        if not isinstance(answer, _Refused):
+            saved.append(report)
+        else:
             logger.error(
                 "The store refused the status of %s (%s)", report.status.device_id, answer.line(), exc_info=answer.error
             )
             letter = await _dead_letter_refused(store, report, answer, metrics=metrics)
             metrics.dead_lettered += 1
             metrics.count_dead_letters([letter.reason])
+    return saved
 
 
 def _split_duplicates(packs: Sequence[PackCandidates]) -> tuple[list[PackCandidates], list[DeadLetter]]:

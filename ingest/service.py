@@ -308,7 +308,7 @@ class IngestWorker:
         if outcome is None:
             self._ack(batch)
             return
-        await save_statuses(self._store, outcome.statuses, metrics=self._metrics)  # retries until stored
+        saved = await save_statuses(self._store, outcome.statuses, metrics=self._metrics)  # or dead-lettered
         self._ack(batch)
         self._metrics.readings_stored += len(outcome.readings)
         self._metrics.dead_lettered += outcome.dead_lettered
@@ -317,9 +317,8 @@ class IngestWorker:
             self._scorer.add_readings(outcome.readings)
             if prepared is not None and prepared.rescore_patient_ids:
                 self._scorer.add_patients(sorted(prepared.rescore_patient_ids), refresh_scale=True)
-            if outcome.statuses:
-                statuses = [report.status for report in outcome.statuses]
-                await self._publisher.send_device_statuses(statuses, at=utc_now())
+            if saved:
+                await self._publisher.send_device_statuses([report.status for report in saved], at=utc_now())
         except Exception:
             logger.exception("Live updates of a stored batch of %d messages failed", len(batch))
 

@@ -181,15 +181,16 @@ async def test_a_status_postgresql_refuses_is_dead_lettered_and_the_next_status_
     bad = replace(report, status=replace(report.status, firmware="2.1\x00"))  # what a parser bug could pass
 
     async with asyncio.timeout(STORED_WITHIN_S):
-        await save_statuses(pg_store, [bad], metrics=IngestMetrics())
+        saved = await save_statuses(pg_store, [bad, report], metrics=IngestMetrics())
 
+    assert saved == [report]  # only what was stored is announced to the pages (ingest/service.py)
     (stored,) = await pg_store.list_dead_letters()
     assert stored.reason.startswith(REFUSED) and "\x00" not in stored.reason
     assert (stored.topic, stored.payload, stored.device_id) == (report.topic, report.payload, "dev-1")
-    assert await pg_store.list_device_status() == []
+    assert [(s.device_id, s.firmware) for s in await pg_store.list_device_status()] == [("dev-1", "2.1")]
 
     await _ingest(pg_store, [_message(status_topic(ROOT, SITE, "dev-2"), b'{"online": false}', 2)])
-    assert [(s.device_id, s.online) for s in await pg_store.list_device_status()] == [("dev-2", False)]
+    assert [(s.device_id, s.online) for s in await pg_store.list_device_status()] == [("dev-1", True), ("dev-2", False)]
 
 
 @pytest.mark.integration
