@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from pydantic import ValidationError
 
-from core.errors import InvalidPayload, StorageRefused, StorageUnavailable
+from core.errors import InvalidPayload
 from core.events import RescoreRequest
 from core.mqtt import RawMessage
 from core.store import Store
@@ -24,6 +22,7 @@ from ingest.attribution import DeviceDirectory, PackCandidates, attribute, devic
 from ingest.metrics import IngestMetrics
 from ingest.senml import first_error, quoted
 from ingest.status import parse_status
+from ingest.store_retry import StoreRefusal, retry_storage, until_answered
 from ingest.validation import Candidate, ValidationLimits, validate_pack
 
 __all__ = [
@@ -38,7 +37,6 @@ __all__ = [
     "parse_batch",
     "parse_batch_in_chunks",
     "prepare_batch",
-    "retry_storage",
     "save_statuses",
 ]
 
@@ -50,15 +48,10 @@ REASON_DUPLICATE = "duplicate reading"
 REASON_REFUSED = "refused by the store"
 # A refused dead letter's own reason is kept in its new one, cut to this (reasons are a sentence or two).
 REFUSED_REASON_MAX_CHARS = 500
-# Store outage backoff: the first retry is quick (a failover or a lock), later ones capped so a long outage costs a
-# query every few seconds. Messages stay unacknowledged meanwhile; the broker holds the rest.
-RETRY_MIN_DELAY_S = 0.1
-RETRY_MAX_DELAY_S = 5.0
 # A dead letter keeps at most this much of a payload: enough to debug a device, not a way to fill the database.
 DEAD_LETTER_MAX_BYTES = 64 * 1024
 # Messages parsed between two turns of the event loop (~25 ms of CPU on today's machines; see parse_batch_in_chunks).
 PARSE_CHUNK = 250
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,64 +155,6 @@ def _parse_device_message(message: RawMessage, batch: ParsedBatch, *, root: str,
 
 
 @dataclass(frozen=True, slots=True)
-class _Refused:
-    """The store answered, and refused the write for its data: the StorageRefused it raised."""
-
-    error: StorageRefused
-
-    def line(self) -> str:
-        return quoted(self.error.detail, max_chars=200)  # the database's own first line
-
-
-class _Backoff:
-    def __init__(self) -> None:
-        self.delay_s = RETRY_MIN_DELAY_S
-
-    async def wait(self, metrics: IngestMetrics) -> None:
-        metrics.storage_ok = False
-        metrics.storage_retries += 1
-        await asyncio.sleep(random.uniform(self.delay_s / 2, self.delay_s))  # backoff, not a synchronisation
-        self.delay_s = min(self.delay_s * 2, RETRY_MAX_DELAY_S)
-
-
-async def _until_answered(
-    operation: Callable[[], Awaitable[_T]], *, what: str, metrics: IngestMetrics
-) -> _T | _Refused:
-    """`operation`'s result, waiting out outages (StorageUnavailable, conflicts included) with capped, jittered
-    backoff; `_Refused` when the store refused the data itself (StorageRefused), which no retry can change. Any
-    other exception is a bug: it is logged with its traceback and retried, as losing the batch would be worse."""
-    backoff = _Backoff()
-    while True:
-        try:
-            result = await operation()
-        except StorageUnavailable as exc:
-            logger.warning("Store unavailable during %s (%s); retrying in up to %.1f s", what, exc, backoff.delay_s)
-        except StorageRefused as exc:
-            return _Refused(exc)
-        except Exception:
-            logger.exception("Unexpected store failure during %s; retrying in up to %.1f s", what, backoff.delay_s)
-        else:
-            metrics.storage_ok = True
-            return result
-        await backoff.wait(metrics)
-
-
-async def retry_storage(operation: Callable[[], Awaitable[_T]], *, what: str, metrics: IngestMetrics) -> _T:
-    """Run `operation` until the store takes it: capped, jittered backoff; never gives up, never drops.
-
-    An unexpected exception is retried too (and logged with its traceback): losing the batch would be worse.
-    (`append_batch` and `save_statuses` do not retry what the store refuses: they dead-letter it.)
-    """
-    backoff = _Backoff()
-    while True:
-        result = await _until_answered(operation, what=what, metrics=metrics)
-        if not isinstance(result, _Refused):
-            return result
-        logger.error("Store refused %s; retrying in up to %.1f s", what, backoff.delay_s, exc_info=result.error)
-        await backoff.wait(metrics)
-
-
-@dataclass(frozen=True, slots=True)
 class PreparedBatch:
     """A batch ready for its one durable write: attributed readings, every dead letter, statuses to save."""
 
@@ -255,9 +190,9 @@ async def append_batch(store: Store, prepared: PreparedBatch, *, metrics: Ingest
     An append the store refuses for its data (not an outage) is stored in parts instead, halved until each refused
     reading or dead letter is alone: those become REASON_REFUSED dead letters, everything else is stored."""
     readings, dead_letters = prepared.readings, prepared.dead_letters
-    answer = await _until_answered(lambda: store.append(readings, dead_letters), what="append", metrics=metrics)
+    answer = await until_answered(lambda: store.append(readings, dead_letters), what="append", metrics=metrics)
     refusals: dict[int, DeadLetter] = {}  # index in readings + dead_letters -> the dead letter stored instead
-    if isinstance(answer, _Refused):
+    if isinstance(answer, StoreRefusal):
         logger.error(
             "The store refused a batch of %d readings and %d dead letters (%s); storing it in parts to find what it "
             "refuses",
@@ -299,8 +234,8 @@ async def _append_in_parts(
     dead-lettered in its place, into `refusals`. k refused items among n cost about 2k log2(n) appends."""
     readings = [item for item in items[part.start : part.stop] if isinstance(item, Reading)]
     letters = [item for item in items[part.start : part.stop] if isinstance(item, DeadLetter)]
-    answer = await _until_answered(lambda: store.append(readings, letters), what="append (in parts)", metrics=metrics)
-    if not isinstance(answer, _Refused):
+    answer = await until_answered(lambda: store.append(readings, letters), what="append (in parts)", metrics=metrics)
+    if not isinstance(answer, StoreRefusal):
         return answer
     if len(part) == 1:
         refusals[part.start] = await _dead_letter_refused(store, items[part.start], answer, metrics=metrics)
@@ -316,7 +251,7 @@ async def _append_in_parts(
 
 
 async def _dead_letter_refused(
-    store: Store, item: Reading | DeadLetter | StatusReport, refused: _Refused, *, metrics: IngestMetrics
+    store: Store, item: Reading | DeadLetter | StatusReport, refused: StoreRefusal, *, metrics: IngestMetrics
 ) -> DeadLetter:
     """Store a dead letter for what the store refused, naming why; returns it.
 
@@ -338,10 +273,10 @@ async def _dead_letter_refused(
     logger.warning(
         "Dead-lettered what the store refused from %s on %s: %s", letter.device_id, letter.topic, letter.reason
     )
-    answer = await _until_answered(
+    answer = await until_answered(
         lambda: store.append([], [letter]), what="refused item's dead letter", metrics=metrics
     )
-    if isinstance(answer, _Refused):
+    if isinstance(answer, StoreRefusal):
         device_id = None if letter.device_id is None else quoted(letter.device_id)
         letter = replace(letter, topic=quoted(letter.topic), device_id=device_id)
         await retry_storage(lambda: store.append([], [letter]), what="refused item's dead letter", metrics=metrics)
@@ -356,8 +291,8 @@ async def save_statuses(
     saved = []
     for report in statuses:
         save = functools.partial(store.save_device_status, report.status)
-        answer = await _until_answered(save, what="device status", metrics=metrics)
-        if not isinstance(answer, _Refused):
+        answer = await until_answered(save, what="device status", metrics=metrics)
+        if not isinstance(answer, StoreRefusal):
             saved.append(report)
         else:
             logger.error(

@@ -30,11 +30,11 @@ from ingest.pipeline import (
     dead_letter,
     parse_batch_in_chunks,
     prepare_batch,
-    retry_storage,
     save_statuses,
 )
 from ingest.publishing import EventPublisher
 from ingest.risk import RiskAssessor, RiskStep
+from ingest.store_retry import retry_storage
 from ingest.validation import ValidationLimits
 
 __all__ = ["IngestWorker", "RiskAssessor", "connect_with_backoff", "mqtt_options", "next_batch", "run_ingest"]
