@@ -213,9 +213,10 @@ async def test_page_shows_news2_and_alert_after_readings_reach_the_embedded_brok
     await expect(bed.locator(".news2")).to_have_text("9", timeout=LIVE_TIMEOUT_MS)
     await expect(bed).to_have_class("bed band-high")
     await expect(bed.locator('.vital[data-parameter="pulse"] .value')).to_have_text("115")
-    await expect(bed.locator(".alert.state-open .alert-message")).to_have_text(
-        "NEWS2 9 (high risk) — emergency response", timeout=LIVE_TIMEOUT_MS
-    )
+    # The NEWS2 alert, whatever else is open: on a slow machine the monitor, paired an hour before and silent until
+    # now, may have had its own "no readings" alert raised once the start-up silence gate (120 s) ran out.
+    news2_alert = bed.locator(".alert.state-open .alert-message", has_text="NEWS2")
+    await expect(news2_alert).to_have_text("NEWS2 9 (high risk) — emergency response", timeout=LIVE_TIMEOUT_MS)
     assert errors == []
 
 
