@@ -36,6 +36,7 @@ __all__ = [
     "authorised_patient",
     "authorised_ward",
     "get_context",
+    "patient_access",
     "patient_grant",
     "publish_or_warn",
     "refuse_ward",
@@ -201,6 +202,14 @@ async def authorised_patient(ctx: ApiContext, principal: Principal, patient_id: 
     an unknown patient, a discharged one and one the principal may not see is the same 404: ids are neither
     confirmed nor placed.
     """
+    stay, grant = await patient_access(ctx, principal, patient_id, action=action)
+    await audit(ctx, principal, action, patient_id, patient_id=patient_id, grant=grant)
+    return stay
+
+
+async def patient_access(ctx: ApiContext, principal: Principal, patient_id: str, *, action: str) -> tuple[Stay, str]:
+    """`authorised_patient` without auditing `action` itself (a refusal is audited): (the stay, the grant), for a
+    write audited once the store says what was written."""
     stays = await ctx.store.stays_of_patients([patient_id], at=ctx.clock())
     stay = stays.get(patient_id)
     grant, why = None, "no current stay"
@@ -210,8 +219,7 @@ async def authorised_patient(ctx: ApiContext, principal: Principal, patient_id: 
     if stay is None or grant is None:
         await audit(ctx, principal, f"denied.{action}", patient_id, why, patient_id=patient_id, grant="")
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Patient {patient_id} has no current stay")
-    await audit(ctx, principal, action, patient_id, patient_id=patient_id, grant=grant)
-    return stay
+    return stay, grant
 
 
 async def publish_or_warn(ctx: ApiContext, topic: str, payload: bytes, *, what: str) -> bool:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from core.events import RescoreRequest
 from core.topics import rescore_topic
 from core.types import Consciousness, Parameter, Reading, Role, SpO2Scale, SpO2ScaleDecision
-from dashboard_api.access import ApiContext, Ctx, audit, authorised_patient, patient_grant, publish_or_warn
+from dashboard_api.access import ApiContext, Ctx, audit, authorised_patient, patient_access, publish_or_warn
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
 from dashboard_api.bodies import ManualObservationIn, SpO2ScaleIn
 from dashboard_api.schemas import (
@@ -123,7 +123,7 @@ async def chart_observation(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "measured_at must be within the last 24 hours and not in the future"
         )
-    grant = await _grant_to_chart(ctx, principal, patient_id)
+    _, grant = await patient_access(ctx, principal, patient_id, action=_CHART)  # the write is audited below
     values: list[tuple[Parameter, float]] = []
     if body.consciousness is not None:
         values.append((Parameter.CONSCIOUSNESS, float(Consciousness.from_letter(body.consciousness))))
@@ -154,20 +154,6 @@ async def chart_observation(
         readings=[ReadingOut.of(r) for r in readings],
         rescore_requested=await _request_rescore(ctx, patient_id),
     )
-
-
-async def _grant_to_chart(ctx: ApiContext, principal: Principal, patient_id: str) -> str:
-    """What lets the principal chart for the patient; 404 (audited as refused) otherwise. Unlike authorised_patient
-    it audits no write: the caller does once the store says what was written."""
-    stay = (await ctx.store.stays_of_patients([patient_id], at=ctx.clock())).get(patient_id)
-    grant, why = None, "no current stay"
-    if stay is not None:
-        grant, ward = await patient_grant(ctx, principal, stay)
-        why = f"site {ward.site_id}"
-    if grant is None:
-        await audit(ctx, principal, f"denied.{_CHART}", patient_id, why, patient_id=patient_id, grant="")
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Patient {patient_id} has no current stay")
-    return grant
 
 
 @router.put("/spo2-scale", response_model=SpO2ScaleOut, summary="Prescribe SpO2 scale 1 or 2 (doctor, specialist)")

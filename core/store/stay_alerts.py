@@ -18,7 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from core.store import schema as s
-from core.store.alert_rows import alert_of_row, insert_transition, locked_by_ids
+from core.store.alert_rows import alert_of_row, insert_transition
 from core.store.alerts import resolve_alerts_in
 from core.store.escalations import ChainLookups, follow_alert
 from core.store.protocols import AlertChange
@@ -33,9 +33,13 @@ _p = s.pending_alerts
 def _patient_alerts(conn: sa.Connection, patient_id: str) -> list[Alert]:
     """The patient's unresolved alerts that are not a device's, locked in id order (the alert family's lock order:
     the alert, then its chain, then its deliveries)."""
-    query = sa.select(_a.c.alert_id).where(_a.c.patient_id == patient_id, _a.c.device_id.is_(None), s.UNRESOLVED)
-    ids = sorted(conn.execute(query).scalars())
-    return list(locked_by_ids(conn, ids).values()) if ids else []
+    query = (
+        sa.select(_a)
+        .where(_a.c.patient_id == patient_id, _a.c.device_id.is_(None), s.UNRESOLVED)
+        .order_by(_a.c.alert_id)
+        .with_for_update()
+    )
+    return [alert_of_row(row) for row in conn.execute(query).all()]
 
 
 def move_patient_alerts(conn: sa.Connection, patient_id: str, *, ward_id: str, at: datetime) -> list[AlertChange]:
