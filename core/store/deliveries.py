@@ -2,7 +2,8 @@
 
 A sender claims due deliveries with a lease (state `sending`, `next_attempt_at` = when the lease runs out), sends
 outside any transaction, then records the result. A sender that dies between sending and recording leaves the lease
-to run out; the delivery is then claimed and sent again with the same id, which the receiver can drop.
+to run out; the delivery is then claimed and sent again with the same id, which the receiver can drop, or cancelled
+if its chain has ended meanwhile.
 """
 
 from __future__ import annotations
@@ -146,17 +147,41 @@ def _hold_back(conn: sa.Connection, delivery_id: str, *, until: datetime, why: s
     conn.execute(sa.update(_d).where(_d.c.delivery_id == delivery_id).values(next_attempt_at=until, outcome=outcome))
 
 
+# A due delivery with its alert's state and its chain's epoch. A lease that ran out may belong to a page whose alert
+# was acknowledged (or whose chain restarted) while it was `sending`, which cancel_pending leaves alone: it might still
+# arrive. Claimed again, it would go out saying "open" after the acknowledgement, so the claim cancels it instead.
+# The alert is read, not locked: the claim takes delivery locks only (skipping held ones), so it never waits on an
+# acknowledgement, which takes the alert's lock before the deliveries'.
+_WITH_ALERT_AND_CHAIN = _d.outerjoin(s.alerts, s.alerts.c.alert_id == _d.c.alert_id).outerjoin(
+    _x, _x.c.alert_id == _d.c.alert_id
+)
+
+
+def _drop_ended(conn: sa.Connection, rows: Sequence[Any], now: datetime) -> list[Any]:
+    """The claimable `rows`; each whose chain has ended is cancelled, saying why."""
+    claimable = []
+    for row in rows:
+        why = _why_ended(row.alert_state, chain_epoch=row.chain_epoch, epoch=row.epoch)
+        if why is None:
+            claimable.append(row)
+            continue
+        cancelled = {"state": DeliveryState.CANCELLED.value, "next_attempt_at": None, "updated_at": now, "outcome": why}
+        conn.execute(sa.update(_d).where(_d.c.delivery_id == row.delivery_id).values(cancelled))
+    return claimable
+
+
 def _claim(
     conn: sa.Connection, now: datetime, lease_s: float, limit: int, rate: RecipientRateLimit | None
 ) -> list[tuple[Delivery, WebhookEndpoint | None]]:
     query = (
-        sa.select(_d)
+        sa.select(_d, s.alerts.c.state.label("alert_state"), _x.c.epoch.label("chain_epoch"))
+        .select_from(_WITH_ALERT_AND_CHAIN)
         .where(_d.c.next_attempt_at <= now, _d.c.state.in_(_PENDING))
         .order_by(_d.c.next_attempt_at)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=_d, skip_locked=True)
     )
-    rows = conn.execute(query).all()
+    rows = _drop_ended(conn, conn.execute(query).all(), now)
     sent = _recent_sends(conn, rows, now - timedelta(seconds=rate.window_s)) if rate is not None else {}
     claimed = []
     for row in rows:
@@ -231,15 +256,21 @@ _ALERT_OF_DELIVERY = (
 )
 
 
-def _chain_ended(conn: sa.Connection, delivery_id: str) -> str | None:
-    """Why a delivery whose try failed is not to be tried again, in the words cancel_pending uses; None: its chain
-    goes on (a chain that has fired its last step too: its alert is still open), or it has no alert (a summary)."""
-    row = conn.execute(_ALERT_OF_DELIVERY, {"retried_delivery_id": delivery_id}).first()
-    if row is None or (row.state == AlertState.OPEN.value and row.chain_epoch == row.epoch):
+def _why_ended(alert_state: str | None, *, chain_epoch: int | None, epoch: int) -> str | None:
+    """Why a delivery of an alert in `alert_state` whose chain is at `chain_epoch` is not to go out, in the words
+    cancel_pending uses; None: its chain goes on (one that has fired its last step too: its alert is still open),
+    or it has no alert (a summary)."""
+    if alert_state is None or (alert_state == AlertState.OPEN.value and chain_epoch == epoch):
         return None
-    if row.state != AlertState.OPEN.value:
-        return f"chain ended: {row.state}"
-    return f"chain ended: chain {row.chain_epoch} started"
+    if alert_state != AlertState.OPEN.value:
+        return f"chain ended: {alert_state}"
+    return f"chain ended: chain {chain_epoch} started"
+
+
+def _chain_ended(conn: sa.Connection, delivery_id: str) -> str | None:
+    """Why a delivery whose try failed is not to be tried again (_why_ended), its alert locked."""
+    row = conn.execute(_ALERT_OF_DELIVERY, {"retried_delivery_id": delivery_id}).first()
+    return None if row is None else _why_ended(row.state, chain_epoch=row.chain_epoch, epoch=row.epoch)
 
 
 def _record(

@@ -85,6 +85,46 @@ async def test_a_page_whose_try_fails_after_its_chain_ended_is_not_tried_again(
     assert sent_again == ([page.delivery_id] if state is DeliveryState.QUEUED else [])
 
 
+LEASE_S = 30
+LEASE_OUT_AT = SENT_AT + timedelta(seconds=LEASE_S)  # the sender died after sending: no report ever came
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "claimed_again", "outcome"),
+    [
+        # The chain ended while the page was `sending`: the page is not sent again saying "open".
+        (_acknowledged, False, "chain ended: acknowledged"),
+        (_resolved, False, "chain ended: resolved"),
+        (_raised_to_high, False, "chain ended: chain 2 started"),
+        # The chain goes on: the page is sent again with the same id, which the receiver can drop.
+        (_nothing, True, None),
+    ],
+    ids=["acknowledged", "resolved", "raised-to-a-new-chain", "still-open"],
+)
+async def test_a_page_whose_sender_died_is_not_sent_again_after_its_chain_ended(
+    store: Store, meanwhile: ChainEnd, claimed_again: bool, outcome: str | None
+) -> None:
+    """Before, a lease that ran out was claimed again whatever had happened to the alert: a nurse's acknowledgement
+    was followed by the same page again, saying the alert was open."""
+    await unit_with_roster(store)
+    alert_id = await raise_news2(store, AlertSeverity.MEDIUM, at=T0)
+    await fire(store, T0)
+    [(page, _)] = await store.claim_deliveries(SENT_AT, lease_s=LEASE_S)
+    await meanwhile(store, alert_id)
+
+    again = await store.claim_deliveries(LEASE_OUT_AT, lease_s=LEASE_S)
+
+    assert [d.delivery_id for d, _ in again if d.delivery_id == page.delivery_id] == (
+        [page.delivery_id] if claimed_again else []
+    )
+    after = next(d for d in await store.list_deliveries(alert_id) if d.delivery_id == page.delivery_id)
+    if claimed_again:
+        assert (after.state, after.attempts) == (DeliveryState.SENDING, 2)
+    else:
+        assert (after.state, after.outcome, after.next_attempt_at) == (DeliveryState.CANCELLED, outcome, None)
+        assert after.attempts == 1  # the cancelled claim is not counted as a try
+
+
 async def test_a_delivered_report_for_a_page_whose_chain_ended_is_still_recorded(store: Store) -> None:
     await unit_with_roster(store)
     alert_id = await open_high(store)
