@@ -15,11 +15,19 @@ __all__ = ["audited_change"]
 
 @contextlib.asynccontextmanager
 async def audited_change(
-    ctx: ApiContext, principal: Principal, action: str, subject: str, detail: str, *, patient_id: str, grant: str
+    ctx: ApiContext,
+    principal: Principal,
+    action: str,
+    subject: str,
+    detail: str,
+    *,
+    patient_id: str | None,
+    grant: str | None,
 ) -> AsyncIterator[None]:
-    """Audit `action` on the patient with `grant` once the change inside is made. A change refused inside (409 for
-    the state it found, 422 for what it asked) is audited as `denied.<action>` with the answer's reason and no grant,
-    never as made. Access is checked before, without auditing the action (the caller's `audited=False`)."""
+    """Audit `action` on the patient (None: an alert of no patient) with `grant` (None: the caller's role, as
+    `audit`) once the change inside is made. A change refused inside (409 for the state it found, 422 for what it
+    asked) is audited as `denied.<action>` with the answer's reason and no grant, never as made. Access is checked
+    before, without auditing the action (the caller's `audited=False`)."""
     try:
         yield
     except HTTPException as exc:

@@ -16,6 +16,7 @@ from core.types import AlertKind, Device
 from dashboard_api import ws_devices
 from dashboard_api.access import ApiContext, Ctx, announce_alert, audit
 from dashboard_api.auth import DEVICE_ROLES, Principal, authorise_site, require_roles
+from dashboard_api.change_audit import audited_change
 from dashboard_api.id_params import RowId
 from dashboard_api.schemas import DeviceOut, PairingOut
 from dashboard_api.schemas_devices import (
@@ -199,12 +200,15 @@ async def acknowledge_device_alert(device_id: str, alert_id: RowId, ctx: Ctx, pr
     if alert.device_id != device_id or alert.kind not in _DEVICE_ALERTS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"Device {device_id} has no alert {alert_id}")
     at = ctx.clock()
-    try:
-        change = await ctx.store.update_alert_by_id(alert_id, lambda a: acknowledge(a, by=principal.user_id, at=at))
-    except (AlertAlreadyAcknowledged, AlertAlreadyResolved) as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    detail = f"device {device_id}"
-    await audit(ctx, principal, "ack.device_alert", str(alert_id), detail, patient_id=change.alert.patient_id)
+    detail, patient_id = f"device {device_id}", alert.patient_id
+    # grant None: the technician's role (a device's site, not a patient grant), as before
+    async with audited_change(
+        ctx, principal, "ack.device_alert", str(alert_id), detail, patient_id=patient_id, grant=None
+    ):
+        try:
+            change = await ctx.store.update_alert_by_id(alert_id, lambda a: acknowledge(a, by=principal.user_id, at=at))
+        except (AlertAlreadyAcknowledged, AlertAlreadyResolved) as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     if change.alert.ward_id is not None:  # the ward's pages show it acknowledged too
         await announce_alert(ctx, device.site_id, change.alert, phase=change.phase)
     return ProblemOut(kind="alert", text=f"{alert.kind.value} acknowledged", alert_id=alert_id,

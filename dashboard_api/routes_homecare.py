@@ -18,7 +18,7 @@ from alerts.triage import colours_at_the_time, escalation_severity, worklist_ord
 from alerts.vkp_fhir import worklist_bundle
 from core.errors import Conflict, NotFound
 from core.homecare import MeasurementPlan, WorklistItem, WorklistKind, WorklistState
-from core.types import AlertKind, AlertPhase, AlertState, Reading, Role
+from core.types import Alert, AlertKind, AlertPhase, AlertState, Reading, Role
 from dashboard_api.access import Ctx, announce_alert, audit, audit_patients, authorised_patient, site_grant
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
 from dashboard_api.change_audit import audited_change
@@ -181,7 +181,14 @@ async def _resolve_escalation(ctx: Ctx, item: WorklistItem, *, by: str, reason: 
     alert = await ctx.store.get_alert(item.alert_id)
     if alert.kind is AlertKind.WORKLIST_ESCALATION and alert.state is not AlertState.RESOLVED:
         resolved = await ctx.store.resolve_alert(alert.alert_id, at=ctx.clock(), by=by, reason=reason)
-        await announce_alert(ctx, item.site_id, resolved, phase=AlertPhase.RESOLVED)
+        await _announce(ctx, resolved, phase=AlertPhase.RESOLVED)
+
+
+async def _announce(ctx: Ctx, alert: Alert, *, phase: AlertPhase | None) -> None:
+    """To the pages of the ward the alert is in, under that ward's site: not the item's programme, whose patient may
+    lie in another site's ward by now (an alert of no ward is on no ward's pages)."""
+    if alert.ward_id is not None:
+        await announce_alert(ctx, (await ctx.store.get_ward(alert.ward_id)).site_id, alert, phase=phase)
 
 
 @router.post("/worklist/{item_id}/assign", response_model=WorklistItemOut, summary="Assign to a programme coordinator")
@@ -201,8 +208,9 @@ async def assign_item(item_id: str, body: AssignIn, ctx: Ctx, principal: Clinici
     "/worklist/{item_id}/escalate", response_model=WorklistItemOut, summary="Escalate into the alert escalation"
 )
 async def escalate_item(item_id: str, body: EscalateIn, ctx: Ctx, principal: Clinician) -> WorklistItemOut:
-    """The item becomes an alert of the patient (`worklist_escalation`, its priority from the item's colour), or
-    joins the one already open, which goes through the escalation chain of the programme (docs/ALERTS.md)."""
+    """The item becomes an alert of the patient (`worklist_escalation`, its priority from the item's colour) in the
+    ward of their current stay, or joins the one already open, which goes through the escalation chain of that ward's
+    site (the programme's, unless the patient has moved; docs/ALERTS.md) and is announced there."""
     item = await _authorised_item(ctx, principal, item_id, action="escalate.worklist_item", audited=False)
     async with _audited_change(ctx, principal, item, action="escalate.worklist_item"):
         escalated = await _escalate(ctx, principal, item, reason=body.reason.strip())
@@ -223,7 +231,7 @@ async def _escalate(ctx: Ctx, principal: Principal, item: WorklistItem, *, reaso
         kind=AlertKind.WORKLIST_ESCALATION, severity=escalation_severity(item), message=message[:_MESSAGE_MAX], at=now,
     )  # fmt: skip
     if change.changed:
-        await announce_alert(ctx, item.site_id, change.alert, phase=change.phase)
+        await _announce(ctx, change.alert, phase=change.phase)
     logger.info(
         "Worklist item %s escalated by %s into alert %s", item.item_id, principal.user_id, change.alert.alert_id
     )

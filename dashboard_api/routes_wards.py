@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from alerts.lifecycle import acknowledge, resolve
 from core.errors import AlertAlreadyAcknowledged, AlertAlreadyResolved
+from core.store import DueAlertDecision
 from core.types import AlertState
-from dashboard_api.access import Ctx, announce_alert, audit, audit_patients, authorised_alert, authorised_ward
+from dashboard_api.access import ApiContext, Ctx, announce_alert, audit_patients, authorised_alert, authorised_ward
 from dashboard_api.auth import CLINICAL_ROLES, Principal, authorise_site, current_principal, require_roles
 from dashboard_api.bodies import ResolveAlertIn
+from dashboard_api.change_audit import audited_change
 from dashboard_api.id_params import RowId
 from dashboard_api.pages import pages_for
 from dashboard_api.schemas import AlertOut, AlertTransitionOut, MeOut, PageOut, SiteOut, WardOut, WardSnapshot
@@ -79,30 +81,33 @@ async def list_alerts(
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut, summary="Acknowledge an open alert")
 async def acknowledge_alert(alert_id: RowId, ctx: Ctx, principal: Clinician) -> AlertOut:
-    alert, site_id, grant = await authorised_alert(ctx, principal, alert_id, action="ack.alert", audited=False)
     at = ctx.clock()
-    try:
-        change = await ctx.store.update_alert_by_id(alert_id, lambda a: acknowledge(a, by=principal.user_id, at=at))
-    except (AlertAlreadyAcknowledged, AlertAlreadyResolved) as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    detail = f"patient {alert.patient_id}"
-    await audit(ctx, principal, "ack.alert", str(alert_id), detail, patient_id=alert.patient_id, grant=grant)
-    await announce_alert(ctx, site_id, change.alert, phase=change.phase)
-    return AlertOut.of(change.alert)
+    return await _change_alert(
+        ctx, principal, alert_id, action="ack.alert", decide=lambda a: acknowledge(a, by=principal.user_id, at=at)
+    )
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, summary="Resolve an alert by hand, saying why")
 async def resolve_alert(alert_id: RowId, body: ResolveAlertIn, ctx: Ctx, principal: Clinician) -> AlertOut:
-    alert, site_id, grant = await authorised_alert(ctx, principal, alert_id, action="resolve.alert", audited=False)
     at = ctx.clock()
-    try:
-        change = await ctx.store.update_alert_by_id(
-            alert_id, lambda a: resolve(a, by=principal.user_id, at=at, reason=body.reason)
-        )
-    except AlertAlreadyResolved as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return await _change_alert(
+        ctx, principal, alert_id, action="resolve.alert",
+        decide=lambda a: resolve(a, by=principal.user_id, at=at, reason=body.reason),
+    )  # fmt: skip
+
+
+async def _change_alert(
+    ctx: ApiContext, principal: Principal, alert_id: int, *, action: str, decide: DueAlertDecision
+) -> AlertOut:
+    """Acknowledge or resolve: audited as `action` once made, as `denied.<action>` naming the patient and the reason
+    when the alert's state refuses it (409), announced to the ward's pages."""
+    alert, site_id, grant = await authorised_alert(ctx, principal, alert_id, action=action, audited=False)
     detail = f"patient {alert.patient_id}"
-    await audit(ctx, principal, "resolve.alert", str(alert_id), detail, patient_id=alert.patient_id, grant=grant)
+    async with audited_change(ctx, principal, action, str(alert_id), detail, patient_id=alert.patient_id, grant=grant):
+        try:
+            change = await ctx.store.update_alert_by_id(alert_id, decide)
+        except (AlertAlreadyAcknowledged, AlertAlreadyResolved) as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     await announce_alert(ctx, site_id, change.alert, phase=change.phase)
     return AlertOut.of(change.alert)
 

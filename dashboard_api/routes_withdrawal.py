@@ -15,8 +15,9 @@ from alerts.withdrawal import ItemForm, decide_withdrawal_alert, new_assessment,
 from core.errors import InvalidAssessment
 from core.types import Alert, Role
 from core.withdrawal import WithdrawalAssessment, WithdrawalScale
-from dashboard_api.access import Ctx, announce_alert, authorised_patient
+from dashboard_api.access import Ctx, announce_alert, authorised_patient, patient_access
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
+from dashboard_api.change_audit import audited_change
 
 __all__ = ["router"]
 
@@ -31,6 +32,7 @@ Assessor = Annotated[Principal, Depends(require_roles(Role.NURSE, Role.DOCTOR, R
 # within a day, never in the future (a minute's grace for clocks).
 CHART_LATE_MAX = timedelta(hours=24)
 CLOCK_GRACE = timedelta(minutes=1)
+_WRITE = "write.withdrawal_assessment"
 
 
 class AssessmentIn(BaseModel):
@@ -148,23 +150,24 @@ async def get_proposal(
 async def add_assessment(patient_id: str, body: AssessmentIn, ctx: Ctx, principal: Assessor) -> RecordedOut:
     """Every item of the scale, each with a score its form offers (422 naming the item otherwise). A score banded
     higher than the previous one of the scale within 24 h, or severe, raises the patient's withdrawal alert."""
-    stay = await authorised_patient(ctx, principal, patient_id, action="write.withdrawal_assessment")
+    stay, grant = await patient_access(ctx, principal, patient_id, action=_WRITE)  # the write is audited below
     now = ctx.clock()
     assessed_at = body.assessed_at or now
-    if not now - CHART_LATE_MAX <= assessed_at <= now + CLOCK_GRACE:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "assessed_at: within the last 24 hours and not in the future"
-        )
-    try:
-        assessment = new_assessment(
-            assessment_id=f"wa-{secrets.token_hex(8)}", patient_id=patient_id, scale=body.scale, items=body.items,
-            assessed_at=assessed_at, assessed_by=principal.user_id, recorded_at=now, proposed=body.proposed,
-            note=body.note.strip(),
-        )  # fmt: skip
-    except InvalidAssessment as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{exc.field}: {exc.reason}") from None
-    decide = decide_withdrawal_alert(assessment, ward_id=stay.ward_id, setting=stay.setting)
-    change = await ctx.store.add_withdrawal_assessment(assessment, decide)
+    async with audited_change(ctx, principal, _WRITE, patient_id, body.scale.value, patient_id=patient_id, grant=grant):
+        if not now - CHART_LATE_MAX <= assessed_at <= now + CLOCK_GRACE:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, "assessed_at: within the last 24 hours and not in the future"
+            )
+        try:
+            assessment = new_assessment(
+                assessment_id=f"wa-{secrets.token_hex(8)}", patient_id=patient_id, scale=body.scale, items=body.items,
+                assessed_at=assessed_at, assessed_by=principal.user_id, recorded_at=now, proposed=body.proposed,
+                note=body.note.strip(),
+            )  # fmt: skip
+        except InvalidAssessment as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{exc.field}: {exc.reason}") from None
+        decide = decide_withdrawal_alert(assessment, ward_id=stay.ward_id, setting=stay.setting)
+        change = await ctx.store.add_withdrawal_assessment(assessment, decide)
     logger.info("Withdrawal assessment %s (%s) of patient %s by %s", assessment.assessment_id,
                 assessment.scale.value, patient_id, principal.user_id)  # fmt: skip
     if change is not None and change.changed:

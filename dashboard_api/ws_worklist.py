@@ -18,11 +18,11 @@ from alerts.triage import worklist_order
 from core.errors import StorageUnavailable
 from core.homecare import WorklistState
 from dashboard_api.access import ApiContext, audit, audit_patients, get_context, site_grant
-from dashboard_api.auth import CLINICAL_ROLES, DisabledUser, InvalidToken, Principal, UnknownUser, registered_principal
+from dashboard_api.auth import CLINICAL_ROLES, Principal
 from dashboard_api.live import CLIENT_QUEUE_MAX, Subscription
 from dashboard_api.schemas_homecare import WorklistItemOut
 from dashboard_api.ws import CloseCode, accept_stream, close_stream, counted_stream, pump_stream
-from dashboard_api.ws_access import AccessWatch
+from dashboard_api.ws_access import AccessWatch, lost_access
 
 __all__ = ["WORKLIST_POLL_S", "router"]
 
@@ -102,7 +102,7 @@ async def _serve(websocket: WebSocket, ctx: ApiContext, principal: Principal, si
 
         async with asyncio.TaskGroup() as group:
             poller = group.create_task(_poll(ctx, principal, site_id, subscription, shown), name=f"ws-wl-{site_id}")
-            revoked = _lost_site(ctx, principal, site_id, changed)
+            revoked = lost_access(ctx, principal, changed, (), sites=(site_id,))
             await pump_stream(websocket, subscription, passthrough, expires_in_s=expires_in_s, revoked=revoked)
             poller.cancel()
 
@@ -129,21 +129,3 @@ async def _poll(
         for item_id in shown.keys() - now_items.keys():
             subscription.offer(_Removed(at=at, item_id=item_id).model_dump_json())
         shown = now_items
-
-
-async def _lost_site(ctx: ApiContext, principal: Principal, site_id: str, changed: asyncio.Event) -> str:
-    """Wait until the user no longer serves the programme (disabled, or the site taken from them)."""
-    while True:
-        await changed.wait()
-        changed.clear()
-        try:
-            now = await registered_principal(
-                ctx.store, user_id=principal.user_id, role=principal.role, site_ids=principal.site_ids,
-                token_id=principal.token_id, expires_at=principal.expires_at,
-            )  # fmt: skip
-        except (DisabledUser, UnknownUser):
-            return f"User {principal.user_id} is disabled; this stream is closed"
-        except InvalidToken as exc:
-            return f"Access withdrawn: {exc}"
-        if not now.may_see(site_id):
-            return f"You no longer serve site {site_id}"

@@ -224,7 +224,8 @@ async def test_acknowledging_stores_who_announces_it_and_a_second_ack_is_409(
     assert second.status_code == 409
     assert second.json() == {"detail": f"Alert {seeded.alert_id} is already acknowledged by nurse-anne"}
     assert [(a.user_id, a.action, a.subject) for a in await store.list_audit(limit=5)] == [
-        ("nurse-anne", "ack.alert", str(seeded.alert_id))
+        ("dr-berg", "denied.ack.alert", str(seeded.alert_id)),  # the refusal, naming the alert (docs/ACCESS.md)
+        ("nurse-anne", "ack.alert", str(seeded.alert_id)),
     ]
 
 

@@ -112,6 +112,8 @@ async def test_a_bad_assessment_is_refused_naming_the_item_and_nothing_is_stored
     assert response.status_code == 422
     assert says in json.dumps(response.json()["detail"], ensure_ascii=False)
     assert await store.withdrawal_assessments("p1") == []
+    audited = [(a.action, a.patient_id) for a in await store.list_audit(limit=5)]
+    assert ("write.withdrawal_assessment", "p1") not in audited  # refused: never audited as written
 
 
 async def test_the_aws_form_proposes_the_vital_items_from_the_latest_readings(

@@ -1,6 +1,7 @@
 """The live worklist socket: the programme's items by urgency (seq 0), then a new threshold breach, its rise to red
 and its close as deltas, read through the store whichever process wrote them; staff of other sites get the answer
-an unknown site gets (4404)."""
+an unknown site gets (4404); a coordinator from whom the programme's site is taken is closed with 4410, in the words
+of every stream that loses a site."""
 
 from __future__ import annotations
 
@@ -94,3 +95,20 @@ async def test_staff_of_another_site_get_the_answer_an_unknown_site_gets(
 
     assert code == unknown_code == CloseCode.NOT_FOUND
     assert reason.replace("s3", "?") == unknown_reason.replace("s404", "?")
+
+
+async def test_a_coordinator_the_programme_is_taken_from_is_closed_4410_as_any_stream_losing_a_site(
+    live_server: tuple[Served, Seeded], store: SqliteStore
+) -> None:
+    served, _ = live_server
+    await copd_at_home(store)
+    async with ward_socket(served, PATH, coordinator_token()) as socket:
+        snapshot = await receive(socket)
+        assert snapshot["type"] == "snapshot"
+        await store.change_user("nurse-kari", at=utc_now(), site_ids=["s1", "s2"])
+        closed = await closed_with(socket)
+    async with ward_socket(served, PATH, coordinator_token()) as again:  # the page reconnects: s3 is not theirs now
+        refused = await closed_with(again)
+
+    assert closed == (CloseCode.ACCESS_REVOKED, "Access to site s3 withdrawn")
+    assert refused == (CloseCode.NOT_FOUND, "Site s3 not found")
