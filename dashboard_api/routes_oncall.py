@@ -3,12 +3,12 @@ webhook endpoints and how each person is reached; and, for everyone on the unit,
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
-from alerts.rosters import on_call, validate_override, validate_rotation
+from alerts.rosters import coverage_gaps, on_call, validate_override, validate_rotation
 from alerts.webhooks import validate_webhook_url
 from core.errors import InvalidRoster, NotFound
 from core.escalation import (
@@ -16,9 +16,11 @@ from core.escalation import (
     EscalationPolicy,
     EscalationStep,
     EscalationTarget,
+    TargetKind,
     WebhookEndpoint,
 )
 from core.oncall import OnCallRole, RosterOverride, Rotation
+from core.store import Store
 from core.types import AlertPriority, Role
 from dashboard_api.access import ApiContext, Ctx, audit
 from dashboard_api.auth import CLINICAL_ROLES, Principal, authorise_site, require_roles
@@ -31,8 +33,9 @@ from dashboard_api.schemas_escalation import (
     RotationOut,
     WebhookEndpointOut,
 )
+from dashboard_api.schemas_oncall import OnCallGapOut, OnCallGapsOut, RoleGapsOut
 
-__all__ = ["router"]
+__all__ = ["GAPS_DEFAULT_WINDOW", "GAPS_MAX_WINDOW", "gaps_window", "read_gaps", "router"]
 
 router = APIRouter()
 
@@ -44,6 +47,10 @@ _PERSON_ID = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
 # How far from now `GET .../on-call?at=` looks: a complaint about a night years ago can still ask who was on call,
 # and nobody plans rosters further ahead; beyond it the date arithmetic of a shift nears datetime's limits (500).
 ON_CALL_REACH = timedelta(days=10 * 366)
+# `GET .../on-call/gaps`: by default the next two weeks, the stretch a roster is checked over before it is published;
+# at most 62 days (two of the longest months) per request, which bounds the shifts one answer computes.
+GAPS_DEFAULT_WINDOW = timedelta(days=14)
+GAPS_MAX_WINDOW = timedelta(days=62)
 
 
 def _invalid(exc: InvalidRoster | ValueError) -> HTTPException:
@@ -159,6 +166,83 @@ async def who_is_on_call(
         shifts = on_call(rotations, overrides, site_id=site_id, role=role, at=when)
         found.extend([OnCallOut.of(role.value, shift) for shift in shifts] or [OnCallOut.of(role.value, None)])
     return found
+
+
+@router.get(
+    "/sites/{site_id}/on-call/gaps",
+    response_model=OnCallGapsOut,
+    summary="When nobody is on call, per role the site's escalation policies page (default: the next 14 days)",
+)
+async def on_call_gaps(
+    site_id: str,
+    ctx: Ctx,
+    principal: OnUnit,
+    start_at: Annotated[datetime | None, Query(alias="from")] = None,
+    end_at: Annotated[datetime | None, Query(alias="to")] = None,
+) -> OnCallGapsOut:
+    await _site(ctx, principal, site_id)
+    try:
+        start_at, end_at = gaps_window(ctx.clock(), start_at=start_at, end_at=end_at)
+    except ValueError as exc:
+        raise _invalid(exc) from None
+    return await read_gaps(ctx.store, site_id, start_at=start_at, end_at=end_at)
+
+
+def gaps_window(now: datetime, *, start_at: datetime | None, end_at: datetime | None) -> tuple[datetime, datetime]:
+    """The window of a gaps report: from `start_at` (default now) to `end_at` (default GAPS_DEFAULT_WINDOW later).
+    Raises ValueError saying what to fix: a time without its offset or beyond ON_CALL_REACH of now, a window that
+    ends before it starts, or one longer than GAPS_MAX_WINDOW."""
+    start_at = now if start_at is None else _reachable("from", start_at, now)
+    end_at = start_at + GAPS_DEFAULT_WINDOW if end_at is None else _reachable("to", end_at, now)
+    if end_at <= start_at:
+        raise ValueError(f"to must be after from: {end_at.isoformat()} is not after {start_at.isoformat()}")
+    if end_at - start_at > GAPS_MAX_WINDOW:
+        asked_days = (end_at - start_at) / timedelta(days=1)
+        raise ValueError(
+            f"ask for at most {GAPS_MAX_WINDOW.days} days at a time: {start_at.isoformat()} to "
+            f"{end_at.isoformat()} is {asked_days:g} days"
+        )
+    return start_at, end_at
+
+
+def _reachable(name: str, value: datetime, now: datetime) -> datetime:
+    if value.utcoffset() is None:
+        raise ValueError(f"{name} needs a timezone, e.g. 2025-01-31T08:00:00Z")
+    if abs(value - now) > ON_CALL_REACH:
+        raise ValueError(f"{name}: ask for a time within {ON_CALL_REACH.days // 366} years of now")
+    return value
+
+
+async def read_gaps(store: Store, site_id: str, *, start_at: datetime, end_at: datetime) -> OnCallGapsOut:
+    """The gaps in [start_at, end_at) of every on-call role a policy of the site pages (its own, or vaktrom's default
+    for a priority it has set none for): the roles an alert at the site looks for on the roster."""
+    paged = _roles_paged([await store.get_escalation_policy(site_id, priority) for priority in AlertPriority])
+    rotations = await store.list_rotations(site_ids=[site_id])
+    overrides = await store.list_overrides([r.rotation_id for r in rotations], since=start_at, until=end_at)
+    roles = []
+    for role, priorities in paged.items():
+        gaps = coverage_gaps(rotations, overrides, site_id=site_id, role=role, start_at=start_at, end_at=end_at)
+        roles.append(
+            RoleGapsOut(
+                role=role.value,
+                paged_for=[priority.value for priority in priorities],
+                rotation_ids=[r.rotation_id for r in rotations if r.role is role],
+                gaps=[OnCallGapOut.of(gap_start_at, gap_end_at) for gap_start_at, gap_end_at in gaps],
+            )
+        )
+    window = {"starts_at": start_at.astimezone(UTC), "ends_at": end_at.astimezone(UTC)}
+    return OnCallGapsOut(site_id=site_id, **window, roles=roles)
+
+
+def _roles_paged(policies: list[EscalationPolicy]) -> dict[OnCallRole, list[AlertPriority]]:
+    """Each on-call role some policy targets, in escalation order, with the priorities whose policies do."""
+    paged: dict[OnCallRole, list[AlertPriority]] = {}
+    for role in OnCallRole:
+        target = EscalationTarget(TargetKind.ROLE, role.value)
+        priorities = [p.priority for p in policies if any(target in step.targets for step in p.steps)]
+        if priorities:
+            paged[role] = priorities
+    return paged
 
 
 # --- webhook endpoints and contact points ----------------------------------------------------------------------

@@ -48,7 +48,12 @@ ADMIN_ROLE = Role.ADMIN
 MAX_NAME_LENGTH = 100
 # Modules that add subcommands to `vaktrom admin`, in the order `--help` lists them.
 _ADMINISTRATION = ("vaktrom.admin_places", "vaktrom.admin_patients", "vaktrom.admin_import")
-SUBCOMMAND_MODULES: tuple[str, ...] = (*_ADMINISTRATION, "vaktrom.admin_people", "vaktrom.admin_team_registry")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    *_ADMINISTRATION,
+    "vaktrom.admin_people",
+    "vaktrom.admin_team_registry",
+    "vaktrom.admin_oncall",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +124,8 @@ def cli_actor() -> str:
 def add_parser(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     admin = subparsers.add_parser(
         "admin",
-        help="administer sites, wards, beds, patients and stays on the configured store (audited)",
+        help="administer sites, wards, beds, patients and stays on the configured store (audited); check on-call "
+        "rosters",
         description="Work on the configured store directly (VAKTROM_DATABASE_URL, or the SQLite file under "
         "VAKTROM_DATA_DIR): every change is audited as the user cli:<login name>. Each subcommand has --help.",
     )

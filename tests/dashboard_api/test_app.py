@@ -129,6 +129,7 @@ async def test_openapi_lists_every_rest_route(api: httpx.AsyncClient, token: Tok
         "/api/v1/sites/{site_id}/escalation-policies",
         "/api/v1/sites/{site_id}/escalation-policies/{priority}",
         "/api/v1/sites/{site_id}/on-call",
+        "/api/v1/sites/{site_id}/on-call/gaps",
         "/api/v1/rotations",
         "/api/v1/rotations/{rotation_id}/overrides",
         "/api/v1/webhook-endpoints/{endpoint_id}",
