@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -14,6 +15,7 @@ from core.types import (
     LatestValue,
     PatientScore,
     RiskAssessment,
+    Stay,
 )
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "RescoreRequest",
     "RiskEvent",
     "ScoreEvent",
+    "StayChangeKind",
+    "StayEvent",
     "WardEvent",
     "alert_event",
     "decode_event",
@@ -32,6 +36,7 @@ __all__ = [
     "readings_event",
     "risk_event",
     "score_event",
+    "stay_event",
 ]
 
 
@@ -111,6 +116,25 @@ class DeviceStatusEvent(_Event):
     reported_at: datetime
 
 
+class StayChangeKind(enum.StrEnum):
+    """What a stay change did on one ward. Enrolment in home follow-up counts as admitted, its end as discharged."""
+
+    ADMITTED = "admitted"
+    TRANSFERRED_IN = "transferred_in"  # from another bed, of this ward or another
+    TRANSFERRED_OUT = "transferred_out"  # to another bed, of this ward or another
+    DISCHARGED = "discharged"
+
+
+class StayEvent(_Event):
+    """A patient's stay began, moved or ended on this ward (an admin's change): the ward's screens read it afresh."""
+
+    type: Literal["stay"] = "stay"
+    patient_id: str
+    bed_id: str | None  # None: a stay at home, on a home programme's ward
+    stay_id: str  # the stay that began or ended here
+    change: StayChangeKind
+
+
 # A scoring cycle that has at least this many patient events for one ward publishes them as ONE `batch` event (and an
 # API node sends a burst of that many to each dashboard as one `batch` delta). At 1000 beds x 1 pack/s a ward makes
 # ~1,000 events a second: one message each costs ingest a publish and a PUBACK, and each API node a receive and an
@@ -135,7 +159,8 @@ class BatchEvent(_Event):
 
 
 WardEvent = Annotated[
-    ReadingsEvent | ScoreEvent | RiskEvent | AlertEvent | DeviceStatusEvent | BatchEvent, Field(discriminator="type")
+    ReadingsEvent | ScoreEvent | RiskEvent | AlertEvent | DeviceStatusEvent | StayEvent | BatchEvent,
+    Field(discriminator="type"),
 ]
 _WARD_EVENT: TypeAdapter[WardEvent] = TypeAdapter(WardEvent)
 
@@ -234,4 +259,16 @@ def device_status_event(*, site_id: str, ward_id: str, status: DeviceStatus, at:
         battery_percent=status.battery_percent,
         signal_dbm=status.signal_dbm,
         reported_at=status.reported_at,
+    )
+
+
+def stay_event(*, site_id: str, stay: Stay, change: StayChangeKind, at: datetime) -> StayEvent:
+    return StayEvent(
+        site_id=site_id,
+        ward_id=stay.ward_id,
+        at=at,
+        patient_id=stay.patient_id,
+        bed_id=stay.bed_id,
+        stay_id=stay.stay_id,
+        change=change,
     )

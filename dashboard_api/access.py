@@ -17,7 +17,7 @@ from starlette.requests import HTTPConnection
 
 from core.clock import Clock
 from core.errors import NotFound, VaktromError
-from core.events import alert_event
+from core.events import StayChangeKind, alert_event, stay_event
 from core.store import Store
 from core.topics import events_topic
 from core.types import Alert, AlertPhase, AuditEntry, CareTeamRole, Stay, Ward
@@ -30,6 +30,7 @@ __all__ = [
     "Publisher",
     "WardAccess",
     "announce_alert",
+    "announce_stay",
     "audit",
     "audit_patients",
     "authorised_alert",
@@ -277,3 +278,11 @@ async def announce_alert(
     await publish_or_warn(
         ctx, topic, event.model_dump_json().encode(), what=f"{alert.state.value} alert {alert.alert_id}"
     )
+
+
+async def announce_stay(ctx: ApiContext, site_id: str, stay: Stay, change: StayChangeKind) -> None:
+    """Tell the screens of the stay's ward (at `site_id`), on every API node, that a patient came, moved or left:
+    they take a fresh snapshot. The store already has the change if this fails."""
+    event = stay_event(site_id=site_id, stay=stay, change=change, at=ctx.clock())
+    topic = events_topic(ctx.topic_root, site_id, stay.ward_id, "stay")
+    await publish_or_warn(ctx, topic, event.model_dump_json().encode(), what=f"{change.value} of stay {stay.stay_id}")

@@ -3,7 +3,8 @@ number, audited), admit, transfer, discharge, enrol at home, end home follow-up,
 
 An admin token for some sites manages the patients whose newest stay is at one of them, and patients not yet placed
 anywhere; other patients answer like unknown ones (404). The national identity number travels only in bodies,
-never in a URL, an audit row or a log line.
+never in a URL, an audit row or a log line. Every stay change is announced, as a `stay` event, on the live stream
+of each ward it touched.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from fastapi import APIRouter, HTTPException, status
 
 from core.administration import StayChange, new_stay_id
 from core.errors import NotFound
+from core.events import StayChangeKind
 from core.types import AlertPhase, AlertState, Patient, Stay
-from dashboard_api.access import ApiContext, Ctx, announce_alert, audit
+from dashboard_api.access import ApiContext, Ctx, announce_alert, announce_stay, audit
 from dashboard_api.auth import Principal
 from dashboard_api.routes_admin import Admin, admin_errors, out_of_scope, visible_bed, visible_ward
 from dashboard_api.schemas_admin import (
@@ -132,13 +134,14 @@ async def _stay_change(
     assert where is not None
     place = f"bed {where.bed_id}" if where.bed_id else f"ward {where.ward_id}"
     await audit(ctx, principal, f"admin.{action}", patient_id, f"{place} stay {where.stay_id}", patient_id=patient_id)
-    await _announce_alerts(ctx, done)
+    site_of = _sites(ctx)
+    await _announce_alerts(ctx, done, site_of)
+    await _announce_stays(ctx, done, site_of)
     return StayChangeOut.of(done)
 
 
-async def _announce_alerts(ctx: ApiContext, done: StayChange) -> None:
-    """The ward screens hear of the patient's alerts the change resolved (their alarms stop) or moved: a moved one
-    is told to the ward it left too, whose screens then take a fresh snapshot without the patient (ward.js)."""
+def _sites(ctx: ApiContext) -> Callable[[str], Awaitable[str]]:
+    """The site of a ward, read once per stay change."""
     sites: dict[str, str] = {}
 
     async def site_of(ward_id: str) -> str:
@@ -146,6 +149,24 @@ async def _announce_alerts(ctx: ApiContext, done: StayChange) -> None:
             sites[ward_id] = (await ctx.store.get_ward(ward_id)).site_id
         return sites[ward_id]
 
+    return site_of
+
+
+async def _announce_stays(ctx: ApiContext, done: StayChange, site_of: Callable[[str], Awaitable[str]]) -> None:
+    """Each ward the change touched hears of it (a transfer: the ward left and the ward entered, one event each), so
+    its screens show the bed emptied or taken at once, alerts or none (ward.js takes a fresh snapshot)."""
+    moved = done.ended is not None and done.started is not None
+    if done.ended is not None:
+        left = StayChangeKind.TRANSFERRED_OUT if moved else StayChangeKind.DISCHARGED
+        await announce_stay(ctx, await site_of(done.ended.ward_id), done.ended, left)
+    if done.started is not None:
+        came = StayChangeKind.TRANSFERRED_IN if moved else StayChangeKind.ADMITTED
+        await announce_stay(ctx, await site_of(done.started.ward_id), done.started, came)
+
+
+async def _announce_alerts(ctx: ApiContext, done: StayChange, site_of: Callable[[str], Awaitable[str]]) -> None:
+    """The ward screens hear of the patient's alerts the change resolved (their alarms stop) or moved: a moved one
+    is told to the ward it left too, whose screens then take a fresh snapshot without the patient (ward.js)."""
     for alert in done.alerts:
         assert alert.ward_id is not None
         if alert.state is AlertState.RESOLVED:

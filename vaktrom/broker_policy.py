@@ -37,6 +37,7 @@ def vaktrom_accounts(settings: Settings, *, simulated_sites: Sequence[str] = ())
     root = settings.mqtt_topic_root
     events = f"{root}/events/+/+/+"
     alerts = f"{root}/events/+/+/alert"
+    stays = f"{root}/events/+/+/stay"
     rescore = f"{root}/control/rescore"
     device_topics = tuple(f"{root}/{site}/+/{kind}" for site in simulated_sites for kind in ("obs", "status"))
     return [
@@ -45,7 +46,7 @@ def vaktrom_accounts(settings: Settings, *, simulated_sites: Sequence[str] = ())
             subscribe=(f"{root}/+/+/obs", f"{root}/+/+/status", rescore),
         ),
         Account(settings.health_client_id, password, publish=(alerts,)),
-        Account(settings.mqtt_api_client_id, password, publish=(alerts, rescore), subscribe=(events,)),
+        Account(settings.mqtt_api_client_id, password, publish=(alerts, stays, rescore), subscribe=(events,)),
         Account(settings.mqtt_simulator_client_id, password, publish=device_topics),
     ]  # fmt: skip
 

@@ -184,6 +184,9 @@ function applyDelta(event) {
     applyDeviceStatus(event);
     return true;
   }
+  // A patient was admitted to, moved within, into or out of, or discharged from a ward shown here (the socket carries
+  // only those): the boards are read afresh, so the bed shows who is in it now, alerts or none.
+  if (event.type === "stay") return false;
   if (!event.patient_id) return true; // a device alert with no patient: not shown on the bed board
   // The patient moved to another ward and took their alerts along: the boards are read afresh, so the ward they
   // left drops them (and stops their alarms) and the ward they joined shows them.
