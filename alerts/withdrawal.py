@@ -1,11 +1,12 @@
 """Withdrawal assessments as the API takes them: an entry scored and checked item by item, the items a sensor
 proposes, and the alert a rising score raises: an assessment banded higher than the previous one of its scale
 within a day opens a medium alert, one banded severe a high one; the next that neither rises nor is severe resolves
-it. Pure decisions, applied by the store in the assessment's transaction (docs/HOME_AND_TEAMS.md)."""
+it, unless another scale scored while it was open still shows withdrawal. Pure decisions, applied by the store in the
+assessment's transaction (docs/HOME_AND_TEAMS.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,7 +14,7 @@ from alerts.lifecycle import DEFAULT_POLICY, LifecyclePolicy, Observed, observe,
 from core.errors import InvalidAssessment
 from core.store.protocols import AlertDecision, AlertUpdate, WithdrawalDecision
 from core.types import SYSTEM_ACTOR, Alert, AlertKey, AlertKind, AlertSeverity, CareSetting, LatestValue, Parameter
-from core.withdrawal import WithdrawalAssessment, WithdrawalBand, WithdrawalScale
+from core.withdrawal import WithdrawalAssessment, WithdrawalBand, WithdrawalHistory, WithdrawalScale
 from scoring.withdrawal import SCALES, ProposedItem, propose_items, score_items
 
 __all__ = [
@@ -39,27 +40,58 @@ def _clock(at: datetime) -> str:
     return at.strftime("%d.%m %H:%M UTC")
 
 
+def _recent(new: WithdrawalAssessment, previous: WithdrawalAssessment | None) -> WithdrawalAssessment | None:
+    return previous if previous is not None and new.assessed_at - previous.assessed_at <= RISING_WITHIN else None
+
+
+def _severity(new: WithdrawalAssessment, previous: WithdrawalAssessment | None) -> AlertSeverity | None:
+    """High when severe, medium when banded higher than `previous` (the newest earlier assessment of the same scale)
+    within RISING_WITHIN, otherwise None (clear)."""
+    if new.band is WithdrawalBand.SEVERE:
+        return AlertSeverity.HIGH
+    recent = _recent(new, previous)
+    return AlertSeverity.MEDIUM if recent is not None and new.band > recent.band else None
+
+
 def withdrawal_observed(
     new: WithdrawalAssessment, previous: WithdrawalAssessment | None, *, ward_id: str | None, setting: CareSetting
 ) -> Observed:
-    """The condition the new assessment shows: high when severe, medium when banded higher than `previous` (the
-    newest earlier assessment of the same scale) within RISING_WITHIN, otherwise clear."""
+    """The condition the new assessment shows (`_severity`), worded for the alert."""
     key = AlertKey(new.patient_id, None, AlertKind.WITHDRAWAL_RISING)
     title = SCALES[new.scale].title
-    recent = previous if previous is not None and new.assessed_at - previous.assessed_at <= RISING_WITHIN else None
+    recent = _recent(new, previous)
     course = f", up from {_scored(recent)} at {_clock(recent.assessed_at)}" if recent is not None else ""
-    if new.band is WithdrawalBand.SEVERE:
+    severity = _severity(new, previous)
+    if severity is AlertSeverity.HIGH:
         message = f"Severe withdrawal: {title} {_scored(new)}{course} — a doctor to the patient now"
-        return Observed(key, AlertSeverity.HIGH, message, new.assessed_at, ward_id, setting)
-    if recent is not None and new.band > recent.band:
+    elif severity is AlertSeverity.MEDIUM:
         message = f"Withdrawal worsening: {title} {_scored(new)}{course} — review the treatment"
-        return Observed(key, AlertSeverity.MEDIUM, message, new.assessed_at, ward_id, setting)
-    return Observed(key, None, f"{title} {_scored(new)}", new.assessed_at, ward_id, setting)
+    else:
+        message = f"{title} {_scored(new)}"
+    return Observed(key, severity, message, new.assessed_at, ward_id, setting)
 
 
-def _decision(seen: Observed, policy: LifecyclePolicy) -> AlertDecision:
+def _still_showing(history: WithdrawalHistory, scale: WithdrawalScale) -> list[WithdrawalAssessment]:
+    """The newest assessment of each scale but `scale` that showed withdrawal when it was charted (severe, or banded
+    higher than the one before it within a day)."""
+    showing = []
+    for other, newest_first in history.items():
+        if other is scale or not newest_first:
+            continue
+        newest, before = newest_first[0], next(iter(newest_first[1:]), None)
+        if _severity(newest, before) is not None:
+            showing.append(newest)
+    return showing
+
+
+def _decision(seen: Observed, others: Iterable[WithdrawalAssessment], policy: LifecyclePolicy) -> AlertDecision:
     def decide(current: Alert | None) -> AlertUpdate | None:
         if seen.severity is None and current is not None:
+            # One scale speaks for one substance: a calm CIWA-Ar says nothing of the opioid withdrawal a COWS showed.
+            # Another scale charted while this alert was open (it raised or joined it) and still showing withdrawal
+            # keeps it open until that scale is scored again.
+            if any(other.recorded_at >= current.opened_at for other in others):
+                return None
             # A score is a deliberate assessment, not a stream: the next one that no longer rises ends the alert.
             return resolve(current, by=SYSTEM_ACTOR, at=seen.at, reason=f"next assessment {seen.message}")
         return observe(current, seen, policy)
@@ -74,11 +106,12 @@ def decide_withdrawal_alert(
     setting: CareSetting,
     policy: LifecyclePolicy = DEFAULT_POLICY,
 ) -> WithdrawalDecision:
-    """What the store applies with the assessment, once it has read the previous one."""
+    """What the store applies with the assessment, once it has read the patient's newest earlier ones per scale."""
 
-    def decide(previous: WithdrawalAssessment | None) -> tuple[AlertKey, AlertDecision]:
+    def decide(history: WithdrawalHistory) -> tuple[AlertKey, AlertDecision]:
+        previous = next(iter(history.get(assessment.scale, ())), None)
         seen = withdrawal_observed(assessment, previous, ward_id=ward_id, setting=setting)
-        return seen.key, _decision(seen, policy)
+        return seen.key, _decision(seen, _still_showing(history, assessment.scale), policy)
 
     return decide
 

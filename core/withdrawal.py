@@ -4,6 +4,7 @@ records; how items add up and band is scoring/withdrawal.py (docs/HOME_AND_TEAMS
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeAlias
@@ -14,6 +15,7 @@ __all__ = [
     "CowsItem",
     "WithdrawalAssessment",
     "WithdrawalBand",
+    "WithdrawalHistory",
     "WithdrawalItem",
     "WithdrawalScale",
 ]
@@ -101,3 +103,8 @@ class WithdrawalAssessment:
     recorded_at: datetime
     proposed: tuple[str, ...] = ()
     note: str = ""
+
+
+# What a new assessment is judged against: per scale, the patient's newest stored assessments, newest first (the
+# store reads two: the newest, and the one before it that the newest was compared with). A scale never scored is absent.
+WithdrawalHistory: TypeAlias = Mapping[WithdrawalScale, Sequence[WithdrawalAssessment]]

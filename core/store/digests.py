@@ -40,22 +40,30 @@ def _schedule(row: Any) -> DigestSchedule:
 
 
 def _patients(conn: sa.Connection, schedule: DigestSchedule) -> tuple[DigestPatient, ...]:
-    """The person's patients in a summary role during the period, with the alerts unresolved at some moment of it."""
+    """The person's patients in a summary role during the period, with the alerts unresolved at some moment of it
+    while the person was on the patient's care team: none opened after they left, none resolved before they joined."""
     start, end = schedule.covered_from, schedule.next_due_at
-    member_of = (
+    a = s.alerts
+    in_period = (
+        _t.c.member_id == schedule.person_id,
+        _t.c.role.in_([r.value for r in DIGEST_ROLES]),
+        _t.c.start_at < end,
+        sa.or_(_t.c.end_at.is_(None), _t.c.end_at > start),
+    )
+    member_of = sa.select(_t.c.patient_id).where(*in_period).distinct()  # the patients first: alerts by their index
+    while_member = (
         sa.select(_t.c.patient_id)
         .where(
-            _t.c.member_id == schedule.person_id,
-            _t.c.role.in_([r.value for r in DIGEST_ROLES]),
-            _t.c.start_at < end,
-            sa.or_(_t.c.end_at.is_(None), _t.c.end_at > start),
+            *in_period,
+            _t.c.patient_id == a.c.patient_id,
+            sa.or_(_t.c.end_at.is_(None), a.c.opened_at < _t.c.end_at),
+            sa.or_(a.c.resolved_at.is_(None), a.c.resolved_at >= _t.c.start_at),
         )
-        .distinct()
+        .exists()
     )
-    a = s.alerts
     alert_rows = conn.execute(
         sa.select(a)
-        .where(a.c.patient_id.in_(member_of), a.c.opened_at < end)
+        .where(a.c.patient_id.in_(member_of), while_member, a.c.opened_at < end)
         .where(sa.or_(a.c.resolved_at.is_(None), a.c.resolved_at >= start))
         .order_by(a.c.patient_id, a.c.opened_at)
     ).all()

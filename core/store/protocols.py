@@ -65,7 +65,7 @@ from core.types import (
     User,
     Ward,
 )
-from core.withdrawal import WithdrawalAssessment, WithdrawalScale
+from core.withdrawal import WithdrawalAssessment, WithdrawalHistory, WithdrawalScale
 
 __all__ = [
     "AdministrationStore",
@@ -640,9 +640,9 @@ class CareFlagStore(Protocol):
     async def care_flag_history(self, patient_id: str) -> list[CareFlagChange]: ...
 
 
-# Given the newest earlier assessment of the same patient and scale (None: the first), what to do with the patient's
-# withdrawal alert: its key and the lifecycle decision, or None to leave it alone (alerts/withdrawal.py decides).
-WithdrawalDecision = Callable[[WithdrawalAssessment | None], tuple[AlertKey, AlertDecision] | None]
+# Given the patient's newest earlier assessments per scale, what to do with the patient's withdrawal alert: its key
+# and the lifecycle decision, or None to leave it alone (alerts/withdrawal.py decides).
+WithdrawalDecision = Callable[[WithdrawalHistory], tuple[AlertKey, AlertDecision] | None]
 
 
 class WithdrawalStore(Protocol):

@@ -1,4 +1,5 @@
-"""Withdrawal assessments: one row per scoring; adding one decides the patient's withdrawal alert in its transaction."""
+"""Withdrawal assessments: one row per scoring; adding one decides the patient's withdrawal alert in its transaction,
+against the newest earlier ones of every scale."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from core.store import schema as s
 from core.store.alerts import update_alert_in
 from core.store.protocols import AlertChange, WithdrawalDecision
 from core.store.sql import SqlStore
-from core.withdrawal import WithdrawalAssessment, WithdrawalBand, WithdrawalScale
+from core.withdrawal import WithdrawalAssessment, WithdrawalBand, WithdrawalHistory, WithdrawalScale
 
 __all__ = ["WithdrawalQueries"]
 
@@ -48,18 +49,28 @@ def _row_of(a: WithdrawalAssessment) -> dict[str, Any]:
 def _add(conn: sa.Connection, assessment: WithdrawalAssessment, decide: WithdrawalDecision) -> AlertChange | None:
     if conn.execute(sa.select(_w.c.assessment_id).where(_w.c.assessment_id == assessment.assessment_id)).first():
         raise Conflict(assessment.assessment_id, reason=f"Assessment {assessment.assessment_id} is already stored")
-    newest = conn.execute(
-        sa.select(_w)
-        .where(_w.c.patient_id == assessment.patient_id, _w.c.scale == assessment.scale.value)
-        .order_by(*_NEWEST_FIRST)
-        .limit(1)
-    ).first()
-    previous = None if newest is None else _assessment_of_row(newest)
+    history = _history(conn, assessment.patient_id)
+    previous = next(iter(history.get(assessment.scale, ())), None)
     conn.execute(sa.insert(_w), _row_of(assessment))
     if previous is not None and previous.assessed_at > assessment.assessed_at:
         return None  # entered late: history, not news
-    decision = decide(previous)
+    decision = decide(history)
     return None if decision is None else update_alert_in(conn, *decision)
+
+
+def _history(conn: sa.Connection, patient_id: str) -> WithdrawalHistory:
+    """Per scale the patient was scored on, the newest two assessments, newest first: one indexed read per scale."""
+    history: dict[WithdrawalScale, tuple[WithdrawalAssessment, ...]] = {}
+    for scale in WithdrawalScale:
+        query = (
+            sa.select(_w)
+            .where(_w.c.patient_id == patient_id, _w.c.scale == scale.value)
+            .order_by(*_NEWEST_FIRST)
+            .limit(2)
+        )
+        if rows := conn.execute(query).all():
+            history[scale] = tuple(_assessment_of_row(row) for row in rows)
+    return history
 
 
 class WithdrawalQueries(SqlStore):

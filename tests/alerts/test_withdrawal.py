@@ -107,7 +107,7 @@ def _open_alert(severity: AlertSeverity) -> Alert:
 
 def test_the_next_assessment_that_no_longer_rises_resolves_the_alert_and_a_severe_one_raises_it() -> None:
     moderate, calmer = scored(COWS, 13, hours=1), scored(COWS, 10, hours=3)
-    key, decide = decide_withdrawal_alert(calmer, ward_id="w1", setting=CareSetting.BEDSIDE)(moderate)
+    key, decide = decide_withdrawal_alert(calmer, ward_id="w1", setting=CareSetting.BEDSIDE)({COWS: (moderate,)})
 
     update = decide(_open_alert(MEDIUM))
 
@@ -115,12 +115,72 @@ def test_the_next_assessment_that_no_longer_rises_resolves_the_alert_and_a_sever
     assert (update.phase, update.alert.state) == (AlertPhase.RESOLVED, AlertState.RESOLVED)
     assert update.reason == "next assessment COWS 10 (mild)"
     _, decide_severe = decide_withdrawal_alert(scored(COWS, 38, hours=4), ward_id="w1", setting=CareSetting.BEDSIDE)(
-        calmer
+        {COWS: (calmer, moderate)}
     )
     raised = decide_severe(_open_alert(MEDIUM))
     assert raised is not None and (raised.phase, raised.alert.priority) == (AlertPhase.RAISED, AlertPriority.HIGH)
     assert decide_severe(None) is not None  # opens one when none is open
     assert decide(None) is None  # nothing open, nothing rising: nothing
+
+
+# A polysubstance patient scored on COWS and CIWA-Ar: what the next assessment does to the open alert (None: nothing
+# open), given each scale's newest earlier scores (newest first). Outcome: (phase, priority) written, or None.
+RESOLVED, RAISED = AlertPhase.RESOLVED, AlertPhase.RAISED
+
+
+@pytest.mark.parametrize(
+    ("open_at", "open_as", "history", "new", "outcome"),
+    [
+        # a calm CIWA-Ar 30 min after a severe COWS: says nothing of the opioid withdrawal, the doctor stays paged
+        (0, HIGH, {COWS: [scored(COWS, 37)]}, scored(CIWA, 0, hours=0.5), None),
+        # COWS scored again and calm: it ends the alert it raised
+        (0, HIGH, {COWS: [scored(COWS, 37)], CIWA: [scored(CIWA, 0, hours=0.5)]}, scored(COWS, 8, hours=1), RESOLVED),
+        # both severe: the calm COWS leaves it open while CIWA-Ar is still severe ...
+        (0, HIGH, {COWS: [scored(COWS, 37)], CIWA: [scored(CIWA, 16, hours=0.5)]}, scored(COWS, 8, hours=1), None),
+        # ... and the calm CIWA-Ar after it ends it
+        (
+            0, HIGH, {COWS: [scored(COWS, 8, hours=1), scored(COWS, 37)], CIWA: [scored(CIWA, 16, hours=0.5)]},
+            scored(CIWA, 4, hours=1.5), RESOLVED,
+        ),
+        # risen CIWA-Ar (9 -> 10) holds a medium alert a calm COWS would otherwise end
+        (
+            1, MEDIUM, {COWS: [scored(COWS, 14, hours=1)], CIWA: [scored(CIWA, 10, hours=1.5), scored(CIWA, 9)]},
+            scored(COWS, 8, hours=2), None,
+        ),
+        # a CIWA-Ar that has fallen again holds nothing
+        (
+            1, MEDIUM, {COWS: [scored(COWS, 14, hours=1)], CIWA: [scored(CIWA, 4, hours=1.5), scored(CIWA, 10)]},
+            scored(COWS, 8, hours=2), RESOLVED,
+        ),
+        # a severe CIWA-Ar charted before this alert opened belonged to an earlier one (resolved by hand)
+        (10, HIGH, {COWS: [scored(COWS, 37, hours=10)], CIWA: [scored(CIWA, 16)]}, scored(COWS, 8, hours=11), RESOLVED),
+        # another scale's higher band still raises the alert: medium from CIWA-Ar, then a severe COWS
+        (0, MEDIUM, {CIWA: [scored(CIWA, 10), scored(CIWA, 9, hours=-1)]}, scored(COWS, 37, hours=0.5), RAISED),
+        # nothing open: a calm score opens nothing, whatever another scale showed
+        (None, None, {COWS: [scored(COWS, 37)]}, scored(CIWA, 0, hours=0.5), None),
+    ],
+)  # fmt: skip
+def test_a_calm_score_on_one_scale_ends_the_alert_only_once_no_other_scale_shows_withdrawal(
+    open_at: float | None,
+    open_as: AlertSeverity | None,
+    history: dict[WithdrawalScale, list[WithdrawalAssessment]],
+    new: WithdrawalAssessment,
+    outcome: AlertPhase | None,
+) -> None:
+    current = None
+    if open_at is not None and open_as is not None:
+        at = T0 + timedelta(hours=open_at)
+        current = Alert(7, "p1", "w1", AlertKind.WITHDRAWAL_RISING, open_as, AlertState.OPEN, "raised", at, at)
+
+    decided = decide_withdrawal_alert(new, ward_id="w1", setting=CareSetting.BEDSIDE)(history)
+    assert decided is not None
+    update = decided[1](current)
+
+    assert (update.phase if update is not None else None) == outcome
+    if outcome is RESOLVED:
+        assert update is not None and update.reason == f"next assessment {SCALES[new.scale].title} {new.total} (mild)"
+    if outcome is RAISED:
+        assert update is not None and update.alert.severity is HIGH and "COWS 37" in update.alert.message
 
 
 def test_a_rising_withdrawal_alert_informs_the_care_team_even_at_medium() -> None:

@@ -112,3 +112,29 @@ async def test_two_workers_at_eight_send_each_summary_once(open_store: StoreFact
     assert sum(len(c) for c in counts) == 2
     claimed = await first.claim_deliveries(at, lease_s=30, rate=RecipientRateLimit(10, 60.0))
     assert sorted(d.person_id for d, _ in claimed) == ["dr-gp", "dr-other"]
+
+
+async def test_the_summary_shows_a_patients_alerts_only_from_while_the_gp_was_on_their_care_team(store: Store) -> None:
+    """dr-gp leaves pat-2's team at 14:00 and joins pat-4's at 18:00: only alerts unresolved during those hours."""
+    await gp_with_two_patients(store)
+    await store.upsert_patient(Patient("pat-4", "Patient 4"))
+    await store.add_stay(Stay("st4", "pat-4", "w1", CareSetting.BEDSIDE, JOINED - timedelta(days=5)))
+    before_left = await news2_alert(store, "pat-2", JOINED + timedelta(hours=1))
+    await store.end_care_team_membership("pat-2", "dr-gp", role=CareTeamRole.GP, at=JOINED + timedelta(hours=2))
+    await news2_alert(store, "pat-2", JOINED + timedelta(hours=9), kind=AlertKind.PATIENT_LIMIT)  # after leaving
+    done_before_joining = await news2_alert(store, "pat-4", JOINED + timedelta(hours=1))
+    await store.resolve_alert(done_before_joining, at=JOINED + timedelta(hours=3), by="dr-lund", reason="treated")
+    still_open = await news2_alert(store, "pat-4", JOINED + timedelta(hours=4), kind=AlertKind.PATIENT_LIMIT)
+    await store.add_care_team_member(
+        CareTeamMember("pat-4", "dr-gp", CareTeamRole.GP, "Legekontoret", JOINED + timedelta(hours=6))
+    )
+
+    clock = Clock(FIRST_DUE + timedelta(seconds=1))
+    await fire_due_summaries(store, clock)
+
+    [summary] = [d for d, _ in await store.claim_deliveries(clock(), lease_s=30) if d.person_id == "dr-gp"]
+    body = orjson.loads(summary.body)
+    assert [(p["patient_id"], [a["alert_id"] for a in p["alerts"]]) for p in body["patients"]] == [
+        ("pat-2", [before_left]),
+        ("pat-4", [still_open]),
+    ]

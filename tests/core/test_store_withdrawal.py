@@ -100,6 +100,36 @@ async def test_the_next_assessment_that_no_longer_rises_resolves_it_and_a_late_e
     assert [a.assessment_id for a in await store.withdrawal_assessments("p1")] == ["a3", "a2", "a0", "a1"]
 
 
+async def test_a_calm_alcohol_score_leaves_the_severe_opioid_alert_open_until_cows_is_scored_again(
+    store: Store,
+) -> None:
+    await kad_patient(store)
+    severe = {item.value: max(scores) for item, scores in SCALES[COWS].items.items()}
+    opened = await add(store, _scored("a1", COWS, severe, hours=0))  # COWS 48: the doctor is paged
+    calm_alcohol = await add(store, _scored("a2", WithdrawalScale.CIWA_AR, {}, hours=0.5))  # polysubstance: CIWA-Ar 0
+    (alert,) = await store.list_alerts(patient_ids=["p1"], kinds=[AlertKind.WITHDRAWAL_RISING])
+    chain = await store.get_escalation(alert.alert_id)
+
+    assert (opened, calm_alcohol) == ((AlertPhase.OPENED, AlertPriority.HIGH), (None, AlertPriority.HIGH))
+    assert (alert.state, alert.priority) == (AlertState.OPEN, AlertPriority.HIGH)
+    assert alert.message.startswith("Severe withdrawal: COWS 48 (severe)")
+    assert chain is not None and chain.running
+    calm_opioid = await add(store, cows("a3", pulse=2, restless=3, hours=1))
+    assert calm_opioid == (AlertPhase.RESOLVED, AlertPriority.HIGH)
+    (ended,) = await store.list_alerts(patient_ids=["p1"], states=[AlertState.RESOLVED])
+    assert ended.resolve_reason == "next assessment COWS 5 (mild)"
+
+
+def _scored(assessment_id: str, scale: WithdrawalScale, items: dict[str, int], *, hours: float) -> WithdrawalAssessment:
+    """`items` scored on `scale`, every other item 0."""
+    at = T0 + timedelta(hours=hours)
+    return new_assessment(
+        assessment_id=assessment_id, patient_id="p1", scale=scale,
+        items={item.value: 0 for item in SCALES[scale].items} | items, assessed_at=at, assessed_by="nurse-kari",
+        recorded_at=at + timedelta(minutes=5),
+    )  # fmt: skip
+
+
 def _moderate(assessment_id: str, *, hours: float) -> WithdrawalAssessment:
     """COWS 13: pulse 4, restlessness 5, pupils 2, sweating 2."""
     base = cows(assessment_id, pulse=4, restless=5, hours=hours)
