@@ -84,9 +84,13 @@ async def run_ingest(
     metrics = metrics if metrics is not None else IngestMetrics()
     client = MqttClient(mqtt_options(settings))
     root = settings.mqtt_topic_root
-    device_filters = [obs_filter(root), status_filter(root), rescore_topic(root)]
+    device_filters = [obs_filter(root), status_filter(root)]
     for topic_filter in topic_filters(device_filters, shared_group=settings.mqtt_shared_group):
         client.subscribe(topic_filter, qos=1)
+    # Readings are split between the workers; a rescore request goes to every one (no `$share/`): each caches the
+    # patients' SpO2 scale, limits and care flags (ingest/live_scoring.py), and a worker that did not hear of a
+    # doctor's change would score that patient's packs on the old one until its cache expires.
+    client.subscribe(rescore_topic(root), qos=1)
     publisher = EventPublisher(
         lambda topic, payload: client.publish_nowait(topic, payload, qos=1), root=root, store=store, metrics=metrics
     )
