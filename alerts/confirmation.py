@@ -36,7 +36,9 @@ def decide(
     if current is not None:  # one alert per key: it is raised, re-opened or resolved in place, never delayed
         return ConditionUpdate(observe(current, seen, policy), None)
     if seen.severity is None:
-        return ConditionUpdate(None, _cleared(pending, seen.at))
+        # A clear that is no evidence (an incomplete NEWS2) leaves the pending condition and its clear run as they
+        # are: a condition whose parameters merely went stale must still open when its due time passes.
+        return ConditionUpdate(None, _cleared(pending, seen.at) if seen.conclusive else pending)
     delay = policy.confirm_after(seen.key.kind, seen.setting, seen.severity)
     episode = pending if pending is not None and not _ended(pending, seen.at) else None
     since = episode.since if episode is not None else seen.at

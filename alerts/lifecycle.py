@@ -126,6 +126,11 @@ class Observed:
     at: datetime
     ward_id: str | None
     setting: CareSetting = CareSetting.BEDSIDE
+    # Whether a clear observation is evidence that the condition ended. An incomplete NEWS2 below the threshold is
+    # not: its total is a lower bound, and the missing parameters may be the very ones that raised the alert (a
+    # cuff that stopped is not a recovered blood pressure). Such a "clear" neither starts, advances nor resets a
+    # clear run. A severity is always evidence (a partial score reaching a threshold raises its alert).
+    conclusive: bool = True
 
 
 def observe(current: Alert | None, seen: Observed, policy: LifecyclePolicy = DEFAULT_POLICY) -> AlertUpdate | None:
@@ -153,6 +158,8 @@ def observe(current: Alert | None, seen: Observed, policy: LifecyclePolicy = DEF
 
 
 def _clear(current: Alert, seen: Observed, policy: LifecyclePolicy) -> AlertUpdate | None:
+    if not seen.conclusive:  # no evidence either way: `clear_since` stays as it is (docs/ALERTS.md)
+        return None
     hold = policy.hold_of(current.kind, seen.setting)
     since = current.clear_since or seen.at
     if seen.at - since >= hold:
@@ -229,8 +236,12 @@ def news2_observed(
     setting: CareSetting = CareSetting.BEDSIDE,
     accepted: Collection[Parameter] = (),
 ) -> Observed:
-    """`accepted`: parameters whose value lies within the patient's own limits (alerts/limits.py)."""
+    """`accepted`: parameters whose value lies within the patient's own limits (alerts/limits.py). Below every
+    threshold (no single 3 either), only a complete score shows the condition cleared (`Observed.conclusive`)."""
     severity = news2_alert_severity(score, accepted=accepted)
     message = alert_message(score) if severity is not None else ""
     key = AlertKey(score.patient_id, None, AlertKind.NEWS2)
-    return Observed(key, severity, message, at, ward_id, setting)
+    # Complete, not "the parameters that scored are fresh": the alert does not record which ones scored, and a
+    # bedside set is complete as a rule (ACVPU and oxygen charted each round, valid 12 h). A home kit sends no ACVPU:
+    # the nurse's charted ACVPU (valid 24 h) completes the set, or the nurse resolves the alert by hand.
+    return Observed(key, severity, message, at, ward_id, setting, conclusive=score.complete)

@@ -116,11 +116,13 @@ def limit_observed(
     setting: CareSetting,
 ) -> Observed:
     """The patient-limit condition now: clear when every fresh value is within the patient's limits (or they have
-    none left: a cleared limit lets its alert resolve after the hold)."""
+    none left: a cleared limit lets its alert resolve after the hold). A clear is evidence only when every limited
+    parameter has a fresh value: a probe that stopped is not a value back within its limit."""
     found = breaches(values, limits)
     key = AlertKey(patient_id, None, AlertKind.PATIENT_LIMIT)
     if not found:
-        return Observed(key, None, "", at, ward_id, setting)
+        measured = all(limit.parameter in values for limit in limits if limit.low is not None or limit.high is not None)
+        return Observed(key, None, "", at, ward_id, setting, conclusive=measured)
     message = "Outside the patient's own limits: " + "; ".join(breach.describe() for breach in found)
     setters = sorted({breach.limit.set_by for breach in found})
     return Observed(key, LIMIT_SEVERITY, f"{message} (set by {', '.join(setters)})", at, ward_id, setting)

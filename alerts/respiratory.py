@@ -6,7 +6,7 @@ scorer decides them with NEWS2 (docs/HOME_AND_TEAMS.md)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from alerts.lifecycle import Observed
@@ -62,7 +62,9 @@ def respiratory_depression_observed(
     if spo2 is not None and spo2 <= SPO2_DEPRESSED_MAX_PERCENT:
         signs.append(f"SpO2 {spo2:g} %")
     if not signs:
-        return Observed(key, None, "", at, ward_id, setting)
+        # Evidence only when both were measured: a probe that stopped is not breathing back to normal.
+        measured = respiration is not None and spo2 is not None
+        return Observed(key, None, "", at, ward_id, setting, conclusive=measured)
     why = ", ".join(_FLAG_WORDS[flag] for flag in opioid)
     message = f"Possible opioid respiratory depression: {' and '.join(signs)} ({why}) — go to the patient now"
     return Observed(key, AlertSeverity.HIGH, message, at, ward_id, setting)
@@ -129,8 +131,8 @@ def respiratory_trend_observed(
         return clear
     rr = _fit(history.get(Parameter.RESP_RATE, ()), at)
     spo2 = _fit(history.get(Parameter.SPO2, ()), at)
-    if rr is None or spo2 is None:
-        return clear
+    if rr is None or spo2 is None:  # too few values to fit: no evidence either way
+        return replace(clear, conclusive=False)
     falling = rr.slope_per_10_min <= RR_TREND_SLOPE_PER_10_MIN and spo2.slope_per_10_min <= SPO2_TREND_SLOPE_PER_10_MIN
     low = rr.end <= RR_TREND_MAX_PER_MIN and spo2.end <= SPO2_TREND_MAX_PERCENT
     episode = rr.last <= RR_DEPRESSED_MAX_PER_MIN or spo2.last <= SPO2_DEPRESSED_MAX_PERCENT

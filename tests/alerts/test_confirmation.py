@@ -13,10 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.confirmation import apply_observed, confirm_due, decide
-from alerts.lifecycle import DEFAULT_POLICY, Observed
+from alerts.lifecycle import DEFAULT_POLICY, Observed, news2_observed
 from alerts.timers import fire_due_timers
 from core.store.sqlite import SqliteStore
 from core.types import (
+    NEWS2_PARAMETERS,
     Alert,
     AlertKey,
     AlertKind,
@@ -24,19 +25,23 @@ from core.types import (
     AlertSeverity,
     AlertState,
     CareSetting,
+    Parameter,
+    PatientScore,
     PendingAlert,
     Site,
     SiteKind,
     Ward,
 )
+from scoring.news2 import clinical_risk
 
 T0 = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
 KEY = AlertKey("p1", None, AlertKind.NEWS2)
 DELAY_S = DEFAULT_POLICY.confirm_s[AlertKind.NEWS2]
 H, M, LM = AlertSeverity.HIGH, AlertSeverity.MEDIUM, AlertSeverity.LOW_MEDIUM
 TIMER = "timer"
-# One step: (seconds since T0, what): a severity or None (clear) is an observation, TIMER the timer poll.
-Step = tuple[float, AlertSeverity | str | None]
+# One step: (seconds since T0, what): a severity or None (clear) is an observation, a PatientScore the NEWS2
+# observation it makes, TIMER the timer poll.
+Step = tuple[float, AlertSeverity | PatientScore | str | None]
 
 
 def test_the_default_delay_is_20_s() -> None:
@@ -51,13 +56,16 @@ class Ward_:
     pending: PendingAlert | None = None
     opened: list[tuple[float, AlertSeverity, str]] = field(default_factory=list)
 
-    def step(self, at_s: float, what: AlertSeverity | str | None, setting: CareSetting) -> None:
+    def step(self, at_s: float, what: AlertSeverity | PatientScore | str | None, setting: CareSetting) -> None:
         at = T0 + timedelta(seconds=at_s)
         if what == TIMER:
             if self.pending is None or self.pending.due_at > at:
                 return
             update = confirm_due(self.alert, self.pending, at)
             left = update.pending if update.pending is not None and update.pending.due_at > at else None
+        elif isinstance(what, PatientScore):
+            update = decide(self.alert, self.pending, news2_observed(what, ward_id="w1", at=at, setting=setting))
+            left = update.pending
         else:
             assert not isinstance(what, str)
             update = decide(self.alert, self.pending, Observed(KEY, what, f"NEWS2 {what}", at, "w1", setting))
@@ -121,6 +129,40 @@ def test_the_history_says_how_the_alert_was_confirmed() -> None:
     fail_safe = _run([(0, M), (20, TIMER)]).opened
     assert confirmed[0][2] == "present since 03:00:00 UTC, confirmed after 20 s"
     assert fail_safe[0][2] == "present since 03:00:00 UTC, not seen clear within 20 s"
+
+
+RR, SPO2, OXY, SBP, HR, ACVPU, TEMP = NEWS2_PARAMETERS
+
+
+def _news2(points: dict[Parameter, int], *, missing: tuple[Parameter, ...] = ()) -> PatientScore:
+    scores = {p: points.get(p, 0) for p in NEWS2_PARAMETERS if p not in missing}
+    red = 3 in scores.values()
+    total = sum(scores.values())
+    return PatientScore("p1", T0, total, not missing, clinical_risk(total, single_param_3=red), red, scores, missing)
+
+
+RED = _news2({RR: 3})  # a single 3: RR 26, the rest normal
+RED_STALE = _news2({}, missing=(RR,))  # the RR sensor stopped: 0, incomplete
+CLEAR = _news2({})  # RR 16 again, every parameter fresh
+
+
+@pytest.mark.parametrize(
+    ("steps", "opened_at"),
+    [
+        # the RR that scored 3 goes stale: no evidence it cleared, so the timer opens it at due (fail-safe)
+        pytest.param([(0, RED), (5, RED_STALE), (20, TIMER)], [(20, LM)], id="stale-opens-at-due"),
+        pytest.param([(0, RED), *_every_second(RED_STALE, 1, 30)], [(20.5, LM)], id="stale-every-second-opens"),
+        pytest.param([(0, RED), (5, CLEAR), (20, TIMER), (25, TIMER)], [], id="complete-clear-opens-nothing"),
+        # a partial observation neither resets nor ends a clear run a complete one started
+        pytest.param([(0, RED), (5, CLEAR), (10, RED_STALE), (25, TIMER)], [], id="run-untouched"),
+        # the clear run starts at the complete clear (10 s), not the partial one (5 s): at 29.9 s it has not ended
+        pytest.param([(0, RED), (5, RED_STALE), (10, CLEAR), (29.9, RED)], [(29.9, LM)], id="run-from-complete"),
+    ],
+)
+def test_only_a_complete_score_clears_a_pending_condition(
+    steps: list[Step], opened_at: list[tuple[float, AlertSeverity]]
+) -> None:
+    assert [(at_s, severity) for at_s, severity, _ in _run(steps).opened] == opened_at
 
 
 def test_an_open_alert_is_raised_in_place_at_once() -> None:

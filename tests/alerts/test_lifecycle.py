@@ -193,3 +193,43 @@ async def test_home_patient_alert_resolves_at_the_next_spot_check_below_the_thre
     assert first is not None and resolved is not None
     assert (resolved.alert.alert_id, resolved.phase) == (first.alert.alert_id, AlertPhase.RESOLVED)
     assert resolved.alert.resolve_reason == "clear at the next spot check"
+
+
+_EIGHT = {RR: 3, SBP: 3, TEMP: 2}  # RR 30, SBP 85, 39.5 °C
+
+
+async def test_an_alert_whose_abnormal_parameters_go_stale_stays_open_until_a_complete_set_clears(
+    store: SqliteStore,
+) -> None:
+    first = await _at(store, _EIGHT, 0)
+    assert first is not None
+    # The RR sensor and the cuff stop; the oximeter streams on: 2 with RR and SBP missing, for 2 h.
+    for minutes in range(5, 125, 5):
+        stale = await _apply(
+            store, _score({TEMP: 2}, missing=(RR, SBP)), ward_id="w1", at=AT + timedelta(minutes=minutes)
+        )
+        assert stale is None or not stale.changed
+    [alert] = await store.list_alerts(ward_ids=["w1"])
+    assert (alert.alert_id, alert.state, alert.clear_since) == (first.alert.alert_id, AlertState.OPEN, None)
+
+    await _at(store, {TEMP: 2}, 125)  # measured again, all clear: the hold starts now
+    assert (await store.get_alert(first.alert.alert_id)).clear_since == AT + timedelta(minutes=125)
+    resolved = await _at(store, {TEMP: 2}, 155)
+    assert resolved is not None and resolved.phase is AlertPhase.RESOLVED
+    assert resolved.alert.resolve_reason == "clear for 30 min"
+
+
+async def test_home_alert_stays_open_after_a_spot_check_without_the_parameters_that_scored(
+    store: SqliteStore,
+) -> None:
+    first = await _apply(store, _score({RR: 3, SBP: 2}), ward_id="w1", at=AT, setting=CareSetting.HOME)
+    oximeter_only = _score({}, missing=(RR, OXY, SBP, ACVPU, TEMP))
+    later = await _apply(store, oximeter_only, ward_id="w1", at=AT + timedelta(hours=13), setting=CareSetting.HOME)
+
+    assert first is not None and (later is None or not later.changed)
+    [alert] = await store.list_alerts(ward_ids=["w1"])
+    assert (alert.alert_id, alert.severity, alert.state) == (
+        first.alert.alert_id,
+        AlertSeverity.MEDIUM,
+        AlertState.OPEN,
+    )
