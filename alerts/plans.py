@@ -137,7 +137,9 @@ def first_timers(plan: MeasurementPlan, *, now: datetime, last_reading_at: datet
     for item in plan.items:
         window = next_window(item, plan.timezone, after=now)
         timers.append(PlanTimer(plan.patient_id, item.item_id, window.opens_at, window.closes_at))
-    since = max(now, last_reading_at) if last_reading_at is not None else now
+    # An edit does not restart the quiet spell: due one period after the last reading, or from now if there never
+    # was one. A due time already past is claimed by the next poll (every due_at up to now less ARRIVAL_GRACE_S).
+    since = last_reading_at if last_reading_at is not None else now
     timers.append(PlanTimer(plan.patient_id, ACTIVITY_TIMER, since, since + timedelta(hours=plan.inactive_after_h)))
     return timers
 
@@ -145,17 +147,21 @@ def first_timers(plan: MeasurementPlan, *, now: datetime, last_reading_at: datet
 def decide_plan_check(facts: PlanCheckFacts, *, now: datetime) -> PlanCheckDecision:
     """A due plan timer: the worklist item it raises (if any) and when it is due next."""
     plan, timer = facts.plan, facts.timer
-    if plan is None or facts.site_id is None:
-        return PlanCheckDecision(item=None, next_timer=None)  # no plan, or no longer followed at home
+    if plan is None:
+        return PlanCheckDecision(item=None, next_timer=None)  # no plan
+    # A plan in force keeps its timers while its patient is away from home follow-up (a night in a KAD bed, an
+    # admission, a gap between programmes): they roll on without raising anything, so the first window after the
+    # return is checked with no one having to save the plan again, however the patient came back (re-arming on
+    # enrolment instead would make every way back into home follow-up need to know of plans).
     if timer.item_id == ACTIVITY_TIMER:
-        return _activity(facts, plan, facts.site_id, now)
+        return _activity(facts, plan, now)
     item = next((i for i in plan.items if i.item_id == timer.item_id), None)
     if item is None:
         return PlanCheckDecision(item=None, next_timer=None)  # taken out of the plan
     window = MeasurementWindow(item.item_id, timer.opens_at, timer.due_at)
     missing = item.parameters - facts.seen
     raised = None
-    if missing:
+    if missing and facts.site_id is not None:
         raised = missed_item(
             site_id=facts.site_id, patient_id=plan.patient_id, window=window, zone_name=plan.timezone,
             missing=missing, at=now,
@@ -165,12 +171,17 @@ def decide_plan_check(facts: PlanCheckFacts, *, now: datetime) -> PlanCheckDecis
     return PlanCheckDecision(item=raised, next_timer=next_timer)
 
 
-def _activity(facts: PlanCheckFacts, plan: MeasurementPlan, site_id: str, now: datetime) -> PlanCheckDecision:
+def _activity(facts: PlanCheckFacts, plan: MeasurementPlan, now: datetime) -> PlanCheckDecision:
     period = timedelta(hours=plan.inactive_after_h)
+    if facts.site_id is None:  # away: not a quiet spell; look again a period on
+        return PlanCheckDecision(item=None, next_timer=PlanTimer(plan.patient_id, ACTIVITY_TIMER, now, now + period))
     last = facts.last_reading_at
-    if last is not None and last + period > now:  # a reading came since the timer was armed: check again later
-        return PlanCheckDecision(item=None, next_timer=PlanTimer(plan.patient_id, ACTIVITY_TIMER, last, last + period))
+    # Time away is not silence: the quiet spell counts from the return home or the last reading, whichever is later.
+    quiet_since = max((t for t in (last, facts.home_since) if t is not None), default=None)
+    if quiet_since is not None and quiet_since + period > now:  # a reading (or the return) since it was armed
+        next_timer = PlanTimer(plan.patient_id, ACTIVITY_TIMER, quiet_since, quiet_since + period)
+        return PlanCheckDecision(item=None, next_timer=next_timer)
     raised = None
     if not facts.inactive_open:  # one open item per quiet spell, however long it lasts
-        raised = inactive_item(site_id=site_id, patient_id=plan.patient_id, last_reading_at=last, at=now)
+        raised = inactive_item(site_id=facts.site_id, patient_id=plan.patient_id, last_reading_at=last, at=now)
     return PlanCheckDecision(item=raised, next_timer=PlanTimer(plan.patient_id, ACTIVITY_TIMER, now, now + period))

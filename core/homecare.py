@@ -154,12 +154,13 @@ class PlanCheckFacts:
     seen: frozenset[Parameter]  # parameters with a reading measured inside the window (item timers)
     last_reading_at: datetime | None  # the patient's newest reading of any kind
     inactive_open: bool  # an inactive-patient item of this patient is not closed yet
+    home_since: datetime | None = None  # when the current home stay began (None: not followed at home now)
 
 
 @dataclass(frozen=True, slots=True)
 class PlanCheckDecision:
     item: WorklistItem | None  # to open now
-    next_timer: PlanTimer | None  # None: the timer is disarmed (no plan, no home stay, an item no longer planned)
+    next_timer: PlanTimer | None  # None: the timer is disarmed (no plan in force, an item no longer planned)
 
 
 PlanCheckDecide = Callable[[PlanCheckFacts], PlanCheckDecision]

@@ -124,11 +124,13 @@ def _set_timers(conn: sa.Connection, patient_id: str, timers: Sequence[PlanTimer
 def _facts(conn: sa.Connection, timer: PlanTimer, now: datetime) -> PlanCheckFacts:
     plan = _plan_in_force(conn, timer.patient_id)
     home = conn.execute(
-        sa.select(s.wards.c.site_id)
+        sa.select(s.wards.c.site_id, s.stays.c.start_at)
         .select_from(s.stays.join(s.wards, s.wards.c.ward_id == s.stays.c.ward_id))
         .where(s.stays.c.patient_id == timer.patient_id, s.stays.c.setting == CareSetting.HOME.value)
         .where(open_at(s.stays, now))
-    ).scalar()
+        .order_by(s.stays.c.start_at.desc())
+        .limit(1)
+    ).first()
     seen: frozenset[Parameter] = frozenset()
     obs = s.observations.c
     if plan is not None:
@@ -150,7 +152,8 @@ def _facts(conn: sa.Connection, timer: PlanTimer, now: datetime) -> PlanCheckFac
         .where(_w.c.patient_id == timer.patient_id, _w.c.kind == WorklistKind.INACTIVE_PATIENT.value)
         .where(_w.c.state.in_(_NOT_CLOSED))
     ).scalar_one()
-    return PlanCheckFacts(timer, plan, home, seen, last, inactive_open > 0)
+    site_id, home_since = (home.site_id, home.start_at) if home is not None else (None, None)
+    return PlanCheckFacts(timer, plan, site_id, seen, last, inactive_open > 0, home_since)
 
 
 def _fire_due(conn: sa.Connection, now: datetime, decide: PlanCheckDecide, limit: int) -> list[WorklistItem]:

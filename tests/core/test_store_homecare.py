@@ -89,12 +89,13 @@ async def test_a_window_with_its_measurements_raises_nothing(store: Store) -> No
     assert await fire(store, CHECKED) == []
 
 
-async def test_a_discharged_patients_timers_are_disarmed_without_an_item(store: Store) -> None:
+async def test_a_discharged_patients_window_raises_nothing_and_the_next_is_armed(store: Store) -> None:
     await home_patient(store)
     await store.end_stay("stay-1", end_at=SET_AT + timedelta(hours=1))
 
     assert await fire(store, CHECKED) == []
-    assert [t.item_id for t in await store.plan_timers("p-1")] == [ACTIVITY_TIMER]  # due later; disarms then too
+    timers = {t.item_id: t for t in await store.plan_timers("p-1")}  # the plan is in force: its timers roll on
+    assert timers["spo2-pulse"].opens_at == MORNING_OPENS + timedelta(days=1)
 
 
 async def test_a_quiet_patient_gets_one_inactive_item(store: Store) -> None:
