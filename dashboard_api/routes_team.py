@@ -111,9 +111,9 @@ async def list_tasks(
 ) -> list[TaskOut]:
     """Oldest first, of the patients the team follows now; one audit row per patient on the list."""
     team = await authorised_team(ctx, principal, team_id, action="read.team_tasks")
-    followed = set(await ctx.store.team_patients(team_id, at=ctx.clock()))
+    followed = await ctx.store.team_patients(team_id, at=ctx.clock())
     states = state or [OutreachState.OPEN, OutreachState.TAKEN]
-    tasks = [t for t in await ctx.store.outreach_tasks(team_id, states=states) if t.patient_id in followed]
+    tasks = await ctx.store.outreach_tasks(team_id, states=states, patient_ids=followed)
     grant = team_grant(team.kind)
     await audit_patients(ctx, principal, "read.team_tasks", team_id, {t.patient_id: grant for t in tasks})
     return [TaskOut.of(t) for t in tasks]
@@ -209,5 +209,5 @@ async def _update(
             task_id, actor=actor, action=action, at=ctx.clock(), text=text, assignee=assignee, outcome=outcome
         )
     except Conflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"Task {task_id} is done: {exc.reason}") from None
+        raise HTTPException(status.HTTP_409_CONFLICT, f"Task {task_id}: {exc.reason}") from None
     return TaskOut.of(task)

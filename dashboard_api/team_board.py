@@ -70,7 +70,9 @@ async def board_rows(store: Store, team: Team, patient_ids: Sequence[str], *, at
     scores = await store.current_scores(patient_ids)
     latest = await store.latest_values(patient_ids)
     alerts = await store.list_alerts(patient_ids=patient_ids)
-    tasks = await store.outreach_tasks(team.team_id, states=[OutreachState.OPEN, OutreachState.TAKEN])
+    tasks = await store.outreach_tasks(
+        team.team_id, states=[OutreachState.OPEN, OutreachState.TAKEN], patient_ids=patient_ids
+    )  # the rows' patients only: tasks of patients no longer followed crowd out none of theirs
     follow_up = await store.follow_up(patient_ids, since=at - MISSED_PERIOD)
     notes = await store.plan_notes(team.team_id, patient_ids)
     rows = []

@@ -1,6 +1,7 @@
-"""The live worklist: `/ws/sites/{site_id}/worklist` sends a programme's open and claimed items (seq 0), then each
-change with the next seq: an item opened, raised, claimed, assigned, escalated or noted (`{"type": "item", ...}`),
-or closed (`{"type": "removed", "item_id": ...}`). Items are written by ingest (threshold breaches), the alert timers
+"""The live worklist: `/ws/sites/{site_id}/worklist` sends a programme's open and claimed items (seq 0; the most
+urgent WORKLIST_MAX, `truncated` when there were more), then each change with the next seq: an item opened, raised,
+claimed, assigned, escalated or noted (`{"type": "item", ...}`), or closed or pushed off a cut list by more urgent
+ones (`{"type": "removed", "item_id": ...}`). Items are written by ingest (threshold breaches), the alert timers
 (alert items, plan checks) and the API, in any process: the stream reads the list from the store every
 WORKLIST_POLL_S and sends what changed. Token as subprotocol, per-user socket quota, 4410 on lost access and 4503
 when the store does not answer, as the ward streams (docs/API.md)."""
@@ -14,12 +15,12 @@ from datetime import datetime
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict
 
-from alerts.triage import worklist_order
 from core.errors import StorageUnavailable
 from core.homecare import WorklistState
 from dashboard_api.access import ApiContext, audit, audit_patients, get_context, site_grant
 from dashboard_api.auth import CLINICAL_ROLES, Principal
 from dashboard_api.live import CLIENT_QUEUE_MAX, Subscription
+from dashboard_api.routes_homecare import worklist_page
 from dashboard_api.schemas_homecare import WorklistItemOut
 from dashboard_api.ws import CloseCode, accept_stream, close_stream, counted_stream, pump_stream
 from dashboard_api.ws_access import AccessWatch, lost_access
@@ -44,6 +45,7 @@ class _Snapshot(BaseModel):
     at: datetime
     site_id: str
     items: list[WorklistItemOut]
+    truncated: bool  # more items than WORKLIST_MAX are open: the least urgent and oldest are not on it
 
 
 class _ItemDelta(BaseModel):
@@ -51,6 +53,7 @@ class _ItemDelta(BaseModel):
     type: str = "item"
     at: datetime
     item: WorklistItemOut
+    truncated: bool
 
 
 class _Removed(BaseModel):
@@ -58,6 +61,7 @@ class _Removed(BaseModel):
     type: str = "removed"
     at: datetime
     item_id: str
+    truncated: bool
 
 
 @router.websocket("/ws/sites/{site_id}/worklist")
@@ -78,18 +82,18 @@ async def worklist_stream(websocket: WebSocket, site_id: str) -> None:
             await close_stream(websocket, CloseCode.UNAVAILABLE, "Store unavailable; reconnect shortly")
 
 
-async def _items(ctx: ApiContext, site_id: str) -> dict[str, WorklistItemOut]:
-    items = sorted(await ctx.store.worklist(site_id, states=_OPEN), key=worklist_order)
-    return {item.item_id: WorklistItemOut.of(item) for item in items}
+async def _items(ctx: ApiContext, site_id: str) -> tuple[dict[str, WorklistItemOut], bool]:
+    items, truncated = await worklist_page(ctx, site_id, _OPEN)  # the most urgent first, then the oldest
+    return {item.item_id: WorklistItemOut.of(item) for item in items}, truncated
 
 
 async def _serve(websocket: WebSocket, ctx: ApiContext, principal: Principal, site_id: str) -> None:
     watch: AccessWatch = websocket.app.state.access_watch
     with watch.watch(principal.user_id) as changed:
-        shown = await _items(ctx, site_id)
+        shown, truncated = await _items(ctx, site_id)
         grant = site_grant(site_id)
         await audit_patients(ctx, principal, "ws.worklist", site_id, {i.patient_id: grant for i in shown.values()})
-        snapshot = _Snapshot(at=ctx.clock(), site_id=site_id, items=list(shown.values()))
+        snapshot = _Snapshot(at=ctx.clock(), site_id=site_id, items=list(shown.values()), truncated=truncated)
         try:
             await websocket.send_text(snapshot.model_dump_json())
         except (WebSocketDisconnect, OSError):
@@ -110,11 +114,12 @@ async def _serve(websocket: WebSocket, ctx: ApiContext, principal: Principal, si
 async def _poll(
     ctx: ApiContext, principal: Principal, site_id: str, subscription: Subscription, shown: dict[str, WorklistItemOut]
 ) -> None:
-    """Forever: read the list, queue a delta per item that is new or changed and per item that left it (closed)."""
+    """Forever: read the list, queue a delta per item that is new or changed and per item that left it (closed, or
+    pushed off a cut list), each saying whether the list is cut now."""
     while True:
         await asyncio.sleep(WORKLIST_POLL_S)
         try:
-            now_items = await _items(ctx, site_id)
+            now_items, truncated = await _items(ctx, site_id)
         except StorageUnavailable as exc:
             subscription.interrupt(f"the store did not answer: {exc}")  # the page reconnects and resnapshots
             return
@@ -125,7 +130,7 @@ async def _poll(
             await audit_patients(ctx, principal, "ws.worklist", site_id, dict.fromkeys(new_patients, grant))
         for item_id, item in now_items.items():
             if shown.get(item_id) != item:
-                subscription.offer(_ItemDelta(at=at, item=item).model_dump_json())
+                subscription.offer(_ItemDelta(at=at, item=item, truncated=truncated).model_dump_json())
         for item_id in shown.keys() - now_items.keys():
-            subscription.offer(_Removed(at=at, item_id=item_id).model_dump_json())
+            subscription.offer(_Removed(at=at, item_id=item_id, truncated=truncated).model_dump_json())
         shown = now_items

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from core.store import schema as s
 from core.store.outreach import open_outreach_tasks
 from core.store.reference import open_at
 from core.store.sql import SqlStore
-from core.store.worklist_rows import item_triage_values, readings_of_json
+from core.store.worklist_rows import item_triage_values, readings_of_json, worklist_urgency_sql
 from core.thresholds import TriageColour
 from core.types import CareSetting, Parameter
 
@@ -180,6 +181,58 @@ def _fire_due(conn: sa.Connection, now: datetime, decide: PlanCheckDecide, limit
     return raised
 
 
+@dataclass(frozen=True, slots=True)
+class _ItemChange:
+    item_id: str
+    actor: str
+    action: str
+    at: datetime
+    text: str
+    outcome: str | None
+    alert_id: int | None
+
+
+def _update_item(conn: sa.Connection, change: _ItemChange) -> WorklistItem:
+    item_id, actor = change.item_id, change.actor
+    row = conn.execute(sa.select(_w).where(_w.c.item_id == item_id).with_for_update()).first()
+    if row is None:
+        raise NotFound("worklist item", item_id)
+    if row.state == WorklistState.CLOSED.value:
+        raise Conflict(item_id, reason=f"worklist item {item_id} is closed ({row.outcome}); it cannot change")
+    values: dict[str, Any] = {}
+    if change.action == "claimed":
+        if row.state == WorklistState.CLAIMED.value and row.owner == actor:
+            return _item_of_row(row)  # claimed again by its owner (a double click, a retry): nothing changes
+        if row.state == WorklistState.CLAIMED.value and row.assignee != actor:
+            why = f"worklist item {item_id} is claimed by {row.owner}; they can assign it to you"
+            raise Conflict(item_id, reason=why)
+        values = {"state": WorklistState.CLAIMED.value, "owner": actor}
+    elif change.action == "closed":  # a closed item frees its patient and measurement for the next breach
+        values = {"state": WorklistState.CLOSED.value, "closed_at": change.at, "outcome": change.outcome}
+        values["open_key"] = None
+    elif change.action == "assigned":
+        values = {"assignee": change.text}
+    elif change.action == "escalated":  # the alert it became or joined, which goes through the escalation chain
+        values = {"alert_id": change.alert_id}
+    if values:
+        conn.execute(sa.update(_w).where(_w.c.item_id == item_id).values(**values))
+    _insert_event(conn, WorklistEvent(item_id, change.at, actor, change.action, change.text))
+    return _item_of_row(conn.execute(sa.select(_w).where(_w.c.item_id == item_id)).one())
+
+
+def _others_hold_alert(conn: sa.Connection, alert_id: int, item_id: str) -> bool:
+    """Whether an item other than `item_id` and not closed points at the alert. The alert's row is locked first
+    (PostgreSQL; SQLite has one writer): two items sharing it, closed at once, are decided one after the other, so
+    the second sees the first closed and neither leaves the alert running with no item."""
+    conn.execute(sa.select(s.alerts.c.alert_id).where(s.alerts.c.alert_id == alert_id).with_for_update())
+    others = (
+        sa.select(sa.func.count())
+        .select_from(_w)
+        .where(_w.c.alert_id == alert_id, _w.c.item_id != item_id, _w.c.state.in_(_NOT_CLOSED))
+    )
+    return int(conn.execute(others).scalar_one()) > 0
+
+
 # For the other worklist writers (threshold breaches and alert items, core/store/triage.py).
 insert_worklist_item, insert_worklist_event, worklist_item_of_row = _insert_item, _insert_event, _item_of_row
 
@@ -214,11 +267,17 @@ class HomecareQueries(SqlStore):
         return await self._write(lambda c: _fire_due(c, now, decide, limit))
 
     async def worklist(self, site_id: str, *, states: Sequence[WorklistState], limit: int = 500) -> list[WorklistItem]:
-        """A programme's items in `states`, oldest first (the caller orders by severity)."""
+        """A programme's first `limit` items in `states`: the most urgent first, then the oldest (as
+        alerts/triage.worklist_order); only closed ones: the newest closed first. Ordered before the limit, so a
+        long backlog never hides a new red item or a recent closure; ask `limit + 1` to learn the list was cut."""
+        if set(states) == {WorklistState.CLOSED}:
+            order: tuple[sa.ColumnElement[Any], ...] = (_w.c.closed_at.desc(), _w.c.item_id)
+        else:
+            order = (worklist_urgency_sql().desc(), _w.c.opened_at, _w.c.item_id)
         query = (
             sa.select(_w)
             .where(_w.c.site_id == site_id, _w.c.state.in_([st.value for st in states]))
-            .order_by(_w.c.opened_at, _w.c.item_id)
+            .order_by(*order)
             .limit(limit)
         )
         return [_item_of_row(r) for r in await self._read(lambda c: c.execute(query).all())]
@@ -246,28 +305,26 @@ class HomecareQueries(SqlStore):
         outcome: str | None = None,
         alert_id: int | None = None,
     ) -> WorklistItem:
-        """claim (takes ownership), assigned (`text` names the assignee), escalated (to `alert_id`), note (adds to
-        the history), or close (with an outcome and a comment): one transaction. Raises NotFound, or Conflict for
-        anything done to a closed item."""
+        """claimed (takes ownership), assigned (`text` names the assignee), escalated (to `alert_id`), note (adds
+        to the history), or closed (with an outcome and a comment): one transaction. Raises NotFound, or Conflict for
+        anything done to a closed item and for a claim of an item someone else owns (unless it is assigned to the
+        claimant: the handover); the owner claiming again changes nothing."""
+        change = _ItemChange(item_id, actor, action, at, text, outcome, alert_id)
+        return await self._write(lambda c: _update_item(c, change))
 
-        def write(conn: sa.Connection) -> WorklistItem:
-            row = conn.execute(sa.select(_w).where(_w.c.item_id == item_id).with_for_update()).first()
-            if row is None:
-                raise NotFound("worklist item", item_id)
-            if row.state == WorklistState.CLOSED.value:
-                raise Conflict(item_id, reason=f"worklist item {item_id} is closed ({row.outcome}); it cannot change")
-            values: dict[str, Any] = {}
-            if action == "claimed":
-                values = {"state": WorklistState.CLAIMED.value, "owner": actor}
-            elif action == "closed":  # a closed item frees its patient and measurement for the next breach
-                values = {"state": WorklistState.CLOSED.value, "closed_at": at, "outcome": outcome, "open_key": None}
-            elif action == "assigned":
-                values = {"assignee": text}
-            elif action == "escalated":  # the alert it became or joined, which goes through the escalation chain
-                values = {"alert_id": alert_id}
-            if values:
-                conn.execute(sa.update(_w).where(_w.c.item_id == item_id).values(**values))
-            _insert_event(conn, WorklistEvent(item_id, at, actor, action, text))
-            return _item_of_row(conn.execute(sa.select(_w).where(_w.c.item_id == item_id)).one())
+    async def close_worklist_item(
+        self, item_id: str, *, actor: str, at: datetime, outcome: str, comment: str
+    ) -> tuple[WorklistItem, bool]:
+        """Close the item (as `update_worklist_item`) and say whether it was the last item not closed holding the
+        alert it was escalated into: decided in the close's transaction with the alert's row locked, so of two items
+        sharing an escalation closed at once exactly one answers True. False for an item never escalated and for an
+        alert item (its alert has its own lifecycle)."""
+        change = _ItemChange(item_id, actor, "closed", at, comment, outcome, None)
+
+        def write(conn: sa.Connection) -> tuple[WorklistItem, bool]:
+            item = _update_item(conn, change)
+            if item.alert_id is None or item.kind is WorklistKind.ALERT:
+                return item, False
+            return item, not _others_hold_alert(conn, item.alert_id, item_id)
 
         return await self._write(write)

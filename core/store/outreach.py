@@ -254,15 +254,19 @@ class OutreachQueries(SqlStore):
         return sorted(await self._read(lambda c: c.execute(query).scalars().all()))
 
     async def outreach_tasks(
-        self, team_id: str, *, states: Sequence[OutreachState], limit: int = 500
+        self,
+        team_id: str,
+        *,
+        states: Sequence[OutreachState],
+        patient_ids: Sequence[str] | None = None,
+        limit: int = 500,
     ) -> list[OutreachTask]:
-        """The team's tasks in `states`, oldest first."""
-        query = (
-            sa.select(_tasks)
-            .where(_tasks.c.team_id == team_id, _tasks.c.state.in_([st.value for st in states]))
-            .order_by(_tasks.c.opened_at, _tasks.c.task_id)
-            .limit(limit)
-        )
+        """The team's first `limit` tasks in `states`, oldest first; of `patient_ids` only (None: any patient),
+        chosen before the limit, so tasks of patients the team no longer follows never crowd out its current ones."""
+        query = sa.select(_tasks).where(_tasks.c.team_id == team_id, _tasks.c.state.in_([st.value for st in states]))
+        if patient_ids is not None:
+            query = query.where(one_of(_tasks.c.patient_id, patient_ids))
+        query = query.order_by(_tasks.c.opened_at, _tasks.c.task_id).limit(limit)
         return [_task_of_row(r) for r in await self._read(lambda c: c.execute(query).all())]
 
     async def outreach_task(self, task_id: str) -> tuple[OutreachTask, list[OutreachEvent]]:
@@ -291,7 +295,8 @@ class OutreachQueries(SqlStore):
         outcome: OutreachOutcome | None = None,
     ) -> OutreachTask:
         """taken (by the actor), assigned (to `assignee`), note, or done (with an outcome): one transaction with its
-        history row. Raises NotFound, or Conflict for anything done to a finished task."""
+        history row. Raises NotFound, or Conflict for anything done to a finished task and for taking a task another
+        member has (assigning it stays the way to hand it over); its holder taking it again changes nothing."""
 
         def write(conn: sa.Connection) -> OutreachTask:
             row = conn.execute(sa.select(_tasks).where(_tasks.c.task_id == task_id).with_for_update()).first()
@@ -300,6 +305,11 @@ class OutreachQueries(SqlStore):
             if row.state == OutreachState.DONE.value:
                 raise Conflict(task_id, reason=f"outreach task {task_id} is done ({row.outcome}); it cannot change")
             values: dict[str, Any] = {}
+            if action == "taken" and row.state == OutreachState.TAKEN.value:
+                if row.assignee == actor:
+                    return _task_of_row(row)  # taken again by its holder (a double click, a retry): nothing changes
+                why = f"outreach task {task_id} is taken by {row.assignee}; they can assign it to you"
+                raise Conflict(task_id, reason=why)
             if action == "taken":
                 values = {"state": OutreachState.TAKEN.value, "assignee": actor}
             elif action == "assigned":

@@ -44,8 +44,15 @@ class OutreachStore(Protocol):
         """Patients whose care team has the team as a member at `at`."""
 
     async def outreach_tasks(
-        self, team_id: str, *, states: Sequence[OutreachState], limit: int = 500
-    ) -> list[OutreachTask]: ...
+        self,
+        team_id: str,
+        *,
+        states: Sequence[OutreachState],
+        patient_ids: Sequence[str] | None = None,
+        limit: int = 500,
+    ) -> list[OutreachTask]:
+        """Oldest first; of `patient_ids` only (None: any), chosen before the limit."""
+
     async def outreach_task(self, task_id: str) -> tuple[OutreachTask, list[OutreachEvent]]:
         """Raises NotFound."""
 
@@ -60,7 +67,8 @@ class OutreachStore(Protocol):
         assignee: str | None = None,
         outcome: OutreachOutcome | None = None,
     ) -> OutreachTask:
-        """taken / assigned / note / done, with a history row. NotFound, or Conflict on a done task."""
+        """taken / assigned / note / done, with a history row. NotFound, or Conflict on a done task or on taking
+        one another member has."""
 
     async def follow_up(self, patient_ids: Sequence[str], *, since: datetime) -> dict[str, PatientFollowUp]:
         """Per patient: open worklist items, missed check-ins opened since `since`, the newest staff action."""

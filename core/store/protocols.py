@@ -610,7 +610,8 @@ class HomecareStore(Protocol):
         """Claim due plan timers (others' skipped), apply `decide`, write its item and next due time at once."""
 
     async def worklist(self, site_id: str, *, states: Sequence[WorklistState], limit: int = 500) -> list[WorklistItem]:
-        """A programme's items in `states`, oldest first."""
+        """A programme's first `limit` items in `states`, the most urgent then the oldest first (only closed: the
+        newest closed first), ordered before the limit."""
 
     async def worklist_item(self, item_id: str) -> tuple[WorklistItem, list[WorklistEvent]]:
         """The item and its history. Raises NotFound."""
@@ -627,7 +628,13 @@ class HomecareStore(Protocol):
         alert_id: int | None = None,
     ) -> WorklistItem:
         """claimed / assigned / escalated / note / closed, recorded in the history. Raises NotFound, or Conflict on
-        a closed item."""
+        a closed item or a claim of an item someone else owns (not assigned to the claimant)."""
+
+    async def close_worklist_item(
+        self, item_id: str, *, actor: str, at: datetime, outcome: str, comment: str
+    ) -> tuple[WorklistItem, bool]:
+        """Close the item; True when it was escalated and no other item not closed holds that alert (decided in the
+        same transaction, the alert's row locked)."""
 
 
 class CareFlagStore(Protocol):

@@ -1,4 +1,5 @@
-"""The worklist columns of threshold breaches and alert items: implicated readings as JSON and back."""
+"""The worklist columns of threshold breaches and alert items: implicated readings as JSON and back, and the
+urgency the list is ordered by."""
 
 from __future__ import annotations
 
@@ -6,10 +7,27 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
+
 from core.homecare import WorklistItem, WorklistKind
+from core.store import schema as s
+from core.thresholds import TriageColour
 from core.types import Parameter, Reading
 
-__all__ = ["item_triage_values", "open_key_of", "readings_json", "readings_of_json"]
+__all__ = ["item_triage_values", "open_key_of", "readings_json", "readings_of_json", "worklist_urgency_sql"]
+
+# alerts/triage.worklist_urgency in SQL, so the list is ordered before its limit (core/ imports no alerts/; a test,
+# tests/core/test_store_worklist_order.py, holds the two equal for every colour and kind): a colour's rank twice,
+# else an inactive patient 7 (between orange and yellow), a missed measurement 5 (between yellow and green), else 0.
+_COLOUR_URGENCY = {colour.value: colour.rank * 2 for colour in TriageColour}
+_UNCOLOURED_URGENCY = {WorklistKind.INACTIVE_PATIENT.value: 7, WorklistKind.MISSED_MEASUREMENT.value: 5}
+
+
+def worklist_urgency_sql() -> sa.ColumnElement[int]:
+    """Red 10, orange 8, inactive patient 7, yellow 6, missed measurement 5, green 4, blue 2 (higher: sooner)."""
+    w = s.worklist_items.c
+    by_kind = sa.case(_UNCOLOURED_URGENCY, value=w.kind, else_=0)
+    return sa.case(_COLOUR_URGENCY, value=w.triage_colour, else_=by_kind)
 
 
 def readings_json(readings: Sequence[Reading]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from core.clock import utc_now
 from core.store.sqlite import SqliteStore
 from core.thresholds import MeasurementThresholds, ThresholdBand, ThresholdSet, TriageColour
 from core.types import CareSetting, Parameter, Patient, Reading, Role, Site, SiteKind, Stay, Ward
+from dashboard_api import routes_homecare
 from dashboard_api.auth import issue_token
 from dashboard_api.ws import CloseCode
 from dashboard_api.ws_worklist import WORKLIST_POLL_S
@@ -112,3 +113,25 @@ async def test_a_coordinator_the_programme_is_taken_from_is_closed_4410_as_any_s
 
     assert closed == (CloseCode.ACCESS_REVOKED, "Access to site s3 withdrawn")
     assert refused == (CloseCode.NOT_FOUND, "Site s3 not found")
+
+
+async def test_a_cut_live_list_starts_with_the_red_breach_and_says_it_was_cut(
+    live_server: tuple[Served, Seeded], store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served, _ = live_server
+    monkeypatch.setattr(routes_homecare, "WORKLIST_MAX", 1)  # as 500, with fewer items to write
+    await copd_at_home(store)
+    await breach(store, 87)  # Liv's yellow SpO2 first, then Nils's red one
+    await store.upsert_patient(Patient("p9", "Nils Hjemme"))
+    await store.add_stay(Stay("st9", "p9", "w3", CareSetting.HOME, utc_now() - timedelta(days=1)))
+    await store.set_thresholds(ThresholdSet("p9", COPD, "KOLS", "dr-berg", utc_now() - timedelta(days=1)))
+    now = utc_now()
+    thresholds = (await store.thresholds(["p9"]))["p9"]
+    red = Reading("kit-9", "p9", Parameter.SPO2, 82, now, now)
+    await store.open_or_raise_breaches(breach_items([red], thresholds, site_id="s3", at=now))
+
+    async with ward_socket(served, PATH, coordinator_token()) as socket:
+        snapshot = await receive(socket)
+
+    assert [(i["patient_id"], i["triage_display"]) for i in snapshot["items"]] == [("p9", "red")]
+    assert snapshot["truncated"] is True
