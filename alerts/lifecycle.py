@@ -154,7 +154,7 @@ def observe(current: Alert | None, seen: Observed, policy: LifecyclePolicy = DEF
             ward_id=seen.ward_id or current.ward_id,
         )
         return AlertUpdate(worse, AlertPhase.REOPENED if reopened else AlertPhase.RAISED)
-    return _persists(current, seen.at, policy)
+    return _persists(current, seen, policy)
 
 
 def _clear(current: Alert, seen: Observed, policy: LifecyclePolicy) -> AlertUpdate | None:
@@ -170,8 +170,18 @@ def _clear(current: Alert, seen: Observed, policy: LifecyclePolicy) -> AlertUpda
     return None
 
 
-def _persists(current: Alert, at: datetime, policy: LifecyclePolicy) -> AlertUpdate | None:
+def _persists(current: Alert, seen: Observed, policy: LifecyclePolicy) -> AlertUpdate | None:
+    at = seen.at
     alert = replace(current, clear_since=None)  # above the threshold: any run of clear observations is over
+    if alert.ward_id is None and seen.ward_id is not None:
+        # No ward showed it (opened while the patient was in no stay): the ward the patient lies in now takes it up,
+        # an open one as a transfer does (history, event, a chain at its site). Only a wardless one: moving an alert
+        # between wards is the transfer's (core/store/stay_alerts.py), and an observation read just before a
+        # transfer would move it back.
+        alert = replace(alert, ward_id=seen.ward_id, updated_at=at)
+        if alert.state is AlertState.OPEN:
+            reason = f"taken up by ward {seen.ward_id}: it had no ward"
+            return AlertUpdate(alert, AlertPhase.TRANSFERRED, reason=reason)
     if alert.state is AlertState.ACKNOWLEDGED and alert.renotify_at is not None and alert.renotify_at <= at:
         return renotify(alert, at)
     if alert.state is AlertState.ACKNOWLEDGED and alert.renotify_at is None:

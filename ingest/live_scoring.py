@@ -182,7 +182,7 @@ class LiveScorer:
         self._publisher.send_patient_events(events)  # a ward's many as one batch
         # Alerts are decided before the scores are saved: a saved score marks its readings as handled (the re-score
         # watermark, `patients_behind_scoring`), so a crash in between re-scores them at the next start.
-        settled = await self._decide_alerts(scores, stays, latest, now)
+        settled = await self._decide_alerts(self._in_a_stay(scores, stays), stays, latest, now)
         await self._home_triage.observe(stays, latest, now)  # idempotent: re-triaging a stored value changes nothing
         await self._store.save_scores([s for s in scores if s.patient_id in changed])
         for score in scores:
@@ -193,6 +193,17 @@ class LiveScorer:
         self._metrics.patients_scored_unchanged += len(unchanged)
         if self._risk is not None:
             self._risk.submit(patient_ids, stays, now)  # its own task assesses them: never holds up scoring
+
+    @staticmethod
+    def _in_a_stay(scores: Sequence[PatientScore], stays: dict[str, Stay]) -> list[PatientScore]:
+        """The scores whose alerts are decided: those of patients in a stay now. A pack measured just before a
+        discharge and delivered after it is the patient's (stored, scored, saved: their chart is complete), but no
+        ward watches them any more: an alert would have no ward to show, sound or page it, and, left unresolved, would
+        swallow the first alert of its kind of their next stay. So none is opened, nor any rule's decision made."""
+        outside = [s.patient_id for s in scores if s.patient_id not in stays]
+        if outside:
+            logger.info("Scored %d patients with no current stay, no alert decided: %s", len(outside), outside[:10])
+        return [s for s in scores if s.patient_id in stays]
 
     async def _decide_alerts(
         self,

@@ -135,7 +135,9 @@ class RiskStep:
         for risk in risks:
             stay = stays.get(risk.patient_id)
             ward_id = stay.ward_id if stay is not None else None
-            if risk.level is not RiskLevel.UNKNOWN:  # too little data says nothing about recovery
+            # Too little data says nothing about recovery; a patient in no stay (a late pack after discharge) has no
+            # ward to show the flag, and it would swallow the next stay's (the scorer decides nothing for them either).
+            if risk.level is not RiskLevel.UNKNOWN and stay is not None:
                 raised = risk.level is RiskLevel.RAISED
                 seen = Observed(
                     AlertKey(risk.patient_id, None, AlertKind.ML_RISK),
