@@ -64,6 +64,15 @@ class _Removed(BaseModel):
     truncated: bool
 
 
+class _Cut(BaseModel):
+    """The list became cut, or whole again, while no item on it changed (an item left out is not on it)."""
+
+    model_config = ConfigDict(frozen=True)
+    type: str = "cut"
+    at: datetime
+    truncated: bool
+
+
 @router.websocket("/ws/sites/{site_id}/worklist")
 async def worklist_stream(websocket: WebSocket, site_id: str) -> None:
     with counted_stream(websocket):
@@ -105,17 +114,25 @@ async def _serve(websocket: WebSocket, ctx: ApiContext, principal: Principal, si
             return [message]
 
         async with asyncio.TaskGroup() as group:
-            poller = group.create_task(_poll(ctx, principal, site_id, subscription, shown), name=f"ws-wl-{site_id}")
+            polled = _poll(ctx, principal, site_id, subscription, shown, truncated=truncated)
+            poller = group.create_task(polled, name=f"ws-wl-{site_id}")
             revoked = lost_access(ctx, principal, changed, (), sites=(site_id,))
             await pump_stream(websocket, subscription, passthrough, expires_in_s=expires_in_s, revoked=revoked)
             poller.cancel()
 
 
 async def _poll(
-    ctx: ApiContext, principal: Principal, site_id: str, subscription: Subscription, shown: dict[str, WorklistItemOut]
+    ctx: ApiContext,
+    principal: Principal,
+    site_id: str,
+    subscription: Subscription,
+    shown: dict[str, WorklistItemOut],
+    *,
+    truncated: bool,
 ) -> None:
     """Forever: read the list, queue a delta per item that is new or changed and per item that left it (closed, or
-    pushed off a cut list), each saying whether the list is cut now."""
+    pushed off a cut list), each saying whether the list is cut now; a `cut` delta when only that changed."""
+    was_cut = truncated
     while True:
         await asyncio.sleep(WORKLIST_POLL_S)
         try:
@@ -133,4 +150,6 @@ async def _poll(
                 subscription.offer(_ItemDelta(at=at, item=item, truncated=truncated).model_dump_json())
         for item_id in shown.keys() - now_items.keys():
             subscription.offer(_Removed(at=at, item_id=item_id, truncated=truncated).model_dump_json())
-        shown = now_items
+        if truncated != was_cut and now_items == shown:
+            subscription.offer(_Cut(at=at, truncated=truncated).model_dump_json())
+        shown, was_cut = now_items, truncated

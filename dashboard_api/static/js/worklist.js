@@ -22,6 +22,7 @@ const THEME = { axis: "#a9b4bf", grid: "#2f3a44" };
 const AGE_TICK_MS = 30000; // ages on the list are in minutes
 
 const items = new Map();
+let cut = false; // the server left items out (more are open than one list holds): the page says so
 let socket = null;
 let closing = null; // the item the close form is for
 let selected = null; // the item whose details are shown
@@ -46,6 +47,7 @@ function logout() {
   clearInterval(ageTimer);
   socket?.close();
   items.clear();
+  cut = false;
   $("worklist").hidden = true;
   $("items").replaceChildren();
 }
@@ -60,12 +62,14 @@ function watch() {
       syncClock(message.at);
       items.clear();
       for (const item of message.items) items.set(item.item_id, item);
+      cut = message.truncated === true;
       render();
     },
     delta(message) {
       if (message.type === "item") items.set(message.item.item_id, message.item);
       else if (message.type === "removed") items.delete(message.item_id);
-      else return false;
+      else if (message.type !== "cut") return false;
+      cut = message.truncated === true;
       render();
       if (selected && (message.item?.item_id === selected || message.item_id === selected)) showDetails(selected);
       return true;
@@ -87,6 +91,7 @@ function ordered() {
 function render() {
   const list = ordered();
   $("empty-list").hidden = list.length > 0;
+  $("cut-list").hidden = !cut;
   $("items").replaceChildren(...list.map(row));
 }
 
