@@ -34,6 +34,7 @@ from ingest.pipeline import (
 )
 from ingest.publishing import EventPublisher
 from ingest.risk import RiskAssessor, RiskStep
+from ingest.stale_sweep import run_stale_sweep
 from ingest.store_retry import retry_storage
 from ingest.validation import ValidationLimits
 
@@ -122,6 +123,7 @@ async def run_ingest(
             batches = tasks.create_task(worker.run(stop), name="ingest-batches")
             followers = [
                 tasks.create_task(scorer.run(), name="ingest-scoring"),
+                tasks.create_task(run_stale_sweep(store, settings, scorer.add_patients, clock), name="ingest-stale"),
                 tasks.create_task(
                     run_alert_timers(store, clock, announce, deliveries_due=deliveries_due.set),
                     name="ingest-alert-timers",

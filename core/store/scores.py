@@ -117,6 +117,11 @@ class ScoreQueries(SqlStore):
         query = sa.select(s.scores_current).where(one_of(s.scores_current.c.patient_id, patient_ids))
         return {row.patient_id: score_of_row(row) for row in await self._read(lambda c: c.execute(query).all())}
 
+    async def scored_patients(self) -> list[str]:
+        """Every patient with a current score, sorted (the stale sweep checks their scores' values' ages)."""
+        query = sa.select(s.scores_current.c.patient_id).order_by(s.scores_current.c.patient_id)
+        return list(await self._read(lambda c: c.execute(query).scalars().all()))
+
     async def save_risks(self, risks: Sequence[RiskAssessment]) -> None:
         rows = [
             {

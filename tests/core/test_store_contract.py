@@ -786,3 +786,12 @@ async def test_patients_whose_readings_arrived_after_their_score_are_behind(stor
 
     await store.append([reading(patient_id="pat-1", device_id="dev-1", at=T0 + timedelta(seconds=10))], [])
     assert await store.patients_behind_scoring() == ["pat-1", "pat-2"]
+
+
+async def test_every_patient_with_a_current_score_is_listed_once_for_the_stale_sweep(store: Store) -> None:
+    assert await store.scored_patients() == []
+    score = PatientScore("pat-2", T0, 0, True, ClinicalRisk.LOW, False, {}, (), SpO2Scale.SCALE_1)
+    later = replace(score, computed_at=T0 + timedelta(seconds=5))
+    await store.save_scores([score, replace(score, patient_id="pat-1"), later])
+
+    assert await store.scored_patients() == ["pat-1", "pat-2"]
