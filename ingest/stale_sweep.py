@@ -20,8 +20,8 @@ __all__ = ["STALE_SWEEP_S", "patients_scored_on_stale_values", "run_stale_sweep"
 logger = logging.getLogger(__name__)
 
 # How often the store is swept. The shortest bedside max age is minutes (docs/ALERTS.md), so a score shows a value
-# gone stale at most this long after it went; one sweep reads every scored patient's score and latest values (~1,000
-# patients: two reads), cheap at this rate. With several workers each sweeps; the first to re-score a patient fixes
+# gone stale at most this long after it went; one sweep reads the scores and latest values of the patients in a stay
+# (~1,000: four reads), cheap at this rate. With several workers each sweeps; the first to re-score a patient fixes
 # their score, which the others then find fresh.
 STALE_SWEEP_S = 30.0
 
@@ -29,9 +29,9 @@ STALE_SWEEP_S = 30.0
 async def patients_scored_on_stale_values(store: Store, settings: Settings, now: datetime) -> list[str]:
     """Patients in a stay whose current score counted a value now older than its max age for their care setting
     (a value exactly at its max age still counts, as `scoring.live.fresh_values` says)."""
-    patient_ids = await store.scored_patients()
+    patient_ids = await store.scored_patients(at=now)
     stays = await store.stays_of_patients(patient_ids, at=now)
-    in_stay = [p for p in patient_ids if p in stays]
+    in_stay = [p for p in patient_ids if p in stays]  # a stay ended since the first read
     scores = await store.current_scores(in_stay)
     latest = await store.latest_values(in_stay)
     stale = []

@@ -333,8 +333,8 @@ class ScoreStore(Protocol):
         """Append to history and set as current (only when newer than the current one)."""
 
     async def current_scores(self, patient_ids: Sequence[str]) -> dict[str, PatientScore]: ...
-    async def scored_patients(self) -> list[str]:
-        """Every patient with a current score, sorted."""
+    async def scored_patients(self, *, at: datetime) -> list[str]:
+        """The patients in a stay at `at` who have a current score, sorted."""
 
     async def patients_behind_scoring(self) -> list[str]:
         """Patients whose newest value arrived after their current score was computed (or who have none): ingest

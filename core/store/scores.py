@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from core.store import schema as s
 from core.store.columns import UtcDateTime, to_us
 from core.store.protocols import ObservationBucket
+from core.store.reference import open_at
 from core.store.sql import SqlStore, one_of, upsert
 from core.types import ClinicalRisk, Parameter, PatientScore, RiskAssessment, RiskLevel, SpO2Scale
 
@@ -117,9 +118,12 @@ class ScoreQueries(SqlStore):
         query = sa.select(s.scores_current).where(one_of(s.scores_current.c.patient_id, patient_ids))
         return {row.patient_id: score_of_row(row) for row in await self._read(lambda c: c.execute(query).all())}
 
-    async def scored_patients(self) -> list[str]:
-        """Every patient with a current score, sorted (the stale sweep checks their scores' values' ages)."""
-        query = sa.select(s.scores_current.c.patient_id).order_by(s.scores_current.c.patient_id)
+    async def scored_patients(self, *, at: datetime) -> list[str]:
+        """The patients in a stay at `at` who have a current score, sorted (the stale sweep checks the ages of the
+        values their scores counted). A discharged patient's score stays in the table: the stay bounds the read."""
+        current, stays = s.scores_current.c, s.stays
+        in_stay = sa.select(stays.c.patient_id).where(open_at(stays, at))
+        query = sa.select(current.patient_id).where(current.patient_id.in_(in_stay)).order_by(current.patient_id)
         return list(await self._read(lambda c: c.execute(query).scalars().all()))
 
     async def save_risks(self, risks: Sequence[RiskAssessment]) -> None:

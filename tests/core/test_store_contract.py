@@ -788,10 +788,14 @@ async def test_patients_whose_readings_arrived_after_their_score_are_behind(stor
     assert await store.patients_behind_scoring() == ["pat-1", "pat-2"]
 
 
-async def test_every_patient_with_a_current_score_is_listed_once_for_the_stale_sweep(store: Store) -> None:
-    assert await store.scored_patients() == []
+async def test_every_patient_in_a_stay_with_a_current_score_is_listed_once_for_the_stale_sweep(store: Store) -> None:
+    at = T0 + timedelta(hours=1)
+    for n in (1, 2, 3):
+        await store.add_stay(Stay(f"stay-{n}", f"pat-{n}", "ward-a", CareSetting.HOME, T0 - timedelta(days=1)))
+    await store.end_stay("stay-3", end_at=T0)  # discharged: their score stays in the table, but not on the list
+    assert await store.scored_patients(at=at) == []
     score = PatientScore("pat-2", T0, 0, True, ClinicalRisk.LOW, False, {}, (), SpO2Scale.SCALE_1)
     later = replace(score, computed_at=T0 + timedelta(seconds=5))
-    await store.save_scores([score, replace(score, patient_id="pat-1"), later])
+    await store.save_scores([score, replace(score, patient_id="pat-1"), later, replace(score, patient_id="pat-3")])
 
-    assert await store.scored_patients() == ["pat-1", "pat-2"]
+    assert await store.scored_patients(at=at) == ["pat-1", "pat-2"]
