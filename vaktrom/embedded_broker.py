@@ -18,7 +18,8 @@ from amqtt.contexts import Action
 from amqtt.errors import AMQTTError, BrokerError, MQTTError, NoDataError
 from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
-from amqtt.session import Session
+from amqtt.mqtt.puback import PubackPacket
+from amqtt.session import OUTGOING, IncomingApplicationMessage, OutgoingApplicationMessage, Session
 
 from core.errors import ConfigError
 from vaktrom.broker_policy import BrokerPolicy
@@ -40,6 +41,61 @@ def _config(host: str, port: int) -> dict[str, Any]:
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
         "plugins": {},  # authentication and topic checks are the policy's, answered by _Broker itself
     }
+
+
+class _ConnectionHandler(BrokerProtocolHandler):  # type: ignore[misc]
+    """amqtt's handler of one client connection, keeping MQTT's promise for a QoS 1 message sent to the client: it
+    stays in flight until the client acknowledges it, however long that takes, and goes again when the client comes
+    back to its persistent session. amqtt 0.12 gives up after 5 s without a PUBACK, or when the connection ends, and
+    forgets the message: an ingest worker slow to store its first batch (a loaded machine) had each of its messages
+    logged as a failed task, and one that then lost its connection never had them again."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._redeliveries: set[asyncio.Task[None]] = set()
+
+    async def _handle_qos1_message_flow(
+        self, app_message: OutgoingApplicationMessage | IncomingApplicationMessage
+    ) -> None:
+        if app_message.direction != OUTGOING:
+            await super()._handle_qos1_message_flow(app_message)
+            return
+        packet_id = app_message.packet_id
+        self.session.inflight_out[packet_id] = app_message  # until its PUBACK (handle_puback), not until a timeout
+        again = app_message.publish_packet is not None  # a redelivery at reconnect
+        app_message.publish_packet = app_message.build_publish_packet(dup=again)
+        waiter: asyncio.Future[PubackPacket] = asyncio.get_running_loop().create_future()
+        self._puback_waiters[packet_id] = waiter
+        try:
+            await self._send_packet(app_message.publish_packet)
+            app_message.puback_packet = await waiter  # cancelled when the connection ends: still in flight
+        finally:
+            if self._puback_waiters.get(packet_id) is waiter:
+                del self._puback_waiters[packet_id]
+
+    async def _retry_deliveries(self) -> None:
+        # amqtt awaits the client's acknowledgements of these redeliveries (10 s at most) before it reads anything
+        # else the client sends, its SUBSCRIBE included; a client that acknowledges only once subscribed (every
+        # vaktrom consumer) would wait out those 10 s at each reconnect. So they are sent now, in order, and their
+        # acknowledgements come whenever they come.
+        for message in [*self.session.inflight_in.values(), *self.session.inflight_out.values()]:
+            redelivery = asyncio.create_task(self._handle_message_flow(message), name="embedded-broker-redelivery")
+            self._redeliveries.add(redelivery)
+            redelivery.add_done_callback(self._redelivery_done)
+
+    def _redelivery_done(self, redelivery: asyncio.Task[None]) -> None:
+        self._redeliveries.discard(redelivery)
+        if not redelivery.cancelled() and redelivery.exception() is not None:
+            # The connection broke mid-send: the message is still in flight and goes again at the next one.
+            logger.warning("Embedded broker: a redelivery was interrupted: %s", redelivery.exception())
+
+    async def handle_puback(self, puback: PubackPacket) -> None:
+        packet_id = puback.variable_header.packet_id
+        # The PUBACK ends the message's flight whether or not a send still waits for it.
+        self.session.inflight_out.pop(packet_id, None)
+        waiter = self._puback_waiters.get(packet_id)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(puback)
 
 
 class _Broker(Broker):  # type: ignore[misc]
@@ -105,7 +161,7 @@ class _Broker(Broker):  # type: ignore[misc]
         # authenticates: any client could end ingest's session by connecting under its id with a wrong password.
         # So the credentials and the client id are checked here, first; what follows is amqtt's own session step.
         try:
-            handler, session = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
+            handler, session = await _ConnectionHandler.init_from_connect(reader, writer, self.plugins_manager)
         except (AMQTTError, MQTTError, NoDataError) as exc:
             raise AMQTTError(f"no valid CONNECT from {remote_address}:{remote_port}: {exc}") from exc
         policy = self._policy
