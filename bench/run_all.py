@@ -35,6 +35,7 @@ BENCHES: tuple[tuple[str, str, list[str], list[str]], ...] = (
     ("escalation", "bench.bench_escalation", [], ["--alerts", "200", "--rounds", "2"]),
     ("device-health", "bench.bench_device_health", [], ["--beds", "200"]),
     ("fatigue", "bench.bench_fatigue", [], ["--hours", "6", "--verify-minutes", "10"]),
+    ("worklist", "bench.bench_worklist", [], ["--rounds", "10"]),
 )
 # A bench that runs longer than this is stuck, not slow.
 BENCH_TIMEOUT_S = 300

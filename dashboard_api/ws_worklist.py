@@ -33,7 +33,7 @@ router = APIRouter()
 
 # A new or changed item shows on every open worklist within this. One indexed read of the programme's open items per
 # open page per poll: a programme has a handful of coordinators, and 500 patients' items are read and ordered in
-# ~65 ms on SQLite and PostgreSQL alike (tests/core/test_store_worklist_scale.py).
+# 12-17 ms (p50, bench/bench_worklist.py, on 2 shared cores; SQLite and PostgreSQL alike).
 WORKLIST_POLL_S = 1.0
 _OPEN = (WorklistState.OPEN, WorklistState.CLAIMED)
 
