@@ -12,7 +12,7 @@ from core.errors import Conflict
 from core.store import schema as s
 from core.store.alerts import update_alert_in
 from core.store.protocols import AlertChange, WithdrawalDecision
-from core.store.sql import SqlStore
+from core.store.sql import SqlStore, advisory_lock
 from core.withdrawal import WithdrawalAssessment, WithdrawalBand, WithdrawalHistory, WithdrawalScale
 
 __all__ = ["WithdrawalQueries"]
@@ -47,6 +47,9 @@ def _row_of(a: WithdrawalAssessment) -> dict[str, Any]:
 
 
 def _add(conn: sa.Connection, assessment: WithdrawalAssessment, decide: WithdrawalDecision) -> AlertChange | None:
+    # The decision reads every scale's history, which a concurrent save of another scale (READ COMMITTED) would not
+    # show until it commits: one patient's saves take turns from the read on (SQLite: no-op, the one writer).
+    advisory_lock(conn, "withdrawal-patient:" + assessment.patient_id)
     if conn.execute(sa.select(_w.c.assessment_id).where(_w.c.assessment_id == assessment.assessment_id)).first():
         raise Conflict(assessment.assessment_id, reason=f"Assessment {assessment.assessment_id} is already stored")
     history = _history(conn, assessment.patient_id)
