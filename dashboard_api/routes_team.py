@@ -5,15 +5,16 @@ outreach tasks (take, assign, notes, done with an outcome). Team members only; e
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from core.errors import Conflict, NotFound
 from core.outreach import OutreachOutcome, OutreachState, OutreachTask, PlanNote, Team
 from dashboard_api.access import ApiContext, Ctx, audit, audit_patients, team_grant
 from dashboard_api.auth import CLINICAL_ROLES, Principal, require_roles
 from dashboard_api.change_audit import audited_change
+from dashboard_api.routes_homecare import TRUNCATED_HEADER
 from dashboard_api.schemas_team import (
     AssignIn,
     BoardOut,
@@ -27,13 +28,17 @@ from dashboard_api.schemas_team import (
     TaskOut,
     TeamOut,
 )
-from dashboard_api.team_board import board_rows
+from dashboard_api.team_board import TASKS_MAX, board_rows, task_page
 
 __all__ = ["Clinician", "authorised_team", "router"]
 
 router = APIRouter()
 
 Clinician = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES))]
+_CUT_TASKS: dict[int | str, dict[str, Any]] = {200: {"headers": {TRUNCATED_HEADER: {
+    "description": f"`true` when the tasks were more than {TASKS_MAX}: older tasks of patients with many are left "
+    "out, never a patient's most pressing one", "schema": {"type": "string", "enum": ["true", "false"]},
+}}}}  # fmt: skip
 
 
 async def authorised_team(ctx: ApiContext, principal: Principal, team_id: str, *, action: str) -> Team:
@@ -55,13 +60,20 @@ async def my_teams(ctx: Ctx, principal: Clinician) -> list[TeamOut]:
     return [TeamOut.of(t) for t in await ctx.store.teams_of_member(principal.user_id, at=ctx.clock())]
 
 
-@router.get("/teams/{team_id}/board", response_model=BoardOut, summary="The team's patients wherever they are")
-async def get_board(team_id: str, ctx: Ctx, principal: Clinician) -> BoardOut:
-    """A row per patient the team follows now, most urgent first; one audit row per patient."""
+@router.get(
+    "/teams/{team_id}/board",
+    response_model=BoardOut,
+    summary="The team's patients wherever they are",
+    responses=_CUT_TASKS,
+)
+async def get_board(team_id: str, ctx: Ctx, principal: Clinician, response: Response) -> BoardOut:
+    """A row per patient the team follows now, most urgent first; one audit row per patient. The rows' tasks are the
+    first TASKS_MAX in the order of the task list: `X-Truncated: true` when there were more."""
     team = await authorised_team(ctx, principal, team_id, action="read.team_board")
     at = ctx.clock()
     patient_ids = await ctx.store.team_patients(team_id, at=at)
-    rows = await board_rows(ctx.store, team, patient_ids, at=at)
+    rows, truncated = await board_rows(ctx.store, team, patient_ids, at=at)
+    response.headers[TRUNCATED_HEADER] = "true" if truncated else "false"
     grant = team_grant(team.kind)
     await audit_patients(ctx, principal, "read.team_board", team_id, {pid: grant for pid in patient_ids})
     return BoardOut(at=at, team=TeamOut.of(team), rows=rows)
@@ -102,18 +114,24 @@ async def put_plan_note(team_id: str, patient_id: str, body: PlanNoteIn, ctx: Ct
     return PlanNoteOut.of(note)
 
 
-@router.get("/teams/{team_id}/tasks", response_model=list[TaskOut], summary="The team's outreach tasks")
+@router.get(
+    "/teams/{team_id}/tasks", response_model=list[TaskOut], summary="The team's outreach tasks", responses=_CUT_TASKS
+)
 async def list_tasks(
     team_id: str,
     ctx: Ctx,
     principal: Clinician,
+    response: Response,
     state: Annotated[list[OutreachState] | None, Query(description="open and taken unless given")] = None,
 ) -> list[TaskOut]:
-    """Oldest first, of the patients the team follows now; one audit row per patient on the list."""
+    """Of the patients the team follows now: each patient's most pressing task (open before taken, then the newest)
+    first, the newest of those first, then each patient's next. At most TASKS_MAX, chosen in that order:
+    `X-Truncated: true` when more matched. One audit row per patient on the list."""
     team = await authorised_team(ctx, principal, team_id, action="read.team_tasks")
     followed = await ctx.store.team_patients(team_id, at=ctx.clock())
     states = state or [OutreachState.OPEN, OutreachState.TAKEN]
-    tasks = await ctx.store.outreach_tasks(team_id, states=states, patient_ids=followed)
+    tasks, truncated = await task_page(ctx.store, team_id, states=states, patient_ids=followed)
+    response.headers[TRUNCATED_HEADER] = "true" if truncated else "false"
     grant = team_grant(team.kind)
     await audit_patients(ctx, principal, "read.team_tasks", team_id, {t.patient_id: grant for t in tasks})
     return [TaskOut.of(t) for t in tasks]

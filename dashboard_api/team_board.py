@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from core.outreach import OutreachState, Team
+from core.outreach import OutreachState, OutreachTask, Team
 from core.store import Store
 from core.types import CareSetting, ClinicalRisk, PatientScore, Site, Stay, Ward
 from dashboard_api.schemas import AlertOut, ScoreOut, VitalOut
@@ -20,10 +20,14 @@ from dashboard_api.schemas_team import (
     WhereOut,
 )
 
-__all__ = ["MISSED_PERIOD", "board_rows"]
+__all__ = ["MISSED_PERIOD", "TASKS_MAX", "board_rows", "task_page"]
 
 # Missed check-ins are counted over a week: a pattern of dropping out shows, without months of history.
 MISSED_PERIOD = timedelta(days=7)
+# Tasks on one read of a team's list or board (REST and the live board): a team follows tens of patients, and an
+# unanswered hourly plan opens ~170 a week. Each patient's most pressing task is read first, so a cut list leaves out
+# the older tasks of patients with many, never a patient's newest, and says it was cut.
+TASKS_MAX = 500
 _BAND_WORD = {
     ClinicalRisk.HIGH: "High",
     ClinicalRisk.MEDIUM: "Medium",
@@ -60,18 +64,29 @@ async def _places(store: Store, stays: Sequence[Stay]) -> tuple[dict[str, Ward],
     return wards, sites, await store.bed_labels(sorted({s.bed_id for s in stays if s.bed_id}))
 
 
-async def board_rows(store: Store, team: Team, patient_ids: Sequence[str], *, at: datetime) -> list[BoardRowOut]:
-    """The rows of `patient_ids` (the team's patients, or some of them for a live update), most urgent first."""
+async def task_page(
+    store: Store, team_id: str, *, states: Sequence[OutreachState], patient_ids: Sequence[str]
+) -> tuple[list[OutreachTask], bool]:
+    """The first TASKS_MAX tasks of `patient_ids` in the store's order, and whether there were more."""
+    tasks = await store.outreach_tasks(team_id, states=states, patient_ids=patient_ids, limit=TASKS_MAX + 1)
+    return tasks[:TASKS_MAX], len(tasks) > TASKS_MAX
+
+
+async def board_rows(
+    store: Store, team: Team, patient_ids: Sequence[str], *, at: datetime
+) -> tuple[list[BoardRowOut], bool]:
+    """The rows of `patient_ids` (the team's patients, or some of them for a live update), most urgent first, and
+    whether their tasks were more than TASKS_MAX (the rows show the first TASKS_MAX in the store's order)."""
     if not patient_ids:
-        return []
+        return [], False
     stays = await store.stays_of_patients(patient_ids, at=at)
     wards, sites, beds = await _places(store, list(stays.values()))
     names = await store.display_names(patient_ids)
     scores = await store.current_scores(patient_ids)
     latest = await store.latest_values(patient_ids)
     alerts = await store.list_alerts(patient_ids=patient_ids)
-    tasks = await store.outreach_tasks(
-        team.team_id, states=[OutreachState.OPEN, OutreachState.TAKEN], patient_ids=patient_ids
+    tasks, truncated = await task_page(
+        store, team.team_id, states=[OutreachState.OPEN, OutreachState.TAKEN], patient_ids=patient_ids
     )  # the rows' patients only: tasks of patients no longer followed crowd out none of theirs
     follow_up = await store.follow_up(patient_ids, since=at - MISSED_PERIOD)
     notes = await store.plan_notes(team.team_id, patient_ids)
@@ -97,4 +112,4 @@ async def board_rows(store: Store, team: Team, patient_ids: Sequence[str], *, at
             )
         )  # fmt: skip
     rows.sort(key=lambda r: (_BAND_RANK[r.status.band], -len(r.alerts), -r.missed_check_ins, r.display_name))
-    return rows
+    return rows, truncated

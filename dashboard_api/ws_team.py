@@ -51,6 +51,7 @@ class _TeamSnapshot(BaseModel):
     at: datetime
     team: TeamOut
     rows: list[BoardRowOut]
+    truncated: bool  # the rows' tasks were more than TASKS_MAX: older tasks of patients with many are not on them
 
 
 class _RowDelta(BaseModel):
@@ -58,6 +59,7 @@ class _RowDelta(BaseModel):
     type: str = "row"
     at: datetime
     row: BoardRowOut
+    truncated: bool  # the read this row came from had more than TASKS_MAX tasks: the row's oldest may be left out
 
 
 @router.websocket("/ws/teams/{team_id}")
@@ -113,10 +115,10 @@ async def _serve(websocket: WebSocket, ctx: ApiContext, principal: Principal, te
     with hub.subscribe(ward_ids) as subscription, watch.watch(principal.user_id) as changed:  # before the snapshot
         cursor = await ctx.store.team_changes(team.team_id, patient_ids, after=TeamChanges())
         at = ctx.clock()
-        rows = await board_rows(ctx.store, team, patient_ids, at=at)
+        rows, truncated = await board_rows(ctx.store, team, patient_ids, at=at)
         grant = team_grant(team.kind)
         await audit_patients(ctx, principal, "ws.team_board", team.team_id, {pid: grant for pid in patient_ids})
-        snapshot = _TeamSnapshot(at=at, team=TeamOut.of(team), rows=rows)
+        snapshot = _TeamSnapshot(at=at, team=TeamOut.of(team), rows=rows, truncated=truncated)
         try:
             await websocket.send_text(snapshot.model_dump_json())
         except (WebSocketDisconnect, OSError):
@@ -151,8 +153,8 @@ def _row_deltas(ctx: ApiContext, team: Team, patients: frozenset[str]) -> Expand
         for patient_id in wanted:
             refreshed_at[patient_id] = time.monotonic()
         at = ctx.clock()
-        rows = await board_rows(ctx.store, team, sorted(wanted), at=at)
-        return [_RowDelta(at=at, row=row).model_dump_json() for row in rows]
+        rows, truncated = await board_rows(ctx.store, team, sorted(wanted), at=at)
+        return [_RowDelta(at=at, row=row, truncated=truncated).model_dump_json() for row in rows]
 
     return expand
 

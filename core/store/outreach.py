@@ -34,6 +34,8 @@ __all__ = ["OutreachQueries", "open_outreach_tasks", "with_team_members"]
 _teams, _members, _tasks, _events, _notes = (
     s.teams, s.team_members, s.outreach_tasks, s.outreach_events, s.team_plan_notes,
 )  # fmt: skip
+# A task nobody has taken is the team's to act on; a taken one has its member; a done one is history.
+_STATE_RANK = {OutreachState.OPEN.value: 0, OutreachState.TAKEN.value: 1, OutreachState.DONE.value: 2}
 
 
 def _team_of_row(row: Any) -> Team:
@@ -175,6 +177,17 @@ def _team_changes(conn: sa.Connection, team_id: str, patient_ids: Sequence[str],
     return TeamChanges(newest[0], newest[1], newest[2], frozenset(changed))
 
 
+def _task_order(tasks: sa.Select[Any]) -> sa.Select[Any]:
+    """Each patient's most pressing task first (open before taken before done, then the newest), the patients'
+    newest first; then each patient's next, and so on. What a member must act on now heads the list, and a cut list
+    leaves out the older tasks of patients with many, never a patient's only or newest task."""
+    pressing = (sa.case(_STATE_RANK, value=_tasks.c.state, else_=len(_STATE_RANK)), _tasks.c.opened_at.desc())
+    turn = sa.func.row_number().over(partition_by=_tasks.c.patient_id, order_by=(*pressing, _tasks.c.task_id))
+    ranked = tasks.add_columns(turn.label("turn"), pressing[0].label("state_rank")).subquery()
+    order = (ranked.c.turn, ranked.c.state_rank, ranked.c.opened_at.desc(), ranked.c.task_id)
+    return sa.select(ranked).order_by(*order)
+
+
 def _current_member(team_id: str, user_id: str, at: datetime) -> sa.Select[Any]:
     m = _members
     return sa.select(m.c.user_id).where(m.c.team_id == team_id, m.c.user_id == user_id, open_at(m, at))
@@ -261,13 +274,14 @@ class OutreachQueries(SqlStore):
         patient_ids: Sequence[str] | None = None,
         limit: int = 500,
     ) -> list[OutreachTask]:
-        """The team's first `limit` tasks in `states`, oldest first; of `patient_ids` only (None: any patient),
-        chosen before the limit, so tasks of patients the team no longer follows never crowd out its current ones."""
+        """The team's first `limit` tasks in `states` in the order of `_task_order`; of `patient_ids` only (None: any
+        patient). Both are applied before the limit, so neither a former patient's tasks nor one patient's pile of
+        old ones crowds out another patient's newest; ask `limit + 1` to learn the list was cut."""
         query = sa.select(_tasks).where(_tasks.c.team_id == team_id, _tasks.c.state.in_([st.value for st in states]))
         if patient_ids is not None:
             query = query.where(one_of(_tasks.c.patient_id, patient_ids))
-        query = query.order_by(_tasks.c.opened_at, _tasks.c.task_id).limit(limit)
-        return [_task_of_row(r) for r in await self._read(lambda c: c.execute(query).all())]
+        ranked = _task_order(query)
+        return [_task_of_row(r) for r in await self._read(lambda c: c.execute(ranked.limit(limit)).all())]
 
     async def outreach_task(self, task_id: str) -> tuple[OutreachTask, list[OutreachEvent]]:
         """The task and its history. Raises NotFound."""

@@ -51,7 +51,8 @@ class OutreachStore(Protocol):
         patient_ids: Sequence[str] | None = None,
         limit: int = 500,
     ) -> list[OutreachTask]:
-        """Oldest first; of `patient_ids` only (None: any), chosen before the limit."""
+        """Each patient's most pressing task (open, then taken, then done; the newest) first, the newest of those
+        first, then each patient's next; of `patient_ids` only (None: any). Ordered and chosen before the limit."""
 
     async def outreach_task(self, task_id: str) -> tuple[OutreachTask, list[OutreachEvent]]:
         """Raises NotFound."""

@@ -28,7 +28,7 @@ async def test_a_current_patients_task_is_read_whatever_a_former_patient_left_be
     listed = await store.outreach_tasks(FACT.team_id, states=OPEN, patient_ids=followed, limit=2)
 
     assert followed == ["p-now"]
-    assert [t.patient_id for t in listed] == ["p-now", "p-now"]  # the oldest of the current patient's
+    assert [t.patient_id for t in listed] == ["p-now", "p-now"]  # the newest of the current patient's
     assert len(await store.outreach_tasks(FACT.team_id, states=OPEN)) > 2  # kept in the store, not on the list
 
 

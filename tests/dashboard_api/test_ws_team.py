@@ -17,10 +17,12 @@ from core.store.sqlite import SqliteStore
 from core.topics import events_topic
 from core.types import AlertKind, AlertSeverity, Bed, CareSetting, Role, Stay
 from dashboard_api.auth import issue_token
+from dashboard_api.team_board import TASKS_MAX
 from dashboard_api.ws import CloseCode
 from dashboard_api.ws_team import TEAM_POLL_S
 from tests.dashboard_api.conftest import SECRET, Seeded, Served
 from tests.dashboard_api.test_page_team import TEAM, fact_team
+from tests.dashboard_api.test_routes_team_tasks import three_weeks_unanswered
 from tests.dashboard_api.test_ws import closed_with, receive, ward_socket
 
 pytestmark = pytest.mark.integration
@@ -126,3 +128,22 @@ async def test_only_members_in_a_clinical_role_watch_the_board(
         assert await closed_with(socket) == (code, reason)
     refused = [a for a in await store.list_audit(limit=3) if a.action.startswith("denied")]
     assert refused and refused[0].user_id == user
+
+
+async def test_a_board_whose_tasks_are_cut_says_so_on_the_row_and_the_next_snapshot(
+    live_server: tuple[Served, Seeded], store: SqliteStore
+) -> None:
+    await fact_team(store, "p2")
+    async with ward_socket(live_server[0], PATH, member_token()) as socket:
+        first = await receive(socket)
+        opened = await three_weeks_unanswered(store, utc_now, "p2")  # Kari's hourly windows
+        async with asyncio.timeout(CHANGE_WAIT_S):
+            delta = await receive(socket)
+    async with ward_socket(live_server[0], PATH, member_token()) as socket:
+        again = await receive(socket)
+
+    assert opened > TASKS_MAX
+    assert (first["truncated"], delta["truncated"], again["truncated"]) == (False, True, True)
+    assert (delta["row"]["patient_id"], len(delta["row"]["tasks"])) == ("p2", TASKS_MAX)
+    (row,) = again["rows"]
+    assert len(row["tasks"]) == TASKS_MAX

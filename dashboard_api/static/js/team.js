@@ -15,6 +15,7 @@ let live = null;
 let finishing = null; // the task the done form is for
 let planning = null; // the patient the plan form is for
 let ageTimer = null;
+let cut = false; // the server left tasks out (more are open than one read holds): the page says so until a snapshot
 
 async function login() {
   $("board").hidden = false;
@@ -39,6 +40,7 @@ function logout() {
   if (live) live.close();
   clearInterval(ageTimer);
   rows.clear();
+  cut = false;
   $("board").hidden = true;
   $("rows").replaceChildren();
 }
@@ -62,6 +64,7 @@ function applySnapshot(snapshot) {
   showProblem("");
   $("team-title").textContent = snapshot.team.name;
   rows.clear();
+  cut = snapshot.truncated === true;
   for (const row of snapshot.rows) rows.set(row.patient_id, row);
   render();
 }
@@ -69,6 +72,7 @@ function applySnapshot(snapshot) {
 function applyDelta(message) {
   if (message.type !== "row") return true;
   rows.set(message.row.patient_id, message.row); // read from the store as the change arrived: the latest is the truth
+  cut ||= message.truncated === true; // a row read alone says nothing of the others' tasks: cleared by a snapshot
   render();
   return true;
 }
@@ -85,6 +89,7 @@ function urgency(a, b) {
 function render() {
   const sorted = [...rows.values()].sort(urgency);
   $("empty-list").hidden = sorted.length > 0;
+  $("cut-list").hidden = !cut;
   $("rows").replaceChildren(...sorted.map(rowOf));
 }
 
