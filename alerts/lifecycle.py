@@ -151,7 +151,7 @@ def observe(current: Alert | None, seen: Observed, policy: LifecyclePolicy = DEF
             _reannounced(current, seen.at),
             severity=seen.severity,
             message=seen.message,
-            ward_id=seen.ward_id or current.ward_id,
+            ward_id=current.ward_id or seen.ward_id,  # moving it is a transfer's: see _persists
         )
         return AlertUpdate(worse, AlertPhase.REOPENED if reopened else AlertPhase.RAISED)
     return _persists(current, seen, policy)

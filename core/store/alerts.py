@@ -39,7 +39,7 @@ from core.store.protocols import (
     ConditionUpdate,
     DueAlertDecision,
 )
-from core.store.sql import SqlStore, advisory_lock, dialect_insert, one_of
+from core.store.sql import SqlStore, advisory_lock, dialect_insert, lock_patient_stays, one_of
 from core.types import (
     Alert,
     AlertKey,
@@ -145,9 +145,35 @@ def _insert(conn: sa.Connection, alert: Alert) -> Alert | None:
     return None if row is None else alert_of_row(row)
 
 
+def _placed(conn: sa.Connection, alert: Alert) -> Alert | None:
+    """A patient's new alert in the ward the patient is in as it is stored; None when they were discharged since.
+    The rule decided on a stay read before this transaction, and a transfer or a discharge may have committed in
+    between: patients are moved when they deteriorate, which is when alerts open. Under the patient's stay lock, a
+    stay change that committed first is seen here, and one that comes after finds this alert and moves or ends it.
+    A device's alert, a wardless one and one of a patient who never had a stay keep the ward they were given."""
+    if alert.patient_id is None or alert.device_id is not None or alert.ward_id is None:
+        return alert
+    lock_patient_stays(conn, alert.patient_id)
+    st = s.stays
+    newest = sa.select(st.c.ward_id, st.c.end_at).where(st.c.patient_id == alert.patient_id)
+    stay = conn.execute(newest.order_by(st.c.start_at.desc()).limit(1)).first()
+    if stay is None:
+        return alert
+    if stay.end_at is not None:
+        return None
+    return alert if stay.ward_id == alert.ward_id else replace(alert, ward_id=stay.ward_id)
+
+
 def _update_key(
-    conn: sa.Connection, key: AlertKey, decide: AlertDecision, lookups: ChainLookups | None = None
+    conn: sa.Connection,
+    key: AlertKey,
+    decide: AlertDecision,
+    lookups: ChainLookups | None = None,
+    *,
+    by_rule: bool = True,
 ) -> AlertChange | None:
+    """`by_rule`: a rule decided it, and opens nothing for a patient discharged since it read their stay; a
+    person's raise (an escalation from the worklist) still opens, in the ward they saw."""
     current = _locked_by_key(conn, key)
     update = decide(current)
     if update is None:
@@ -156,12 +182,15 @@ def _update_key(
         return _write_existing(conn, update, current.alert_id, lookups)
     if update.alert.state is AlertState.RESOLVED:
         raise ValueError(f"A decision may not open an alert already resolved ({key})")
-    inserted = _insert(conn, update.alert)
+    placed = _placed(conn, update.alert)
+    if placed is None and by_rule:
+        return None  # no stay, no alert (ingest/live_scoring.py decides none either once it sees the discharge)
+    inserted = _insert(conn, placed or update.alert)
     if inserted is not None:
         return _record(conn, inserted, update, lookups, inserted=True)
     # Another process opened this key's alert between our read and insert (PostgreSQL waited for its commit):
     # decide again against that one, now locked.
-    return _update_key(conn, key, decide, lookups)
+    return _update_key(conn, key, decide, lookups, by_rule=by_rule)
 
 
 def update_alert_in(conn: sa.Connection, key: AlertKey, decide: AlertDecision) -> AlertChange | None:
@@ -261,7 +290,10 @@ def _decide_condition(
         return update, _write_existing(conn, update.alert, current.alert_id)
     if update.alert.alert.state is AlertState.RESOLVED:
         raise ValueError(f"A decision may not open an alert already resolved ({key})")
-    inserted = _insert(conn, update.alert.alert)
+    placed = _placed(conn, update.alert.alert)
+    if placed is None:  # discharged since the rule read the stay: no stay, no alert
+        return replace(update, alert=None), None
+    inserted = _insert(conn, placed)
     if inserted is not None:
         return update, _record(conn, inserted, update.alert, inserted=True)
     # Another path (raise_alert) opened this key's alert between our read and insert: decide again on that one.
@@ -315,7 +347,7 @@ def _raise(current: Alert | None, proposed: Alert) -> AlertUpdate | None:
         state=AlertState.OPEN,
         acknowledged_at=None,
         acknowledged_by=None,
-        ward_id=proposed.ward_id or current.ward_id,
+        ward_id=current.ward_id or proposed.ward_id,  # moving an alert is a transfer's (stay_alerts.py)
         clear_since=None,
         renotify_at=None,
     )
@@ -360,7 +392,8 @@ class AlertQueries(SqlStore):
             changes: list[AlertChange] = []
             lookups = ChainLookups()  # a chunk is mostly one ward: its site and policy read once
             for alert in proposed:
-                change = _update_key(conn, alert.key, functools.partial(_raise, proposed=alert), lookups)
+                raised = functools.partial(_raise, proposed=alert)
+                change = _update_key(conn, alert.key, raised, lookups, by_rule=False)
                 assert change is not None, "_raise opens an alert when there is none"
                 changes.append(change)
             return changes

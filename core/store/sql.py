@@ -31,6 +31,7 @@ __all__ = [
     "hours_before",
     "id_rows",
     "insert_new",
+    "lock_patient_stays",
     "one_of",
     "upsert",
 ]
@@ -124,6 +125,12 @@ def advisory_lock(conn: sa.Connection, key: str) -> None:
     write transactions already hold the file's lock."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
+def lock_patient_stays(conn: sa.Connection, patient_id: str) -> None:
+    """The lock a stay change takes on its patient (core/store/stays.py), and a patient's new alert before it reads
+    the ward it belongs to (core/store/alerts.py): a change after it sees the alert, one before it is seen by it."""
+    advisory_lock(conn, "stay-patient:" + patient_id)
 
 
 def hours_before(conn: sa.Connection, until: datetime, column: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:

@@ -23,7 +23,7 @@ from core.store import schema as s
 from core.store.alerts import update_alert_in
 from core.store.protocols import AlertChange, AlertDecision, AlertUpdate, StayLimitDecision
 from core.store.reference import stay_of_row
-from core.store.sql import SqlStore, advisory_lock
+from core.store.sql import SqlStore, advisory_lock, lock_patient_stays
 from core.store.stay_alerts import end_patient_alerts, move_patient_alerts
 from core.types import SYSTEM_ACTOR, Alert, AlertKey, AlertKind, AlertPhase, AlertState, CareSetting, SiteKind, Stay
 
@@ -84,7 +84,7 @@ def kind_of_ward(conn: sa.Connection, ward_id: str) -> tuple[SiteKind, datetime 
 
 
 def lock_stay(conn: sa.Connection, *, patient_id: str, bed_id: str | None = None) -> None:
-    advisory_lock(conn, "stay-patient:" + patient_id)
+    lock_patient_stays(conn, patient_id)
     if bed_id is not None:
         advisory_lock(conn, "stay-bed:" + bed_id)
 

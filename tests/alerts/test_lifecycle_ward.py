@@ -38,3 +38,12 @@ def test_an_acknowledged_alert_no_ward_showed_moves_there_quietly() -> None:
 
     assert update is not None
     assert (update.alert.ward_id, update.alert.state, update.phase) == ("w2", AlertState.ACKNOWLEDGED, None)
+
+
+def test_a_worse_observation_read_before_a_transfer_leaves_the_alert_on_the_ward_it_was_moved_to() -> None:
+    moved = replace(WARDLESS, ward_id="w2", severity=AlertSeverity.MEDIUM)  # the transfer took it to w2
+
+    update = observe(moved, _news2_9("w1"))  # NEWS2 9 scored on the stay read before the transfer
+
+    assert update is not None
+    assert (update.alert.severity, update.alert.ward_id, update.phase) == (AlertSeverity.HIGH, "w2", AlertPhase.RAISED)

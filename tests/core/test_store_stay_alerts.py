@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from alerts.confirmation import apply_observed
-from alerts.lifecycle import Observed, acknowledge
+from alerts.lifecycle import Observed, acknowledge, observe
 from alerts.timers import fire_due_timers
 from core.escalation import ContactPoint, DeliveryState, WebhookEndpoint
 from core.oncall import OnCallRole, Rotation
@@ -169,3 +169,60 @@ async def test_a_readmitted_patients_first_alert_is_new_and_pages_the_new_unit(s
     new = await store.get_alert(new_id)
     assert (new.ward_id, new.state, new.opened_at) == ("sy-w", AlertState.OPEN, back + timedelta(minutes=1))
     assert await _paged(store, new_id) == [(1, "nurse-sy", DeliveryState.QUEUED)]
+
+
+# A rule decides on the stay it read; a transfer or a discharge may commit before the decision is stored (patients
+# are moved when they deteriorate, which is when alerts open). The alert goes where the patient is as it is stored.
+async def test_an_alert_decided_on_the_stay_read_before_a_transfer_opens_on_the_receiving_ward(store: Store) -> None:
+    await _units(store)
+    moved_at = T0 + timedelta(minutes=5)
+    await store.transfer(patient_id="p1", bed_id="s1", stay_id="st-2", at=moved_at)
+
+    alert_id = await _seen(store, NEWS2, AlertSeverity.HIGH, "kad-w", moved_at)  # the ward read before the transfer
+    await fire_due_timers(store, lambda: moved_at)
+
+    alert = await store.get_alert(alert_id)
+    assert alert.ward_id == "sy-w"
+    assert {d.person_id for d in await store.list_deliveries(alert_id)} == {NURSES["sy"]}
+
+
+async def test_an_alert_decided_on_the_stay_read_before_a_discharge_opens_nowhere(store: Store) -> None:
+    await _units(store)
+    left_at = T0 + timedelta(minutes=5)
+    await store.discharge(patient_id="p1", at=left_at)
+
+    change = await apply_observed(store, Observed(NEWS2, AlertSeverity.HIGH, "NEWS2 9", left_at, "kad-w"))
+
+    assert change is None
+    assert await store.list_alerts(patient_ids=["p1"]) == []
+
+
+async def test_a_worse_alert_raised_on_the_ward_read_before_a_transfer_stays_on_the_receiving_ward(
+    store: Store,
+) -> None:
+    await _units(store)
+    medium = Observed(NEWS2, AlertSeverity.MEDIUM, "NEWS2 5", T0, "kad-w")
+    opened = await store.update_alert(NEWS2, lambda current: observe(current, medium))
+    assert opened is not None
+    moved_at = T0 + timedelta(minutes=5)
+    await store.transfer(patient_id="p1", bed_id="s1", stay_id="st-2", at=moved_at)
+
+    worse = Observed(NEWS2, AlertSeverity.HIGH, "NEWS2 9", moved_at + timedelta(seconds=1), "kad-w")
+    change = await store.update_alert(NEWS2, lambda current: observe(current, worse))
+
+    assert change is not None and change.phase is AlertPhase.RAISED
+
+    alert = await store.get_alert(opened.alert.alert_id)
+    assert (alert.severity, alert.ward_id) == (AlertSeverity.HIGH, "sy-w")
+
+
+async def test_an_escalation_raised_by_hand_after_a_discharge_still_opens_on_the_ward_it_names(store: Store) -> None:
+    await _units(store)
+    await store.discharge(patient_id="p1", at=T0 + timedelta(minutes=5))
+
+    change = await store.raise_alert(
+        patient_id="p1", device_id=None, ward_id="kad-w", kind=AlertKind.WORKLIST_ESCALATION,
+        severity=AlertSeverity.HIGH, message="escalated by a coordinator", at=T0 + timedelta(minutes=6),
+    )  # fmt: skip
+
+    assert (change.alert.ward_id, change.alert.state) == ("kad-w", AlertState.OPEN)
