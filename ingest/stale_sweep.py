@@ -60,6 +60,9 @@ async def run_stale_sweep(
         except StorageUnavailable as exc:
             logger.warning("Stale-score sweep skipped: %s", exc)
             continue
+        except Exception:  # it runs in ingest's task group: one failed sweep must not stop the worker
+            logger.exception("Unexpected failure in the stale-score sweep")
+            continue
         if stale:
             logger.info("Re-scoring %d patients whose scores counted values now stale", len(stale))
             rescore(stale)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import DEFAULT_MAX_AGE_S, Settings
+from core.store import Store
 from core.store.sqlite import SqliteStore
 from core.types import Bed, CareSetting, Parameter, Patient, Reading, Site, SiteKind, Ward
 from ingest import stale_sweep
@@ -111,3 +112,31 @@ async def test_the_running_sweep_hands_the_stale_patients_to_the_scorer(
             assert await handed.get() == ["p1"]
     finally:
         sweeping.cancel()
+
+
+async def test_the_running_sweep_outlives_an_unexpected_failure(
+    unit: Unit, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sweep runs in ingest's task group: a failure it does not expect must cost one sweep, not the worker."""
+    monkeypatch.setattr(stale_sweep, "STALE_SWEEP_S", 0.01)
+    unit.now = T0 + timedelta(hours=1)
+    sweep, failures = stale_sweep.patients_scored_on_stale_values, [RuntimeError("a stored value nobody foresaw")]
+
+    async def failing_once(store: Store, settings: Settings, now: datetime) -> list[str]:
+        if failures:
+            raise failures.pop()
+        return await sweep(store, settings, now)
+
+    monkeypatch.setattr(stale_sweep, "patients_scored_on_stale_values", failing_once)
+    handed: asyncio.Queue[list[str]] = asyncio.Queue()
+    sweeping = asyncio.create_task(
+        stale_sweep.run_stale_sweep(
+            unit.store, unit.settings, lambda ids: handed.put_nowait(list(ids)), lambda: unit.now
+        )
+    )
+    try:
+        async with asyncio.timeout(5):
+            assert await handed.get() == ["p1"]
+    finally:
+        sweeping.cancel()
+    assert "Unexpected failure in the stale-score sweep" in caplog.text
